@@ -170,6 +170,12 @@ pub trait Backend: Sized {
     /// One line: which device, e.g. `cpu (2 threads)` or `cuda:0 NVIDIA H100 (emulated)`.
     fn name(&self) -> String;
 
+    /// Corpus tokens per [`Backend::train_batch`] call that keep this device busy; the trainer
+    /// rounds it to whole spans and updates progress and the learning-rate ramp between calls.
+    fn preferred_batch_tokens(&self) -> usize {
+        1 << 20
+    }
+
     fn upload<T: Elem>(&self, host: &[T]) -> Result<Self::Buf<T>>;
     fn download<T: Elem>(&self, buf: &Self::Buf<T>) -> Result<Vec<T>>;
     fn zeros<T: Elem>(&self, len: usize) -> Result<Self::Buf<T>>;

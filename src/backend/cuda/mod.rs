@@ -1,0 +1,1 @@
+//! (stub) CUDA backend: cudarc or the emulated device.
