@@ -9,6 +9,7 @@
 
 pub mod composed;
 pub mod cpu;
+pub mod hogwild;
 #[cfg(any(feature = "cuda", feature = "emulator"))]
 pub mod cuda;
 
