@@ -1,1 +1,413 @@
-//! (stub, to be written)
+//! The epoch loop: batches of the encoded corpus, the learning-rate schedule, and per-epoch hooks.
+//!
+//! The corpus is cut into batches of whole spans (`plan::SPAN_LEN`), about the backend's preferred
+//! size, starting at multiples of that size so every batch start is span-aligned. The schedule is a
+//! pure function of a token's global position `g = epoch · corpus_len + index`:
+//! SGD decays linearly from `lr` at `g = 0` to `lr · 1e-4` at the end of the last epoch (word2vec.c);
+//! each batch gets the schedule's values at its two ends as its ramp. Adam keeps `lr` constant.
+//! Because nothing depends on wall time or thread timing, resuming at an epoch boundary with one
+//! thread replays the uninterrupted run exactly.
+
+use std::time::Instant;
+
+use crate::backend::{composed, Backend, OptimizerKind, State, StepStats};
+use crate::corpus::Encoded;
+use crate::error::{Error, Result};
+use crate::model::{init_weights, Init};
+use crate::plan::{Batch, ModelKind, StepConfig, SPAN_LEN};
+use crate::sampler::{keep_thresholds, AliasTable, NegativeMode};
+use crate::vocab::Vocab;
+
+/// Which implementation of a step trains: the backend's fast path or the composed layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+pub enum StepKind {
+    /// The backend's fused fast path (SGD only; Adam always composes).
+    #[default]
+    Fused,
+    /// The book's layers composed, in minibatches of `--batch-size` centres.
+    Composed,
+}
+
+/// Every setting that shapes training (stored in checkpoints).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    pub model: ModelKind,
+    pub dim: usize,
+    pub window: u32,
+    pub fixed_window: bool,
+    pub negative: u32,
+    pub negatives: NegativeMode,
+    pub power: f64,
+    pub sample: f64,
+    pub epochs: u32,
+    pub lr: f64,
+    pub optimizer: OptimizerKind,
+    pub init: Init,
+    pub batch_size: usize,
+    pub step: StepKind,
+    pub seed: u64,
+}
+
+impl TrainConfig {
+    pub fn step_config(&self) -> StepConfig {
+        StepConfig {
+            model: self.model,
+            window: self.window,
+            fixed_window: self.fixed_window,
+            negative: self.negative,
+            negatives: self.negatives,
+            seed: self.seed,
+        }
+    }
+
+    /// Learning rate at global token position `g` of `total` (all epochs' tokens).
+    pub fn lr_at(&self, g: u64, total: u64) -> f32 {
+        match self.optimizer {
+            OptimizerKind::Adam => self.lr as f32,
+            OptimizerKind::Sgd => {
+                let frac = g as f64 / total.max(1) as f64;
+                (self.lr + (self.lr * 1e-4 - self.lr) * frac) as f32
+            }
+        }
+    }
+}
+
+/// What one epoch did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochStats {
+    /// 1-based epoch number.
+    pub epoch: u32,
+    /// Mean binary cross-entropy per example over the epoch.
+    pub loss: f64,
+    /// Raw corpus words covered (word2vec.c's count, out-of-vocabulary words included).
+    pub words: u64,
+    /// Training time of the epoch (hooks excluded).
+    pub seconds: f64,
+    pub words_per_sec: f64,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+}
+
+/// Progress after a batch, for progress bars.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchProgress {
+    /// Raw words trained so far in this run, and the run's total.
+    pub words_done: u64,
+    pub words_total: u64,
+    /// Mean loss of the last batch.
+    pub loss: f64,
+    pub lr: f64,
+    pub epoch: u32,
+}
+
+/// The complete trainable state at an epoch boundary (for checkpoints and evaluation).
+pub struct Snapshot<'a> {
+    pub w_in: &'a [f32],
+    pub w_out: &'a [f32],
+    pub adam: Option<&'a [Vec<f32>; 4]>,
+    pub adam_t: u64,
+    /// Epochs completed so far (the next epoch to train, 0-based).
+    pub epochs_done: u64,
+}
+
+/// Where a resumed run starts: parameters, optimiser state and position.
+pub struct Resume {
+    pub w_in: Vec<f32>,
+    pub w_out: Vec<f32>,
+    pub adam: Option<[Vec<f32>; 4]>,
+    pub adam_t: u64,
+    /// 0-based epoch to continue, and the corpus offset in it (span-aligned).
+    pub epoch: u64,
+    pub next_token: u64,
+}
+
+/// Callbacks between batches and after epochs; every method has a do-nothing default.
+pub trait Hooks {
+    fn on_batch(&mut self, _progress: &BatchProgress) {}
+    /// Whether [`Hooks::on_epoch`] needs the parameters (they are downloaded from the device).
+    fn wants_snapshot(&self) -> bool {
+        false
+    }
+    fn on_epoch(&mut self, _stats: &EpochStats, _snapshot: Option<&Snapshot>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Hooks that do nothing.
+pub struct NoHooks;
+impl Hooks for NoHooks {}
+
+/// The result of a run.
+pub struct Trained {
+    pub w_in: Vec<f32>,
+    pub w_out: Vec<f32>,
+    pub epochs: Vec<EpochStats>,
+    /// Raw words trained in this run (all epochs).
+    pub words: u64,
+    /// Wall time of the whole loop, hooks included.
+    pub seconds: f64,
+}
+
+impl Trained {
+    pub fn final_loss(&self) -> f64 {
+        self.epochs.last().map_or(f64::NAN, |e| e.loss)
+    }
+
+    pub fn words_per_sec(&self) -> f64 {
+        self.words as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Checks settings against the vocabulary before any work.
+fn validate(cfg: &TrainConfig, vocab: &Vocab) -> Result<()> {
+    if cfg.negatives == NegativeMode::Distinct && vocab.len() <= cfg.negative as usize {
+        return Err(Error::Config(format!(
+            "--negatives distinct needs more than --negative {} words, but the vocabulary has {}; lower --negative or --min-count",
+            cfg.negative,
+            vocab.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Corpus tokens per batch: the backend's preference rounded to whole spans.
+pub fn batch_tokens<B: Backend>(backend: &B) -> usize {
+    let spans = (backend.preferred_batch_tokens() + SPAN_LEN / 2) / SPAN_LEN;
+    spans.max(1) * SPAN_LEN
+}
+
+/// Trains `cfg.epochs` epochs over `enc` (from `resume`'s position, or from a fresh initialisation).
+pub fn train<B: Backend>(
+    backend: &B,
+    enc: &Encoded,
+    vocab: &Vocab,
+    cfg: &TrainConfig,
+    resume: Option<Resume>,
+    hooks: &mut dyn Hooks,
+) -> Result<Trained> {
+    validate(cfg, vocab)?;
+    let started = Instant::now();
+    let n = enc.tokens.len();
+    let alias = AliasTable::unigram(&vocab.counts, cfg.power);
+    let keep = keep_thresholds(&vocab.counts, cfg.sample);
+    let (w_in, w_out, adam, adam_t, first_epoch, first_token) = match resume {
+        Some(r) => (r.w_in, r.w_out, r.adam, r.adam_t, r.epoch, r.next_token as usize),
+        None => {
+            let (w_in, w_out) = init_weights(vocab.len(), cfg.dim, cfg.init, cfg.seed);
+            (w_in, w_out, None, 0, 0, 0)
+        }
+    };
+    if first_token % SPAN_LEN != 0 || first_token > n {
+        return Err(Error::Input(format!(
+            "cannot resume at token {first_token}: it is not a span boundary of this {n}-token corpus; resume from a checkpoint of the same corpus"
+        )));
+    }
+    let mut state = State::new(backend, cfg.dim, &w_in, &w_out, alias, keep, cfg.optimizer)?;
+    drop((w_in, w_out));
+    if let (Some(dev), Some(host)) = (state.adam.as_mut(), adam) {
+        for (d, h) in dev.iter_mut().zip(host.iter()) {
+            *d = backend.upload(h)?;
+        }
+    }
+    state.adam_t = adam_t;
+
+    let step_cfg = cfg.step_config();
+    let per_batch = batch_tokens(backend);
+    let total_tokens = cfg.epochs as u64 * n as u64;
+    // Raw words per in-vocabulary word, to report word2vec.c's words from the words a step covers.
+    let raw_per_word = enc.raw_words as f64 / enc.words().max(1) as f64;
+    let epochs_left = (cfg.epochs as u64).saturating_sub(first_epoch);
+    let words_total = (epochs_left as f64 * enc.raw_words as f64 - first_token as f64 * raw_per_word) as u64;
+    let mut words_done = 0u64;
+    let mut epochs = Vec::new();
+    for epoch in first_epoch..cfg.epochs as u64 {
+        let t0 = Instant::now();
+        let mut stats = StepStats::default();
+        let mut start = if epoch == first_epoch { first_token } else { 0 };
+        let mut lr_end = cfg.lr_at(epoch * n as u64 + start as u64, total_tokens);
+        while start < n {
+            let len = per_batch.min(n - start);
+            let g = epoch * n as u64 + start as u64;
+            let batch = Batch {
+                start,
+                len,
+                epoch,
+                corpus_len: n as u64,
+                lr_begin: cfg.lr_at(g, total_tokens),
+                lr_end: cfg.lr_at(g + len as u64, total_tokens),
+            };
+            lr_end = batch.lr_end;
+            let s = if cfg.optimizer == OptimizerKind::Sgd && cfg.step == StepKind::Fused {
+                backend.train_batch(&mut state, &enc.tokens, &batch, &step_cfg, cfg.batch_size)?
+            } else {
+                composed::train_batch(backend, &mut state, &enc.tokens, &batch, &step_cfg, cfg.batch_size)?
+            };
+            stats.add(&s);
+            words_done += (s.words as f64 * raw_per_word).round() as u64;
+            hooks.on_batch(&BatchProgress {
+                words_done: words_done.min(words_total),
+                words_total,
+                loss: s.mean_loss(),
+                lr: lr_end as f64,
+                epoch: epoch as u32 + 1,
+            });
+            start += len;
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+        let words = (stats.words as f64 * raw_per_word).round() as u64;
+        let es = EpochStats {
+            epoch: epoch as u32 + 1,
+            loss: stats.mean_loss(),
+            words,
+            seconds,
+            words_per_sec: words as f64 / seconds.max(1e-9),
+            lr: lr_end as f64,
+        };
+        if hooks.wants_snapshot() {
+            let (w_in, w_out) = (backend.download(&state.w_in)?, backend.download(&state.w_out)?);
+            let adam = match &state.adam {
+                Some([a, b, c, d]) => Some([
+                    backend.download(a)?,
+                    backend.download(b)?,
+                    backend.download(c)?,
+                    backend.download(d)?,
+                ]),
+                None => None,
+            };
+            let snap = Snapshot {
+                w_in: &w_in,
+                w_out: &w_out,
+                adam: adam.as_ref(),
+                adam_t: state.adam_t,
+                epochs_done: epoch + 1,
+            };
+            hooks.on_epoch(&es, Some(&snap))?;
+        } else {
+            hooks.on_epoch(&es, None)?;
+        }
+        epochs.push(es);
+    }
+    Ok(Trained {
+        w_in: backend.download(&state.w_in)?,
+        w_out: backend.download(&state.w_out)?,
+        words: epochs.iter().map(|e| e.words).sum(),
+        epochs,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::CpuBackend;
+    use crate::corpus::{self, ReadOptions, Source};
+
+    pub(crate) fn config(model: ModelKind, epochs: u32) -> TrainConfig {
+        TrainConfig {
+            model,
+            dim: 32,
+            window: 5,
+            fixed_window: false,
+            negative: 5,
+            negatives: NegativeMode::Replace,
+            power: 0.75,
+            sample: 1e-3,
+            epochs,
+            lr: 0.025,
+            optimizer: OptimizerKind::Sgd,
+            init: Init::Word2vec,
+            batch_size: 100,
+            step: StepKind::Fused,
+            seed: 1,
+        }
+    }
+
+    fn small_corpus() -> (Vocab, Encoded) {
+        let syn = crate::synthetic::generate(3, 30);
+        let src = Source::Text { name: "synthetic".into(), text: syn.text };
+        corpus::load(&src, ReadOptions::default(), 1, None).unwrap()
+    }
+
+    #[derive(Default)]
+    struct Record {
+        batches: Vec<BatchProgress>,
+        epochs: Vec<EpochStats>,
+    }
+    impl Hooks for Record {
+        fn on_batch(&mut self, p: &BatchProgress) {
+            self.batches.push(*p);
+        }
+        fn on_epoch(&mut self, s: &EpochStats, _: Option<&Snapshot>) -> Result<()> {
+            self.epochs.push(s.clone());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn sgd_schedule_decays_linearly_to_one_ten_thousandth() {
+        let cfg = config(ModelKind::Skipgram, 3);
+        assert_eq!(cfg.lr_at(0, 1000), 0.025);
+        assert!((cfg.lr_at(500, 1000) - 0.025 * (1.0 + 1e-4) / 2.0).abs() < 1e-8);
+        assert!((cfg.lr_at(1000, 1000) - 0.025e-4).abs() < 1e-10);
+        let adam = TrainConfig { optimizer: OptimizerKind::Adam, lr: 0.001, ..cfg };
+        assert_eq!(adam.lr_at(700, 1000), 0.001);
+    }
+
+    #[test]
+    fn loss_decreases_over_epochs_for_both_models_and_steps() {
+        let (vocab, enc) = small_corpus();
+        let backend = CpuBackend::new(1);
+        for model in [ModelKind::Skipgram, ModelKind::Cbow] {
+            for step in [StepKind::Fused, StepKind::Composed] {
+                let cfg = TrainConfig { step, ..config(model, 4) };
+                let mut rec = Record::default();
+                let t = train(&backend, &enc, &vocab, &cfg, None, &mut rec).unwrap();
+                let l: Vec<f64> = t.epochs.iter().map(|e| e.loss).collect();
+                assert!(l.windows(2).all(|w| w[1] < w[0]), "{model:?} {step:?}: {l:?}");
+                assert!(l[3] < 0.9 * l[0], "{model:?} {step:?}: {l:?}");
+                assert_eq!(t.words, 4 * enc.raw_words);
+                assert_eq!(rec.epochs.len(), 4);
+                let last = rec.batches.last().unwrap();
+                assert_eq!(last.words_done, last.words_total);
+                assert!(t.w_in.iter().all(|v| v.is_finite()));
+            }
+        }
+    }
+
+    #[test]
+    fn resuming_at_an_epoch_boundary_replays_the_uninterrupted_run() {
+        let (vocab, enc) = small_corpus();
+        let backend = CpuBackend::new(1);
+        for optimizer in [OptimizerKind::Sgd, OptimizerKind::Adam] {
+            let cfg = TrainConfig { optimizer, ..config(ModelKind::Skipgram, 3) };
+            let whole = train(&backend, &enc, &vocab, &cfg, None, &mut NoHooks).unwrap();
+
+            struct Stop(Option<Resume>);
+            impl Hooks for Stop {
+                fn wants_snapshot(&self) -> bool {
+                    self.0.is_none()
+                }
+                fn on_epoch(&mut self, _: &EpochStats, s: Option<&Snapshot>) -> Result<()> {
+                    if let (None, Some(s)) = (&self.0, s) {
+                        self.0 = Some(Resume {
+                            w_in: s.w_in.to_vec(),
+                            w_out: s.w_out.to_vec(),
+                            adam: s.adam.cloned(),
+                            adam_t: s.adam_t,
+                            epoch: s.epochs_done,
+                            next_token: 0,
+                        });
+                    }
+                    Ok(())
+                }
+            }
+            // The state after epoch 1 of the same run is what a checkpoint would hold.
+            let mut stop = Stop(None);
+            train(&backend, &enc, &vocab, &cfg, None, &mut stop).unwrap();
+            let resumed = train(&backend, &enc, &vocab, &cfg, stop.0, &mut NoHooks).unwrap();
+            assert_eq!(resumed.w_in, whole.w_in, "{optimizer:?}");
+            assert_eq!(resumed.w_out, whole.w_out, "{optimizer:?}");
+            assert_eq!(resumed.epochs.len(), 2);
+        }
+    }
+}
