@@ -1,1 +1,220 @@
-//! (stub, to be written)
+//! Nearest neighbours by cosine similarity: the book's `most_similar` and `analogy`, gensim's
+//! `most_similar(positive=[b, c], negative=[a])`.
+//!
+//! Rows are unit-normalised once; a query is then a dot product with every row and a partial
+//! selection (O(V), not a sort of the whole vocabulary) of the best `k`. Rows of zero length stay
+//! zero and so have similarity 0 with everything.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+use crate::vectors::Embeddings;
+
+/// One result of a query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Neighbour {
+    pub word: String,
+    pub similarity: f32,
+}
+
+/// Unit-normalised vectors with a word → row map (the first row wins for a repeated word).
+#[derive(Clone, Debug)]
+pub struct Index {
+    words: Vec<String>,
+    ids: HashMap<String, usize>,
+    dim: usize,
+    unit: Vec<f32>,
+}
+
+impl Index {
+    pub fn new(emb: &Embeddings) -> Index {
+        let mut unit = emb.data.clone();
+        if emb.dim > 0 {
+            for row in unit.chunks_exact_mut(emb.dim) {
+                normalise(row);
+            }
+        }
+        let mut ids = HashMap::with_capacity(emb.len());
+        for (i, w) in emb.words.iter().enumerate() {
+            ids.entry(w.clone()).or_insert(i);
+        }
+        Index { words: emb.words.clone(), ids, dim: emb.dim, unit }
+    }
+
+    pub fn word_id(&self, w: &str) -> Option<usize> {
+        self.ids.get(w).copied()
+    }
+
+    /// Number of rows (words in file order, most frequent first for files this project writes).
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The word of row `i`.
+    pub fn word(&self, i: usize) -> &str {
+        &self.words[i]
+    }
+
+    /// Row `i`, unit length (or zero).
+    pub fn unit_row(&self, i: usize) -> &[f32] {
+        &self.unit[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// The `k` words most similar to `word` by cosine, `word` itself excluded.
+    pub fn most_similar(&self, word: &str, k: usize) -> Result<Vec<Neighbour>> {
+        let id = self.require(word)?;
+        let hits = self.nearest(self.unit_row(id), self.len(), &[id], k);
+        Ok(self.neighbours(hits))
+    }
+
+    /// The `k` words closest to `b − a + c` (on unit vectors), the three inputs excluded:
+    /// "a is to b as c is to ?".
+    pub fn analogy(&self, a: &str, b: &str, c: &str, k: usize) -> Result<Vec<Neighbour>> {
+        let (ia, ib, ic) = (self.require(a)?, self.require(b)?, self.require(c)?);
+        let query = self.offset_query(ia, ib, ic);
+        let hits = self.nearest(&query, self.len(), &[ia, ib, ic], k);
+        Ok(self.neighbours(hits))
+    }
+
+    /// Unit vector of `b̂ − â + ĉ` (zero if that sum is zero).
+    pub fn offset_query(&self, a: usize, b: usize, c: usize) -> Vec<f32> {
+        let (ra, rb, rc) = (self.unit_row(a), self.unit_row(b), self.unit_row(c));
+        let mut q: Vec<f32> = (0..self.dim).map(|j| rb[j] - ra[j] + rc[j]).collect();
+        normalise(&mut q);
+        q
+    }
+
+    /// Cosine similarity of rows `i` and `j`.
+    pub fn similarity(&self, i: usize, j: usize) -> f32 {
+        dot(self.unit_row(i), self.unit_row(j))
+    }
+
+    /// The best `k` rows among the first `limit` by dot product with `query` (a unit vector, so the
+    /// score is the cosine), rows in `exclude` left out; best first, ties by lower row.
+    pub fn nearest(&self, query: &[f32], limit: usize, exclude: &[usize], k: usize) -> Vec<(usize, f32)> {
+        let limit = limit.min(self.len());
+        let mut scored: Vec<(usize, f32)> = (0..limit)
+            .filter(|i| !exclude.contains(i))
+            .map(|i| (i, dot(self.unit_row(i), query)))
+            .collect();
+        let better = |x: &(usize, f32), y: &(usize, f32)| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0));
+        if k < scored.len() {
+            if k == 0 {
+                return Vec::new();
+            }
+            scored.select_nth_unstable_by(k - 1, better);
+            scored.truncate(k);
+        }
+        scored.sort_unstable_by(better);
+        scored
+    }
+
+    fn require(&self, word: &str) -> Result<usize> {
+        self.word_id(word).ok_or_else(|| {
+            Error::Input(format!(
+                "word '{word}' is not in the vocabulary ({} words); check its spelling and case, or train with a lower --min-count",
+                self.len()
+            ))
+        })
+    }
+
+    fn neighbours(&self, hits: Vec<(usize, f32)>) -> Vec<Neighbour> {
+        hits.into_iter().map(|(i, similarity)| Neighbour { word: self.words[i].clone(), similarity }).collect()
+    }
+}
+
+/// Dot product with eight independent accumulators, so the compiler can vectorise it.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Scales `v` to unit length in place (norm computed in f64); leaves a zero vector alone.
+fn normalise(v: &mut [f32]) {
+    let norm = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
+    if norm > 0.0 {
+        for x in v {
+            *x = (f64::from(*x) / norm) as f32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emb(rows: &[(&str, [f32; 2])]) -> Embeddings {
+        Embeddings::new(rows.iter().map(|r| r.0.to_string()).collect(), 2, rows.iter().flat_map(|r| r.1).collect())
+    }
+
+    #[test]
+    fn most_similar_is_cosine_ranked_and_excludes_the_query() {
+        let index = Index::new(&emb(&[("a", [1.0, 0.0]), ("b", [10.0, 1.0]), ("c", [0.0, 3.0]), ("d", [-1.0, 0.0])]));
+        let got = index.most_similar("a", 3).unwrap();
+        let words: Vec<_> = got.iter().map(|n| n.word.as_str()).collect();
+        assert_eq!(words, ["b", "c", "d"]);
+        assert!((got[0].similarity - 10.0 / 101f32.sqrt()).abs() < 1e-6);
+        assert!(got[1].similarity.abs() < 1e-7);
+        assert!((got[2].similarity + 1.0).abs() < 1e-6);
+        assert_eq!(index.most_similar("a", 1).unwrap().len(), 1);
+        assert!(index.most_similar("a", 0).unwrap().is_empty());
+        assert_eq!(index.most_similar("a", 100).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn analogy_solves_a_planted_offset_and_excludes_inputs() {
+        // king - man + woman: the gender direction is the second axis.
+        let index = Index::new(&emb(&[
+            ("man", [1.0, 0.1]),
+            ("woman", [1.0, 0.9]),
+            ("king", [3.0, 0.3]),
+            ("queen", [3.0, 2.7]),
+            ("apple", [-1.0, 0.2]),
+        ]));
+        let got = index.analogy("man", "king", "woman", 2).unwrap();
+        assert_eq!(got[0].word, "queen");
+        assert!(got.iter().all(|n| !["man", "king", "woman"].contains(&n.word.as_str())));
+    }
+
+    #[test]
+    fn unknown_words_are_input_errors_naming_the_word() {
+        let index = Index::new(&emb(&[("a", [1.0, 0.0])]));
+        let e = index.most_similar("zebra", 3).unwrap_err();
+        assert!(matches!(e, Error::Input(_)) && e.to_string().contains("'zebra'"));
+        assert!(index.analogy("a", "a", "qq", 3).unwrap_err().to_string().contains("'qq'"));
+    }
+
+    #[test]
+    fn partial_selection_agrees_with_a_full_sort() {
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        };
+        let n = 500;
+        let words = (0..n).map(|i| format!("w{i}")).collect();
+        let data = (0..n * 16).map(|_| next()).collect();
+        let index = Index::new(&Embeddings::new(words, 16, data));
+        let query = index.unit_row(7).to_vec();
+        let mut all: Vec<(usize, f32)> = (0..n).filter(|&i| i != 7).map(|i| (i, dot(index.unit_row(i), &query))).collect();
+        all.sort_by(|x, y| y.1.total_cmp(&x.1));
+        assert_eq!(index.nearest(&query, n, &[7], 10), all[..10].to_vec());
+        let limited = index.nearest(&query, 50, &[7], 5);
+        assert!(limited.iter().all(|&(i, _)| i < 50));
+    }
+}

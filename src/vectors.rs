@@ -1,1 +1,303 @@
-//! (stub, to be written)
+//! Word vectors in word2vec's file formats (binary and text): writing, reading, format detection.
+//!
+//! Both formats start with the header line `VOCAB_SIZE DIM`. Then, per word:
+//! - binary: the word's UTF-8 bytes, one space, `DIM` little-endian `f32`s. word2vec.c ends each
+//!   record with `\n`, gensim does not; the reader accepts both because it skips whitespace before
+//!   every word, as word2vec.c's own tools do.
+//! - text: `word v1 v2 ... vDIM` on one line; values are written with Rust's shortest round-trip
+//!   formatting, so text files read back bit-identical. Trailing spaces (word2vec.c) are accepted.
+//!
+//! A word can hold no whitespace in either format, so writing such a word is refused.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+
+/// A vocabulary with one vector per word: row `i` of `data` belongs to `words[i]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embeddings {
+    pub words: Vec<String>,
+    pub dim: usize,
+    /// Row-major `[words.len(), dim]`.
+    pub data: Vec<f32>,
+}
+
+impl Embeddings {
+    /// Panics when `data.len() != words.len() * dim` (a programming error, not a user input).
+    pub fn new(words: Vec<String>, dim: usize, data: Vec<f32>) -> Embeddings {
+        assert_eq!(data.len(), words.len() * dim, "embeddings data must be [words, dim]");
+        Embeddings { words, dim, data }
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+}
+
+/// On-disk layout of a vectors file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum VectorFormat {
+    /// word2vec binary (`-binary 1`), what gensim reads with `binary=True`.
+    Bin,
+    /// word2vec text, one word and its values per line.
+    Text,
+}
+
+/// Writes `emb` to `path` whole or not at all; refuses words the format cannot hold.
+pub fn write_vectors(path: &Path, emb: &Embeddings, format: VectorFormat) -> Result<()> {
+    if emb.dim == 0 {
+        return Err(Error::Input(format!("cannot write '{}': vectors have dimension 0", path.display())));
+    }
+    if let Some((i, w)) = emb.words.iter().enumerate().find(|(_, w)| w.is_empty() || w.contains(char::is_whitespace)) {
+        return Err(Error::Input(format!(
+            "cannot write '{}': word #{} {:?} is empty or contains whitespace, which the word2vec format cannot \
+             hold; tokenise the corpus on whitespace",
+            path.display(),
+            i + 1,
+            w
+        )));
+    }
+    write_atomic(path, |out| {
+        use std::io::Write;
+        writeln!(out, "{} {}", emb.len(), emb.dim)?;
+        for (i, word) in emb.words.iter().enumerate() {
+            out.write_all(word.as_bytes())?;
+            match format {
+                VectorFormat::Bin => {
+                    out.write_all(b" ")?;
+                    for v in emb.row(i) {
+                        out.write_all(&v.to_le_bytes())?;
+                    }
+                }
+                VectorFormat::Text => {
+                    for v in emb.row(i) {
+                        write!(out, " {v}")?;
+                    }
+                }
+            }
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    })
+}
+
+/// Reads a word2vec binary or text file, telling them apart by the first record.
+pub fn read_vectors(path: &Path) -> Result<Embeddings> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read vectors", path, e))?;
+    parse_vectors(&bytes, path)
+}
+
+/// Parses the bytes of a vectors file; `path` only names the file in errors.
+pub fn parse_vectors(bytes: &[u8], path: &Path) -> Result<Embeddings> {
+    let fail = |msg: String| Error::format(path, msg);
+    let header_end = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
+        fail(if bytes.is_empty() {
+            "the file is empty; expected a word2vec vectors file starting with 'VOCAB_SIZE DIM'".into()
+        } else {
+            "no complete header line; expected a word2vec vectors file starting with 'VOCAB_SIZE DIM'".into()
+        })
+    })?;
+    let header = String::from_utf8_lossy(&bytes[..header_end]);
+    let (count, dim) = parse_header(&header)
+        .ok_or_else(|| fail(format!("line 1: expected the header 'VOCAB_SIZE DIM' with DIM > 0, found {:?}", header.trim_end())))?;
+    let body = &bytes[header_end + 1..];
+    let cap = count.min(body.len() / (dim + 1) + 1);
+    let mut words = Vec::with_capacity(cap);
+    let mut data = Vec::with_capacity(cap.saturating_mul(dim));
+    if looks_like_text(body) {
+        parse_text(body, count, dim, &mut words, &mut data).map_err(fail)?;
+    } else {
+        parse_binary(body, count, dim, &mut words, &mut data).map_err(fail)?;
+    }
+    Ok(Embeddings::new(words, dim, data))
+}
+
+fn parse_header(line: &str) -> Option<(usize, usize)> {
+    let mut parts = line.split_ascii_whitespace();
+    let count = parts.next()?.parse().ok()?;
+    let dim: usize = parts.next()?.parse().ok()?;
+    (parts.next().is_none() && dim > 0).then_some((count, dim))
+}
+
+/// Text files have a first record line of printable UTF-8; a binary record's raw floats almost
+/// never do (a zero vector alone is `\0` bytes).
+fn looks_like_text(body: &[u8]) -> bool {
+    let line = body.split(|&b| b == b'\n').next().unwrap_or_default();
+    match std::str::from_utf8(line) {
+        Ok(s) => !s.chars().any(|c| c.is_control() && c != '\t' && c != '\r'),
+        Err(_) => false,
+    }
+}
+
+fn parse_text(body: &[u8], count: usize, dim: usize, words: &mut Vec<String>, data: &mut Vec<f32>) -> Result<(), String> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        let line = 2 + body[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+        format!("line {line}: not valid UTF-8 (a text vectors file must be UTF-8)")
+    })?;
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 2, l));
+    for record in 1..=count {
+        let (line_no, line) = lines.find(|(_, l)| !l.trim().is_empty()).ok_or_else(|| {
+            format!("the header promises {count} vectors but the file ends after {}; the file is truncated", record - 1)
+        })?;
+        let mut parts = line.split_ascii_whitespace();
+        let word = parts.next().unwrap_or_default();
+        let before = data.len();
+        for part in parts {
+            let v: f32 = part.parse().map_err(|_| format!("line {line_no} (word {word:?}): {part:?} is not a number"))?;
+            data.push(v);
+        }
+        let got = data.len() - before;
+        if got != dim {
+            return Err(format!(
+                "line {line_no} (word {word:?}): expected {dim} values as the header says, found {got}{}",
+                if got < dim { "; the file is truncated or not in word2vec text format" } else { "" }
+            ));
+        }
+        words.push(word.to_string());
+    }
+    if let Some((line_no, _)) = lines.find(|(_, l)| !l.trim().is_empty()) {
+        return Err(format!("line {line_no}: more vectors than the header's {count}; fix the header's vocabulary size"));
+    }
+    Ok(())
+}
+
+fn parse_binary(body: &[u8], count: usize, dim: usize, words: &mut Vec<String>, data: &mut Vec<f32>) -> Result<(), String> {
+    let mut pos = 0;
+    let skip_space = |pos: &mut usize| {
+        while *pos < body.len() && body[*pos].is_ascii_whitespace() {
+            *pos += 1;
+        }
+    };
+    for record in 1..=count {
+        skip_space(&mut pos);
+        let truncated = || format!("the header promises {count} vectors but the file ends in record {record}; the file is truncated");
+        if pos == body.len() {
+            return Err(truncated());
+        }
+        let len = body[pos..].iter().position(|&b| b == b' ').ok_or_else(truncated)?;
+        let word = std::str::from_utf8(&body[pos..pos + len])
+            .map_err(|_| format!("record {record}: the word is not valid UTF-8; the file is garbled or not in word2vec binary format"))?;
+        if word.contains(|c: char| c.is_control()) {
+            return Err(format!("record {record}: the word {word:?} holds control characters; the file is garbled or not in word2vec binary format"));
+        }
+        pos += len + 1;
+        let need = 4 * dim;
+        if body.len() - pos < need {
+            return Err(format!(
+                "record {record} (word {word:?}): expected {dim} floats ({need} bytes) but only {} bytes remain; the file is truncated",
+                body.len() - pos
+            ));
+        }
+        data.extend(body[pos..pos + need].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        words.push(word.to_string());
+        pos += need;
+    }
+    skip_space(&mut pos);
+    if pos != body.len() {
+        return Err(format!(
+            "{} bytes follow the header's {count} vectors; fix the header's vocabulary size or the file is garbled",
+            body.len() - pos
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Embeddings {
+        let words = ["the", "königin", "a", "x1"].map(String::from).to_vec();
+        let data = vec![0.1, -2.5e-8, 3.0, 0.0, f32::MIN_POSITIVE, 1.0 / 3.0, -0.0, 1e30, 7.25, -1.0, 0.333, 123456.78];
+        Embeddings::new(words, 3, data)
+    }
+
+    #[test]
+    fn bin_and_text_round_trip_bit_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let emb = sample();
+        for format in [VectorFormat::Bin, VectorFormat::Text] {
+            let p = dir.path().join(format!("v.{format:?}"));
+            write_vectors(&p, &emb, format).unwrap();
+            let back = read_vectors(&p).unwrap();
+            assert_eq!(back.words, emb.words);
+            assert_eq!(back.dim, 3);
+            let bits = |e: &Embeddings| e.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&back), bits(&emb), "{format:?}");
+        }
+    }
+
+    #[test]
+    fn binary_layout_is_word2vec_c() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.bin");
+        write_vectors(&p, &Embeddings::new(vec!["ab".into()], 2, vec![1.0, -2.0]), VectorFormat::Bin).unwrap();
+        let mut expected = b"1 2\nab ".to_vec();
+        expected.extend(1.0f32.to_le_bytes());
+        expected.extend((-2.0f32).to_le_bytes());
+        expected.push(b'\n');
+        assert_eq!(std::fs::read(&p).unwrap(), expected);
+    }
+
+    #[test]
+    fn reads_gensim_binary_without_newlines_and_c_text_with_trailing_spaces() {
+        let mut bin = b"2 2\nfoo ".to_vec();
+        for v in [1.5f32, -0.5, 2.0, 4.0] {
+            if v == 2.0 {
+                bin.extend(b"bar ");
+            }
+            bin.extend(v.to_le_bytes());
+        }
+        let e = parse_vectors(&bin, Path::new("g.bin")).unwrap();
+        assert_eq!(e.words, ["foo", "bar"]);
+        assert_eq!(e.data, [1.5, -0.5, 2.0, 4.0]);
+
+        let text = b"2 2\r\nfoo 1.500000 -0.500000 \r\n\nbar 2 4 \n";
+        let e = parse_vectors(text, Path::new("c.txt")).unwrap();
+        assert_eq!(e.words, ["foo", "bar"]);
+        assert_eq!(e.data, [1.5, -0.5, 2.0, 4.0]);
+    }
+
+    #[test]
+    fn damaged_files_give_errors_naming_file_and_place() {
+        let err = |bytes: &[u8]| parse_vectors(bytes, Path::new("bad.vec")).unwrap_err().to_string();
+        assert!(err(b"").contains("empty"));
+        assert!(err(b"two 3\n").contains("line 1"));
+        assert!(err(b"2 0\n").contains("DIM > 0"));
+        let e = err(b"2 2\nfoo 1 2\nbar 1\n");
+        assert!(e.contains("'bad.vec'") && e.contains("line 3") && e.contains("expected 2 values"), "{e}");
+        let e = err(b"2 2\nfoo 1 2\n");
+        assert!(e.contains("truncated"), "{e}");
+        let e = err(b"1 2\nfoo 1 zz\n");
+        assert!(e.contains("line 2") && e.contains("\"zz\""), "{e}");
+        let e = err(b"1 2\nfoo 1 2\nbar 3 4\n");
+        assert!(e.contains("more vectors"), "{e}");
+        let mut bin = b"2 2\nfoo ".to_vec();
+        bin.extend([0u8; 8]);
+        bin.extend(b"bar \0\0\0\0");
+        let e = err(&bin);
+        assert!(e.contains("record 2") && e.contains("truncated"), "{e}");
+        bin.extend([0u8; 4]);
+        bin.extend(b"extra");
+        assert!(err(&bin).contains("follow the header"));
+    }
+
+    #[test]
+    fn words_with_whitespace_are_refused_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.txt");
+        let emb = Embeddings::new(vec!["ok".into(), "new york".into()], 1, vec![1.0, 2.0]);
+        let e = write_vectors(&p, &emb, VectorFormat::Text).unwrap_err().to_string();
+        assert!(e.contains("#2") && e.contains("new york") && e.contains("whitespace"), "{e}");
+        assert!(!p.exists());
+    }
+}
