@@ -1,1 +1,551 @@
-//! (stub, to be written)
+//! Standard embedding benchmarks with gensim's exact rules: word analogies (questions-words
+//! format) and word-pair similarity (WordSim-353 / SimLex-999 format).
+//!
+//! Matching gensim 4's `KeyedVectors.evaluate_word_analogies` and `evaluate_word_pairs` with their
+//! defaults (`case_insensitive=True`, `dummy4unknown=False`):
+//! - words are compared upper-cased (Unicode upper case, as Python's `str.upper`); when several
+//!   rows share an upper-case form, the most frequent one (lowest row) stands for it;
+//! - a question or pair with a word outside the vocabulary is skipped and counted, not scored;
+//! - an analogy `a b c d` is answered by the five rows nearest to `unit(b̂ − â + ĉ)` among the
+//!   allowed rows, the three input rows left out; the answer is the first of them whose upper-case
+//!   form is not one of the inputs' (if none qualifies, the last of the five), and it is correct when
+//!   it equals `d` upper-cased.
+//! - `restrict_vocab = N` allows only the first N rows (the N most frequent words) both as question
+//!   words and as answers. gensim's own default is 300 000 rows; `None` here means every row.
+//!   Word-pair similarity always uses every row.
+//!
+//! Sections whose name starts with `gram` are syntactic, the rest semantic (word2vec's split).
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::similarity::Index;
+
+/// One `: name` section of an analogy file and its questions `a b c d` ("a is to b as c is to d").
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnalogySection {
+    pub name: String,
+    pub questions: Vec<[String; 4]>,
+}
+
+/// Parses word2vec's questions-words format; `source` only names the input in errors.
+pub fn parse_analogies(text: &str, source: &Path) -> Result<Vec<AnalogySection>> {
+    let mut sections: Vec<AnalogySection> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix(':') {
+            sections.push(AnalogySection {
+                name: name.trim().to_string(),
+                questions: Vec::new(),
+            });
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let question: [&str; 4] = words.as_slice().try_into().map_err(|_| {
+            Error::format(
+                source,
+                format!("line {}: expected a question of 4 words 'a b c d' or a section header ': name', found {line:?}", i + 1),
+            )
+        })?;
+        let section = sections.last_mut().ok_or_else(|| {
+            Error::format(
+                source,
+                format!(
+                    "line {}: a question before any section header; add a line ': name' above it",
+                    i + 1
+                ),
+            )
+        })?;
+        section.questions.push(question.map(String::from));
+    }
+    if sections.iter().all(|s| s.questions.is_empty()) {
+        return Err(Error::format(source, "no analogy questions; expected word2vec's questions-words format (': section' lines, then 'a b c d' lines)"));
+    }
+    Ok(sections)
+}
+
+/// Reads an analogy file (see [`parse_analogies`]).
+pub fn read_analogies(path: &Path) -> Result<Vec<AnalogySection>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::io("cannot read analogies", path, e))?;
+    parse_analogies(&text, path)
+}
+
+/// Counts for one section (or a group of sections).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SectionScore {
+    pub name: String,
+    pub correct: usize,
+    /// Questions scored (all four words in the vocabulary).
+    pub answered: usize,
+    /// Questions skipped because a word is outside the (restricted) vocabulary.
+    pub skipped: usize,
+}
+
+impl SectionScore {
+    /// Fraction correct of the questions scored (0 when none were).
+    pub fn accuracy(&self) -> f64 {
+        if self.answered == 0 {
+            0.0
+        } else {
+            self.correct as f64 / self.answered as f64
+        }
+    }
+
+    fn add(&mut self, other: &SectionScore) {
+        self.correct += other.correct;
+        self.answered += other.answered;
+        self.skipped += other.skipped;
+    }
+}
+
+/// Analogy accuracy per section, for semantic and syntactic sections, and in total.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnalogyReport {
+    pub sections: Vec<SectionScore>,
+    pub semantic: SectionScore,
+    pub syntactic: SectionScore,
+    pub total: SectionScore,
+    /// The `restrict_vocab` the questions were evaluated with (`None`: every row).
+    pub restrict_vocab: Option<usize>,
+}
+
+impl AnalogyReport {
+    /// Total accuracy over all scored questions.
+    pub fn accuracy(&self) -> f64 {
+        self.total.accuracy()
+    }
+}
+
+impl fmt::Display for AnalogyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let width = self
+            .sections
+            .iter()
+            .map(|s| s.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(26);
+        let scope = match self.restrict_vocab {
+            Some(n) => format!("{n} most frequent words"),
+            None => "all words".into(),
+        };
+        writeln!(
+            f,
+            "{:<width$}  {:>7}  {:>7}  {:>8}  {:>7}",
+            format!("analogies ({scope})"),
+            "correct",
+            "scored",
+            "accuracy",
+            "skipped"
+        )?;
+        let row = |f: &mut fmt::Formatter<'_>, s: &SectionScore| {
+            writeln!(
+                f,
+                "{:<width$}  {:>7}  {:>7}  {:>7.2}%  {:>7}",
+                s.name,
+                s.correct,
+                s.answered,
+                100.0 * s.accuracy(),
+                s.skipped
+            )
+        };
+        for s in &self.sections {
+            row(f, s)?;
+        }
+        writeln!(f, "{}", "-".repeat(width + 38))?;
+        row(f, &self.semantic)?;
+        row(f, &self.syntactic)?;
+        row(f, &self.total)
+    }
+}
+
+/// Upper-case form → row among the first `limit` rows, the lowest row winning (gensim's `ok_vocab`).
+fn upper_vocab(index: &Index, limit: usize) -> HashMap<String, usize> {
+    let mut ok = HashMap::with_capacity(limit);
+    for i in (0..limit).rev() {
+        ok.insert(index.word(i).to_uppercase(), i);
+    }
+    ok
+}
+
+/// Scores every question as gensim's `evaluate_word_analogies` does (see the module docs).
+pub fn evaluate_analogies(
+    index: &Index,
+    sections: &[AnalogySection],
+    restrict_vocab: Option<usize>,
+) -> AnalogyReport {
+    let limit = restrict_vocab.unwrap_or(usize::MAX).min(index.len());
+    let ok = upper_vocab(index, limit);
+    let scores: Vec<SectionScore> = sections
+        .iter()
+        .map(|section| {
+            let outcomes: Vec<Option<bool>> = section
+                .questions
+                .par_iter()
+                .map(|q| answer(index, &ok, limit, q))
+                .collect();
+            SectionScore {
+                name: section.name.clone(),
+                correct: outcomes.iter().filter(|o| **o == Some(true)).count(),
+                answered: outcomes.iter().filter(|o| o.is_some()).count(),
+                skipped: outcomes.iter().filter(|o| o.is_none()).count(),
+            }
+        })
+        .collect();
+    let group = |name: &str, pick: &dyn Fn(&SectionScore) -> bool| {
+        let mut g = SectionScore {
+            name: name.into(),
+            ..SectionScore::default()
+        };
+        scores.iter().filter(|s| pick(s)).for_each(|s| g.add(s));
+        g
+    };
+    AnalogyReport {
+        semantic: group("semantic", &|s| !s.name.starts_with("gram")),
+        syntactic: group("syntactic", &|s| s.name.starts_with("gram")),
+        total: group("total", &|_| true),
+        sections: scores,
+        restrict_vocab,
+    }
+}
+
+/// `None` when a word is out of vocabulary, else whether the answer is right.
+fn answer(
+    index: &Index,
+    ok: &HashMap<String, usize>,
+    limit: usize,
+    q: &[String; 4],
+) -> Option<bool> {
+    let upper = q.clone().map(|w| w.to_uppercase());
+    let ids: Vec<usize> = upper
+        .iter()
+        .map(|w| ok.get(w).copied())
+        .collect::<Option<_>>()?;
+    let query = index.offset_query(ids[0], ids[1], ids[2]);
+    let inputs: HashSet<&str> = upper[..3].iter().map(String::as_str).collect();
+    let mut predicted = None;
+    for (row, _) in index.nearest(&query, limit, &ids[..3], 5) {
+        let word = index.word(row).to_uppercase();
+        let done = !inputs.contains(word.as_str());
+        predicted = Some(word);
+        if done {
+            break;
+        }
+    }
+    Some(predicted.as_deref() == Some(upper[3].as_str()))
+}
+
+/// Word-pair similarity scores of one benchmark file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimilarityReport {
+    pub name: String,
+    pub spearman: f64,
+    pub pearson: f64,
+    pub used: usize,
+    pub skipped: usize,
+}
+
+impl fmt::Display for SimilarityReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |x: f64| {
+            if x.is_finite() {
+                format!("{x:.4}")
+            } else {
+                "n/a".into()
+            }
+        };
+        write!(
+            f,
+            "{:<26}  spearman {:>7}  pearson {:>7}  pairs {} used, {} skipped (OOV)",
+            self.name,
+            show(self.spearman),
+            show(self.pearson),
+            self.used,
+            self.skipped
+        )
+    }
+}
+
+/// Reads `word1<TAB>word2<TAB>score` lines (whitespace-separated also accepted when a line has no
+/// tab); `#` lines and blank lines are skipped, and so is a first line whose score is not a number
+/// (a column header).
+pub fn read_similarity(path: &Path) -> Result<Vec<(String, String, f64)>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::io("cannot read word pairs", path, e))?;
+    let mut pairs = Vec::new();
+    let mut first = true;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let line = line.trim_end_matches(['\r', '\n']);
+        let fields: Vec<&str> = if line.contains('\t') {
+            line.split('\t').collect()
+        } else {
+            line.split_whitespace().collect()
+        };
+        let parsed = match fields.as_slice() {
+            [a, b, score] => score
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .map(|s| (a.to_string(), b.to_string(), s)),
+            _ => None,
+        };
+        match parsed {
+            Some(pair) => pairs.push(pair),
+            None if first && fields.len() == 3 => {}
+            None => {
+                return Err(Error::format(
+                    path,
+                    format!("line {}: expected 'word1<TAB>word2<TAB>score' (WordSim-353 / SimLex-999 layout), found {trimmed:?}", i + 1),
+                ))
+            }
+        }
+        first = false;
+    }
+    if pairs.is_empty() {
+        return Err(Error::format(
+            path,
+            "no word pairs; expected lines 'word1<TAB>word2<TAB>score'",
+        ));
+    }
+    Ok(pairs)
+}
+
+/// Spearman and Pearson correlation of the model's cosine similarities with the human scores,
+/// over the pairs whose two words are in the vocabulary (gensim's `evaluate_word_pairs`).
+pub fn evaluate_similarity(
+    index: &Index,
+    name: &str,
+    pairs: &[(String, String, f64)],
+) -> SimilarityReport {
+    let ok = upper_vocab(index, index.len());
+    let (mut gold, mut model) = (Vec::new(), Vec::new());
+    for (a, b, score) in pairs {
+        if let (Some(&i), Some(&j)) = (ok.get(&a.to_uppercase()), ok.get(&b.to_uppercase())) {
+            gold.push(*score);
+            model.push(f64::from(index.similarity(i, j)));
+        }
+    }
+    SimilarityReport {
+        name: name.to_string(),
+        spearman: pearson(&ranks(&gold), &ranks(&model)),
+        pearson: pearson(&gold, &model),
+        used: gold.len(),
+        skipped: pairs.len() - gold.len(),
+    }
+}
+
+/// Ranks 1..=n, tied values sharing the mean of their ranks (scipy's `rankdata(method='average')`).
+pub fn ranks(x: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..x.len()).collect();
+    order.sort_by(|&i, &j| x[i].total_cmp(&x[j]));
+    let mut r = vec![0.0; x.len()];
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && x[order[end]] == x[order[start]] {
+            end += 1;
+        }
+        let mean = (start + 1 + end) as f64 / 2.0;
+        for &k in &order[start..end] {
+            r[k] = mean;
+        }
+        start = end;
+    }
+    r
+}
+
+/// Pearson's correlation coefficient; NaN with fewer than two points or a constant input.
+pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    if x.len() < 2 {
+        return f64::NAN;
+    }
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        let (dx, dy) = (a - mx, b - my);
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+    }
+    if sxx == 0.0 || syy == 0.0 {
+        return f64::NAN;
+    }
+    (sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vectors::Embeddings;
+
+    fn index<const D: usize>(rows: &[(&str, [f32; D])]) -> Index {
+        Index::new(&Embeddings::new(
+            rows.iter().map(|r| r.0.to_string()).collect(),
+            D,
+            rows.iter().flat_map(|r| r.1).collect(),
+        ))
+    }
+
+    #[test]
+    fn parses_sections_and_rejects_bad_lines_with_their_number() {
+        let s = parse_analogies(
+            ": capital\nAthens Greece Paris France\n\n: gram1-x\na b c d\n",
+            Path::new("q.txt"),
+        )
+        .unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].name, "capital");
+        assert_eq!(s[1].questions[0], ["a", "b", "c", "d"].map(String::from));
+        let e = parse_analogies(": s\na b c\n", Path::new("q.txt"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'q.txt'") && e.contains("line 2") && e.contains("4 words"),
+            "{e}"
+        );
+        assert!(parse_analogies("a b c d\n", Path::new("q.txt"))
+            .unwrap_err()
+            .to_string()
+            .contains("before any section"));
+        assert!(parse_analogies("", Path::new("q.txt")).is_err());
+    }
+
+    #[test]
+    fn analogies_follow_gensim_rules() {
+        // Gender on axis 1, royalty +z, youth -z (gensim 4.3 gives the same counts on these vectors);
+        // "King" is a rare case variant of "king" that
+        // lies almost exactly on king - man + woman, ahead of queen.
+        let idx = index(&[
+            ("man", [1.0, 0.0, 0.0]),
+            ("woman", [1.0, 1.0, 0.0]),
+            ("king", [1.0, 0.0, 1.0]),
+            ("queen", [1.0, 1.0, 1.0]),
+            ("boy", [1.0, 0.0, -1.0]),
+            ("girl", [1.0, 1.0, -1.0]),
+            ("King", [0.6, 1.0, 1.0]),
+        ]);
+        assert_eq!(
+            idx.analogy("man", "woman", "king", 1).unwrap()[0].word,
+            "King"
+        );
+        let q = |a: &str, b: &str, c: &str, d: &str| [a, b, c, d].map(String::from);
+        let sections = vec![
+            AnalogySection {
+                name: "family".into(),
+                questions: vec![
+                    q("man", "woman", "KING", "queen"),
+                    q("man", "woman", "boy", "girl"),
+                    q("man", "woman", "boy", "zebra"),
+                ],
+            },
+            AnalogySection {
+                name: "gram-x".into(),
+                questions: vec![q("woman", "man", "girl", "king")],
+            },
+        ];
+        let r = evaluate_analogies(&idx, &sections, None);
+        // KING → row 2 (lowest); the nearest row "King" is passed over as a variant of an input.
+        assert_eq!(
+            (
+                r.sections[0].correct,
+                r.sections[0].answered,
+                r.sections[0].skipped
+            ),
+            (2, 2, 1)
+        );
+        assert_eq!((r.syntactic.correct, r.syntactic.answered), (0, 1));
+        assert_eq!(
+            (r.total.correct, r.total.answered, r.total.skipped),
+            (2, 3, 1)
+        );
+        assert!((r.accuracy() - 2.0 / 3.0).abs() < 1e-12);
+        // Only the 4 most frequent rows: the boy/girl questions become out of vocabulary.
+        let r = evaluate_analogies(&idx, &sections, Some(4));
+        assert_eq!(
+            (r.total.correct, r.total.answered, r.total.skipped),
+            (1, 1, 3)
+        );
+        let table = r.to_string();
+        assert!(
+            table.contains("family") && table.contains("semantic") && table.contains("100.00%"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn ranks_average_ties_like_scipy() {
+        assert_eq!(
+            ranks(&[10.0, 20.0, 10.0, 5.0, 20.0, 20.0]),
+            [2.5, 5.0, 2.5, 1.0, 5.0, 5.0]
+        );
+    }
+
+    #[test]
+    fn correlations_have_known_values() {
+        assert!(
+            (pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.5]) - 0.997_948_715_788_673_3).abs() < 1e-12
+        );
+        assert!((pearson(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        assert!(pearson(&[1.0], &[1.0]).is_nan());
+        assert!(pearson(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
+    }
+
+    #[test]
+    fn similarity_uses_known_pairs_and_counts_the_rest() {
+        let idx = index(&[
+            ("a", [1.0, 0.0]),
+            ("b", [1.0, 1.0]),
+            ("c", [0.0, 1.0]),
+            ("d", [-1.0, 0.2]),
+        ]);
+        let p = |a: &str, b: &str, s: f64| (a.to_string(), b.to_string(), s);
+        let pairs = [
+            p("A", "b", 9.0),
+            p("a", "c", 5.0),
+            p("a", "d", 1.0),
+            p("a", "zz", 3.0),
+        ];
+        let r = evaluate_similarity(&idx, "toy", &pairs);
+        assert_eq!((r.used, r.skipped), (3, 1));
+        assert!((r.spearman - 1.0).abs() < 1e-12);
+        assert!(r.pearson > 0.9 && r.pearson < 1.0);
+        assert!(r.to_string().contains("1.0000"));
+    }
+
+    #[test]
+    fn similarity_files_skip_comments_and_header_and_reject_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ws.tsv");
+        std::fs::write(
+            &p,
+            "# comment\nWord 1\tWord 2\tHuman (mean)\nlove\tsex\t6.77\r\ntiger cat 7.35\n",
+        )
+        .unwrap();
+        let pairs = read_similarity(&p).unwrap();
+        assert_eq!(
+            pairs,
+            vec![
+                ("love".into(), "sex".into(), 6.77),
+                ("tiger".into(), "cat".into(), 7.35)
+            ]
+        );
+        std::fs::write(&p, "a\tb\t1\nc\td\n").unwrap();
+        let e = read_similarity(&p).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("ws.tsv"), "{e}");
+        std::fs::write(&p, "# only comments\n").unwrap();
+        assert!(read_similarity(&p).is_err());
+    }
+}

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// Writes `path` through `fill`; on any error the target is untouched and the temporary removed.
-pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>) -> Result<()> {
+pub fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<()> {
     let tmp = temp_sibling(path);
     let result = (|| {
         let file = File::create(&tmp)?;
@@ -32,7 +35,10 @@ pub fn check_writable(path: &Path) -> Result<()> {
 }
 
 fn temp_sibling(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.{}.partial", std::process::id()))
 }
 

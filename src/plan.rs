@@ -37,7 +37,17 @@ pub const SENTENCE_BREAK: u32 = u32::MAX;
 pub const SPAN_LEN: usize = 8192;
 
 /// Model architecture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum ModelKind {
     #[default]
     Skipgram,
@@ -188,7 +198,14 @@ mod tests {
     }
 
     fn batch(len: usize) -> Batch {
-        Batch { start: 0, len, epoch: 0, corpus_len: len as u64, lr_begin: 0.1, lr_end: 0.0 }
+        Batch {
+            start: 0,
+            len,
+            epoch: 0,
+            corpus_len: len as u64,
+            lr_begin: 0.1,
+            lr_end: 0.0,
+        }
     }
 
     #[test]
@@ -197,9 +214,14 @@ mod tests {
         let keep = vec![u32::MAX; 6];
         let table = AliasTable::unigram(&[1; 6], 0.75);
         let mut got = Vec::new();
-        centres(&tokens, &batch(tokens.len()), &keep, &table, &cfg(2, true), |c| {
-            got.push((c.word, c.contexts.clone()))
-        });
+        centres(
+            &tokens,
+            &batch(tokens.len()),
+            &keep,
+            &table,
+            &cfg(2, true),
+            |c| got.push((c.word, c.contexts.clone())),
+        );
         assert_eq!(
             got,
             vec![
@@ -227,17 +249,29 @@ mod tests {
 
     #[test]
     fn spans_cut_at_multiples_of_span_len() {
-        let b = Batch { start: SPAN_LEN - 3, len: SPAN_LEN + 10, ..batch(0) };
+        let b = Batch {
+            start: SPAN_LEN - 3,
+            len: SPAN_LEN + 10,
+            ..batch(0)
+        };
         let spans: Vec<_> = b.spans().collect();
         assert_eq!(
             spans,
-            vec![(SPAN_LEN - 3, SPAN_LEN), (SPAN_LEN, 2 * SPAN_LEN), (2 * SPAN_LEN, 2 * SPAN_LEN + 7)]
+            vec![
+                (SPAN_LEN - 3, SPAN_LEN),
+                (SPAN_LEN, 2 * SPAN_LEN),
+                (2 * SPAN_LEN, 2 * SPAN_LEN + 7)
+            ]
         );
     }
 
     #[test]
     fn lr_ramps_linearly_over_the_batch() {
-        let b = Batch { start: 100, len: 100, ..batch(0) };
+        let b = Batch {
+            start: 100,
+            len: 100,
+            ..batch(0)
+        };
         assert_eq!(b.lr_at(100), 0.1);
         assert!((b.lr_at(150) - 0.05).abs() < 1e-7);
     }

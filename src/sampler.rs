@@ -9,7 +9,17 @@ use crate::rng::{self, below, PURPOSE_NEGATIVE, PURPOSE_SUBSAMPLE};
 
 /// Which negatives a centre gets. `Replace` is the book's GPU path (the centre itself may be drawn);
 /// `Distinct` is its CPU path (centre excluded, no repeats within the centre's row).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum NegativeMode {
     #[default]
     Replace,
@@ -33,13 +43,17 @@ impl AliasTable {
     /// Vose's method: O(n) build, O(1) draw.
     pub fn from_weights(weights: &[f64]) -> Self {
         let n = weights.len();
-        assert!(n > 0 && n < u32::MAX as usize, "alias table needs 1..2^32-1 weights");
+        assert!(
+            n > 0 && n < u32::MAX as usize,
+            "alias table needs 1..2^32-1 weights"
+        );
         let total: f64 = weights.iter().sum();
         assert!(total > 0.0, "alias table needs a positive total weight");
         let mut scaled: Vec<f64> = weights.iter().map(|w| w * n as f64 / total).collect();
         let mut prob = vec![u32::MAX; n];
         let mut alias: Vec<u32> = (0..n as u32).collect();
-        let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| scaled[i] < 1.0);
+        let (mut small, mut large): (Vec<usize>, Vec<usize>) =
+            (0..n).partition(|&i| scaled[i] < 1.0);
         while let (Some(s), Some(&l)) = (small.pop(), large.last()) {
             prob[s] = (scaled[s] * 4_294_967_296.0).min(u32::MAX as f64) as u32;
             alias[s] = l as u32;
@@ -236,7 +250,11 @@ mod tests {
         let n = 200_000u64;
         let kept = (0..n).filter(|&pos| keep_token(&keep, 9, pos, 0)).count() as f64;
         let sd = (n as f64 * p0 * (1.0 - p0)).sqrt();
-        assert!((kept - n as f64 * p0).abs() < 5.0 * sd, "kept {kept} expected {}", n as f64 * p0);
+        assert!(
+            (kept - n as f64 * p0).abs() < 5.0 * sd,
+            "kept {kept} expected {}",
+            n as f64 * p0
+        );
         assert!(keep_thresholds(&counts, 0.0).iter().all(|&t| t == u32::MAX));
     }
 }

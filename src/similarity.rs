@@ -38,7 +38,12 @@ impl Index {
         for (i, w) in emb.words.iter().enumerate() {
             ids.entry(w.clone()).or_insert(i);
         }
-        Index { words: emb.words.clone(), ids, dim: emb.dim, unit }
+        Index {
+            words: emb.words.clone(),
+            ids,
+            dim: emb.dim,
+            unit,
+        }
     }
 
     pub fn word_id(&self, w: &str) -> Option<usize> {
@@ -99,7 +104,13 @@ impl Index {
 
     /// The best `k` rows among the first `limit` by dot product with `query` (a unit vector, so the
     /// score is the cosine), rows in `exclude` left out; best first, ties by lower row.
-    pub fn nearest(&self, query: &[f32], limit: usize, exclude: &[usize], k: usize) -> Vec<(usize, f32)> {
+    pub fn nearest(
+        &self,
+        query: &[f32],
+        limit: usize,
+        exclude: &[usize],
+        k: usize,
+    ) -> Vec<(usize, f32)> {
         let limit = limit.min(self.len());
         let mut scored: Vec<(usize, f32)> = (0..limit)
             .filter(|i| !exclude.contains(i))
@@ -127,7 +138,12 @@ impl Index {
     }
 
     fn neighbours(&self, hits: Vec<(usize, f32)>) -> Vec<Neighbour> {
-        hits.into_iter().map(|(i, similarity)| Neighbour { word: self.words[i].clone(), similarity }).collect()
+        hits.into_iter()
+            .map(|(i, similarity)| Neighbour {
+                word: self.words[i].clone(),
+                similarity,
+            })
+            .collect()
     }
 }
 
@@ -135,7 +151,12 @@ impl Index {
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for (x, y) in ca.zip(cb) {
         for l in 0..8 {
             acc[l] += x[l] * y[l];
@@ -146,7 +167,11 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// Scales `v` to unit length in place (norm computed in f64); leaves a zero vector alone.
 fn normalise(v: &mut [f32]) {
-    let norm = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
+    let norm = v
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt();
     if norm > 0.0 {
         for x in v {
             *x = (f64::from(*x) / norm) as f32;
@@ -159,12 +184,21 @@ mod tests {
     use super::*;
 
     fn emb(rows: &[(&str, [f32; 2])]) -> Embeddings {
-        Embeddings::new(rows.iter().map(|r| r.0.to_string()).collect(), 2, rows.iter().flat_map(|r| r.1).collect())
+        Embeddings::new(
+            rows.iter().map(|r| r.0.to_string()).collect(),
+            2,
+            rows.iter().flat_map(|r| r.1).collect(),
+        )
     }
 
     #[test]
     fn most_similar_is_cosine_ranked_and_excludes_the_query() {
-        let index = Index::new(&emb(&[("a", [1.0, 0.0]), ("b", [10.0, 1.0]), ("c", [0.0, 3.0]), ("d", [-1.0, 0.0])]));
+        let index = Index::new(&emb(&[
+            ("a", [1.0, 0.0]),
+            ("b", [10.0, 1.0]),
+            ("c", [0.0, 3.0]),
+            ("d", [-1.0, 0.0]),
+        ]));
         let got = index.most_similar("a", 3).unwrap();
         let words: Vec<_> = got.iter().map(|n| n.word.as_str()).collect();
         assert_eq!(words, ["b", "c", "d"]);
@@ -188,7 +222,9 @@ mod tests {
         ]));
         let got = index.analogy("man", "king", "woman", 2).unwrap();
         assert_eq!(got[0].word, "queen");
-        assert!(got.iter().all(|n| !["man", "king", "woman"].contains(&n.word.as_str())));
+        assert!(got
+            .iter()
+            .all(|n| !["man", "king", "woman"].contains(&n.word.as_str())));
     }
 
     #[test]
@@ -196,14 +232,20 @@ mod tests {
         let index = Index::new(&emb(&[("a", [1.0, 0.0])]));
         let e = index.most_similar("zebra", 3).unwrap_err();
         assert!(matches!(e, Error::Input(_)) && e.to_string().contains("'zebra'"));
-        assert!(index.analogy("a", "a", "qq", 3).unwrap_err().to_string().contains("'qq'"));
+        assert!(index
+            .analogy("a", "a", "qq", 3)
+            .unwrap_err()
+            .to_string()
+            .contains("'qq'"));
     }
 
     #[test]
     fn partial_selection_agrees_with_a_full_sort() {
         let mut state = 12345u64;
         let mut next = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
         };
         let n = 500;
@@ -211,7 +253,10 @@ mod tests {
         let data = (0..n * 16).map(|_| next()).collect();
         let index = Index::new(&Embeddings::new(words, 16, data));
         let query = index.unit_row(7).to_vec();
-        let mut all: Vec<(usize, f32)> = (0..n).filter(|&i| i != 7).map(|i| (i, dot(index.unit_row(i), &query))).collect();
+        let mut all: Vec<(usize, f32)> = (0..n)
+            .filter(|&i| i != 7)
+            .map(|i| (i, dot(index.unit_row(i), &query)))
+            .collect();
         all.sort_by(|x, y| y.1.total_cmp(&x.1));
         assert_eq!(index.nearest(&query, n, &[7], 10), all[..10].to_vec());
         let limited = index.nearest(&query, 50, &[7], 5);

@@ -26,7 +26,11 @@ pub struct Embeddings {
 impl Embeddings {
     /// Panics when `data.len() != words.len() * dim` (a programming error, not a user input).
     pub fn new(words: Vec<String>, dim: usize, data: Vec<f32>) -> Embeddings {
-        assert_eq!(data.len(), words.len() * dim, "embeddings data must be [words, dim]");
+        assert_eq!(
+            data.len(),
+            words.len() * dim,
+            "embeddings data must be [words, dim]"
+        );
         Embeddings { words, dim, data }
     }
 
@@ -55,9 +59,17 @@ pub enum VectorFormat {
 /// Writes `emb` to `path` whole or not at all; refuses words the format cannot hold.
 pub fn write_vectors(path: &Path, emb: &Embeddings, format: VectorFormat) -> Result<()> {
     if emb.dim == 0 {
-        return Err(Error::Input(format!("cannot write '{}': vectors have dimension 0", path.display())));
+        return Err(Error::Input(format!(
+            "cannot write '{}': vectors have dimension 0",
+            path.display()
+        )));
     }
-    if let Some((i, w)) = emb.words.iter().enumerate().find(|(_, w)| w.is_empty() || w.contains(char::is_whitespace)) {
+    if let Some((i, w)) = emb
+        .words
+        .iter()
+        .enumerate()
+        .find(|(_, w)| w.is_empty() || w.contains(char::is_whitespace))
+    {
         return Err(Error::Input(format!(
             "cannot write '{}': word #{} {:?} is empty or contains whitespace, which the word2vec format cannot \
              hold; tokenise the corpus on whitespace",
@@ -107,8 +119,12 @@ pub fn parse_vectors(bytes: &[u8], path: &Path) -> Result<Embeddings> {
         })
     })?;
     let header = String::from_utf8_lossy(&bytes[..header_end]);
-    let (count, dim) = parse_header(&header)
-        .ok_or_else(|| fail(format!("line 1: expected the header 'VOCAB_SIZE DIM' with DIM > 0, found {:?}", header.trim_end())))?;
+    let (count, dim) = parse_header(&header).ok_or_else(|| {
+        fail(format!(
+            "line 1: expected the header 'VOCAB_SIZE DIM' with DIM > 0, found {:?}",
+            header.trim_end()
+        ))
+    })?;
     let body = &bytes[header_end + 1..];
     let cap = count.min(body.len() / (dim + 1) + 1);
     let mut words = Vec::with_capacity(cap);
@@ -138,9 +154,18 @@ fn looks_like_text(body: &[u8]) -> bool {
     }
 }
 
-fn parse_text(body: &[u8], count: usize, dim: usize, words: &mut Vec<String>, data: &mut Vec<f32>) -> Result<(), String> {
+fn parse_text(
+    body: &[u8],
+    count: usize,
+    dim: usize,
+    words: &mut Vec<String>,
+    data: &mut Vec<f32>,
+) -> Result<(), String> {
     let text = std::str::from_utf8(body).map_err(|e| {
-        let line = 2 + body[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+        let line = 2 + body[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
         format!("line {line}: not valid UTF-8 (a text vectors file must be UTF-8)")
     })?;
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 2, l));
@@ -152,7 +177,9 @@ fn parse_text(body: &[u8], count: usize, dim: usize, words: &mut Vec<String>, da
         let word = parts.next().unwrap_or_default();
         let before = data.len();
         for part in parts {
-            let v: f32 = part.parse().map_err(|_| format!("line {line_no} (word {word:?}): {part:?} is not a number"))?;
+            let v: f32 = part
+                .parse()
+                .map_err(|_| format!("line {line_no} (word {word:?}): {part:?} is not a number"))?;
             data.push(v);
         }
         let got = data.len() - before;
@@ -170,7 +197,13 @@ fn parse_text(body: &[u8], count: usize, dim: usize, words: &mut Vec<String>, da
     Ok(())
 }
 
-fn parse_binary(body: &[u8], count: usize, dim: usize, words: &mut Vec<String>, data: &mut Vec<f32>) -> Result<(), String> {
+fn parse_binary(
+    body: &[u8],
+    count: usize,
+    dim: usize,
+    words: &mut Vec<String>,
+    data: &mut Vec<f32>,
+) -> Result<(), String> {
     let mut pos = 0;
     let skip_space = |pos: &mut usize| {
         while *pos < body.len() && body[*pos].is_ascii_whitespace() {
@@ -179,11 +212,16 @@ fn parse_binary(body: &[u8], count: usize, dim: usize, words: &mut Vec<String>, 
     };
     for record in 1..=count {
         skip_space(&mut pos);
-        let truncated = || format!("the header promises {count} vectors but the file ends in record {record}; the file is truncated");
+        let truncated = || {
+            format!("the header promises {count} vectors but the file ends in record {record}; the file is truncated")
+        };
         if pos == body.len() {
             return Err(truncated());
         }
-        let len = body[pos..].iter().position(|&b| b == b' ').ok_or_else(truncated)?;
+        let len = body[pos..]
+            .iter()
+            .position(|&b| b == b' ')
+            .ok_or_else(truncated)?;
         let word = std::str::from_utf8(&body[pos..pos + len])
             .map_err(|_| format!("record {record}: the word is not valid UTF-8; the file is garbled or not in word2vec binary format"))?;
         if word.contains(|c: char| c.is_control()) {
@@ -197,7 +235,11 @@ fn parse_binary(body: &[u8], count: usize, dim: usize, words: &mut Vec<String>, 
                 body.len() - pos
             ));
         }
-        data.extend(body[pos..pos + need].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        data.extend(
+            body[pos..pos + need]
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
         words.push(word.to_string());
         pos += need;
     }
@@ -217,7 +259,20 @@ mod tests {
 
     fn sample() -> Embeddings {
         let words = ["the", "königin", "a", "x1"].map(String::from).to_vec();
-        let data = vec![0.1, -2.5e-8, 3.0, 0.0, f32::MIN_POSITIVE, 1.0 / 3.0, -0.0, 1e30, 7.25, -1.0, 0.333, 123456.78];
+        let data = vec![
+            0.1,
+            -2.5e-8,
+            3.0,
+            0.0,
+            f32::MIN_POSITIVE,
+            1.0 / 3.0,
+            -0.0,
+            1e30,
+            7.25,
+            -1.0,
+            0.333,
+            123456.78,
+        ];
         Embeddings::new(words, 3, data)
     }
 
@@ -240,7 +295,12 @@ mod tests {
     fn binary_layout_is_word2vec_c() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("v.bin");
-        write_vectors(&p, &Embeddings::new(vec!["ab".into()], 2, vec![1.0, -2.0]), VectorFormat::Bin).unwrap();
+        write_vectors(
+            &p,
+            &Embeddings::new(vec!["ab".into()], 2, vec![1.0, -2.0]),
+            VectorFormat::Bin,
+        )
+        .unwrap();
         let mut expected = b"1 2\nab ".to_vec();
         expected.extend(1.0f32.to_le_bytes());
         expected.extend((-2.0f32).to_le_bytes());
@@ -269,12 +329,19 @@ mod tests {
 
     #[test]
     fn damaged_files_give_errors_naming_file_and_place() {
-        let err = |bytes: &[u8]| parse_vectors(bytes, Path::new("bad.vec")).unwrap_err().to_string();
+        let err = |bytes: &[u8]| {
+            parse_vectors(bytes, Path::new("bad.vec"))
+                .unwrap_err()
+                .to_string()
+        };
         assert!(err(b"").contains("empty"));
         assert!(err(b"two 3\n").contains("line 1"));
         assert!(err(b"2 0\n").contains("DIM > 0"));
         let e = err(b"2 2\nfoo 1 2\nbar 1\n");
-        assert!(e.contains("'bad.vec'") && e.contains("line 3") && e.contains("expected 2 values"), "{e}");
+        assert!(
+            e.contains("'bad.vec'") && e.contains("line 3") && e.contains("expected 2 values"),
+            "{e}"
+        );
         let e = err(b"2 2\nfoo 1 2\n");
         assert!(e.contains("truncated"), "{e}");
         let e = err(b"1 2\nfoo 1 zz\n");
@@ -296,8 +363,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("v.txt");
         let emb = Embeddings::new(vec!["ok".into(), "new york".into()], 1, vec![1.0, 2.0]);
-        let e = write_vectors(&p, &emb, VectorFormat::Text).unwrap_err().to_string();
-        assert!(e.contains("#2") && e.contains("new york") && e.contains("whitespace"), "{e}");
+        let e = write_vectors(&p, &emb, VectorFormat::Text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("#2") && e.contains("new york") && e.contains("whitespace"),
+            "{e}"
+        );
         assert!(!p.exists());
     }
 }

@@ -65,7 +65,8 @@ impl Minibatch {
                 }
                 let seg = self.offsets.len() as u32 - 1;
                 self.contexts.extend_from_slice(&c.contexts);
-                self.segment_of.extend(std::iter::repeat_n(seg, c.contexts.len()));
+                self.segment_of
+                    .extend(std::iter::repeat_n(seg, c.contexts.len()));
                 self.offsets.push(self.contexts.len() as u32);
                 push_targets(self);
             }
@@ -170,7 +171,10 @@ fn step<B: Backend>(
         state.grad_in = Some(b.zeros(n)?);
         state.grad_out = Some(b.zeros(n)?);
     }
-    let (grad_in, grad_out) = (state.grad_in.as_mut().unwrap(), state.grad_out.as_mut().unwrap());
+    let (grad_in, grad_out) = (
+        state.grad_in.as_mut().unwrap(),
+        state.grad_out.as_mut().unwrap(),
+    );
     b.scatter_add(&grad_rows, dim, &tgt_idx, 1.0, grad_out)?;
     match cfg.model {
         ModelKind::Skipgram => b.scatter_add(&grad_h, dim, &ctx_idx, 1.0, grad_in)?,
@@ -194,13 +198,35 @@ fn step<B: Backend>(
         }
         OptimizerKind::Adam => {
             state.adam_t += 1;
-            let step = AdamStep { lr, beta1: ADAM_BETA1, beta2: ADAM_BETA2, eps: ADAM_EPS, t: state.adam_t };
-            let [m_in, v_in, m_out, v_out] = state.adam.as_mut().expect("Adam state allocated by State::new");
+            let step = AdamStep {
+                lr,
+                beta1: ADAM_BETA1,
+                beta2: ADAM_BETA2,
+                eps: ADAM_EPS,
+                t: state.adam_t,
+            };
+            let [m_in, v_in, m_out, v_out] = state
+                .adam
+                .as_mut()
+                .expect("Adam state allocated by State::new");
             b.adam_rows(&mut state.w_in, m_in, v_in, grad_in, dim, &rows_in, step)?;
-            b.adam_rows(&mut state.w_out, m_out, v_out, grad_out, dim, &rows_out, step)?;
+            b.adam_rows(
+                &mut state.w_out,
+                m_out,
+                v_out,
+                grad_out,
+                dim,
+                &rows_out,
+                step,
+            )?;
         }
     }
 
     let loss_sum: f64 = b.download(&loss)?.iter().map(|&l| l as f64).sum();
-    Ok(StepStats { loss_sum, examples: n_targets as u64, words: 0, centres: mb.centres })
+    Ok(StepStats {
+        loss_sum,
+        examples: n_targets as u64,
+        words: 0,
+        centres: mb.centres,
+    })
 }

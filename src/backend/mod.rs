@@ -27,7 +27,9 @@ pub enum ElemKind {
 }
 
 /// Element types the backends move to and from devices (sealed: f32, f16, u32, u64).
-pub trait Elem: Copy + Default + Send + Sync + std::fmt::Debug + PartialEq + 'static + sealed::Sealed {
+pub trait Elem:
+    Copy + Default + Send + Sync + std::fmt::Debug + PartialEq + 'static + sealed::Sealed
+{
     const KIND: ElemKind;
 }
 mod sealed {
@@ -51,7 +53,9 @@ impl Elem for u64 {
 }
 
 /// Optimiser of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum OptimizerKind {
     /// Plain SGD with word2vec.c's linear decay (the fused fast path).
     #[default]
@@ -138,7 +142,12 @@ impl<B: Backend> State<B> {
         assert_eq!(w_out.len(), vocab_size * dim);
         let adam = if optimizer == OptimizerKind::Adam {
             let n = vocab_size * dim;
-            Some([backend.zeros(n)?, backend.zeros(n)?, backend.zeros(n)?, backend.zeros(n)?])
+            Some([
+                backend.zeros(n)?,
+                backend.zeros(n)?,
+                backend.zeros(n)?,
+                backend.zeros(n)?,
+            ])
         } else {
             None
         };
@@ -182,7 +191,13 @@ pub trait Backend: Sized {
     fn zeros<T: Elem>(&self, len: usize) -> Result<Self::Buf<T>>;
 
     /// Embedding forward: `out[r, :] = table[idx[r], :]`.
-    fn gather(&self, table: &Self::Buf<f32>, dim: usize, idx: &Self::Buf<u32>, out: &mut Self::Buf<f32>) -> Result<()>;
+    fn gather(
+        &self,
+        table: &Self::Buf<f32>,
+        dim: usize,
+        idx: &Self::Buf<u32>,
+        out: &mut Self::Buf<f32>,
+    ) -> Result<()>;
 
     /// EmbeddingDot forward over groups of `per_row` rows: `out[p·r + t] = h[p, :] · rows[p·r + t, :]`.
     fn batched_dot(
