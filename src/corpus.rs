@@ -21,7 +21,17 @@ use crate::vocab::{Counter, Vocab};
 pub const EOS: &str = "<eos>";
 
 /// How line ends are read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum CorpusFormat {
     /// Whitespace-separated words; a line end ends a sentence.
     #[default]
@@ -131,7 +141,12 @@ fn scan(src: &Source, opts: ReadOptions, mut f: impl FnMut(Event)) -> Result<()>
 }
 
 /// Reads `src` twice: counts words into a vocabulary (`min_count`, `max_vocab`), then encodes it.
-pub fn load(src: &Source, opts: ReadOptions, min_count: u64, max_vocab: Option<usize>) -> Result<(Vocab, Encoded)> {
+pub fn load(
+    src: &Source,
+    opts: ReadOptions,
+    min_count: u64,
+    max_vocab: Option<usize>,
+) -> Result<(Vocab, Encoded)> {
     let mut counter = Counter::default();
     let mut raw = 0u64;
     scan(src, opts, |ev| match ev {
@@ -203,13 +218,22 @@ mod tests {
     use super::*;
 
     fn text(s: &str) -> Source {
-        Source::Text { name: "t".into(), text: s.into() }
+        Source::Text {
+            name: "t".into(),
+            text: s.into(),
+        }
     }
 
     fn words(v: &Vocab, enc: &Encoded) -> Vec<String> {
         enc.tokens
             .iter()
-            .map(|&t| if t == SENTENCE_BREAK { "|".into() } else { v.words[t as usize].clone() })
+            .map(|&t| {
+                if t == SENTENCE_BREAK {
+                    "|".into()
+                } else {
+                    v.words[t as usize].clone()
+                }
+            })
             .collect()
     }
 
@@ -226,17 +250,29 @@ mod tests {
     #[test]
     fn ptb_line_ends_are_eos_words_and_unk_stays() {
         let src = text(" the <unk> cat \n the dog \n");
-        let opts = ReadOptions { format: CorpusFormat::Ptb, lowercase: false };
+        let opts = ReadOptions {
+            format: CorpusFormat::Ptb,
+            lowercase: false,
+        };
         let (v, enc) = load(&src, opts, 1, None).unwrap();
-        assert_eq!(words(&v, &enc), ["the", "<unk>", "cat", "<eos>", "the", "dog", "<eos>"]);
+        assert_eq!(
+            words(&v, &enc),
+            ["the", "<unk>", "cat", "<eos>", "the", "dog", "<eos>"]
+        );
         assert!(!enc.tokens.contains(&SENTENCE_BREAK));
         assert_eq!(enc.raw_words, 7);
     }
 
     #[test]
     fn lowercase_merges_cases_and_bad_utf8_is_lossy() {
-        let src = Source::Text { name: "t".into(), text: "The the THE Über über".into() };
-        let opts = ReadOptions { lowercase: true, ..ReadOptions::default() };
+        let src = Source::Text {
+            name: "t".into(),
+            text: "The the THE Über über".into(),
+        };
+        let opts = ReadOptions {
+            lowercase: true,
+            ..ReadOptions::default()
+        };
         let (v, _) = load(&src, opts, 1, None).unwrap();
         assert_eq!(v.words, ["the", "über"]);
         assert_eq!(v.counts, [3, 2]);
@@ -264,13 +300,28 @@ mod tests {
 
     #[test]
     fn empty_and_rare_corpora_are_errors_naming_the_fix() {
-        let e = load(&text(" \n\n "), ReadOptions::default(), 5, None).unwrap_err().to_string();
-        assert!(e.contains("corpus 't' is empty"), "{e}");
-        let e = load(&text("a b c"), ReadOptions::default(), 5, None).unwrap_err().to_string();
-        assert!(e.contains("no word with count >= 5") && e.contains("lower --min-count"), "{e}");
-        let e = load(&Source::File("/no/such/corpus.txt".into()), ReadOptions::default(), 5, None)
+        let e = load(&text(" \n\n "), ReadOptions::default(), 5, None)
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("cannot read corpus '/no/such/corpus.txt'"), "{e}");
+        assert!(e.contains("corpus 't' is empty"), "{e}");
+        let e = load(&text("a b c"), ReadOptions::default(), 5, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no word with count >= 5") && e.contains("lower --min-count"),
+            "{e}"
+        );
+        let e = load(
+            &Source::File("/no/such/corpus.txt".into()),
+            ReadOptions::default(),
+            5,
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("cannot read corpus '/no/such/corpus.txt'"),
+            "{e}"
+        );
     }
 }

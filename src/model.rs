@@ -6,7 +6,17 @@
 use crate::rng::{self, unit_f32, PURPOSE_INIT};
 
 /// How `W_in` and `W_out` start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum Init {
     /// word2vec.c: `W_in` uniform in ±0.5/dim, `W_out` zero.
     #[default]
@@ -26,7 +36,11 @@ pub fn init_weights(vocab_size: usize, dim: usize, init: Init, seed: u64) -> (Ve
             (w_in, vec![0.0; n])
         }
         Init::Book => {
-            let normal = |block| (0..n as u64).map(move |i| 0.01 * standard_normal(seed, i, block)).collect();
+            let normal = |block| {
+                (0..n as u64)
+                    .map(move |i| 0.01 * standard_normal(seed, i, block))
+                    .collect()
+            };
             (normal(0), normal(1))
         }
     }
@@ -48,7 +62,10 @@ mod tests {
     fn mean_var(x: &[f32]) -> (f64, f64) {
         let n = x.len() as f64;
         let m = x.iter().map(|&v| v as f64).sum::<f64>() / n;
-        (m, x.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n)
+        (
+            m,
+            x.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n,
+        )
     }
 
     #[test]
@@ -59,8 +76,14 @@ mod tests {
         assert!(w_in.iter().all(|&v| (-bound..bound).contains(&v)));
         let (m, var) = mean_var(&w_in);
         // Uniform(−b, b): mean 0, variance b²/3; 20 000 samples.
-        assert!(m.abs() < 4.0 * (bound as f64) / (3.0f64 * 20_000.0).sqrt(), "mean {m}");
-        assert!((var / (bound as f64 * bound as f64 / 3.0) - 1.0).abs() < 0.05, "var {var}");
+        assert!(
+            m.abs() < 4.0 * (bound as f64) / (3.0f64 * 20_000.0).sqrt(),
+            "mean {m}"
+        );
+        assert!(
+            (var / (bound as f64 * bound as f64 / 3.0) - 1.0).abs() < 0.05,
+            "var {var}"
+        );
         assert!(w_out.iter().all(|&v| v == 0.0));
         assert_eq!(init_weights(400, dim, Init::Word2vec, 3).0, w_in);
         assert_ne!(init_weights(400, dim, Init::Word2vec, 4).0, w_in);

@@ -43,7 +43,10 @@ const FAMILIES: [Family; 4] = [
     },
     Family {
         section: "capital-common-countries",
-        markers: [["nation", "border", "flag", "government"], ["city", "downtown", "mayor", "streets"]],
+        markers: [
+            ["nation", "border", "flag", "government"],
+            ["city", "downtown", "mayor", "streets"],
+        ],
         pairs: &[
             ("france", "paris", ["french", "wine", "cheese"]),
             ("germany", "berlin", ["german", "beer", "autobahn"]),
@@ -61,7 +64,10 @@ const FAMILIES: [Family; 4] = [
     },
     Family {
         section: "gram8-plural",
-        markers: [["one", "single", "lone", "solitary"], ["many", "several", "numerous", "various"]],
+        markers: [
+            ["one", "single", "lone", "solitary"],
+            ["many", "several", "numerous", "various"],
+        ],
         pairs: &[
             ("car", "cars", ["engine", "wheel", "drive"]),
             ("dog", "dogs", ["bark", "leash", "puppy"]),
@@ -79,7 +85,10 @@ const FAMILIES: [Family; 4] = [
     },
     Family {
         section: "gram7-past-tense",
-        markers: [["today", "now", "always", "usually"], ["yesterday", "ago", "earlier", "previously"]],
+        markers: [
+            ["today", "now", "always", "usually"],
+            ["yesterday", "ago", "earlier", "previously"],
+        ],
         pairs: &[
             ("walk", "walked", ["path", "stroll", "feet"]),
             ("play", "played", ["game", "fun", "match"]),
@@ -134,7 +143,13 @@ struct Draws {
 
 impl Draws {
     fn new(seed: u64, sentence: u64) -> Self {
-        Draws { seed, sentence, block: 0, buf: [0; 4], used: 4 }
+        Draws {
+            seed,
+            sentence,
+            block: 0,
+            buf: [0; 4],
+            used: 4,
+        }
     }
 
     fn next(&mut self) -> u32 {
@@ -196,7 +211,13 @@ pub fn generate(seed: u64, sentences_per_word: usize) -> Synthetic {
         sentence.clear();
         sentence.push(if side == 0 { x } else { y });
         let skip_topic = d.below(3);
-        sentence.extend(topics.iter().enumerate().filter(|&(i, _)| i != skip_topic).map(|(_, t)| *t));
+        sentence.extend(
+            topics
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| i != skip_topic)
+                .map(|(_, t)| *t),
+        );
         let markers = &family.markers[side];
         let m1 = d.below(4);
         let m2 = (m1 + 1 + d.below(3)) % 4;
@@ -211,7 +232,10 @@ pub fn generate(seed: u64, sentences_per_word: usize) -> Synthetic {
         text.push_str(&sentence.join(" "));
         text.push('\n');
     }
-    Synthetic { text, sections: questions() }
+    Synthetic {
+        text,
+        sections: questions(),
+    }
 }
 
 /// Every ordered pair of distinct pairs of each family: `[x_i, y_i, x_j, y_j]`.

@@ -19,7 +19,17 @@ use crate::sampler::{keep_thresholds, AliasTable, NegativeMode};
 use crate::vocab::Vocab;
 
 /// Which implementation of a step trains: the backend's fast path or the composed layers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum StepKind {
     /// The backend's fused fast path (SGD only; Adam always composes).
     #[default]
@@ -191,7 +201,14 @@ pub fn train<B: Backend>(
     let alias = AliasTable::unigram(&vocab.counts, cfg.power);
     let keep = keep_thresholds(&vocab.counts, cfg.sample);
     let (w_in, w_out, adam, adam_t, first_epoch, first_token) = match resume {
-        Some(r) => (r.w_in, r.w_out, r.adam, r.adam_t, r.epoch, r.next_token as usize),
+        Some(r) => (
+            r.w_in,
+            r.w_out,
+            r.adam,
+            r.adam_t,
+            r.epoch,
+            r.next_token as usize,
+        ),
         None => {
             let (w_in, w_out) = init_weights(vocab.len(), cfg.dim, cfg.init, cfg.seed);
             (w_in, w_out, None, 0, 0, 0)
@@ -217,7 +234,8 @@ pub fn train<B: Backend>(
     // Raw words per in-vocabulary word, to report word2vec.c's words from the words a step covers.
     let raw_per_word = enc.raw_words as f64 / enc.words().max(1) as f64;
     let epochs_left = (cfg.epochs as u64).saturating_sub(first_epoch);
-    let words_total = (epochs_left as f64 * enc.raw_words as f64 - first_token as f64 * raw_per_word) as u64;
+    let words_total =
+        (epochs_left as f64 * enc.raw_words as f64 - first_token as f64 * raw_per_word) as u64;
     let mut words_done = 0u64;
     let mut epochs = Vec::new();
     for epoch in first_epoch..cfg.epochs as u64 {
@@ -240,7 +258,14 @@ pub fn train<B: Backend>(
             let s = if cfg.optimizer == OptimizerKind::Sgd && cfg.step == StepKind::Fused {
                 backend.train_batch(&mut state, &enc.tokens, &batch, &step_cfg, cfg.batch_size)?
             } else {
-                composed::train_batch(backend, &mut state, &enc.tokens, &batch, &step_cfg, cfg.batch_size)?
+                composed::train_batch(
+                    backend,
+                    &mut state,
+                    &enc.tokens,
+                    &batch,
+                    &step_cfg,
+                    cfg.batch_size,
+                )?
             };
             stats.add(&s);
             words_done += (s.words as f64 * raw_per_word).round() as u64;
@@ -264,7 +289,10 @@ pub fn train<B: Backend>(
             lr: lr_end as f64,
         };
         if hooks.wants_snapshot() {
-            let (w_in, w_out) = (backend.download(&state.w_in)?, backend.download(&state.w_out)?);
+            let (w_in, w_out) = (
+                backend.download(&state.w_in)?,
+                backend.download(&state.w_out)?,
+            );
             let adam = match &state.adam {
                 Some([a, b, c, d]) => Some([
                     backend.download(a)?,
@@ -324,7 +352,10 @@ mod tests {
 
     fn small_corpus() -> (Vocab, Encoded) {
         let syn = crate::synthetic::generate(3, 30);
-        let src = Source::Text { name: "synthetic".into(), text: syn.text };
+        let src = Source::Text {
+            name: "synthetic".into(),
+            text: syn.text,
+        };
         corpus::load(&src, ReadOptions::default(), 1, None).unwrap()
     }
 
@@ -349,7 +380,11 @@ mod tests {
         assert_eq!(cfg.lr_at(0, 1000), 0.025);
         assert!((cfg.lr_at(500, 1000) - 0.025 * (1.0 + 1e-4) / 2.0).abs() < 1e-8);
         assert!((cfg.lr_at(1000, 1000) - 0.025e-4).abs() < 1e-10);
-        let adam = TrainConfig { optimizer: OptimizerKind::Adam, lr: 0.001, ..cfg };
+        let adam = TrainConfig {
+            optimizer: OptimizerKind::Adam,
+            lr: 0.001,
+            ..cfg
+        };
         assert_eq!(adam.lr_at(700, 1000), 0.001);
     }
 
@@ -359,11 +394,17 @@ mod tests {
         let backend = CpuBackend::new(1);
         for model in [ModelKind::Skipgram, ModelKind::Cbow] {
             for step in [StepKind::Fused, StepKind::Composed] {
-                let cfg = TrainConfig { step, ..config(model, 4) };
+                let cfg = TrainConfig {
+                    step,
+                    ..config(model, 4)
+                };
                 let mut rec = Record::default();
                 let t = train(&backend, &enc, &vocab, &cfg, None, &mut rec).unwrap();
                 let l: Vec<f64> = t.epochs.iter().map(|e| e.loss).collect();
-                assert!(l.windows(2).all(|w| w[1] < w[0]), "{model:?} {step:?}: {l:?}");
+                assert!(
+                    l.windows(2).all(|w| w[1] < w[0]),
+                    "{model:?} {step:?}: {l:?}"
+                );
                 assert!(l[3] < 0.9 * l[0], "{model:?} {step:?}: {l:?}");
                 assert_eq!(t.words, 4 * enc.raw_words);
                 assert_eq!(rec.epochs.len(), 4);
@@ -379,7 +420,10 @@ mod tests {
         let (vocab, enc) = small_corpus();
         let backend = CpuBackend::new(1);
         for optimizer in [OptimizerKind::Sgd, OptimizerKind::Adam] {
-            let cfg = TrainConfig { optimizer, ..config(ModelKind::Skipgram, 3) };
+            let cfg = TrainConfig {
+                optimizer,
+                ..config(ModelKind::Skipgram, 3)
+            };
             let whole = train(&backend, &enc, &vocab, &cfg, None, &mut NoHooks).unwrap();
 
             struct Stop(Option<Resume>);

@@ -47,7 +47,10 @@ impl Counter {
         if let Some(m) = max_vocab {
             entries.truncate(m);
         }
-        let (words, counts) = entries.into_iter().map(|(w, c, _)| (String::from(w), c)).unzip();
+        let (words, counts) = entries
+            .into_iter()
+            .map(|(w, c, _)| (String::from(w), c))
+            .unzip();
         Vocab::from_parts(words, counts)
     }
 }
@@ -56,8 +59,16 @@ impl Vocab {
     /// A vocabulary from words and their counts, in the given id order (e.g. from a checkpoint).
     pub fn from_parts(words: Vec<String>, counts: Vec<u64>) -> Vocab {
         debug_assert_eq!(words.len(), counts.len());
-        let index = words.iter().enumerate().map(|(i, w)| (w.clone(), i as u32)).collect();
-        Vocab { words, counts, index }
+        let index = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.clone(), i as u32))
+            .collect();
+        Vocab {
+            words,
+            counts,
+            index,
+        }
     }
 
     pub fn len(&self) -> usize {

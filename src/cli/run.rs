@@ -1,0 +1,399 @@
+//! `train` and `bench`: read the corpus, pick the device, train, then report and save.
+
+use std::path::{Path, PathBuf};
+
+use crate::backend::cpu::CpuBackend;
+use crate::backend::Backend;
+use crate::checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, SaveDtype};
+use crate::cli::{BenchArgs, Device, RunConfig, TrainArgs};
+use crate::corpus::{self, Encoded, ReadOptions, Source};
+use crate::error::{Error, Result};
+use crate::eval::{self, AnalogySection};
+use crate::fsutil;
+use crate::metrics::{EpochMetrics, MetricsWriter};
+use crate::plot::write_loss_plot;
+use crate::progress::{self, thousands, Progress};
+use crate::similarity::Index;
+use crate::synthetic;
+use crate::train::{
+    self, BatchProgress, EpochStats, Hooks, NoHooks, Resume, Snapshot, TrainConfig, Trained,
+};
+use crate::vectors::{write_vectors, Embeddings};
+use crate::vocab::Vocab;
+
+/// What a checkpoint records besides the tensors, so `--resume` can rebuild the same run.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedSettings {
+    train: TrainConfig,
+    read: ReadOptions,
+    corpus: Option<PathBuf>,
+    min_count: u64,
+    max_vocab: Option<usize>,
+}
+
+/// The device a run trains on, and a note on how it was chosen.
+fn cpu_backend(device: Device, threads: usize) -> Result<(CpuBackend, &'static str)> {
+    match device {
+        Device::Cpu => Ok((CpuBackend::new(threads), "")),
+        Device::Auto => Ok((CpuBackend::new(threads), " (auto: this build has no CUDA backend)")),
+        Device::Cuda(n) => Err(Error::Device(format!(
+            "device 'cuda:{n}' is not available: this build has no CUDA backend yet; use --device cpu"
+        ))),
+    }
+}
+
+/// An encoded corpus with its vocabulary; the built-in one brings its analogy questions.
+struct Data {
+    name: String,
+    vocab: Vocab,
+    enc: Encoded,
+    questions: Option<Vec<AnalogySection>>,
+}
+
+fn load_data(cfg: &RunConfig, vocab: Option<Vocab>) -> Result<Data> {
+    let (src, questions) = match &cfg.corpus {
+        Some(p) => (Source::File(p.clone()), None),
+        None => {
+            let s = synthetic::generate(cfg.train.seed, synthetic::DEFAULT_SENTENCES_PER_WORD);
+            let name = format!("built-in synthetic corpus (seed {})", cfg.train.seed);
+            (Source::Text { name, text: s.text }, Some(s.sections))
+        }
+    };
+    let (vocab, enc) = match vocab {
+        Some(v) => {
+            let enc = corpus::encode(&src, cfg.read, &v)?;
+            (v, enc)
+        }
+        None => corpus::load(&src, cfg.read, cfg.min_count, cfg.max_vocab)?,
+    };
+    Ok(Data {
+        name: src.name(),
+        vocab,
+        enc,
+        questions,
+    })
+}
+
+fn settings_line(cfg: &TrainConfig) -> String {
+    format!(
+        "{:?} dim {} window {}{} negative {} ({:?}) power {} sample {} epochs {} lr {} {:?} init {:?} step {:?} seed {}",
+        cfg.model,
+        cfg.dim,
+        cfg.window,
+        if cfg.fixed_window { " fixed" } else { "" },
+        cfg.negative,
+        cfg.negatives,
+        cfg.power,
+        cfg.sample,
+        cfg.epochs,
+        cfg.lr,
+        cfg.optimizer,
+        cfg.init,
+        cfg.step,
+        cfg.seed
+    )
+    .to_lowercase()
+}
+
+/// A file's stem, to name its scores.
+fn stem(p: &Path) -> String {
+    p.file_stem().map_or_else(
+        || p.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
+}
+
+pub(super) fn train(a: &TrainArgs) -> Result<()> {
+    let mut cfg = RunConfig::from_args(&a.corpus, &a.model)?;
+    let outputs = [&a.output, &a.metrics, &a.plot, &a.checkpoint];
+    for p in outputs.into_iter().flatten() {
+        fsutil::check_writable(p)?;
+    }
+    let analogies = a
+        .eval_analogies
+        .as_deref()
+        .map(eval::read_analogies)
+        .transpose()?;
+    let similarity = a
+        .eval_similarity
+        .iter()
+        .map(|p| Ok((stem(p), eval::read_similarity(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let resume = a.resume.as_deref().map(load_checkpoint).transpose()?;
+    let mut vocab = None;
+    if let (Some(ck), Some(path)) = (&resume, &a.resume) {
+        let saved: SavedSettings = serde_json::from_str(&ck.settings_json).map_err(|e| {
+            Error::format(
+                path,
+                format!("checkpoint settings are not readable ({e}); train afresh"),
+            )
+        })?;
+        if ck.epoch >= saved.train.epochs as u64 {
+            return Err(Error::Input(format!(
+                "checkpoint '{}' already finished all {} epochs; nothing to resume",
+                path.display(),
+                saved.train.epochs
+            )));
+        }
+        cfg.train = saved.train;
+        cfg.read = saved.read;
+        cfg.corpus = cfg.corpus.or(saved.corpus);
+        cfg.min_count = saved.min_count;
+        cfg.max_vocab = saved.max_vocab;
+        vocab = Some(Vocab::from_parts(ck.words.clone(), ck.counts.clone()));
+    }
+    let (backend, note) = cpu_backend(cfg.device, cfg.threads)?;
+    let data = load_data(&cfg, vocab)?;
+    println!("device: {}{note}", backend.name());
+    println!(
+        "corpus: {}: {} words, {} in vocabulary ({} distinct kept, min-count {})",
+        data.name,
+        thousands(data.enc.raw_words),
+        thousands(data.enc.words()),
+        thousands(data.vocab.len() as u64),
+        cfg.min_count
+    );
+    println!("settings: {}", settings_line(&cfg.train));
+    let resume = match (resume, &a.resume) {
+        (Some(ck), Some(path)) => {
+            println!(
+                "resuming from '{}' after epoch {} of {}",
+                path.display(),
+                ck.epoch,
+                cfg.train.epochs
+            );
+            Some(Resume {
+                w_in: ck.w_in,
+                w_out: ck.w_out,
+                adam: ck.adam,
+                adam_t: ck.adam_t,
+                epoch: ck.epoch,
+                next_token: ck.next_token,
+            })
+        }
+        _ => None,
+    };
+    let settings_json = serde_json::to_string(&SavedSettings {
+        train: cfg.train.clone(),
+        read: cfg.read,
+        corpus: cfg.corpus.clone(),
+        min_count: cfg.min_count,
+        max_vocab: cfg.max_vocab,
+    })
+    .map_err(|e| Error::Input(format!("cannot record the settings: {e}")))?;
+    let mut hooks = RunHooks {
+        progress: Progress::new(data.enc.raw_words * cfg.train.epochs as u64),
+        vocab: &data.vocab,
+        cfg: &cfg.train,
+        analogies,
+        similarity,
+        metrics: a
+            .metrics
+            .as_deref()
+            .map(MetricsWriter::create)
+            .transpose()?,
+        plot_points: Vec::new(),
+        checkpoint: a.checkpoint.as_ref().map(|p| (p.clone(), a.save_dtype)),
+        settings_json,
+    };
+    let trained = train::train(
+        &backend,
+        &data.enc,
+        &data.vocab,
+        &cfg.train,
+        resume,
+        &mut hooks,
+    );
+    hooks.progress.finish();
+    let trained = trained?;
+    println!("{}", progress::summary(&trained));
+    if let Some(p) = &a.plot {
+        let title = format!("{:?} loss, {}", cfg.train.model, data.name).to_lowercase();
+        write_loss_plot(p, &hooks.plot_points, &title)?;
+        println!("loss plot written to '{}'", p.display());
+    }
+    let emb = Embeddings::new(
+        data.vocab.words.clone(),
+        cfg.train.dim,
+        trained.w_in.clone(),
+    );
+    match &a.output {
+        Some(p) => {
+            write_vectors(p, &emb, a.output_format)?;
+            println!(
+                "vectors written to '{}' ({} words, dim {})",
+                p.display(),
+                emb.len(),
+                emb.dim
+            );
+        }
+        None => println!("vectors not saved (no --output FILE given)"),
+    }
+    if let Some(questions) = &data.questions {
+        report_builtin(&emb, questions)?;
+    }
+    Ok(())
+}
+
+/// The built-in run's report: neighbours of the probe words and the planted-analogy accuracy.
+fn report_builtin(emb: &Embeddings, questions: &[AnalogySection]) -> Result<()> {
+    let index = Index::new(emb);
+    println!("nearest neighbours:");
+    for probe in synthetic::PROBES {
+        let near = index.most_similar(probe, 5)?;
+        let list: Vec<String> = near
+            .iter()
+            .map(|n| format!("{} {:.3}", n.word, n.similarity))
+            .collect();
+        println!("  {probe:<8} {}", list.join(", "));
+    }
+    let report = eval::evaluate_analogies(&index, questions, None);
+    println!("planted analogies:\n{report}");
+    println!("planted-analogy accuracy: {:.3}", report.accuracy());
+    Ok(())
+}
+
+/// Progress bar, per-epoch evaluation, metrics, loss-plot points and checkpoints.
+struct RunHooks<'a> {
+    progress: Progress,
+    vocab: &'a Vocab,
+    cfg: &'a TrainConfig,
+    analogies: Option<Vec<AnalogySection>>,
+    similarity: Vec<(String, Vec<(String, String, f64)>)>,
+    metrics: Option<MetricsWriter>,
+    plot_points: Vec<(f64, f64)>,
+    checkpoint: Option<(PathBuf, SaveDtype)>,
+    settings_json: String,
+}
+
+impl Hooks for RunHooks<'_> {
+    fn on_batch(&mut self, p: &BatchProgress) {
+        self.progress.update(p);
+        self.plot_points.push((p.words_done as f64, p.loss));
+    }
+
+    fn wants_snapshot(&self) -> bool {
+        self.analogies.is_some() || !self.similarity.is_empty() || self.checkpoint.is_some()
+    }
+
+    fn on_epoch(&mut self, s: &EpochStats, snap: Option<&Snapshot>) -> Result<()> {
+        let mut line = format!(
+            "epoch {}/{}: loss {:.4}, {} words/s, lr {:.6}",
+            s.epoch,
+            self.cfg.epochs,
+            s.loss,
+            thousands(s.words_per_sec.round() as u64),
+            s.lr
+        );
+        let mut analogy = None;
+        let mut similarity = Vec::new();
+        if let Some(snap) = snap {
+            if self.analogies.is_some() || !self.similarity.is_empty() {
+                let emb =
+                    Embeddings::new(self.vocab.words.clone(), self.cfg.dim, snap.w_in.to_vec());
+                let index = Index::new(&emb);
+                if let Some(q) = &self.analogies {
+                    let acc = eval::evaluate_analogies(&index, q, None).accuracy();
+                    line += &format!(", analogy {acc:.4}");
+                    analogy = Some(acc);
+                }
+                for (name, pairs) in &self.similarity {
+                    let r = eval::evaluate_similarity(&index, name, pairs);
+                    line += &format!(", {name} spearman {:.4}", r.spearman);
+                    similarity.push((name.clone(), r.spearman));
+                }
+            }
+            if let Some((path, dtype)) = &self.checkpoint {
+                let ck = Checkpoint {
+                    words: self.vocab.words.clone(),
+                    counts: self.vocab.counts.clone(),
+                    dim: self.cfg.dim,
+                    w_in: snap.w_in.to_vec(),
+                    w_out: snap.w_out.to_vec(),
+                    adam: snap.adam.cloned(),
+                    adam_t: snap.adam_t,
+                    epoch: snap.epochs_done,
+                    next_token: 0,
+                    settings_json: self.settings_json.clone(),
+                    seed: self.cfg.seed,
+                };
+                save_checkpoint(path, &ck, *dtype)?;
+            }
+        }
+        self.progress.println(&line);
+        if let Some(m) = &mut self.metrics {
+            m.write(&EpochMetrics {
+                epoch: s.epoch,
+                words: s.words,
+                loss: s.loss,
+                words_per_sec: s.words_per_sec,
+                lr: s.lr,
+                analogy,
+                similarity,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Peak resident memory of this process in bytes (`VmHWM`, Linux only).
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+pub(super) fn bench(a: &BenchArgs) -> Result<()> {
+    let cfg = RunConfig::from_args(&a.corpus, &a.model)?;
+    let (backend, note) = cpu_backend(cfg.device, cfg.threads)?;
+    bench_on(&backend, note, &cfg, a.json)
+}
+
+fn bench_on<B: Backend>(backend: &B, note: &str, cfg: &RunConfig, json: bool) -> Result<()> {
+    let data = load_data(cfg, None)?;
+    let t: Trained = train::train(
+        backend,
+        &data.enc,
+        &data.vocab,
+        &cfg.train,
+        None,
+        &mut NoHooks,
+    )?;
+    let peak = peak_memory();
+    let settings = settings_line(&cfg.train);
+    if json {
+        let obj = serde_json::json!({
+            "device": backend.name(),
+            "corpus": data.name,
+            "vocab": data.vocab.len(),
+            "words": t.words,
+            "wall_s": t.seconds,
+            "words_per_sec": t.words_per_sec(),
+            "peak_memory_bytes": peak,
+            "final_loss": t.final_loss(),
+            "settings": cfg.train,
+            "threads": cfg.threads,
+        });
+        println!("{obj}");
+    } else {
+        let mib = peak.map_or("n/a".to_string(), |b| {
+            format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
+        });
+        let rows = [
+            ("device", format!("{}{note}", backend.name())),
+            ("corpus", data.name.clone()),
+            ("vocabulary", thousands(data.vocab.len() as u64)),
+            ("words trained", thousands(t.words)),
+            ("wall time", format!("{:.2} s", t.seconds)),
+            ("words/s", thousands(t.words_per_sec().round() as u64)),
+            ("peak memory", mib),
+            ("final loss", format!("{:.4}", t.final_loss())),
+            ("settings", settings),
+        ];
+        for (k, v) in rows {
+            println!("{k:<14} {v}");
+        }
+    }
+    Ok(())
+}
