@@ -127,7 +127,7 @@ pub fn save_checkpoint(path: &Path, ck: &Checkpoint, dtype: SaveDtype) -> Result
 /// Reads a checkpoint written by [`save_checkpoint`] (f32 or f16 weights).
 pub fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read checkpoint", path, e))?;
-    let fail = |msg: String| Error::format(path, format!("{msg}; expected a checkpoint written by `w2v-gpu train --checkpoint`"));
+    let fail = |msg: String| Error::format(path, format!("{msg}; expected a checkpoint written by `w2v-gpu train`"));
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| fail(format!("not a safetensors file ({e})")))?;
     let tensors = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a safetensors file ({e})")))?;
     let meta = header.metadata().clone().unwrap_or_default();
