@@ -145,7 +145,8 @@ pub struct TrainArgs {
     /// Loss against words processed, as an SVG picture.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
-    /// Complete model (safetensors) written after each epoch, for --resume.
+    /// Complete model (safetensors) written after each epoch, for --resume; `{epoch}` in the
+    /// name keeps one file per epoch (e.g. ckpt-{epoch}.safetensors).
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
     /// Precision of the checkpoint's matrices.

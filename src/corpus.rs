@@ -170,7 +170,7 @@ pub fn load(
     let vocab = counter.into_vocab(min_count, max_vocab);
     if vocab.is_empty() {
         return Err(Error::Input(format!(
-            "corpus '{}' has no word with count >= {min_count} (it has {raw} words, {distinct} distinct); lower --min-count",
+            "corpus '{}' has no word with count >= {min_count}; lower --min-count (it has {raw} words, {distinct} distinct)",
             src.name()
         )));
     }

@@ -105,7 +105,8 @@ fn stem(p: &Path) -> String {
 
 pub(super) fn train(a: &TrainArgs) -> Result<()> {
     let mut cfg = RunConfig::from_args(&a.corpus, &a.model)?;
-    let outputs = [&a.output, &a.metrics, &a.plot, &a.checkpoint];
+    let checkpoint_probe = a.checkpoint.as_deref().map(|p| checkpoint_path(p, 0));
+    let outputs = [&a.output, &a.metrics, &a.plot, &checkpoint_probe];
     for p in outputs.into_iter().flatten() {
         fsutil::check_writable(p)?;
     }
@@ -317,7 +318,7 @@ impl Hooks for RunHooks<'_> {
                     settings_json: self.settings_json.clone(),
                     seed: self.cfg.seed,
                 };
-                save_checkpoint(path, &ck, *dtype)?;
+                save_checkpoint(&checkpoint_path(path, snap.epochs_done), &ck, *dtype)?;
             }
         }
         self.progress.println(&line);
@@ -333,6 +334,17 @@ impl Hooks for RunHooks<'_> {
             })?;
         }
         Ok(())
+    }
+}
+
+/// The checkpoint file of an epoch: `{epoch}` in the name becomes the epoch number (one file per
+/// epoch); without it every epoch overwrites the same file.
+fn checkpoint_path(path: &Path, epoch: u64) -> PathBuf {
+    let s = path.to_string_lossy();
+    if s.contains("{epoch}") {
+        PathBuf::from(s.replace("{epoch}", &epoch.to_string()))
+    } else {
+        path.to_path_buf()
     }
 }
 

@@ -1,0 +1,310 @@
+//! The binary end to end: every bad input fails with one `error:` line and leaves no file behind;
+//! the commands that succeed produce what they promise.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_w2v-gpu");
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Asserts a failed run: non-zero exit, one stderr line starting `error:` that mentions `needle`,
+/// no panic, and no file created in `dir`.
+fn assert_one_line_error(dir: &Path, args: &[&str], needle: &str) {
+    let before = files(dir);
+    let out = run(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "{args:?}: stderr is not one line:\n{stderr}"
+    );
+    assert!(lines[0].starts_with("error: "), "{args:?}: {stderr}");
+    assert!(
+        lines[0].contains(needle),
+        "{args:?}: '{needle}' not in {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    assert_eq!(files(dir), before, "{args:?} left files behind");
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    std::fs::write(dir.join(name), text).unwrap();
+    name.to_string()
+}
+
+#[test]
+fn bad_inputs_fail_with_one_line_and_no_partial_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let ok = write(
+        d,
+        "ok.txt",
+        &"alpha beta gamma delta epsilon zeta eta theta\n".repeat(20),
+    );
+    let empty = write(d, "empty.txt", "");
+    let blank = write(d, "blank.txt", " \n\n\t\n");
+    let rare = write(d, "rare.txt", "one two three two three three\n");
+    std::fs::create_dir(d.join("a_dir")).unwrap();
+    let out = ["-o", "out.bin"];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--corpus", "missing.txt"],
+            "cannot read corpus 'missing.txt'",
+        ),
+        (vec!["--corpus", &empty], "corpus 'empty.txt' is empty"),
+        (vec!["--corpus", &blank], "corpus 'blank.txt' is empty"),
+        (vec!["--corpus", "a_dir"], "cannot read corpus 'a_dir'"),
+        (
+            vec!["--corpus", &rare],
+            "no word with count >= 5; lower --min-count",
+        ),
+        (vec!["--corpus", &ok, "--dim", "0"], "--dim"),
+        (vec!["--corpus", &ok, "--window", "0"], "--window"),
+        (vec!["--corpus", &ok, "--epochs", "0"], "--epochs"),
+        (vec!["--corpus", &ok, "--sample=-0.1"], "--sample"),
+        (
+            vec![
+                "--corpus",
+                &ok,
+                "--negative",
+                "0",
+                "--negatives",
+                "distinct",
+            ],
+            "--negative",
+        ),
+        (
+            vec![
+                "--corpus",
+                &ok,
+                "--negative",
+                "20",
+                "--negatives",
+                "distinct",
+                "--min-count",
+                "1",
+            ],
+            "--negative",
+        ),
+        (
+            vec!["--corpus", &ok, "--device", "tpu"],
+            "unknown device 'tpu'",
+        ),
+        (vec!["--corpus", &ok, "--device", "cuda:0"], "cuda:0"),
+        (vec!["--corpus", &ok, "--dim", "ten"], "--dim"),
+        (
+            vec!["--corpus", &ok, "--resume", "nothing.safetensors"],
+            "nothing.safetensors",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut all = vec!["train"];
+        all.extend(&args);
+        all.extend(out);
+        assert_one_line_error(d, &all, needle);
+    }
+    assert_one_line_error(
+        d,
+        &["train", "--corpus", &ok, "-o", "no/such/dir/v.bin"],
+        "no/such/dir/v.bin",
+    );
+    assert_one_line_error(
+        d,
+        &["train", "--corpus", &ok, "--metrics", "no/dir/m.csv"],
+        "no/dir/m.csv",
+    );
+    assert_one_line_error(
+        d,
+        &["similar", "--vectors", "missing.bin", "king"],
+        "missing.bin",
+    );
+    assert_one_line_error(d, &["eval", "--vectors", "missing.bin"], "--analogies");
+    assert_one_line_error(d, &["frobnicate"], "frobnicate");
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_corpus_is_one_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let p = write(d, "secret.txt", &"a b c d e\n".repeat(10));
+    std::fs::set_permissions(d.join(&p), std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::read(d.join(&p)).is_ok() {
+        // Running as root: permissions do not stop reads (a directory stands in above).
+        return;
+    }
+    assert_one_line_error(
+        d,
+        &["train", "--corpus", &p, "-o", "v.bin"],
+        "cannot read corpus 'secret.txt'",
+    );
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn builtin_corpus_trains_saves_and_answers_queries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let s = stdout(&run(
+        d,
+        &[
+            "train",
+            "--dim",
+            "40",
+            "--epochs",
+            "3",
+            "-o",
+            "v.txt",
+            "--output-format",
+            "text",
+        ],
+    ));
+    assert!(
+        s.contains("nearest neighbours:") && s.contains("trained "),
+        "{s}"
+    );
+    let acc: f64 = s
+        .lines()
+        .find_map(|l| l.strip_prefix("planted-analogy accuracy: "))
+        .expect("accuracy line")
+        .parse()
+        .unwrap();
+    assert!(acc >= 0.9, "{s}");
+    let near = stdout(&run(
+        d,
+        &["similar", "--vectors", "v.txt", "queen", "-k", "3"],
+    ));
+    assert_eq!(near.lines().count(), 3);
+    let ans = stdout(&run(
+        d,
+        &[
+            "analogy",
+            "--vectors",
+            "v.txt",
+            "man",
+            "woman",
+            "king",
+            "-k",
+            "1",
+        ],
+    ));
+    assert!(ans.starts_with("queen "), "{ans}");
+    stdout(&run(
+        d,
+        &[
+            "synthetic",
+            "--output",
+            "c.txt",
+            "--questions",
+            "q.txt",
+            "--sentences-per-word",
+            "20",
+        ],
+    ));
+    let ev = stdout(&run(
+        d,
+        &["eval", "--vectors", "v.txt", "--analogies", "q.txt"],
+    ));
+    assert!(ev.contains("total"), "{ev}");
+    let bench = stdout(&run(
+        d,
+        &["bench", "--epochs", "1", "--dim", "20", "--json"],
+    ));
+    let v: serde_json::Value = serde_json::from_str(bench.trim()).unwrap();
+    assert!(v["words_per_sec"].as_f64().unwrap() > 0.0);
+    assert!(v["peak_memory_bytes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn resuming_a_checkpoint_with_one_thread_equals_the_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    stdout(&run(
+        d,
+        &[
+            "synthetic",
+            "--output",
+            "c.txt",
+            "--sentences-per-word",
+            "60",
+        ],
+    ));
+    let common = [
+        "--corpus",
+        "c.txt",
+        "--threads",
+        "1",
+        "--dim",
+        "24",
+        "--epochs",
+        "3",
+    ];
+    for optimizer_args in [&[][..], &["--optimizer", "adam"]] {
+        let mut a = vec![
+            "train",
+            "-o",
+            "full.bin",
+            "--checkpoint",
+            "ck-{epoch}.safetensors",
+        ];
+        a.extend(common);
+        a.extend(optimizer_args);
+        stdout(&run(d, &a));
+        let s = stdout(&run(
+            d,
+            &[
+                "train",
+                "--resume",
+                "ck-1.safetensors",
+                "--threads",
+                "1",
+                "-o",
+                "resumed.bin",
+            ],
+        ));
+        assert!(
+            s.contains("resuming from 'ck-1.safetensors' after epoch 1 of 3"),
+            "{s}"
+        );
+        assert_eq!(
+            std::fs::read(d.join("full.bin")).unwrap(),
+            std::fs::read(d.join("resumed.bin")).unwrap(),
+            "{optimizer_args:?}"
+        );
+    }
+    assert_one_line_error(
+        d,
+        &["train", "--resume", "ck-3.safetensors"],
+        "already finished all 3 epochs",
+    );
+}
