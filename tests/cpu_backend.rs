@@ -549,3 +549,26 @@ fn training_separates_words_that_never_co_occur() {
         );
     }
 }
+
+#[test]
+fn adam_runs_the_composed_path() {
+    let tokens = corpus(12, 3000);
+    let b = CpuBackend::new(2);
+    let cfg = step_cfg(ModelKind::Skipgram, NegativeMode::Replace);
+    let batch = whole(&tokens, 0, 0.01, 0.001);
+    let adam_state = || {
+        let counts = counts_of(&tokens);
+        let (w_in, w_out) = (uniform(3, VOCAB * 8, 0.5), uniform(4, VOCAB * 8, 0.5));
+        let (alias, keep) = (
+            AliasTable::unigram(&counts, 0.75),
+            keep_thresholds(&counts, 0.0),
+        );
+        State::new(&b, 8, &w_in, &w_out, alias, keep, OptimizerKind::Adam).unwrap()
+    };
+    let (mut fast, mut slow) = (adam_state(), adam_state());
+    let sf = b.train_batch(&mut fast, &tokens, &batch, &cfg, 16).unwrap();
+    let ss = composed::train_batch(&b, &mut slow, &tokens, &batch, &cfg, 16).unwrap();
+    assert_eq!(sf, ss);
+    assert!(fast.adam_t > 1 && fast.adam_t == slow.adam_t);
+    assert_eq!((fast.w_in, fast.w_out), (slow.w_in, slow.w_out));
+}

@@ -383,8 +383,20 @@ struct Shared<'a> {
 impl Shared<'_> {
     /// Trains the centres of `sub` (a span-aligned piece of the parent batch) on one thread.
     fn run(&self, sub: &Batch, w_in: HogwildMatrix<'_>, w_out: HogwildMatrix<'_>) -> StepStats {
+        self.run_with(sub, w_in, w_out, has_avx2())
+    }
+
+    /// [`Shared::run`] with the AVX2 build of the step chosen by the caller (`avx2` must only be
+    /// true where the CPU has AVX2).
+    fn run_with(
+        &self,
+        sub: &Batch,
+        w_in: HogwildMatrix<'_>,
+        w_out: HogwildMatrix<'_>,
+        avx2: bool,
+    ) -> StepStats {
         let model = self.cfg.model;
-        let mut worker = Worker::new(w_in, w_out, self.cfg.negative as usize);
+        let mut worker = Worker::new(w_in, w_out, self.cfg.negative as usize, avx2);
         // One centre of look-ahead: its rows start loading while the previous centre trains.
         plan::centres(self.tokens, sub, self.keep, self.table, self.cfg, |c| {
             if !c.contexts.is_empty() {
@@ -499,7 +511,7 @@ fn train_group(
 }
 
 impl<'a> Worker<'a> {
-    fn new(w_in: HogwildMatrix<'a>, w_out: HogwildMatrix<'a>, k: usize) -> Self {
+    fn new(w_in: HogwildMatrix<'a>, w_out: HogwildMatrix<'a>, k: usize, avx2: bool) -> Self {
         let dim = w_in.dim();
         let n = 1 + k;
         let mut labels = vec![0.0; n];
@@ -518,7 +530,7 @@ impl<'a> Worker<'a> {
             stats: StepStats::default(),
             pending: None,
             spare: Pending::default(),
-            avx2: has_avx2(),
+            avx2,
         }
     }
 
@@ -579,8 +591,8 @@ impl<'a> Worker<'a> {
     fn centre(&mut self, c: &Pending, model: ModelKind) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
-            // SAFETY: `avx2` was set from a run-time check that this CPU supports AVX2, the only
-            // feature `centre_avx2` enables.
+            // SAFETY: `avx2` is only true where a run-time check found AVX2 on this CPU (see
+            // `has_avx2` and `Shared::run_with`), the only feature `centre_avx2` enables.
             return unsafe { self.centre_avx2(c, model) };
         }
         self.centre_body(c, model)
@@ -651,5 +663,81 @@ impl<'a> Worker<'a> {
         self.loss.settle(true);
         self.stats.loss_sum = self.loss.sum;
         self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sampler::keep_thresholds;
+
+    /// The AVX2 build and the baseline build of the step give bit-identical parameters and loss.
+    #[test]
+    fn avx2_and_baseline_steps_are_bit_identical() {
+        let vocab = 40usize;
+        let dim = 37; // not a multiple of the vector width: exercises the scalar tails
+        let tokens: Vec<u32> = (0..3000u64)
+            .map(|i| {
+                let r = crate::rng::draw(4, i, 9, 0);
+                if r[1] % 13 == 0 {
+                    SENTENCE_BREAK
+                } else {
+                    crate::rng::below(r[0], vocab as u32)
+                }
+            })
+            .collect();
+        let counts: Vec<u64> = (0..vocab as u64).map(|i| 100 + 50 * i).collect();
+        let table = AliasTable::unigram(&counts, 0.75);
+        let keep = keep_thresholds(&counts, 0.0);
+        let init: Vec<f32> = (0..vocab * dim)
+            .map(|i| crate::rng::unit_f32(crate::rng::draw(2, i as u64, 3, 0)[0]) - 0.5)
+            .collect();
+        let batch = Batch {
+            start: 0,
+            len: tokens.len(),
+            epoch: 0,
+            corpus_len: 3000,
+            lr_begin: 0.05,
+            lr_end: 0.01,
+        };
+        for model in [ModelKind::Skipgram, ModelKind::Cbow] {
+            let cfg = StepConfig {
+                model,
+                window: 3,
+                fixed_window: false,
+                negative: 4,
+                negatives: NegativeMode::Replace,
+                seed: 1,
+            };
+            let shared = Shared {
+                tokens: &tokens,
+                parent: &batch,
+                keep: &keep,
+                table: &table,
+                cfg: &cfg,
+            };
+            let mut results = Vec::new();
+            for avx2 in [false, has_avx2()] {
+                let (mut w_in, mut w_out) = (init.clone(), init.clone());
+                let stats = shared.run_with(
+                    &batch,
+                    HogwildMatrix::new(&mut w_in, dim),
+                    HogwildMatrix::new(&mut w_out, dim),
+                    avx2,
+                );
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                results.push((
+                    stats.loss_sum.to_bits(),
+                    stats.examples,
+                    bits(&w_in),
+                    bits(&w_out),
+                ));
+            }
+            assert!(results[0].1 > 0);
+            assert!(
+                results[0] == results[1],
+                "{model:?}: AVX2 and baseline builds differ"
+            );
+        }
     }
 }
