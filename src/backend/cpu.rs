@@ -34,11 +34,13 @@ impl CpuBackend {
     }
 }
 
-/// Dot product with eight independent partial sums, so LLVM keeps them in vector lanes
-/// (a single running sum is a serial dependency it may not reorder).
+/// Dot product with sixteen independent partial sums (two 256-bit or four 128-bit registers), so
+/// LLVM keeps them in vector lanes; a single running sum is a serial chain it may not reorder.
+/// The partial sums are added in order at the end: a pairwise tree here makes LLVM's SLP
+/// vectoriser fall back to 2-wide vectors.
 #[inline(always)]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const L: usize = 8;
+    const L: usize = 16;
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
@@ -54,7 +56,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
             acc[i] += x[i] * y[i];
         }
     }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+    acc.iter().sum::<f32>() + tail
 }
 
 /// `y += a · x` over equal-length rows.
@@ -381,19 +383,77 @@ struct Shared<'a> {
 impl Shared<'_> {
     /// Trains the centres of `sub` (a span-aligned piece of the parent batch) on one thread.
     fn run(&self, sub: &Batch, w_in: HogwildMatrix<'_>, w_out: HogwildMatrix<'_>) -> StepStats {
-        let mut worker = Worker::new(w_in, w_out, self.cfg.negative as usize);
+        self.run_with(sub, w_in, w_out, has_avx2())
+    }
+
+    /// [`Shared::run`] with the AVX2 build of the step chosen by the caller (`avx2` must only be
+    /// true where the CPU has AVX2).
+    fn run_with(
+        &self,
+        sub: &Batch,
+        w_in: HogwildMatrix<'_>,
+        w_out: HogwildMatrix<'_>,
+        avx2: bool,
+    ) -> StepStats {
+        let model = self.cfg.model;
+        let mut worker = Worker::new(w_in, w_out, self.cfg.negative as usize, avx2);
+        // One centre of look-ahead: its rows start loading while the previous centre trains.
         plan::centres(self.tokens, sub, self.keep, self.table, self.cfg, |c| {
-            if c.contexts.is_empty() {
-                return;
-            }
-            let lr = self.parent.lr_at(c.index);
-            match self.cfg.model {
-                ModelKind::Skipgram => worker.skipgram(c, lr),
-                ModelKind::Cbow => worker.cbow(c, lr),
+            if !c.contexts.is_empty() {
+                worker.prefetch(c);
+                worker.train_pending(model);
+                worker.stash(c, self.parent.lr_at(c.index));
             }
         });
-        worker.stats
+        worker.train_pending(model);
+        worker.finish()
     }
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Running loss of one worker, in a form that needs one logarithm per centre instead of one per
+/// example: `Σ bce = Σ (max(x,0) − x·t) + ln Π (1 + exp(−|x|))`. Each factor lies in [1, 2], so the
+/// f64 product is folded into the sum before it could overflow.
+#[derive(Default)]
+struct LossAcc {
+    linear: f64,
+    product: f64,
+    sum: f64,
+}
+
+impl LossAcc {
+    fn new() -> Self {
+        LossAcc {
+            linear: 0.0,
+            product: 1.0,
+            sum: 0.0,
+        }
+    }
+
+    /// Folds the product into the sum when it grows large (call between examples' groups).
+    #[inline(always)]
+    fn settle(&mut self, force: bool) {
+        if force || self.product > 1e250 {
+            self.sum += self.linear + self.product.ln();
+            self.linear = 0.0;
+            self.product = 1.0;
+        }
+    }
+}
+
+/// The centre a worker trains next: what [`Centre`] gives it, plus its learning rate.
+#[derive(Default)]
+struct Pending {
+    word: u32,
+    lr: f32,
+    contexts: Vec<u32>,
+    negatives: Vec<u32>,
 }
 
 /// One thread's scratch buffers (allocated once per call, reused for every centre).
@@ -408,16 +468,50 @@ struct Worker<'a> {
     rows: Vec<f32>,
     /// `[1 + K, dim]` accumulated target-row gradients (already scaled by the learning rate).
     acc: Vec<f32>,
-    /// `[dim]` the input vector and its gradient.
+    /// `[dim]` CBOW's mean input, and the input gradient of the current example.
     h: Vec<f32>,
     grad_h: Vec<f32>,
-    /// `[1 + K]` scaled output gradients of the current example.
-    g: Vec<f32>,
+    loss: LossAcc,
     stats: StepStats,
+    pending: Option<Pending>,
+    /// Emptied `Pending` kept for its allocations.
+    spare: Pending,
+    /// Whether this CPU runs the AVX2 build of the per-centre step.
+    avx2: bool,
+}
+
+/// One example group: scores of `h` against the target `rows`, then with `g = lr·(σ(x) − label)`
+/// sets `grad_h = Σ g_t rows_t` and adds `g_t h` to `acc_t`, in a single pass over the targets.
+#[inline(always)]
+fn train_group(
+    h: &[f32],
+    rows: &[f32],
+    labels: &[f32],
+    lr: f32,
+    grad_h: &mut [f32],
+    acc: &mut [f32],
+    loss: &mut LossAcc,
+) {
+    let dim = h.len();
+    grad_h.fill(0.0);
+    for ((r, a), &t) in rows
+        .chunks_exact(dim)
+        .zip(acc.chunks_exact_mut(dim))
+        .zip(labels)
+    {
+        let x = dot(h, r);
+        let (s, e) = sigmoid_and_e(x);
+        loss.linear += (x.max(0.0) - x * t) as f64;
+        loss.product *= 1.0 + e as f64;
+        let g = (s - t) * lr;
+        axpy(grad_h, g, r);
+        axpy(a, g, h);
+    }
+    loss.settle(false);
 }
 
 impl<'a> Worker<'a> {
-    fn new(w_in: HogwildMatrix<'a>, w_out: HogwildMatrix<'a>, k: usize) -> Self {
+    fn new(w_in: HogwildMatrix<'a>, w_out: HogwildMatrix<'a>, k: usize, avx2: bool) -> Self {
         let dim = w_in.dim();
         let n = 1 + k;
         let mut labels = vec![0.0; n];
@@ -432,62 +526,116 @@ impl<'a> Worker<'a> {
             acc: vec![0.0; n * dim],
             h: vec![0.0; dim],
             grad_h: vec![0.0; dim],
-            g: vec![0.0; n],
+            loss: LossAcc::new(),
             stats: StepStats::default(),
+            pending: None,
+            spare: Pending::default(),
+            avx2,
+        }
+    }
+
+    /// Starts loading every row centre `c` touches into cache, so that the misses overlap with
+    /// the previous centre's arithmetic instead of stalling this one's.
+    fn prefetch(&self, c: &Centre) {
+        self.w_out.prefetch(c.word as usize);
+        for &t in &c.negatives {
+            self.w_out.prefetch(t as usize);
+        }
+        for &ctx in &c.contexts {
+            self.w_in.prefetch(ctx as usize);
+        }
+    }
+
+    /// Queues `c` (copied into reused buffers) as the next centre to train.
+    fn stash(&mut self, c: &Centre, lr: f32) {
+        let mut p = std::mem::take(&mut self.spare);
+        p.word = c.word;
+        p.lr = lr;
+        p.contexts.clear();
+        p.contexts.extend_from_slice(&c.contexts);
+        p.negatives.clear();
+        p.negatives.extend_from_slice(&c.negatives);
+        self.pending = Some(p);
+    }
+
+    /// Trains the queued centre, if any.
+    fn train_pending(&mut self, model: ModelKind) {
+        if let Some(p) = self.pending.take() {
+            self.centre(&p, model);
+            self.spare = p;
         }
     }
 
     /// Copies the centre's target rows `[centre, negatives…]` out of `w_out`.
-    fn load_targets(&mut self, c: &Centre) {
+    #[inline(always)]
+    fn load_targets(&mut self, c: &Pending) {
         self.targets[0] = c.word;
         self.targets[1..].copy_from_slice(&c.negatives);
         for (dst, &t) in self.rows.chunks_exact_mut(self.dim).zip(&self.targets) {
             dst.copy_from_slice(self.w_out.row(t as usize));
         }
-    }
-
-    /// Scores `h` (in `self.h`) against the loaded target rows: fills `self.g` with
-    /// `lr·(σ(s) − label)`, `self.grad_h` with `Σ g_t rows_t`, and returns the examples' loss.
-    #[inline(always)]
-    fn score(&mut self, lr: f32) -> f64 {
-        let dim = self.dim;
-        let mut loss = 0.0f64;
-        self.grad_h.fill(0.0);
-        for ((r, &t), g) in self
-            .rows
-            .chunks_exact(dim)
-            .zip(&self.labels)
-            .zip(self.g.iter_mut())
-        {
-            let x = dot(&self.h, r);
-            let (s, e) = sigmoid_and_e(x);
-            loss += (x.max(0.0) - x * t + e.ln_1p()) as f64;
-            *g = (s - t) * lr;
-            axpy(&mut self.grad_h, *g, r);
-        }
-        loss
-    }
-
-    fn skipgram(&mut self, c: &Centre, lr: f32) {
-        let dim = self.dim;
-        self.load_targets(c);
         self.acc.fill(0.0);
-        for &ctx in &c.contexts {
-            self.h.copy_from_slice(self.w_in.row(ctx as usize));
-            self.stats.loss_sum += self.score(lr);
-            for (a, &g) in self.acc.chunks_exact_mut(dim).zip(&self.g) {
-                axpy(a, g, &self.h);
-            }
-            axpy(self.w_in.row_mut(ctx as usize), -1.0, &self.grad_h);
-        }
-        for (a, &t) in self.acc.chunks_exact(dim).zip(&self.targets) {
+    }
+
+    /// Subtracts the accumulated target-row gradients from `w_out`, once per centre.
+    #[inline(always)]
+    fn store_targets(&mut self) {
+        for (a, &t) in self.acc.chunks_exact(self.dim).zip(&self.targets) {
             axpy(self.w_out.row_mut(t as usize), -1.0, a);
         }
-        self.stats.examples += (c.contexts.len() * self.targets.len()) as u64;
         self.stats.centres += 1;
     }
 
-    fn cbow(&mut self, c: &Centre, lr: f32) {
+    /// Trains one centre, with 256-bit vectors where the CPU has them. Neither path contracts to
+    /// FMA, so both compute bit-identical results (the same operations in the same order).
+    fn centre(&mut self, c: &Pending, model: ModelKind) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only true where a run-time check found AVX2 on this CPU (see
+            // `has_avx2` and `Shared::run_with`), the only feature `centre_avx2` enables.
+            return unsafe { self.centre_avx2(c, model) };
+        }
+        self.centre_body(c, model)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn centre_avx2(&mut self, c: &Pending, model: ModelKind) {
+        self.centre_body(c, model)
+    }
+
+    #[inline(always)]
+    fn centre_body(&mut self, c: &Pending, model: ModelKind) {
+        match model {
+            ModelKind::Skipgram => self.skipgram(c),
+            ModelKind::Cbow => self.cbow(c),
+        }
+    }
+
+    #[inline(always)]
+    fn skipgram(&mut self, c: &Pending) {
+        let lr = c.lr;
+        self.load_targets(c);
+        for &ctx in &c.contexts {
+            let h = self.w_in.row_mut(ctx as usize);
+            train_group(
+                h,
+                &self.rows,
+                &self.labels,
+                lr,
+                &mut self.grad_h,
+                &mut self.acc,
+                &mut self.loss,
+            );
+            axpy(h, -1.0, &self.grad_h);
+        }
+        self.stats.examples += (c.contexts.len() * self.targets.len()) as u64;
+        self.store_targets();
+    }
+
+    #[inline(always)]
+    fn cbow(&mut self, c: &Pending) {
+        let lr = c.lr;
         self.load_targets(c);
         self.h.fill(0.0);
         for &ctx in &c.contexts {
@@ -495,14 +643,101 @@ impl<'a> Worker<'a> {
         }
         let inv = 1.0 / c.contexts.len() as f32;
         self.h.iter_mut().for_each(|x| *x *= inv);
-        self.stats.loss_sum += self.score(lr);
+        train_group(
+            &self.h,
+            &self.rows,
+            &self.labels,
+            lr,
+            &mut self.grad_h,
+            &mut self.acc,
+            &mut self.loss,
+        );
         for &ctx in &c.contexts {
             axpy(self.w_in.row_mut(ctx as usize), -1.0, &self.grad_h);
         }
-        for (&g, &t) in self.g.iter().zip(&self.targets) {
-            axpy(self.w_out.row_mut(t as usize), -g, &self.h);
-        }
         self.stats.examples += self.targets.len() as u64;
-        self.stats.centres += 1;
+        self.store_targets();
+    }
+
+    fn finish(mut self) -> StepStats {
+        self.loss.settle(true);
+        self.stats.loss_sum = self.loss.sum;
+        self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sampler::keep_thresholds;
+
+    /// The AVX2 build and the baseline build of the step give bit-identical parameters and loss.
+    #[test]
+    fn avx2_and_baseline_steps_are_bit_identical() {
+        let vocab = 40usize;
+        let dim = 37; // not a multiple of the vector width: exercises the scalar tails
+        let tokens: Vec<u32> = (0..3000u64)
+            .map(|i| {
+                let r = crate::rng::draw(4, i, 9, 0);
+                if r[1] % 13 == 0 {
+                    SENTENCE_BREAK
+                } else {
+                    crate::rng::below(r[0], vocab as u32)
+                }
+            })
+            .collect();
+        let counts: Vec<u64> = (0..vocab as u64).map(|i| 100 + 50 * i).collect();
+        let table = AliasTable::unigram(&counts, 0.75);
+        let keep = keep_thresholds(&counts, 0.0);
+        let init: Vec<f32> = (0..vocab * dim)
+            .map(|i| crate::rng::unit_f32(crate::rng::draw(2, i as u64, 3, 0)[0]) - 0.5)
+            .collect();
+        let batch = Batch {
+            start: 0,
+            len: tokens.len(),
+            epoch: 0,
+            corpus_len: 3000,
+            lr_begin: 0.05,
+            lr_end: 0.01,
+        };
+        for model in [ModelKind::Skipgram, ModelKind::Cbow] {
+            let cfg = StepConfig {
+                model,
+                window: 3,
+                fixed_window: false,
+                negative: 4,
+                negatives: NegativeMode::Replace,
+                seed: 1,
+            };
+            let shared = Shared {
+                tokens: &tokens,
+                parent: &batch,
+                keep: &keep,
+                table: &table,
+                cfg: &cfg,
+            };
+            let mut results = Vec::new();
+            for avx2 in [false, has_avx2()] {
+                let (mut w_in, mut w_out) = (init.clone(), init.clone());
+                let stats = shared.run_with(
+                    &batch,
+                    HogwildMatrix::new(&mut w_in, dim),
+                    HogwildMatrix::new(&mut w_out, dim),
+                    avx2,
+                );
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                results.push((
+                    stats.loss_sum.to_bits(),
+                    stats.examples,
+                    bits(&w_in),
+                    bits(&w_out),
+                ));
+            }
+            assert!(results[0].1 > 0);
+            assert!(
+                results[0] == results[1],
+                "{model:?}: AVX2 and baseline builds differ"
+            );
+        }
     }
 }
