@@ -1,0 +1,99 @@
+//! Training on the synthetic corpus reaches the planted-analogy threshold with both models, and
+//! subsampling keeps word2vec's fraction of each word of an encoded corpus.
+
+use w2v_gpu::backend::cpu::CpuBackend;
+use w2v_gpu::backend::OptimizerKind;
+use w2v_gpu::corpus::{self, Encoded, ReadOptions, Source};
+use w2v_gpu::eval::evaluate_analogies;
+use w2v_gpu::model::Init;
+use w2v_gpu::plan::{ModelKind, SENTENCE_BREAK};
+use w2v_gpu::sampler::{keep_thresholds, keep_token, NegativeMode};
+use w2v_gpu::similarity::Index;
+use w2v_gpu::synthetic;
+use w2v_gpu::train::{train, NoHooks, StepKind, TrainConfig};
+use w2v_gpu::vectors::Embeddings;
+use w2v_gpu::vocab::Vocab;
+
+fn config(model: ModelKind, lr: f64) -> TrainConfig {
+    TrainConfig {
+        model,
+        dim: 50,
+        window: 5,
+        fixed_window: false,
+        negative: 5,
+        negatives: NegativeMode::Replace,
+        power: 0.75,
+        sample: 1e-3,
+        epochs: 5,
+        lr,
+        optimizer: OptimizerKind::Sgd,
+        init: Init::Word2vec,
+        batch_size: 128,
+        step: StepKind::Fused,
+        seed: 7,
+    }
+}
+
+fn corpus(seed: u64, sentences_per_word: usize) -> (Vocab, Encoded, synthetic::Synthetic) {
+    let syn = synthetic::generate(seed, sentences_per_word);
+    let src = Source::Text { name: "synthetic".into(), text: syn.text.clone() };
+    let (vocab, enc) = corpus::load(&src, ReadOptions::default(), 5, None).unwrap();
+    (vocab, enc, syn)
+}
+
+#[test]
+fn both_models_learn_the_planted_analogies() {
+    let (vocab, enc, syn) = corpus(11, 150);
+    let backend = CpuBackend::new(2);
+    for (model, lr) in [(ModelKind::Skipgram, 0.025), (ModelKind::Cbow, 0.05)] {
+        let cfg = config(model, lr);
+        let t = train(&backend, &enc, &vocab, &cfg, None, &mut NoHooks).unwrap();
+        let emb = Embeddings::new(vocab.words.clone(), cfg.dim, t.w_in);
+        let report = evaluate_analogies(&Index::new(&emb), &syn.sections, None);
+        assert_eq!(report.total.skipped, 0);
+        assert!(report.accuracy() >= 0.9, "{model:?}:\n{report}");
+    }
+}
+
+#[test]
+fn untrained_vectors_fail_the_planted_analogies() {
+    // The threshold above means something: random initial vectors score near zero.
+    let (vocab, _, syn) = corpus(11, 20);
+    let (w_in, _) = w2v_gpu::model::init_weights(vocab.len(), 50, Init::Word2vec, 7);
+    let emb = Embeddings::new(vocab.words.clone(), 50, w_in);
+    let report = evaluate_analogies(&Index::new(&emb), &syn.sections, None);
+    assert!(report.accuracy() < 0.1, "{report}");
+}
+
+#[test]
+fn subsampling_keeps_word2vec_fraction_of_each_word() {
+    let (vocab, enc, _) = corpus(5, 200);
+    let sample = 1e-3;
+    let keep = keep_thresholds(&vocab.counts, sample);
+    let mut kept = vec![0u64; vocab.len()];
+    for epoch in 0..4u64 {
+        for (i, &w) in enc.tokens.iter().enumerate() {
+            let pos = epoch * enc.tokens.len() as u64 + i as u64;
+            if w != SENTENCE_BREAK && keep_token(&keep, 3, pos, w) {
+                kept[w as usize] += 1;
+            }
+        }
+    }
+    let total = vocab.total() as f64;
+    let mut checked = 0;
+    for (id, &f) in vocab.counts.iter().enumerate() {
+        let st = sample * total;
+        let p = (((f as f64 / st).sqrt() + 1.0) * st / f as f64).min(1.0);
+        let n = 4.0 * f as f64;
+        let sd = (n * p * (1.0 - p)).sqrt().max(1.0);
+        assert!(
+            (kept[id] as f64 - n * p).abs() < 5.0 * sd,
+            "'{}' count {f}: kept {} of {n}, expected {:.0}",
+            vocab.words[id],
+            kept[id],
+            n * p
+        );
+        checked += (p < 0.9) as usize;
+    }
+    assert!(checked > 10, "too few words are subsampled to test anything");
+}
