@@ -180,9 +180,16 @@ fn validate(cfg: &TrainConfig, vocab: &Vocab) -> Result<()> {
     Ok(())
 }
 
-/// Corpus tokens per batch: the backend's preference rounded to whole spans.
-pub fn batch_tokens<B: Backend>(backend: &B) -> usize {
-    let spans = (backend.preferred_batch_tokens() + SPAN_LEN / 2) / SPAN_LEN;
+/// Batches per epoch at least, when the corpus is small enough (progress and loss-plot points).
+const MIN_BATCHES_PER_EPOCH: usize = 16;
+
+/// Corpus tokens per batch for a corpus of `n` tokens: the backend's preference, smaller for small
+/// corpora so an epoch has [`MIN_BATCHES_PER_EPOCH`] batches, rounded to whole spans.
+pub fn batch_tokens<B: Backend>(backend: &B, n: usize) -> usize {
+    let tokens = backend
+        .preferred_batch_tokens()
+        .min(n / MIN_BATCHES_PER_EPOCH);
+    let spans = (tokens + SPAN_LEN / 2) / SPAN_LEN;
     spans.max(1) * SPAN_LEN
 }
 
@@ -229,7 +236,7 @@ pub fn train<B: Backend>(
     state.adam_t = adam_t;
 
     let step_cfg = cfg.step_config();
-    let per_batch = batch_tokens(backend);
+    let per_batch = batch_tokens(backend, n);
     let total_tokens = cfg.epochs as u64 * n as u64;
     // Raw words per in-vocabulary word, to report word2vec.c's words from the words a step covers.
     let raw_per_word = enc.raw_words as f64 / enc.words().max(1) as f64;

@@ -36,7 +36,10 @@ fn config(model: ModelKind, lr: f64) -> TrainConfig {
 
 fn corpus(seed: u64, sentences_per_word: usize) -> (Vocab, Encoded, synthetic::Synthetic) {
     let syn = synthetic::generate(seed, sentences_per_word);
-    let src = Source::Text { name: "synthetic".into(), text: syn.text.clone() };
+    let src = Source::Text {
+        name: "synthetic".into(),
+        text: syn.text.clone(),
+    };
     let (vocab, enc) = corpus::load(&src, ReadOptions::default(), 5, None).unwrap();
     (vocab, enc, syn)
 }
@@ -95,5 +98,8 @@ fn subsampling_keeps_word2vec_fraction_of_each_word() {
         );
         checked += (p < 0.9) as usize;
     }
-    assert!(checked > 10, "too few words are subsampled to test anything");
+    assert!(
+        checked > 10,
+        "too few words are subsampled to test anything"
+    );
 }

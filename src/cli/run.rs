@@ -254,13 +254,16 @@ fn report_builtin(emb: &Embeddings, questions: &[AnalogySection]) -> Result<()> 
     Ok(())
 }
 
+/// A similarity benchmark's scored word pairs.
+type WordPairs = Vec<(String, String, f64)>;
+
 /// Progress bar, per-epoch evaluation, metrics, loss-plot points and checkpoints.
 struct RunHooks<'a> {
     progress: Progress,
     vocab: &'a Vocab,
     cfg: &'a TrainConfig,
     analogies: Option<Vec<AnalogySection>>,
-    similarity: Vec<(String, Vec<(String, String, f64)>)>,
+    similarity: Vec<(String, WordPairs)>,
     metrics: Option<MetricsWriter>,
     plot_points: Vec<(f64, f64)>,
     checkpoint: Option<(PathBuf, SaveDtype)>,
