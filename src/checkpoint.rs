@@ -60,7 +60,12 @@ pub struct Checkpoint {
 
 /// Writes `ck` to `path` as safetensors, whole or not at all.
 pub fn save_checkpoint(path: &Path, ck: &Checkpoint, dtype: SaveDtype) -> Result<()> {
-    let bad = |msg: String| Error::Input(format!("cannot save checkpoint '{}': {msg}", path.display()));
+    let bad = |msg: String| {
+        Error::Input(format!(
+            "cannot save checkpoint '{}': {msg}",
+            path.display()
+        ))
+    };
     let (v, d) = (ck.words.len(), ck.dim);
     if d == 0 || ck.w_in.len() != v * d || ck.counts.len() != v || ck.w_out.len() % d != 0 {
         return Err(bad(format!(
@@ -76,13 +81,17 @@ pub fn save_checkpoint(path: &Path, ck: &Checkpoint, dtype: SaveDtype) -> Result
             return Err(bad("Adam moments do not match the weights' shapes".into()));
         }
     }
-    serde_json::from_str::<serde_json::Value>(&ck.settings_json).map_err(|e| bad(format!("settings are not JSON: {e}")))?;
+    serde_json::from_str::<serde_json::Value>(&ck.settings_json)
+        .map_err(|e| bad(format!("settings are not JSON: {e}")))?;
 
     let out_rows = ck.w_out.len() / d;
     let weight_bytes = |w: &[f32]| -> Vec<u8> {
         match dtype {
             SaveDtype::F32 => f32_bytes(w),
-            SaveDtype::F16 => w.iter().flat_map(|&x| f16::from_f32(x).to_le_bytes()).collect(),
+            SaveDtype::F16 => w
+                .iter()
+                .flat_map(|&x| f16::from_f32(x).to_le_bytes())
+                .collect(),
         }
     };
     let weight_dtype = match dtype {
@@ -91,8 +100,18 @@ pub fn save_checkpoint(path: &Path, ck: &Checkpoint, dtype: SaveDtype) -> Result
     };
     let mut buffers: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)> = vec![
         ("w_in", weight_dtype, vec![v, d], weight_bytes(&ck.w_in)),
-        ("w_out", weight_dtype, vec![out_rows, d], weight_bytes(&ck.w_out)),
-        ("counts", Dtype::U64, vec![v], ck.counts.iter().flat_map(|c| c.to_le_bytes()).collect()),
+        (
+            "w_out",
+            weight_dtype,
+            vec![out_rows, d],
+            weight_bytes(&ck.w_out),
+        ),
+        (
+            "counts",
+            Dtype::U64,
+            vec![v],
+            ck.counts.iter().flat_map(|c| c.to_le_bytes()).collect(),
+        ),
     ];
     if let Some(adam) = &ck.adam {
         for (k, (name, m)) in ADAM_NAMES.iter().zip(adam).enumerate() {
@@ -127,44 +146,84 @@ pub fn save_checkpoint(path: &Path, ck: &Checkpoint, dtype: SaveDtype) -> Result
 /// Reads a checkpoint written by [`save_checkpoint`] (f32 or f16 weights).
 pub fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read checkpoint", path, e))?;
-    let fail = |msg: String| Error::format(path, format!("{msg}; expected a checkpoint written by `w2v-gpu train`"));
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| fail(format!("not a safetensors file ({e})")))?;
-    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a safetensors file ({e})")))?;
+    let fail = |msg: String| {
+        Error::format(
+            path,
+            format!("{msg}; expected a checkpoint written by `w2v-gpu train`"),
+        )
+    };
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| fail(format!("not a safetensors file ({e})")))?;
+    let tensors = SafeTensors::deserialize(&bytes)
+        .map_err(|e| fail(format!("not a safetensors file ({e})")))?;
     let meta = header.metadata().clone().unwrap_or_default();
-    let get = |key: &str| meta.get(key).ok_or_else(|| fail(format!("metadata has no '{key}'")));
+    let get = |key: &str| {
+        meta.get(key)
+            .ok_or_else(|| fail(format!("metadata has no '{key}'")))
+    };
     if get("format")? != FORMAT {
-        return Err(fail(format!("metadata 'format' is {:?}, not {FORMAT:?}", get("format")?)));
+        return Err(fail(format!(
+            "metadata 'format' is {:?}, not {FORMAT:?}",
+            get("format")?
+        )));
     }
     if get("version")? != VERSION {
-        return Err(fail(format!("checkpoint version {:?} is not supported (this build reads {VERSION})", get("version")?)));
+        return Err(fail(format!(
+            "checkpoint version {:?} is not supported (this build reads {VERSION})",
+            get("version")?
+        )));
     }
     let number = |key: &str| -> Result<u64> {
         let s = get(key)?;
-        s.parse().map_err(|_| fail(format!("metadata '{key}' = {s:?} is not a non-negative integer")))
+        s.parse().map_err(|_| {
+            fail(format!(
+                "metadata '{key}' = {s:?} is not a non-negative integer"
+            ))
+        })
     };
-    let words: Vec<String> =
-        serde_json::from_str(get("words")?).map_err(|e| fail(format!("metadata 'words' is not a JSON array of strings ({e})")))?;
-    let dim = usize::try_from(number("dim")?).map_err(|_| fail("metadata 'dim' is too large".into()))?;
+    let words: Vec<String> = serde_json::from_str(get("words")?).map_err(|e| {
+        fail(format!(
+            "metadata 'words' is not a JSON array of strings ({e})"
+        ))
+    })?;
+    let dim =
+        usize::try_from(number("dim")?).map_err(|_| fail("metadata 'dim' is too large".into()))?;
     if dim == 0 {
         return Err(fail("metadata 'dim' is 0".into()));
     }
     let v = words.len();
     let tensor = |name: &str, rows: Option<usize>| -> Result<Vec<f32>> {
-        let t = tensors.tensor(name).map_err(|_| fail(format!("no tensor '{name}'")))?;
+        let t = tensors
+            .tensor(name)
+            .map_err(|_| fail(format!("no tensor '{name}'")))?;
         let shape = t.shape();
         if shape.len() != 2 || shape[1] != dim || rows.is_some_and(|r| r != shape[0]) {
-            return Err(fail(format!("tensor '{name}' has shape {shape:?}, expected [{}, {dim}]", rows.unwrap_or(shape[0]))));
+            return Err(fail(format!(
+                "tensor '{name}' has shape {shape:?}, expected [{}, {dim}]",
+                rows.unwrap_or(shape[0])
+            )));
         }
-        floats(&t).ok_or_else(|| fail(format!("tensor '{name}' has dtype {:?}, expected F32 or F16", t.dtype())))
+        floats(&t).ok_or_else(|| {
+            fail(format!(
+                "tensor '{name}' has dtype {:?}, expected F32 or F16",
+                t.dtype()
+            ))
+        })
     };
     let w_in = tensor("w_in", Some(v))?;
     let w_out = tensor("w_out", None)?;
     let out_rows = w_out.len() / dim;
-    let counts_view = tensors.tensor("counts").map_err(|_| fail("no tensor 'counts'".into()))?;
+    let counts_view = tensors
+        .tensor("counts")
+        .map_err(|_| fail("no tensor 'counts'".into()))?;
     if counts_view.shape() != [v] {
-        return Err(fail(format!("tensor 'counts' has shape {:?}, expected [{v}]", counts_view.shape())));
+        return Err(fail(format!(
+            "tensor 'counts' has shape {:?}, expected [{v}]",
+            counts_view.shape()
+        )));
     }
-    let counts = integers(&counts_view).ok_or_else(|| fail("tensor 'counts' must hold U64 (or non-negative I64) values".into()))?;
+    let counts = integers(&counts_view)
+        .ok_or_else(|| fail("tensor 'counts' must hold U64 (or non-negative I64) values".into()))?;
     let adam = match tensors.tensor(ADAM_NAMES[0]) {
         Err(_) => None,
         Ok(_) => Some([
@@ -196,17 +255,30 @@ fn f32_bytes(w: &[f32]) -> Vec<u8> {
 fn floats(t: &TensorView<'_>) -> Option<Vec<f32>> {
     let data = t.data();
     match t.dtype() {
-        Dtype::F32 => Some(data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
-        Dtype::F16 => Some(data.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()).collect()),
+        Dtype::F32 => Some(
+            data.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        ),
+        Dtype::F16 => Some(
+            data.chunks_exact(2)
+                .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+        ),
         _ => None,
     }
 }
 
 fn integers(t: &TensorView<'_>) -> Option<Vec<u64>> {
-    let words = t.data().chunks_exact(8).map(|b| <[u8; 8]>::try_from(b).expect("chunks of 8"));
+    let words = t
+        .data()
+        .chunks_exact(8)
+        .map(|b| <[u8; 8]>::try_from(b).expect("chunks of 8"));
     match t.dtype() {
         Dtype::U64 => Some(words.map(u64::from_le_bytes).collect()),
-        Dtype::I64 => words.map(|b| u64::try_from(i64::from_le_bytes(b)).ok()).collect(),
+        Dtype::I64 => words
+            .map(|b| u64::try_from(i64::from_le_bytes(b)).ok())
+            .collect(),
         _ => None,
     }
 }
@@ -217,7 +289,11 @@ mod tests {
 
     fn sample(adam: bool) -> Checkpoint {
         let (v, d) = (3, 4);
-        let w = |s: f32| (0..v * d).map(|i| s * (i as f32 - 5.3) / 7.0).collect::<Vec<f32>>();
+        let w = |s: f32| {
+            (0..v * d)
+                .map(|i| s * (i as f32 - 5.3) / 7.0)
+                .collect::<Vec<f32>>()
+        };
         Checkpoint {
             words: vec!["the".into(), "\"quoted\"".into(), "ünï".into()],
             counts: vec![u64::MAX, 7, 5],
@@ -247,16 +323,27 @@ mod tests {
     #[test]
     fn f16_stores_half_precision_weights_and_keeps_the_rest() {
         let dir = tempfile::tempdir().unwrap();
-        let (p32, p16) = (dir.path().join("a.safetensors"), dir.path().join("b.safetensors"));
+        let (p32, p16) = (
+            dir.path().join("a.safetensors"),
+            dir.path().join("b.safetensors"),
+        );
         let ck = sample(true);
         save_checkpoint(&p32, &ck, SaveDtype::F32).unwrap();
         save_checkpoint(&p16, &ck, SaveDtype::F16).unwrap();
         let back = load_checkpoint(&p16).unwrap();
-        for (a, b) in ck.w_in.iter().zip(&back.w_in).chain(ck.w_out.iter().zip(&back.w_out)) {
+        for (a, b) in ck
+            .w_in
+            .iter()
+            .zip(&back.w_in)
+            .chain(ck.w_out.iter().zip(&back.w_out))
+        {
             assert!((a - b).abs() <= a.abs() * 1e-3 + 1e-7, "{a} vs {b}");
         }
         assert_eq!(back.adam, ck.adam);
-        assert_eq!((back.counts, back.words, back.next_token), (ck.counts, ck.words, ck.next_token));
+        assert_eq!(
+            (back.counts, back.words, back.next_token),
+            (ck.counts, ck.words, ck.next_token)
+        );
         let saved = std::fs::metadata(&p32).unwrap().len() - std::fs::metadata(&p16).unwrap().len();
         assert_eq!(saved, 2 * 2 * 12);
     }
@@ -267,11 +354,19 @@ mod tests {
         let p = dir.path().join("x.safetensors");
         std::fs::write(&p, b"not a checkpoint at all").unwrap();
         let e = load_checkpoint(&p).unwrap_err().to_string();
-        assert!(e.contains("x.safetensors") && e.contains("not a safetensors"), "{e}");
+        assert!(
+            e.contains("x.safetensors") && e.contains("not a safetensors"),
+            "{e}"
+        );
         let mut ck = sample(false);
         ck.w_in.pop();
-        let e = save_checkpoint(&p, &ck, SaveDtype::F32).unwrap_err().to_string();
+        let e = save_checkpoint(&p, &ck, SaveDtype::F32)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("inconsistent shapes"), "{e}");
-        assert!(load_checkpoint(&dir.path().join("missing")).unwrap_err().to_string().contains("missing"));
+        assert!(load_checkpoint(&dir.path().join("missing"))
+            .unwrap_err()
+            .to_string()
+            .contains("missing"));
     }
 }

@@ -126,25 +126,21 @@ impl AnalogyReport {
 
 impl fmt::Display for AnalogyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let title = match self.restrict_vocab {
+            Some(n) => format!("analogies ({n} most frequent words)"),
+            None => "analogies (all words)".into(),
+        };
         let width = self
             .sections
             .iter()
             .map(|s| s.name.chars().count())
+            .chain([title.chars().count()])
             .max()
-            .unwrap_or(0)
-            .max(26);
-        let scope = match self.restrict_vocab {
-            Some(n) => format!("{n} most frequent words"),
-            None => "all words".into(),
-        };
+            .unwrap_or(0);
         writeln!(
             f,
             "{:<width$}  {:>7}  {:>7}  {:>8}  {:>7}",
-            format!("analogies ({scope})"),
-            "correct",
-            "scored",
-            "accuracy",
-            "skipped"
+            title, "correct", "scored", "accuracy", "skipped"
         )?;
         let row = |f: &mut fmt::Formatter<'_>, s: &SectionScore| {
             writeln!(

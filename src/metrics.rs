@@ -48,7 +48,10 @@ impl MetricsWriter {
     /// Chooses the layout by extension (`.csv`, or `.jsonl` / `.json` for JSON lines) and checks
     /// now, before training, that the file can be written.
     pub fn create(path: &Path) -> Result<MetricsWriter> {
-        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
         let layout = match ext.as_deref() {
             Some("csv") => Layout::Csv,
             Some("jsonl" | "json" | "ndjson") => Layout::JsonLines,
@@ -60,7 +63,11 @@ impl MetricsWriter {
             }
         };
         check_writable(path)?;
-        Ok(MetricsWriter { path: path.to_path_buf(), layout, rows: Vec::new() })
+        Ok(MetricsWriter {
+            path: path.to_path_buf(),
+            layout,
+            rows: Vec::new(),
+        })
     }
 
     /// Adds an epoch and rewrites the file atomically.
@@ -93,11 +100,28 @@ fn csv(rows: &[EpochMetrics]) -> String {
         out.push_str(&csv_field(&format!("spearman:{name}")));
     }
     out.push('\n');
-    let cell = |x: Option<f64>| x.filter(|v| v.is_finite()).map(|v| v.to_string()).unwrap_or_default();
+    let cell = |x: Option<f64>| {
+        x.filter(|v| v.is_finite())
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
     for r in rows {
-        let _ = write!(out, "{},{},{},{},{},{}", r.epoch, r.words, cell(Some(r.loss)), cell(Some(r.words_per_sec)), cell(Some(r.lr)), cell(r.analogy));
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{}",
+            r.epoch,
+            r.words,
+            cell(Some(r.loss)),
+            cell(Some(r.words_per_sec)),
+            cell(Some(r.lr)),
+            cell(r.analogy)
+        );
         for name in &names {
-            let value = r.similarity.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+            let value = r
+                .similarity
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| *v);
             let _ = write!(out, ",{}", cell(value));
         }
         out.push('\n');
@@ -118,7 +142,11 @@ fn json_lines(rows: &[EpochMetrics]) -> String {
     let number = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
     let mut out = String::new();
     for r in rows {
-        let similarity: Map<String, Value> = r.similarity.iter().map(|(n, v)| (n.clone(), number(*v))).collect();
+        let similarity: Map<String, Value> = r
+            .similarity
+            .iter()
+            .map(|(n, v)| (n.clone(), number(*v)))
+            .collect();
         // Fields in a fixed, readable order: serde_json's map would sort them.
         let fields = [
             ("epoch", json!(r.epoch)),
@@ -157,14 +185,29 @@ mod tests {
         let p = dir.path().join("m.csv");
         let mut w = MetricsWriter::create(&p).unwrap();
         w.write(&epoch(1, None, &[])).unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "epoch,words,loss,words_per_sec,lr,analogy\n1,1000,0.5,12345.5,0.02,\n");
-        w.write(&epoch(2, Some(0.75), &[("ws,353", 0.6), ("simlex", f64::NAN)])).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "epoch,words,loss,words_per_sec,lr,analogy\n1,1000,0.5,12345.5,0.02,\n"
+        );
+        w.write(&epoch(
+            2,
+            Some(0.75),
+            &[("ws,353", 0.6), ("simlex", f64::NAN)],
+        ))
+        .unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "epoch,words,loss,words_per_sec,lr,analogy,\"spearman:ws,353\",spearman:simlex");
+        assert_eq!(
+            lines[0],
+            "epoch,words,loss,words_per_sec,lr,analogy,\"spearman:ws,353\",spearman:simlex"
+        );
         assert_eq!(lines[1], "1,1000,0.5,12345.5,0.02,,,");
         assert_eq!(lines[2], "2,2000,0.25,12345.5,0.01,0.75,0.6,");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary files left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary files left"
+        );
     }
 
     #[test]
@@ -175,7 +218,10 @@ mod tests {
         w.write(&epoch(1, Some(0.5), &[("ws", 0.61)])).unwrap();
         w.write(&epoch(2, None, &[])).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
-        let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let rows: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["similarity"]["ws"], 0.61);
         assert_eq!(rows[0]["analogy"], 0.5);
@@ -187,7 +233,10 @@ mod tests {
     #[test]
     fn unknown_extension_and_unwritable_path_fail_early() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(MetricsWriter::create(&dir.path().join("m.xlsx")).unwrap_err().to_string().contains("--metrics"));
+        assert!(MetricsWriter::create(&dir.path().join("m.xlsx"))
+            .unwrap_err()
+            .to_string()
+            .contains("--metrics"));
         assert!(MetricsWriter::create(&dir.path().join("no/dir/m.csv")).is_err());
     }
 }

@@ -19,15 +19,30 @@ const BOTTOM: f64 = 70.0;
 
 /// Draws `points` = (words processed, loss) to `path` (`.svg`, or `.png` through `rsvg-convert`).
 pub fn write_loss_plot(path: &Path, points: &[(f64, f64)], title: &str) -> Result<()> {
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     let png = match ext.as_deref() {
         Some("svg") => false,
         Some("png") => true,
-        _ => return Err(Error::Config(format!("--plot '{}': unknown image type; name it *.svg or *.png", path.display()))),
+        _ => {
+            return Err(Error::Config(format!(
+                "--plot '{}': unknown image type; name it *.svg or *.png",
+                path.display()
+            )))
+        }
     };
-    let points: Vec<(f64, f64)> = points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+    let points: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
     if points.is_empty() {
-        return Err(Error::Input(format!("cannot draw '{}': no finite loss values to plot", path.display())));
+        return Err(Error::Input(format!(
+            "cannot draw '{}': no finite loss values to plot",
+            path.display()
+        )));
     }
     let svg = loss_svg(&points, title);
     if png {
@@ -55,11 +70,18 @@ fn render_png(svg: &str, path: &Path) -> Result<Vec<u8>> {
     let mut stdin = child.stdin.take().ok_or_else(missing)?;
     let svg_owned = svg.to_string();
     let feeder = std::thread::spawn(move || stdin.write_all(svg_owned.as_bytes()));
-    let out = child.wait_with_output().map_err(|e| Error::io("cannot render", path, e))?;
-    let fed = feeder.join().unwrap_or_else(|_| Err(std::io::Error::other("SVG writer thread failed")));
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::io("cannot render", path, e))?;
+    let fed = feeder
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("SVG writer thread failed")));
     if !out.status.success() || fed.is_err() || out.stdout.is_empty() {
         let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        return Err(Error::Config(format!("--plot '{}': rsvg-convert failed ({why}); name the plot *.svg instead", path.display())));
+        return Err(Error::Config(format!(
+            "--plot '{}': rsvg-convert failed ({why}); name the plot *.svg instead",
+            path.display()
+        )));
     }
     Ok(out.stdout)
 }
@@ -74,10 +96,16 @@ fn ticks(lo: f64, hi: f64, target: f64) -> (Vec<f64>, f64) {
     };
     let raw = (hi - lo) / target;
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
     let first = (lo / step).floor();
     let last = (hi / step).ceil();
-    let ticks = (0..=(last - first) as usize).map(|k| (first + k as f64) * step).collect();
+    let ticks = (0..=(last - first) as usize)
+        .map(|k| (first + k as f64) * step)
+        .collect();
     (ticks, step)
 }
 
@@ -86,7 +114,10 @@ fn si_label(x: f64, step: f64) -> String {
     if x == 0.0 {
         return "0".into();
     }
-    let (scale, suffix) = [(1e9, "G"), (1e6, "M"), (1e3, "k")].into_iter().find(|(s, _)| step >= *s / 10.0).unwrap_or((1.0, ""));
+    let (scale, suffix) = [(1e9, "G"), (1e6, "M"), (1e3, "k")]
+        .into_iter()
+        .find(|(s, _)| step >= *s / 10.0)
+        .unwrap_or((1.0, ""));
     let v = x / scale;
     let decimals = decimals_for(step / scale);
     format!("{v:.decimals$}{suffix}")
@@ -102,7 +133,10 @@ fn decimals_for(step: f64) -> usize {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn loss_svg(points: &[(f64, f64)], title: &str) -> String {
@@ -124,33 +158,85 @@ fn loss_svg(points: &[(f64, f64)], title: &str) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">"#
     );
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(s, r#"<text x="{}" y="32" font-size="20" text-anchor="middle">{}</text>"#, WIDTH / 2.0, escape(title));
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="32" font-size="20" text-anchor="middle">{}</text>"#,
+        WIDTH / 2.0,
+        escape(title)
+    );
     for &x in &xt {
         let px = sx(x);
-        let _ = writeln!(s, r##"<line x1="{px:.1}" y1="{TOP}" x2="{px:.1}" y2="{:.1}" stroke="#e4e4e4"/>"##, TOP + ph);
-        let _ = writeln!(s, r##"<line x1="{px:.1}" y1="{:.1}" x2="{px:.1}" y2="{:.1}" stroke="#333"/>"##, TOP + ph, TOP + ph + 6.0);
-        let _ = writeln!(s, r#"<text x="{px:.1}" y="{:.1}" font-size="13" text-anchor="middle">{}</text>"#, TOP + ph + 22.0, si_label(x, xstep));
+        let _ = writeln!(
+            s,
+            r##"<line x1="{px:.1}" y1="{TOP}" x2="{px:.1}" y2="{:.1}" stroke="#e4e4e4"/>"##,
+            TOP + ph
+        );
+        let _ = writeln!(
+            s,
+            r##"<line x1="{px:.1}" y1="{:.1}" x2="{px:.1}" y2="{:.1}" stroke="#333"/>"##,
+            TOP + ph,
+            TOP + ph + 6.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{px:.1}" y="{:.1}" font-size="13" text-anchor="middle">{}</text>"#,
+            TOP + ph + 22.0,
+            si_label(x, xstep)
+        );
     }
     let yd = decimals_for(ystep);
     for &y in &yt {
         let py = sy(y);
-        let _ = writeln!(s, r##"<line x1="{LEFT}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#e4e4e4"/>"##, LEFT + pw);
-        let _ = writeln!(s, r##"<line x1="{:.1}" y1="{py:.1}" x2="{LEFT}" y2="{py:.1}" stroke="#333"/>"##, LEFT - 6.0);
-        let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}" font-size="13" text-anchor="end">{y:.yd$}</text>"#, LEFT - 10.0, py + 4.5);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{LEFT}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#e4e4e4"/>"##,
+            LEFT + pw
+        );
+        let _ = writeln!(
+            s,
+            r##"<line x1="{:.1}" y1="{py:.1}" x2="{LEFT}" y2="{py:.1}" stroke="#333"/>"##,
+            LEFT - 6.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" font-size="13" text-anchor="end">{y:.yd$}</text>"#,
+            LEFT - 10.0,
+            py + 4.5
+        );
     }
-    let _ = writeln!(s, r##"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>"##);
-    let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}" font-size="15" text-anchor="middle">words processed</text>"#, LEFT + pw / 2.0, HEIGHT - 18.0);
+    let _ = writeln!(
+        s,
+        r##"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>"##
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" font-size="15" text-anchor="middle">words processed</text>"#,
+        LEFT + pw / 2.0,
+        HEIGHT - 18.0
+    );
     let _ = writeln!(
         s,
         r#"<text x="22" y="{:.1}" font-size="15" text-anchor="middle" transform="rotate(-90 22 {:.1})">loss (mean BCE per example)</text>"#,
         TOP + ph / 2.0,
         TOP + ph / 2.0
     );
-    let path: Vec<String> = points.iter().map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect();
-    let _ = writeln!(s, r##"<polyline points="{}" fill="none" stroke="#1f77b4" stroke-width="2" stroke-linejoin="round"/>"##, path.join(" "));
+    let path: Vec<String> = points
+        .iter()
+        .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+        .collect();
+    let _ = writeln!(
+        s,
+        r##"<polyline points="{}" fill="none" stroke="#1f77b4" stroke-width="2" stroke-linejoin="round"/>"##,
+        path.join(" ")
+    );
     if points.len() <= 60 {
         for &(x, y) in points {
-            let _ = writeln!(s, r##"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="#1f77b4"/>"##, sx(x), sy(y));
+            let _ = writeln!(
+                s,
+                r##"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="#1f77b4"/>"##,
+                sx(x),
+                sy(y)
+            );
         }
     }
     s.push_str("</svg>\n");
@@ -181,13 +267,18 @@ mod tests {
     fn svg_has_title_axes_labels_and_every_point() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("loss.svg");
-        let points: Vec<(f64, f64)> = (0..10).map(|i| (i as f64 * 1e5, 0.69 / (1.0 + i as f64))).collect();
+        let points: Vec<(f64, f64)> = (0..10)
+            .map(|i| (i as f64 * 1e5, 0.69 / (1.0 + i as f64)))
+            .collect();
         write_loss_plot(&p, &points, "skip-gram <PTB>").unwrap();
         let svg = std::fs::read_to_string(&p).unwrap();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("skip-gram &lt;PTB&gt;"));
         assert!(svg.contains("words processed") && svg.contains(">loss"));
-        assert!(svg.contains(">900k<") || svg.contains(">1.0M<"), "x ticks reach the last point");
+        assert!(
+            svg.contains(">900k<") || svg.contains(">1.0M<"),
+            "x ticks reach the last point"
+        );
         assert_eq!(svg.matches("<circle").count(), 10);
     }
 
@@ -210,7 +301,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("loss.svg");
         assert!(write_loss_plot(&p, &[(1.0, f64::NAN)], "t").is_err());
-        assert!(write_loss_plot(&dir.path().join("loss.gif"), &[(1.0, 1.0)], "t").unwrap_err().to_string().contains("--plot"));
+        assert!(
+            write_loss_plot(&dir.path().join("loss.gif"), &[(1.0, 1.0)], "t")
+                .unwrap_err()
+                .to_string()
+                .contains("--plot")
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
