@@ -27,15 +27,19 @@ fn python() -> Option<PathBuf> {
     if ok {
         return Some(candidate);
     }
-    let why = format!(
+    skip(&format!(
         "interop tests need Python with gensim, numpy, scipy and safetensors at '{}' (or $W2V_PYTHON); \
          create it with scripts/python-env.sh",
         candidate.display()
-    );
+    ));
+    None
+}
+
+/// Passes a test that cannot run here with a note, or fails it under `CI`, which must run it.
+fn skip(why: &str) {
     assert!(std::env::var_os("CI").is_none(), "{why}");
     // Straight to the process's stderr: the test harness captures `eprintln!` of passing tests.
     let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
-    None
 }
 
 /// Runs `code` with `args` and parses its stdout as JSON.
@@ -284,23 +288,34 @@ fn structured_benchmark(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     write_vectors(&vectors, &emb, VectorFormat::Bin).unwrap();
     let analogies = dir.join("questions.txt");
     std::fs::write(&analogies, questions).unwrap();
-    // Human scores that follow the vectors' cosine loosely, on a half-point scale (with ties).
-    let index = Index::new(&emb);
+    let similarity = dir.join("pairs.tsv");
+    write_pairs(
+        &emb,
+        &similarity,
+        &mut rng,
+        "unicorn\tcat1\t3.5\nstraße\tcafé\t1.25\n",
+    );
+    (vectors, analogies, similarity)
+}
+
+/// Word pairs over `emb`'s words whose human scores follow the vectors' cosine loosely, on a
+/// half-point scale (so with ties), some with upper-cased words, then `extra` lines.
+fn write_pairs(emb: &Embeddings, path: &Path, rng: &mut Lcg, extra: &str) {
+    let index = Index::new(emb);
+    let n = emb.len();
     let mut pairs = String::from("# synthetic word pairs\n# Word 1\tWord 2\tHuman (mean)\n");
     for k in 0..150 {
-        let (i, j) = ((k * 7) % names.len(), (k * 13 + 5) % names.len());
+        let (i, j) = ((k * 7) % n, (k * 13 + 5) % n);
         let b = if k % 4 == 0 {
-            names[j].to_uppercase()
+            emb.words[j].to_uppercase()
         } else {
-            names[j].clone()
+            emb.words[j].clone()
         };
         let score = ((index.similarity(i, j) + 0.4 * rng.next()) * 10.0 + 10.0).round() / 2.0;
-        pairs.push_str(&format!("{}\t{b}\t{score}\n", names[i]));
+        pairs.push_str(&format!("{}\t{b}\t{score}\n", emb.words[i]));
     }
-    pairs.push_str("unicorn\tcat1\t3.5\nstraße\tcafé\t1.25\n");
-    let similarity = dir.join("pairs.tsv");
-    std::fs::write(&similarity, pairs).unwrap();
-    (vectors, analogies, similarity)
+    pairs.push_str(extra);
+    std::fs::write(path, pairs).unwrap();
 }
 
 #[test]
@@ -308,18 +323,103 @@ fn evaluation_equals_gensim() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let (vectors, analogies, similarity) = structured_benchmark(dir.path());
-    let restrict = 90;
-    let restrict_arg = PathBuf::from(restrict.to_string());
-    let gensim = run_python(
+    assert_evaluation_matches_gensim(&py, dir.path(), &vectors, &analogies, &similarity, 90);
+}
+
+/// The built-in corpus trained by the binary (one thread, fixed seed), then scored both ways.
+#[test]
+fn evaluation_equals_gensim_on_trained_vectors() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_w2v-gpu");
+    let (corpus, analogies, vectors) = (
+        dir.path().join("corpus.txt"),
+        dir.path().join("q.txt"),
+        dir.path().join("v.bin"),
+    );
+    let run = |args: &[&str]| {
+        let out = Command::new(exe).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "w2v-gpu {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let synthetic = [
+        "synthetic",
+        "--output",
+        &path(&corpus),
+        "--questions",
+        &path(&analogies),
+        "--seed",
+        "3",
+    ];
+    run(&[&synthetic[..], &["--sentences-per-word", "45"]].concat());
+    if !corpus.exists() {
+        skip("the w2v-gpu binary wrote no corpus: it was built without the CLI");
+        return;
+    }
+    let train = [
+        "train",
+        "--corpus",
+        &path(&corpus),
+        "--output",
+        &path(&vectors),
+        "--device",
+        "cpu",
+    ];
+    run(&[
+        &train[..],
+        &[
+            "--threads",
+            "1",
+            "--seed",
+            "3",
+            "--epochs",
+            "3",
+            "--dim",
+            "32",
+            "--min-count",
+            "40",
+        ],
+    ]
+    .concat());
+    let emb = read_vectors(&vectors).unwrap();
+    let similarity = dir.path().join("pairs.tsv");
+    write_pairs(&emb, &similarity, &mut Lcg(9), "unicorn\tqueen\t3.5\n");
+    assert_evaluation_matches_gensim(
         &py,
         dir.path(),
+        &vectors,
+        &analogies,
+        &similarity,
+        // Planted words are rarer than the filler: keep most rows so that some remain.
+        emb.len() * 7 / 8,
+    );
+}
+
+/// Our analogy counts (all rows and the first `restrict`) and word-pair correlations equal
+/// gensim's `evaluate_word_analogies` / `evaluate_word_pairs` on the same files.
+fn assert_evaluation_matches_gensim(
+    py: &Path,
+    dir: &Path,
+    vectors: &Path,
+    analogies: &Path,
+    similarity: &Path,
+    restrict: usize,
+) {
+    let restrict_arg = PathBuf::from(restrict.to_string());
+    let gensim = run_python(
+        py,
+        dir,
         GENSIM_EVAL,
-        &[&vectors, &analogies, &similarity, &restrict_arg],
+        &[vectors, analogies, similarity, &restrict_arg],
     );
 
-    let emb = read_vectors(&vectors).unwrap();
+    let emb = read_vectors(vectors).unwrap();
     let index = Index::new(&emb);
-    let sections = read_analogies(&analogies).unwrap();
+    let sections = read_analogies(analogies).unwrap();
     let questions: usize = sections.iter().map(|s| s.questions.len()).sum();
     for (key, limit) in [
         (emb.len().to_string(), None),
@@ -345,14 +445,15 @@ fn evaluation_equals_gensim() {
             );
         }
         assert_eq!(ours.total.answered + ours.total.skipped, questions);
+        // Both passes must score some questions, right and wrong ones, for the comparison to bite.
         assert!(
             ours.total.correct > 0 && ours.total.correct < ours.total.answered,
-            "a benchmark with right and wrong answers"
+            "restrict {key}: a benchmark with right and wrong answers"
         );
         eprintln!("{ours}");
     }
 
-    let pairs = read_similarity(&similarity).unwrap();
+    let pairs = read_similarity(similarity).unwrap();
     let ours = evaluate_similarity(&index, "pairs", &pairs);
     eprintln!("{ours}");
     assert!(
