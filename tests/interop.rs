@@ -557,3 +557,69 @@ fn numpy_loads_our_checkpoint() {
     }
     assert_eq!(floats(&got[0]["w_in"]), ck.w_in);
 }
+
+/// benches/compare_gensim.py end to end on a small corpus: it finds our summary line and scores
+/// both vector sets (no benchmark data from outside the repository).
+#[test]
+fn gensim_comparison_script_runs() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let exe = Path::new(env!("CARGO_BIN_EXE_w2v-gpu"));
+    let (corpus, analogies) = (dir.path().join("corpus.txt"), dir.path().join("q.txt"));
+    let synthetic = Command::new(exe)
+        .args([
+            "synthetic",
+            "--output",
+            corpus.to_str().unwrap(),
+            "--questions",
+            analogies.to_str().unwrap(),
+        ])
+        .args(["--sentences-per-word", "30"])
+        .output()
+        .unwrap();
+    assert!(
+        synthetic.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synthetic.stderr)
+    );
+    if !corpus.exists() {
+        skip("the w2v-gpu binary wrote no corpus: it was built without the CLI");
+        return;
+    }
+    let pairs = dir.path().join("pairs.tsv");
+    std::fs::write(&pairs, "# pairs\nking\tqueen\t8.5\nman\twoman\t8.0\nking\tman\t5.5\nqueen\twoman\t5.0\nking\twoman\t3.0\n").unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/compare_gensim.py");
+    let out = Command::new(&py)
+        .arg(&script)
+        .args([
+            "--corpus".as_ref(),
+            corpus.as_os_str(),
+            "--binary".as_ref(),
+            exe.as_os_str(),
+        ])
+        .args([
+            "--wordsim".as_ref(),
+            pairs.as_os_str(),
+            "--simlex".as_ref(),
+            pairs.as_os_str(),
+        ])
+        .args(["--analogies".as_ref(), analogies.as_os_str()])
+        .args(["--epochs", "1", "--threads", "1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for row in [
+        "| words/s |",
+        "| peak memory (MiB) |",
+        "| WordSim-353 Spearman",
+        "| SimLex-999 Spearman",
+        "| analogy accuracy",
+    ] {
+        assert!(stdout.contains(row), "no row {row:?} in:\n{stdout}");
+    }
+}
