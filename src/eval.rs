@@ -16,14 +16,14 @@
 //!
 //! Sections whose name starts with `gram` are syntactic, the rest semantic (word2vec's split).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::similarity::Index;
+use crate::similarity::{top_k, Index};
 
 /// One `: name` section of an analogy file and its questions `a b c d` ("a is to b as c is to d").
 #[derive(Clone, Debug, PartialEq)]
@@ -126,25 +126,21 @@ impl AnalogyReport {
 
 impl fmt::Display for AnalogyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let title = match self.restrict_vocab {
+            Some(n) => format!("analogies ({n} most frequent words)"),
+            None => "analogies (all words)".into(),
+        };
         let width = self
             .sections
             .iter()
             .map(|s| s.name.chars().count())
+            .chain([title.chars().count()])
             .max()
-            .unwrap_or(0)
-            .max(26);
-        let scope = match self.restrict_vocab {
-            Some(n) => format!("{n} most frequent words"),
-            None => "all words".into(),
-        };
+            .unwrap_or(0);
         writeln!(
             f,
             "{:<width$}  {:>7}  {:>7}  {:>8}  {:>7}",
-            format!("analogies ({scope})"),
-            "correct",
-            "scored",
-            "accuracy",
-            "skipped"
+            title, "correct", "scored", "accuracy", "skipped"
         )?;
         let row = |f: &mut fmt::Formatter<'_>, s: &SectionScore| {
             writeln!(
@@ -189,9 +185,10 @@ pub fn evaluate_analogies(
         .map(|section| {
             let outcomes: Vec<Option<bool>> = section
                 .questions
-                .par_iter()
-                .map(|q| answer(index, &ok, limit, q))
-                .collect();
+                .par_chunks(QUESTION_BATCH)
+                .map(|batch| answer_batch(index, &ok, limit, batch))
+                .collect::<Vec<_>>()
+                .concat();
             SectionScore {
                 name: section.name.clone(),
                 correct: outcomes.iter().filter(|o| **o == Some(true)).count(),
@@ -217,30 +214,62 @@ pub fn evaluate_analogies(
     }
 }
 
-/// `None` when a word is out of vocabulary, else whether the answer is right.
-fn answer(
+/// Questions scored together: one matrix product of their queries with the allowed rows.
+const QUESTION_BATCH: usize = 64;
+
+/// For each question, `None` when a word is out of vocabulary, else whether the answer is right.
+fn answer_batch(
     index: &Index,
     ok: &HashMap<String, usize>,
     limit: usize,
-    q: &[String; 4],
-) -> Option<bool> {
-    let upper = q.clone().map(|w| w.to_uppercase());
-    let ids: Vec<usize> = upper
+    batch: &[[String; 4]],
+) -> Vec<Option<bool>> {
+    let resolved: Vec<Option<([usize; 4], [String; 4])>> = batch
         .iter()
-        .map(|w| ok.get(w).copied())
-        .collect::<Option<_>>()?;
-    let query = index.offset_query(ids[0], ids[1], ids[2]);
-    let inputs: HashSet<&str> = upper[..3].iter().map(String::as_str).collect();
+        .map(|q| {
+            let upper = q.clone().map(|w| w.to_uppercase());
+            let ids: Vec<usize> = upper
+                .iter()
+                .map(|w| ok.get(w).copied())
+                .collect::<Option<_>>()?;
+            Some(([ids[0], ids[1], ids[2], ids[3]], upper))
+        })
+        .collect();
+    let queries: Vec<f32> = resolved
+        .iter()
+        .flatten()
+        .flat_map(|(ids, _)| index.offset_query(ids[0], ids[1], ids[2]))
+        .collect();
+    let scores = index.scores(&queries, limit);
+    let mut rows = scores.rows().into_iter();
+    resolved
+        .iter()
+        .map(|r| {
+            let (ids, upper) = r.as_ref()?;
+            let row = rows.next().expect("one score row per resolved question");
+            let candidates = top_k(
+                row.as_slice().expect("a fresh matrix is contiguous"),
+                &ids[..3],
+                5,
+            );
+            Some(predict(index, &upper[..3], &candidates).as_deref() == Some(upper[3].as_str()))
+        })
+        .collect()
+}
+
+/// gensim's choice among the five candidates: the first whose upper-case form is not an input's,
+/// else the last one.
+fn predict(index: &Index, inputs: &[String], candidates: &[(usize, f32)]) -> Option<String> {
     let mut predicted = None;
-    for (row, _) in index.nearest(&query, limit, &ids[..3], 5) {
+    for &(row, _) in candidates {
         let word = index.word(row).to_uppercase();
-        let done = !inputs.contains(word.as_str());
+        let done = !inputs.contains(&word);
         predicted = Some(word);
         if done {
             break;
         }
     }
-    Some(predicted.as_deref() == Some(upper[3].as_str()))
+    predicted
 }
 
 /// Word-pair similarity scores of one benchmark file.

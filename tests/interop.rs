@@ -1,0 +1,625 @@
+//! Interoperability with the Python tools users already have, checked with the real packages:
+//! gensim reads our vector files and we read gensim's, our evaluation numbers equal gensim's, and
+//! numpy loads our checkpoints through `safetensors`.
+//!
+//! The Python environment comes from `scripts/python-env.sh` (`.ci-cache/venv`) or `$W2V_PYTHON`.
+//! Without it these tests print a note and pass, except under `CI`, where they fail.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use w2v_gpu::checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, SaveDtype};
+use w2v_gpu::eval::{evaluate_analogies, evaluate_similarity, read_analogies, read_similarity};
+use w2v_gpu::similarity::Index;
+use w2v_gpu::vectors::{read_vectors, write_vectors, Embeddings, VectorFormat};
+
+/// The interpreter with gensim, numpy, scipy and safetensors, or `None` (after a note) to skip.
+fn python() -> Option<PathBuf> {
+    let candidate = std::env::var_os("W2V_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci-cache/venv/bin/python"));
+    let ok = Command::new(&candidate)
+        .args(["-c", "import gensim, numpy, scipy, safetensors"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(candidate);
+    }
+    skip(&format!(
+        "interop tests need Python with gensim, numpy, scipy and safetensors at '{}' (or $W2V_PYTHON); \
+         create it with scripts/python-env.sh",
+        candidate.display()
+    ));
+    None
+}
+
+/// Passes a test that cannot run here with a note, or fails it under `CI`, which must run it.
+fn skip(why: &str) {
+    assert!(std::env::var_os("CI").is_none(), "{why}");
+    // Straight to the process's stderr: the test harness captures `eprintln!` of passing tests.
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+}
+
+/// Runs `code` with `args` and parses its stdout as JSON.
+fn run_python(python: &Path, dir: &Path, code: &str, args: &[&Path]) -> Value {
+    let script = dir.join("check.py");
+    std::fs::write(&script, code).unwrap();
+    let out = Command::new(python)
+        .arg(&script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "python printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Deterministic uniform numbers in [-1, 1).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> f32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 40) as f32 / (1u64 << 23) as f32) - 1.0
+    }
+    fn vec(&mut self, dim: usize, scale: f32) -> Vec<f32> {
+        (0..dim).map(|_| scale * self.next()).collect()
+    }
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+        })
+        .collect()
+}
+
+fn words(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths differ");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= tol * x.abs().max(1.0),
+            "{what}: value {i}: {x} vs {y}"
+        );
+    }
+}
+
+const GENSIM_LOADS: &str = r#"
+import json, sys
+from gensim.models import KeyedVectors
+out = {}
+for name, path, binary in [("bin", sys.argv[1], True), ("txt", sys.argv[2], False)]:
+    kv = KeyedVectors.load_word2vec_format(path, binary=binary)
+    out[name] = {"words": list(kv.index_to_key), "vectors": kv.vectors.astype(float).tolist()}
+print(json.dumps(out))
+"#;
+
+#[test]
+fn gensim_reads_our_bin_and_text() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Lcg(7);
+    let mut names: Vec<String> = (0..60).map(|i| format!("w{i}")).collect();
+    names.extend(["café", "straße", "Ünïcode", "<eos>", "N"].map(String::from));
+    let data: Vec<f32> = (0..names.len())
+        .flat_map(|i| rng.vec(13, 10f32.powi(i as i32 % 7 - 4)))
+        .collect();
+    let emb = Embeddings::new(names, 13, data);
+    let (bin, txt) = (dir.path().join("v.bin"), dir.path().join("v.txt"));
+    write_vectors(&bin, &emb, VectorFormat::Bin).unwrap();
+    write_vectors(&txt, &emb, VectorFormat::Text).unwrap();
+    let got = run_python(&py, dir.path(), GENSIM_LOADS, &[&bin, &txt]);
+    for format in ["bin", "txt"] {
+        assert_eq!(words(&got[format]["words"]), emb.words, "{format}");
+    }
+    assert_eq!(
+        floats(&got["bin"]["vectors"]),
+        emb.data,
+        "binary vectors are bit-identical"
+    );
+    assert_close(
+        &floats(&got["txt"]["vectors"]),
+        &emb.data,
+        1e-6,
+        "text vectors",
+    );
+}
+
+const GENSIM_WRITES: &str = r#"
+import json, sys
+import numpy as np
+from gensim.models import KeyedVectors
+rng = np.random.default_rng(3)
+words = ["the", "of", "königin", "x_y", "1999"] + [f"w{i}" for i in range(40)]
+vectors = (rng.standard_normal((len(words), 9)) * 0.3).astype(np.float32)
+kv = KeyedVectors(9)
+kv.add_vectors(words, vectors)
+kv.save_word2vec_format(sys.argv[1], binary=True)
+kv.save_word2vec_format(sys.argv[2], binary=False)
+print(json.dumps({"words": words, "vectors": vectors.astype(float).tolist()}))
+"#;
+
+#[test]
+fn we_read_gensim_bin_without_newlines_and_its_text() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (bin, txt) = (dir.path().join("g.bin"), dir.path().join("g.txt"));
+    let expected = run_python(&py, dir.path(), GENSIM_WRITES, &[&bin, &txt]);
+    let (expected_words, expected_data) = (words(&expected["words"]), floats(&expected["vectors"]));
+    // gensim's binary layout has no newline after a vector: header + per word "word " + 9 floats.
+    let body: usize = expected_words.iter().map(|w| w.len() + 1 + 4 * 9).sum();
+    assert_eq!(
+        std::fs::metadata(&bin).unwrap().len() as usize,
+        format!("{} 9\n", expected_words.len()).len() + body
+    );
+    let from_bin = read_vectors(&bin).unwrap();
+    assert_eq!(from_bin.words, expected_words);
+    assert_eq!(from_bin.data, expected_data);
+    let from_txt = read_vectors(&txt).unwrap();
+    assert_eq!(from_txt.words, expected_words);
+    assert_close(&from_txt.data, &expected_data, 1e-6, "gensim text");
+}
+
+const GENSIM_EVAL: &str = r#"
+import json, sys
+from gensim.models import KeyedVectors
+kv = KeyedVectors.load_word2vec_format(sys.argv[1], binary=True)
+out = {}
+for rv in [len(kv), int(sys.argv[4])]:
+    _, sections = kv.evaluate_word_analogies(sys.argv[2], restrict_vocab=rv)
+    out[str(rv)] = [[s["section"], len(s["correct"]), len(s["incorrect"])] for s in sections]
+pearson, spearman, oov = kv.evaluate_word_pairs(sys.argv[3], restrict_vocab=len(kv))
+out["pearson"] = float(pearson[0])
+out["spearman"] = float(spearman[0])
+out["oov_ratio"] = float(oov)
+print(json.dumps(out))
+"#;
+
+/// Vectors with planted relations (pairs `a_i → b_i = a_i + r + noise` per section) among filler
+/// words, case variants and non-ASCII words; the analogy and word-pair files that go with them.
+fn structured_benchmark(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let dim = 24;
+    let mut rng = Lcg(2024);
+    let mut rows: Vec<(String, Vec<f32>)> = Vec::new();
+    let mut questions = String::new();
+    for (s, (section, left, right)) in [
+        ("capital-world", "country", "Capital"),
+        ("family", "he", "she"),
+        ("gram1-plural", "cat", "cats"),
+        ("gram7-past", "go", "went"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let relation = rng.vec(dim, 1.0);
+        let noise = 1.2 + 0.3 * s as f32;
+        questions.push_str(&format!(": {section}\n"));
+        let pairs: Vec<(String, String)> = (0..8)
+            .map(|i| (format!("{left}{i}"), format!("{right}{i}")))
+            .collect();
+        for (a, b) in &pairs {
+            let va = rng.vec(dim, 1.0);
+            let vb: Vec<f32> = va
+                .iter()
+                .zip(&relation)
+                .map(|(x, r)| x + r + noise * rng.next())
+                .collect();
+            rows.push((a.clone(), va));
+            rows.push((b.clone(), vb));
+        }
+        for (i, (a, b)) in pairs.iter().enumerate() {
+            for (j, (c, d)) in pairs.iter().enumerate() {
+                if i != j {
+                    // Mixed case in the questions: matching is case-insensitive.
+                    let q = if (i + j) % 3 == 0 {
+                        format!("{} {b} {c} {}", a.to_uppercase(), d.to_lowercase())
+                    } else {
+                        format!("{a} {b} {c} {d}")
+                    };
+                    questions.push_str(&q);
+                    questions.push('\n');
+                }
+            }
+        }
+        questions.push_str(&format!("{left}0 {right}0 zebra{s} {right}1\n"));
+    }
+    // Interleave fillers so that a restricted vocabulary cuts through every section.
+    let mut ordered = Vec::new();
+    for (k, row) in rows.into_iter().enumerate() {
+        ordered.push(row);
+        if k % 2 == 1 {
+            let filler = format!("filler{k}");
+            ordered.push((filler, rng.vec(dim, 1.0)));
+        }
+    }
+    for (w, scale) in [
+        ("café", 1.0),
+        ("straße", 1.0),
+        ("STRASSE", 0.5),
+        ("CAT3", 0.8),
+        ("Country2", 1.0),
+    ] {
+        let v = if w == "CAT3" || w == "Country2" {
+            let twin = ordered
+                .iter()
+                .find(|(x, _)| x.eq_ignore_ascii_case(w))
+                .unwrap()
+                .1
+                .clone();
+            twin.iter().map(|x| x * scale + 0.05 * rng.next()).collect()
+        } else {
+            rng.vec(dim, scale)
+        };
+        ordered.push((w.to_string(), v));
+    }
+    let names: Vec<String> = ordered.iter().map(|r| r.0.clone()).collect();
+    let emb = Embeddings::new(
+        names.clone(),
+        dim,
+        ordered.into_iter().flat_map(|r| r.1).collect(),
+    );
+    let vectors = dir.join("structured.bin");
+    write_vectors(&vectors, &emb, VectorFormat::Bin).unwrap();
+    let analogies = dir.join("questions.txt");
+    std::fs::write(&analogies, questions).unwrap();
+    let similarity = dir.join("pairs.tsv");
+    write_pairs(
+        &emb,
+        &similarity,
+        &mut rng,
+        "unicorn\tcat1\t3.5\nstraße\tcafé\t1.25\n",
+    );
+    (vectors, analogies, similarity)
+}
+
+/// Word pairs over `emb`'s words whose human scores follow the vectors' cosine loosely, on a
+/// half-point scale (so with ties), some with upper-cased words, then `extra` lines.
+fn write_pairs(emb: &Embeddings, path: &Path, rng: &mut Lcg, extra: &str) {
+    let index = Index::new(emb);
+    let n = emb.len();
+    let mut pairs = String::from("# synthetic word pairs\n# Word 1\tWord 2\tHuman (mean)\n");
+    for k in 0..150 {
+        let (i, j) = ((k * 7) % n, (k * 13 + 5) % n);
+        let b = if k % 4 == 0 {
+            emb.words[j].to_uppercase()
+        } else {
+            emb.words[j].clone()
+        };
+        let score = ((index.similarity(i, j) + 0.4 * rng.next()) * 10.0 + 10.0).round() / 2.0;
+        pairs.push_str(&format!("{}\t{b}\t{score}\n", emb.words[i]));
+    }
+    pairs.push_str(extra);
+    std::fs::write(path, pairs).unwrap();
+}
+
+#[test]
+fn evaluation_equals_gensim() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (vectors, analogies, similarity) = structured_benchmark(dir.path());
+    assert_evaluation_matches_gensim(&py, dir.path(), &vectors, &analogies, &similarity, 90);
+}
+
+/// The built-in corpus trained by the binary (one thread, fixed seed), then scored both ways.
+#[test]
+fn evaluation_equals_gensim_on_trained_vectors() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_w2v-gpu");
+    let (corpus, analogies, vectors) = (
+        dir.path().join("corpus.txt"),
+        dir.path().join("q.txt"),
+        dir.path().join("v.bin"),
+    );
+    let run = |args: &[&str]| {
+        let out = Command::new(exe).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "w2v-gpu {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let synthetic = [
+        "synthetic",
+        "--output",
+        &path(&corpus),
+        "--questions",
+        &path(&analogies),
+        "--seed",
+        "3",
+    ];
+    run(&[&synthetic[..], &["--sentences-per-word", "45"]].concat());
+    if !corpus.exists() {
+        skip("the w2v-gpu binary wrote no corpus: it was built without the CLI");
+        return;
+    }
+    let train = [
+        "train",
+        "--corpus",
+        &path(&corpus),
+        "--output",
+        &path(&vectors),
+        "--device",
+        "cpu",
+    ];
+    run(&[
+        &train[..],
+        &[
+            "--threads",
+            "1",
+            "--seed",
+            "3",
+            "--epochs",
+            "3",
+            "--dim",
+            "32",
+            "--min-count",
+            "40",
+        ],
+    ]
+    .concat());
+    let emb = read_vectors(&vectors).unwrap();
+    let similarity = dir.path().join("pairs.tsv");
+    write_pairs(&emb, &similarity, &mut Lcg(9), "unicorn\tqueen\t3.5\n");
+    assert_evaluation_matches_gensim(
+        &py,
+        dir.path(),
+        &vectors,
+        &analogies,
+        &similarity,
+        // Planted words are rarer than the filler: keep most rows so that some remain.
+        emb.len() * 7 / 8,
+    );
+}
+
+/// Our analogy counts (all rows and the first `restrict`) and word-pair correlations equal
+/// gensim's `evaluate_word_analogies` / `evaluate_word_pairs` on the same files.
+fn assert_evaluation_matches_gensim(
+    py: &Path,
+    dir: &Path,
+    vectors: &Path,
+    analogies: &Path,
+    similarity: &Path,
+    restrict: usize,
+) {
+    let restrict_arg = PathBuf::from(restrict.to_string());
+    let gensim = run_python(
+        py,
+        dir,
+        GENSIM_EVAL,
+        &[vectors, analogies, similarity, &restrict_arg],
+    );
+
+    let emb = read_vectors(vectors).unwrap();
+    let index = Index::new(&emb);
+    let sections = read_analogies(analogies).unwrap();
+    let questions: usize = sections.iter().map(|s| s.questions.len()).sum();
+    for (key, limit) in [
+        (emb.len().to_string(), None),
+        (restrict.to_string(), Some(restrict)),
+    ] {
+        let ours = evaluate_analogies(&index, &sections, limit);
+        let theirs = gensim[&key].as_array().unwrap();
+        assert_eq!(
+            theirs.len(),
+            ours.sections.len() + 1,
+            "sections plus gensim's total"
+        );
+        for (s, t) in ours.sections.iter().chain([&ours.total]).zip(theirs) {
+            let (correct, incorrect) = (
+                t[1].as_u64().unwrap() as usize,
+                t[2].as_u64().unwrap() as usize,
+            );
+            assert_eq!(
+                (s.correct, s.answered),
+                (correct, correct + incorrect),
+                "restrict {key}: section {} vs gensim {t}",
+                s.name
+            );
+        }
+        assert_eq!(ours.total.answered + ours.total.skipped, questions);
+        // Both passes must score some questions, right and wrong ones, for the comparison to bite.
+        assert!(
+            ours.total.correct > 0 && ours.total.correct < ours.total.answered,
+            "restrict {key}: a benchmark with right and wrong answers"
+        );
+        eprintln!("{ours}");
+    }
+
+    let pairs = read_similarity(similarity).unwrap();
+    let ours = evaluate_similarity(&index, "pairs", &pairs);
+    eprintln!("{ours}");
+    assert!(
+        (ours.spearman - gensim["spearman"].as_f64().unwrap()).abs() < 1e-6,
+        "spearman {} vs {}",
+        ours.spearman,
+        gensim["spearman"]
+    );
+    assert!(
+        (ours.pearson - gensim["pearson"].as_f64().unwrap()).abs() < 1e-6,
+        "pearson {} vs {}",
+        ours.pearson,
+        gensim["pearson"]
+    );
+    let oov_ratio = 100.0 * ours.skipped as f64 / pairs.len() as f64;
+    assert!((oov_ratio - gensim["oov_ratio"].as_f64().unwrap()).abs() < 1e-9);
+    assert!(ours.skipped >= 1 && ours.used > 100);
+}
+
+const NUMPY_LOADS: &str = r#"
+import json, sys
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import load_file
+out = []
+for path in sys.argv[1:]:
+    t = load_file(path)
+    with safe_open(path, framework="np") as f:
+        meta = f.metadata()
+    out.append({
+        "dtypes": {k: str(v.dtype) for k, v in t.items()},
+        "shapes": {k: list(v.shape) for k, v in t.items()},
+        "w_in": t["w_in"].astype(float).tolist(),
+        "w_out": t["w_out"].astype(float).tolist(),
+        "adam_v_out": t["adam_v_out"].astype(float).tolist(),
+        "counts": [int(c) for c in t["counts"]],
+        "words": json.loads(meta["words"]),
+        "settings": json.loads(meta["settings"]),
+        "next_token": int(meta["next_token"]),
+    })
+print(json.dumps(out))
+"#;
+
+#[test]
+fn numpy_loads_our_checkpoint() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Lcg(5);
+    let (v, d) = (6, 5);
+    let ck = Checkpoint {
+        words: ["the", "a", "naïve", "\"q\"", "<unk>", "N"]
+            .map(String::from)
+            .to_vec(),
+        counts: vec![1 << 40, 900, 80, 7, 6, 5],
+        dim: d,
+        w_in: rng.vec(v * d, 0.1),
+        w_out: rng.vec(v * d, 0.01),
+        adam: Some([
+            rng.vec(v * d, 1e-3),
+            rng.vec(v * d, 1e-8),
+            rng.vec(v * d, 1e-3),
+            rng.vec(v * d, 1e-9),
+        ]),
+        adam_t: 11,
+        epoch: 1,
+        next_token: 98_765,
+        settings_json: r#"{"model":"cbow","dim":5}"#.into(),
+        seed: 42,
+    };
+    let (p32, p16) = (
+        dir.path().join("ck32.safetensors"),
+        dir.path().join("ck16.safetensors"),
+    );
+    save_checkpoint(&p32, &ck, SaveDtype::F32).unwrap();
+    save_checkpoint(&p16, &ck, SaveDtype::F16).unwrap();
+    let got = run_python(&py, dir.path(), NUMPY_LOADS, &[&p32, &p16]);
+    for (k, (file, dtype)) in [(&p32, "float32"), (&p16, "float16")]
+        .into_iter()
+        .enumerate()
+    {
+        let g = &got[k];
+        assert_eq!(g["dtypes"]["w_in"], dtype);
+        assert_eq!(g["dtypes"]["adam_m_in"], "float32");
+        assert_eq!(g["dtypes"]["counts"], "uint64");
+        assert_eq!(g["shapes"]["w_out"], serde_json::json!([v, d]));
+        assert_eq!(words(&g["words"]), ck.words);
+        assert_eq!(g["settings"]["model"], "cbow");
+        assert_eq!(g["next_token"], 98_765);
+        let counts: Vec<u64> = g["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_u64().unwrap())
+            .collect();
+        assert_eq!(counts, ck.counts);
+        assert_eq!(floats(&g["adam_v_out"]), ck.adam.as_ref().unwrap()[3]);
+        // numpy sees exactly what our loader sees.
+        let ours = load_checkpoint(file).unwrap();
+        assert_eq!(floats(&g["w_in"]), ours.w_in);
+        assert_eq!(floats(&g["w_out"]), ours.w_out);
+    }
+    assert_eq!(floats(&got[0]["w_in"]), ck.w_in);
+}
+
+/// benches/compare_gensim.py end to end on a small corpus: it finds our summary line and scores
+/// both vector sets (no benchmark data from outside the repository).
+#[test]
+fn gensim_comparison_script_runs() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let exe = Path::new(env!("CARGO_BIN_EXE_w2v-gpu"));
+    let (corpus, analogies) = (dir.path().join("corpus.txt"), dir.path().join("q.txt"));
+    let synthetic = Command::new(exe)
+        .args([
+            "synthetic",
+            "--output",
+            corpus.to_str().unwrap(),
+            "--questions",
+            analogies.to_str().unwrap(),
+        ])
+        .args(["--sentences-per-word", "30"])
+        .output()
+        .unwrap();
+    assert!(
+        synthetic.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synthetic.stderr)
+    );
+    if !corpus.exists() {
+        skip("the w2v-gpu binary wrote no corpus: it was built without the CLI");
+        return;
+    }
+    let pairs = dir.path().join("pairs.tsv");
+    std::fs::write(&pairs, "# pairs\nking\tqueen\t8.5\nman\twoman\t8.0\nking\tman\t5.5\nqueen\twoman\t5.0\nking\twoman\t3.0\n").unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/compare_gensim.py");
+    let out = Command::new(&py)
+        .arg(&script)
+        .args([
+            "--corpus".as_ref(),
+            corpus.as_os_str(),
+            "--binary".as_ref(),
+            exe.as_os_str(),
+        ])
+        .args([
+            "--wordsim".as_ref(),
+            pairs.as_os_str(),
+            "--simlex".as_ref(),
+            pairs.as_os_str(),
+        ])
+        .args(["--analogies".as_ref(), analogies.as_os_str()])
+        .args(["--epochs", "1", "--threads", "1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for row in [
+        "| words/s |",
+        "| peak memory (MiB) |",
+        "| WordSim-353 Spearman",
+        "| SimLex-999 Spearman",
+        "| analogy accuracy",
+    ] {
+        assert!(stdout.contains(row), "no row {row:?} in:\n{stdout}");
+    }
+}
