@@ -39,7 +39,7 @@ impl CpuBackend {
 /// The partial sums are added in order at the end: a pairwise tree here makes LLVM's SLP
 /// vectoriser fall back to 2-wide vectors.
 #[inline(always)]
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+fn dot(a: &[f32], b: &[f32]) -> f32 {
     const L: usize = 16;
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
@@ -61,7 +61,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// `y += a · x` over equal-length rows.
 #[inline(always)]
-pub(crate) fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y += a * x;
     }
@@ -70,7 +70,7 @@ pub(crate) fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 /// `(σ(x), exp(−|x|))`: the one transcendental that both σ and the stable binary cross-entropy
 /// `max(x, 0) − x·t + log1p(exp(−|x|))` are built from; nothing overflows for any finite `x`.
 #[inline(always)]
-pub(crate) fn sigmoid_and_e(x: f32) -> (f32, f32) {
+fn sigmoid_and_e(x: f32) -> (f32, f32) {
     let e = (-x.abs()).exp();
     let s = if x >= 0.0 {
         1.0 / (1.0 + e)
@@ -80,13 +80,13 @@ pub(crate) fn sigmoid_and_e(x: f32) -> (f32, f32) {
     (s, e)
 }
 
-/// `exp(x)` for `x ≤ 0` in plain f32 arithmetic (no libm call), so LLVM vectorises it across
-/// the targets of a centre. Cody–Waite reduction `x = n·ln2 + r`, |r| ≤ ln2/2, then Cephes' degree-7
+/// `exp(x)` for `x ≤ 0` in plain, branch-free f32 arithmetic: no libm call in the per-target pass
+/// (libm's `expf` was a sixth of the fast path's time). Cody–Waite reduction `x = n·ln2 + r`, |r| ≤ ln2/2, then Cephes' degree-7
 /// polynomial for `e^r` and `2^n` built from exponent bits: within 2 ulp of the true value
 /// (tested against f64). Below −87 (where `e^x` < 2^−125) it returns 0; σ and the loss built
 /// from it change by less than 1e−37 there.
 #[inline(always)]
-pub(crate) fn exp_nonpositive(x: f32) -> f32 {
+fn exp_nonpositive(x: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer in the low bits
     let xc = x.max(-87.0);
     let t = xc * std::f32::consts::LOG2_E + MAGIC;
@@ -438,6 +438,7 @@ impl Shared<'_> {
     }
 }
 
+/// Whether this CPU can run the AVX2 build of the per-centre step.
 fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     return std::arch::is_x86_feature_detected!("avx2");
@@ -445,10 +446,9 @@ fn has_avx2() -> bool {
     false
 }
 
-/// Running loss of one worker, in a form that needs one logarithm per centre instead of one per
-/// example: `Σ bce = Σ (max(x,0) − x·t) + ln Π (1 + exp(−|x|))`. Each factor lies in [1, 2], so the
-/// f64 product is folded into the sum before it could overflow.
-#[derive(Default)]
+/// Running loss of one worker, in a form that needs a logarithm only every few hundred examples
+/// instead of a `log1p` per example: `Σ bce = Σ (max(x,0) − x·t) + ln Π (1 + exp(−|x|))`. Each
+/// factor lies in [1, 2], so the f64 product is folded into the sum long before it could overflow.
 struct LossAcc {
     linear: f64,
     product: f64,
@@ -501,6 +501,7 @@ struct Worker<'a> {
     grad_h: Vec<f32>,
     loss: LossAcc,
     stats: StepStats,
+    /// The centre whose rows are being prefetched, trained when the next one arrives.
     pending: Option<Pending>,
     /// Emptied `Pending` kept for its allocations.
     spare: Pending,
@@ -508,7 +509,7 @@ struct Worker<'a> {
     avx2: bool,
 }
 
-/// Lanes of the vectorised σ/loss pass over one centre's targets, padded to whole chunks.
+/// Width of the σ/loss pass over one centre's targets (`1 + K` padded to whole chunks).
 const LANES: usize = 8;
 
 /// Per-target values of one example group, `LANES`-padded (padding lanes are computed and ignored).
@@ -539,7 +540,7 @@ impl Lanes {
         }
     }
 
-    /// σ, gradient and loss parts of every lane, in fixed-size chunks LLVM turns into vector code.
+    /// σ, gradient and loss parts of every lane: fixed-size, branch-free chunks with no libm call.
     #[inline(always)]
     fn activate(&mut self, lr: f32) {
         let chunks = self.score.len() / LANES;
