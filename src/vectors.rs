@@ -144,14 +144,23 @@ fn parse_header(line: &str) -> Option<(usize, usize)> {
     (parts.next().is_none() && dim > 0).then_some((count, dim))
 }
 
-/// Text files have a first record line of printable UTF-8; a binary record's raw floats almost
-/// never do (a zero vector alone is `\0` bytes).
+/// A text file's first record is a printable line `word number ...`. A binary record is `word `
+/// and raw floats, which may hold a `\n` byte (cutting the "line" short) but practically never
+/// spell a printable number before it.
 fn looks_like_text(body: &[u8]) -> bool {
     let line = body.split(|&b| b == b'\n').next().unwrap_or_default();
-    match std::str::from_utf8(line) {
-        Ok(s) => !s.chars().any(|c| c.is_control() && c != '\t' && c != '\r'),
-        Err(_) => false,
+    let Ok(line) = std::str::from_utf8(line) else {
+        return false;
+    };
+    if line
+        .chars()
+        .any(|c| c.is_control() && c != '\t' && c != '\r')
+    {
+        return false;
     }
+    line.split_ascii_whitespace()
+        .nth(1)
+        .is_some_and(|v| v.parse::<f32>().is_ok())
 }
 
 fn parse_text(
@@ -325,6 +334,16 @@ mod tests {
         let e = parse_vectors(text, Path::new("c.txt")).unwrap();
         assert_eq!(e.words, ["foo", "bar"]);
         assert_eq!(e.data, [1.5, -0.5, 2.0, 4.0]);
+    }
+
+    #[test]
+    fn binary_whose_floats_start_with_a_newline_byte_is_still_binary() {
+        let v = f32::from_le_bytes([b'\n', 0, 0, 0x3f]);
+        let emb = Embeddings::new(vec!["w".into(), "x".into()], 2, vec![v, 1.0, -v, 2.0]);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.bin");
+        write_vectors(&p, &emb, VectorFormat::Bin).unwrap();
+        assert_eq!(read_vectors(&p).unwrap(), emb);
     }
 
     #[test]
