@@ -36,7 +36,8 @@ struct Gpu(String);
 impl Opener for Gpu {
     type D = w2v_gpu::backend::cuda::CudaDriver;
     fn open(&self, chunk_tokens: usize) -> CudaBackend<Self::D> {
-        w2v_gpu::backend::cuda::open_device(&self.0, chunk_tokens).unwrap_or_else(|e| panic!("{}: {e}", self.0))
+        w2v_gpu::backend::cuda::open_device(&self.0, chunk_tokens)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.0))
     }
 }
 
@@ -79,11 +80,15 @@ macro_rules! on_device {
 
 /// Uniform values in `[lo, hi)` keyed by `seed` (the project's Philox, so runs repeat).
 fn uniform(seed: u64, n: usize, lo: f32, hi: f32) -> Vec<f32> {
-    (0..n).map(|i| lo + (hi - lo) * unit_f32(draw(seed, i as u64, PURPOSE_INIT, 0)[0])).collect()
+    (0..n)
+        .map(|i| lo + (hi - lo) * unit_f32(draw(seed, i as u64, PURPOSE_INIT, 0)[0]))
+        .collect()
 }
 
 fn ids(seed: u64, n: usize, below: u32) -> Vec<u32> {
-    (0..n).map(|i| ((draw(seed, i as u64, PURPOSE_INIT, 1)[1] as u64 * below as u64) >> 32) as u32).collect()
+    (0..n)
+        .map(|i| ((draw(seed, i as u64, PURPOSE_INIT, 1)[1] as u64 * below as u64) >> 32) as u32)
+        .collect()
 }
 
 /// `|got − want| ≤ atol + rtol·|want|` elementwise, with a message naming the first failure.
@@ -116,7 +121,13 @@ fn layer_ops<O: Opener>(o: &O) {
 
         // gather: exact.
         let mut out_g = poisoned(&g, n * dim);
-        g.gather(&g.upload(&table).unwrap(), dim, &g.upload(&idx).unwrap(), &mut out_g).unwrap();
+        g.gather(
+            &g.upload(&table).unwrap(),
+            dim,
+            &g.upload(&idx).unwrap(),
+            &mut out_g,
+        )
+        .unwrap();
         let mut out_c = vec![f32::NAN; n * dim];
         c.gather(&table, dim, &idx, &mut out_c).unwrap();
         assert_eq!(g.download(&out_g).unwrap(), out_c, "{}", what("gather"));
@@ -130,34 +141,94 @@ fn layer_ops<O: Opener>(o: &O) {
         g.batched_dot(&hg, &rg, dim, per_row, &mut sg).unwrap();
         let mut sc = vec![f32::NAN; n * per_row];
         c.batched_dot(&h, &rows, dim, per_row, &mut sc).unwrap();
-        assert_close(&what("batched_dot"), &g.download(&sg).unwrap(), &sc, 1e-5 * dim as f32, 1e-5);
+        assert_close(
+            &what("batched_dot"),
+            &g.download(&sg).unwrap(),
+            &sc,
+            1e-5 * dim as f32,
+            1e-5,
+        );
 
         let gr = uniform(seed + 3, n * per_row, -1.0, 1.0);
         let (mut ghg, mut grg) = (poisoned(&g, n * dim), poisoned(&g, n * per_row * dim));
-        g.batched_dot_backward(&g.upload(&gr).unwrap(), &hg, &rg, dim, per_row, &mut ghg, &mut grg).unwrap();
+        g.batched_dot_backward(
+            &g.upload(&gr).unwrap(),
+            &hg,
+            &rg,
+            dim,
+            per_row,
+            &mut ghg,
+            &mut grg,
+        )
+        .unwrap();
         let (mut ghc, mut grc) = (vec![f32::NAN; n * dim], vec![f32::NAN; n * per_row * dim]);
-        c.batched_dot_backward(&gr, &h, &rows, dim, per_row, &mut ghc, &mut grc).unwrap();
-        assert_close(&what("batched_dot_backward grad_h"), &g.download(&ghg).unwrap(), &ghc, 1e-5, 1e-5);
-        assert_close(&what("batched_dot_backward grad_rows"), &g.download(&grg).unwrap(), &grc, 0.0, 0.0);
+        c.batched_dot_backward(&gr, &h, &rows, dim, per_row, &mut ghc, &mut grc)
+            .unwrap();
+        assert_close(
+            &what("batched_dot_backward grad_h"),
+            &g.download(&ghg).unwrap(),
+            &ghc,
+            1e-5,
+            1e-5,
+        );
+        assert_close(
+            &what("batched_dot_backward grad_rows"),
+            &g.download(&grg).unwrap(),
+            &grc,
+            0.0,
+            0.0,
+        );
 
         // scatter-add with repeated indices onto a random table.
         let rows_s = uniform(seed + 4, n * dim, -1.0, 1.0);
         let mut tg = g.upload(&table).unwrap();
-        g.scatter_add(&g.upload(&rows_s).unwrap(), dim, &g.upload(&idx).unwrap(), -0.5, &mut tg).unwrap();
+        g.scatter_add(
+            &g.upload(&rows_s).unwrap(),
+            dim,
+            &g.upload(&idx).unwrap(),
+            -0.5,
+            &mut tg,
+        )
+        .unwrap();
         let mut tc = table.clone();
         c.scatter_add(&rows_s, dim, &idx, -0.5, &mut tc).unwrap();
-        assert_close(&what("scatter_add"), &g.download(&tg).unwrap(), &tc, 1e-5 * n as f32 / vocab as f32 + 1e-6, 1e-5);
+        assert_close(
+            &what("scatter_add"),
+            &g.download(&tg).unwrap(),
+            &tc,
+            1e-5 * n as f32 / vocab as f32 + 1e-6,
+            1e-5,
+        );
 
         // segment mean with empty segments among them.
         let lens: Vec<u32> = ids(seed + 5, n, 4);
-        let offsets: Vec<u32> = std::iter::once(0).chain(lens.iter().scan(0, |a, &l| Some({ *a += l; *a }))).collect();
+        let offsets: Vec<u32> = std::iter::once(0)
+            .chain(lens.iter().scan(0, |a, &l| {
+                Some({
+                    *a += l;
+                    *a
+                })
+            }))
+            .collect();
         let total = *offsets.last().unwrap() as usize;
         let seg_rows = uniform(seed + 6, total * dim, -1.0, 1.0);
         let mut mg = poisoned(&g, n * dim);
-        g.segment_mean(&g.upload(&seg_rows).unwrap(), dim, &g.upload(&offsets).unwrap(), &mut mg).unwrap();
+        g.segment_mean(
+            &g.upload(&seg_rows).unwrap(),
+            dim,
+            &g.upload(&offsets).unwrap(),
+            &mut mg,
+        )
+        .unwrap();
         let mut mc = vec![f32::NAN; n * dim];
         c.segment_mean(&seg_rows, dim, &offsets, &mut mc).unwrap();
-        assert_close(&what("segment_mean"), &g.download(&mg).unwrap(), &mc, 1e-6, 1e-6);
+        assert_close(
+            &what("segment_mean"),
+            &g.download(&mg).unwrap(),
+            &mc,
+            1e-6,
+            1e-6,
+        );
 
         // optimiser rows: distinct ids, then the gradient of those rows is zero.
         let mut distinct = idx.clone();
@@ -169,20 +240,57 @@ fn layer_ops<O: Opener>(o: &O) {
         g.sgd_rows(&mut wg, &mut gg, dim, &rows_dev, 0.25).unwrap();
         let (mut wc, mut gc) = (table.clone(), grad.clone());
         c.sgd_rows(&mut wc, &mut gc, dim, &distinct, 0.25).unwrap();
-        assert_close(&what("sgd_rows w"), &g.download(&wg).unwrap(), &wc, 1e-7, 1e-6);
+        assert_close(
+            &what("sgd_rows w"),
+            &g.download(&wg).unwrap(),
+            &wc,
+            1e-7,
+            1e-6,
+        );
         assert_eq!(g.download(&gg).unwrap(), gc, "{}", what("sgd_rows grad"));
 
-        let step = AdamStep { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 1 + case as u64 * 7 };
+        let step = AdamStep {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            t: 1 + case as u64 * 7,
+        };
         let m0 = uniform(seed + 8, vocab * dim, -0.1, 0.1);
         let v0 = uniform(seed + 9, vocab * dim, 0.0, 0.1);
-        let (mut wg, mut mg, mut vg, mut gg) =
-            (g.upload(&table).unwrap(), g.upload(&m0).unwrap(), g.upload(&v0).unwrap(), g.upload(&grad).unwrap());
-        g.adam_rows(&mut wg, &mut mg, &mut vg, &mut gg, dim, &rows_dev, step).unwrap();
-        let (mut wc, mut mc, mut vc, mut gc) = (table.clone(), m0.clone(), v0.clone(), grad.clone());
-        c.adam_rows(&mut wc, &mut mc, &mut vc, &mut gc, dim, &distinct, step).unwrap();
-        assert_close(&what("adam_rows w"), &g.download(&wg).unwrap(), &wc, 1e-6, 1e-5);
-        assert_close(&what("adam_rows m"), &g.download(&mg).unwrap(), &mc, 1e-7, 1e-6);
-        assert_close(&what("adam_rows v"), &g.download(&vg).unwrap(), &vc, 1e-7, 1e-6);
+        let (mut wg, mut mg, mut vg, mut gg) = (
+            g.upload(&table).unwrap(),
+            g.upload(&m0).unwrap(),
+            g.upload(&v0).unwrap(),
+            g.upload(&grad).unwrap(),
+        );
+        g.adam_rows(&mut wg, &mut mg, &mut vg, &mut gg, dim, &rows_dev, step)
+            .unwrap();
+        let (mut wc, mut mc, mut vc, mut gc) =
+            (table.clone(), m0.clone(), v0.clone(), grad.clone());
+        c.adam_rows(&mut wc, &mut mc, &mut vc, &mut gc, dim, &distinct, step)
+            .unwrap();
+        assert_close(
+            &what("adam_rows w"),
+            &g.download(&wg).unwrap(),
+            &wc,
+            1e-6,
+            1e-5,
+        );
+        assert_close(
+            &what("adam_rows m"),
+            &g.download(&mg).unwrap(),
+            &mc,
+            1e-7,
+            1e-6,
+        );
+        assert_close(
+            &what("adam_rows v"),
+            &g.download(&vg).unwrap(),
+            &vc,
+            1e-7,
+            1e-6,
+        );
         assert_eq!(g.download(&gg).unwrap(), gc, "{}", what("adam_rows grad"));
     }
 }
@@ -201,13 +309,28 @@ fn bce<O: Opener>(o: &O) {
         }
         let t: Vec<f32> = (0..n).map(|i| (i % 2) as f32).collect();
         let (mut lg, mut gg) = (poisoned(&g, n), poisoned(&g, n));
-        g.sigmoid_bce(&g.upload(&x).unwrap(), &g.upload(&t).unwrap(), &mut lg, &mut gg).unwrap();
+        g.sigmoid_bce(
+            &g.upload(&x).unwrap(),
+            &g.upload(&t).unwrap(),
+            &mut lg,
+            &mut gg,
+        )
+        .unwrap();
         let (mut lc, mut gc) = (vec![f32::NAN; n], vec![f32::NAN; n]);
         c.sigmoid_bce(&x, &t, &mut lc, &mut gc).unwrap();
         let lg = g.download(&lg).unwrap();
-        assert!(lg.iter().all(|l| l.is_finite() && *l >= 0.0), "loss must be finite and non-negative");
+        assert!(
+            lg.iter().all(|l| l.is_finite() && *l >= 0.0),
+            "loss must be finite and non-negative"
+        );
         assert_close("sigmoid_bce loss", &lg, &lc, 1e-6, 1e-5);
-        assert_close("sigmoid_bce grad", &g.download(&gg).unwrap(), &gc, 1e-6, 1e-5);
+        assert_close(
+            "sigmoid_bce grad",
+            &g.download(&gg).unwrap(),
+            &gc,
+            1e-6,
+            1e-5,
+        );
     }
 }
 on_device!(sigmoid_bce_matches_the_cpu_and_is_stable, bce);
@@ -271,21 +394,44 @@ fn sample_negatives<O: Opener>(o: &O) {
         for mode in [NegativeMode::Replace, NegativeMode::Distinct] {
             let mut og = g.upload(&vec![u32::MAX; n * k]).unwrap();
             let (cg, pg) = (g.upload(&centres).unwrap(), g.upload(&positions).unwrap());
-            g.sample_negatives(&sg, &cg, &pg, k, mode, 12345, &mut og).unwrap();
+            g.sample_negatives(&sg, &cg, &pg, k, mode, 12345, &mut og)
+                .unwrap();
             let mut oc = vec![u32::MAX; n * k];
-            c.sample_negatives(&sc, &centres, &positions, k, mode, 12345, &mut oc).unwrap();
-            assert_eq!(g.download(&og).unwrap(), oc, "negatives differ for n={n} k={k} {mode:?}");
+            c.sample_negatives(&sc, &centres, &positions, k, mode, 12345, &mut oc)
+                .unwrap();
+            assert_eq!(
+                g.download(&og).unwrap(),
+                oc,
+                "negatives differ for n={n} k={k} {mode:?}"
+            );
         }
     }
 }
-on_device!(sample_negatives_is_bit_identical_to_the_cpu, sample_negatives);
+on_device!(
+    sample_negatives_is_bit_identical_to_the_cpu,
+    sample_negatives
+);
 
 fn cfg(model: ModelKind, negatives: NegativeMode) -> StepConfig {
-    StepConfig { model, window: 4, fixed_window: false, negative: 5, negatives, seed: 2024 }
+    StepConfig {
+        model,
+        window: 4,
+        fixed_window: false,
+        negative: 5,
+        negatives,
+        seed: 2024,
+    }
 }
 
 fn batch(start: usize, len: usize, corpus_len: usize, lr: f32) -> Batch {
-    Batch { start, len, epoch: 1, corpus_len: corpus_len as u64, lr_begin: lr, lr_end: lr * 0.5 }
+    Batch {
+        start,
+        len,
+        epoch: 1,
+        corpus_len: corpus_len as u64,
+        lr_begin: lr,
+        lr_end: lr * 0.5,
+    }
 }
 
 fn delta(after: &[f32], before: &[f32]) -> Vec<f32> {
@@ -318,7 +464,11 @@ fn run_batch<B: Backend>(
         };
         stats.add(&r.unwrap());
     }
-    (stats, delta(&b.download(&st.w_in).unwrap(), &s.w_in), delta(&b.download(&st.w_out).unwrap(), &s.w_out))
+    (
+        stats,
+        delta(&b.download(&st.w_in).unwrap(), &s.w_in),
+        delta(&b.download(&st.w_out).unwrap(), &s.w_out),
+    )
 }
 
 fn fused_vs_composed<O: Opener>(o: &O) {
@@ -340,19 +490,33 @@ fn fused_vs_composed<O: Opener>(o: &O) {
             assert_eq!(fs.words, cs.words, "{label}: words");
             assert!(fs.examples > 0);
             let loss_rel = (fs.loss_sum - cs.loss_sum).abs() / cs.loss_sum;
-            assert!(loss_rel < 1e-3, "{label}: loss {} vs composed {}", fs.loss_sum, cs.loss_sum);
+            assert!(
+                loss_rel < 1e-3,
+                "{label}: loss {} vs composed {}",
+                fs.loss_sum,
+                cs.loss_sum
+            );
             // Sequential (Hogwild) vs minibatch updates differ at second order in the rate.
             for (what, f, c) in [("w_in", &fi, &ci), ("w_out", &fo, &co)] {
                 let e = rel_err(f, c);
-                assert!(e < 0.05, "{label}: {what} update differs from composed by {e:.4} relative");
+                assert!(
+                    e < 0.05,
+                    "{label}: {what} update differs from composed by {e:.4} relative"
+                );
             }
             // Against the CPU's own fast path (one thread, sequential centres) the order of
             // updates is the same within each span; only spans run concurrently on the device.
             for (what, f, h) in [("w_in", &fi, &hi), ("w_out", &fo, &ho)] {
                 let e = rel_err(f, h);
-                assert!(e < 0.02, "{label}: {what} update differs from the CPU fast path by {e:.4} relative");
+                assert!(
+                    e < 0.02,
+                    "{label}: {what} update differs from the CPU fast path by {e:.4} relative"
+                );
             }
-            assert_eq!(fs.examples, hs.examples, "{label}: examples vs the CPU fast path");
+            assert_eq!(
+                fs.examples, hs.examples,
+                "{label}: examples vs the CPU fast path"
+            );
         }
     }
 }
@@ -375,16 +539,25 @@ fn chunked<O: Opener>(o: &O) {
     let (ss, si, so) = run_batch(&small, &s, &tokens, &pieces, &c, false);
     assert_eq!(ws.examples, ss.examples);
     assert_eq!(ws.words, ss.words);
-    assert_eq!(ws.words, tokens.iter().filter(|&&t| t != SENTENCE_BREAK).count() as u64);
+    assert_eq!(
+        ws.words,
+        tokens.iter().filter(|&&t| t != SENTENCE_BREAK).count() as u64
+    );
     // Concurrent blocks add to shared rows in an order the scheduler picks (Hogwild on the
     // device; threads of the emulator), so float sums may differ in their last bits.
-    assert!(rel_err(&si, &wi) < 1e-4 && rel_err(&so, &wo) < 1e-4, "chunked training differs from unchunked");
+    assert!(
+        rel_err(&si, &wi) < 1e-4 && rel_err(&so, &wo) < 1e-4,
+        "chunked training differs from unchunked"
+    );
     // One batch larger than the chunk: split at chunk edges with the ramp carried over.
     let (bs, bi, bo) = run_batch(&small, &s, &tokens, &[batch(0, n, n, 0.02)], &c, false);
     let (us, ui, uo) = run_batch(&whole, &s, &tokens, &[batch(0, n, n, 0.02)], &c, false);
     assert_eq!(bs.examples, us.examples);
     assert!((bs.loss_sum - us.loss_sum).abs() < 1e-4 * us.loss_sum);
-    assert!(rel_err(&bi, &ui) < 1e-4 && rel_err(&bo, &uo) < 1e-4, "a batch split over chunks differs");
+    assert!(
+        rel_err(&bi, &ui) < 1e-4 && rel_err(&bo, &uo) < 1e-4,
+        "a batch split over chunks differs"
+    );
 }
 on_device!(chunked_training_matches_unchunked, chunked);
 
@@ -396,19 +569,59 @@ fn argument_checks<O: Opener>(o: &O) {
     let mut out = dev.zeros::<f32>(8).unwrap();
     let cfg1 = LaunchConfig::linear(1, 32, 0);
     // Right call: succeeds.
-    dev.launch("w2v_gather", cfg1, &[table.arg(), idx.arg(), out.arg_mut(), Arg::U32(2), Arg::U32(4)]).unwrap();
+    dev.launch(
+        "w2v_gather",
+        cfg1,
+        &[
+            table.arg(),
+            idx.arg(),
+            out.arg_mut(),
+            Arg::U32(2),
+            Arg::U32(4),
+        ],
+    )
+    .unwrap();
     // Wrong type (index buffer passed where the table goes).
     let e = dev
-        .launch("w2v_gather", cfg1, &[idx.arg(), idx.arg(), out.arg_mut(), Arg::U32(2), Arg::U32(4)])
+        .launch(
+            "w2v_gather",
+            cfg1,
+            &[
+                idx.arg(),
+                idx.arg(),
+                out.arg_mut(),
+                Arg::U32(2),
+                Arg::U32(4),
+            ],
+        )
         .unwrap_err()
         .to_string();
-    assert!(e.contains("w2v_gather") && e.contains("argument 0") && e.contains("const f32*"), "{e}");
+    assert!(
+        e.contains("w2v_gather") && e.contains("argument 0") && e.contains("const f32*"),
+        "{e}"
+    );
     // Wrong count.
-    let e = dev.launch("w2v_gather", cfg1, &[table.arg(), idx.arg(), out.arg_mut(), Arg::U32(2)]).unwrap_err();
+    let e = dev
+        .launch(
+            "w2v_gather",
+            cfg1,
+            &[table.arg(), idx.arg(), out.arg_mut(), Arg::U32(2)],
+        )
+        .unwrap_err();
     assert!(e.to_string().contains("takes 5 arguments"), "{e}");
     // A scalar of the wrong width.
     let e = dev
-        .launch("w2v_gather", cfg1, &[table.arg(), idx.arg(), out.arg_mut(), Arg::U64(2), Arg::U32(4)])
+        .launch(
+            "w2v_gather",
+            cfg1,
+            &[
+                table.arg(),
+                idx.arg(),
+                out.arg_mut(),
+                Arg::U64(2),
+                Arg::U32(4),
+            ],
+        )
         .unwrap_err();
     assert!(e.to_string().contains("argument 3"), "{e}");
     assert!(dev.launch("w2v_nonexistent", cfg1, &[]).is_err());
@@ -423,9 +636,21 @@ fn emulator_rejects_wrong_arguments_itself() {
     let idx = dev.upload(&[0u32, 1]).unwrap();
     let mut out = dev.zeros::<f32>(8).unwrap();
     let cfg1 = LaunchConfig::linear(1, 32, 0);
-    let bad = [idx.arg(), idx.arg(), out.arg_mut(), Arg::U32(2), Arg::U32(4)];
-    let e = dev.launch_unchecked("w2v_gather", "embedding", cfg1, &bad).unwrap_err().to_string();
+    let bad = [
+        idx.arg(),
+        idx.arg(),
+        out.arg_mut(),
+        Arg::U32(2),
+        Arg::U32(4),
+    ];
+    let e = dev
+        .launch_unchecked("w2v_gather", "embedding", cfg1, &bad)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("w2v_gather"), "{e}");
-    let e = dev.launch_unchecked("w2v_gather", "embedding", cfg1, &bad[..3]).unwrap_err().to_string();
+    let e = dev
+        .launch_unchecked("w2v_gather", "embedding", cfg1, &bad[..3])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("w2v_gather"), "{e}");
 }

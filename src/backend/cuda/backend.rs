@@ -52,7 +52,9 @@ struct Resident<D: Device> {
 
 fn u32_arg(what: &str, n: usize) -> Result<Arg<'static>> {
     u32::try_from(n).map(Arg::U32).map_err(|_| {
-        Error::Input(format!("{what} = {n} exceeds the CUDA kernels' 32-bit sizes; use smaller batches or model"))
+        Error::Input(format!(
+            "{what} = {n} exceeds the CUDA kernels' 32-bit sizes; use smaller batches or model"
+        ))
     })
 }
 
@@ -121,7 +123,8 @@ impl<D: Device> CudaBackend<D> {
         if res.loss.is_none() {
             res.loss = Some(self.dev.zeros::<f64>(2)?);
         }
-        self.dev.write(res.loss.as_mut().expect("allocated above"), 0, &[0.0, 0.0])?;
+        self.dev
+            .write(res.loss.as_mut().expect("allocated above"), 0, &[0.0, 0.0])?;
         let end = batch.start + batch.len;
         let mut words = 0u64;
         let mut s = batch.start;
@@ -133,7 +136,9 @@ impl<D: Device> CudaBackend<D> {
             if !resident {
                 self.upload_chunk(res, tokens, s)?;
             }
-            let mut e = end.min(res.start + res.len).min(s + self.chunk_tokens.min(PREFERRED_BATCH_TOKENS));
+            let mut e = end
+                .min(res.start + res.len)
+                .min(s + self.chunk_tokens.min(PREFERRED_BATCH_TOKENS));
             if s % SPAN_LEN != 0 {
                 // A piece that starts inside a span ends at that span's end (the kernels' spans
                 // are counted from the piece's start).
@@ -143,22 +148,37 @@ impl<D: Device> CudaBackend<D> {
                 batch.clone()
             } else {
                 let lr_at = |i: usize| {
-                    batch.lr_begin + (batch.lr_end - batch.lr_begin) * ((i - batch.start) as f32 / batch.len as f32)
+                    batch.lr_begin
+                        + (batch.lr_end - batch.lr_begin)
+                            * ((i - batch.start) as f32 / batch.len as f32)
                 };
-                Batch { start: s, len: e - s, lr_begin: lr_at(s), lr_end: lr_at(e), ..batch.clone() }
+                Batch {
+                    start: s,
+                    len: e - s,
+                    lr_begin: lr_at(s),
+                    lr_end: lr_at(e),
+                    ..batch.clone()
+                }
             };
             words += res.words(tokens, s, e);
             self.fused_piece(res, state, &sub, cfg)?;
             s = e;
         }
-        let loss = self.dev.download(res.loss.as_ref().expect("allocated above"))?;
+        let loss = self
+            .dev
+            .download(res.loss.as_ref().expect("allocated above"))?;
         let examples = loss[1].round() as u64;
         let centres = match cfg.model {
             ModelKind::Cbow => examples / (1 + cfg.negative as u64),
             // The skip-gram kernel counts (context, centre) examples, not centres.
             ModelKind::Skipgram => 0,
         };
-        Ok(StepStats { loss_sum: loss[0], examples, words, centres })
+        Ok(StepStats {
+            loss_sum: loss[0],
+            examples,
+            words,
+            centres,
+        })
     }
 
     /// Uploads the chunk of the corpus that starts at the span holding token `s`.
@@ -175,10 +195,14 @@ impl<D: Device> CudaBackend<D> {
             })?);
         }
         let chunk = &tokens[start..start + len];
-        self.dev.write(res.tokens.as_mut().expect("allocated above"), 0, chunk)?;
+        self.dev
+            .write(res.tokens.as_mut().expect("allocated above"), 0, chunk)?;
         res.span_words.clear();
-        res.span_words
-            .extend(chunk.chunks(SPAN_LEN).map(|sp| sp.iter().filter(|&&w| w != SENTENCE_BREAK).count() as u32));
+        res.span_words.extend(
+            chunk
+                .chunks(SPAN_LEN)
+                .map(|sp| sp.iter().filter(|&&w| w != SENTENCE_BREAK).count() as u32),
+        );
         res.start = start;
         res.len = len;
         res.fingerprint = fingerprint(tokens, start, len);
@@ -186,11 +210,22 @@ impl<D: Device> CudaBackend<D> {
     }
 
     /// Two launches for one piece that lies in the resident chunk and starts a span or lies in one.
-    fn fused_piece(&self, res: &mut Resident<D>, state: &mut State<Self>, sub: &Batch, cfg: &StepConfig) -> Result<()> {
+    fn fused_piece(
+        &self,
+        res: &mut Resident<D>,
+        state: &mut State<Self>,
+        sub: &Batch,
+        cfg: &StepConfig,
+    ) -> Result<()> {
         let n_spans = sub.len.div_ceil(SPAN_LEN);
         if res.spans < n_spans {
             // Grow for the largest piece this backend can be given, so this happens once.
-            let spans = n_spans.max(self.chunk_tokens.min(PREFERRED_BATCH_TOKENS).div_ceil(SPAN_LEN) + 1);
+            let spans = n_spans.max(
+                self.chunk_tokens
+                    .min(PREFERRED_BATCH_TOKENS)
+                    .div_ceil(SPAN_LEN)
+                    + 1,
+            );
             res.kept_ids = None;
             res.kept_off = None;
             res.kept_ids = Some(self.dev.zeros::<u32>(spans * SPAN_LEN)?);
@@ -198,9 +233,13 @@ impl<D: Device> CudaBackend<D> {
             res.kept_count = Some(self.dev.zeros::<u32>(spans)?);
             res.spans = spans;
         }
-        let (Some(chunk), Some(kept_ids), Some(kept_off), Some(kept_count), Some(loss)) =
-            (&res.tokens, &mut res.kept_ids, &mut res.kept_off, &mut res.kept_count, &mut res.loss)
-        else {
+        let (Some(chunk), Some(kept_ids), Some(kept_off), Some(kept_count), Some(loss)) = (
+            &res.tokens,
+            &mut res.kept_ids,
+            &mut res.kept_off,
+            &mut res.kept_count,
+            &mut res.loss,
+        ) else {
             unreachable!("resident buffers are allocated before a piece runs");
         };
         let key_first = sub.key_pos(sub.start);
@@ -260,13 +299,23 @@ impl<D: Device> Resident<D> {
     /// Non-break tokens in `s..e` (inside the resident chunk): whole spans from the per-span
     /// counts, at most two partial spans counted on the host.
     fn words(&self, tokens: &[u32], s: usize, e: usize) -> u64 {
-        let count = |a: usize, b: usize| tokens[a..b].iter().filter(|&&w| w != SENTENCE_BREAK).count() as u64;
-        let first_full = if s % SPAN_LEN == 0 { s } else { next_span_start(s) };
+        let count = |a: usize, b: usize| {
+            tokens[a..b]
+                .iter()
+                .filter(|&&w| w != SENTENCE_BREAK)
+                .count() as u64
+        };
+        let first_full = if s % SPAN_LEN == 0 {
+            s
+        } else {
+            next_span_start(s)
+        };
         let last_full = e - e % SPAN_LEN;
         if first_full >= last_full {
             return count(s, e);
         }
-        let spans = &self.span_words[(first_full - self.start) / SPAN_LEN..(last_full - self.start) / SPAN_LEN];
+        let spans = &self.span_words
+            [(first_full - self.start) / SPAN_LEN..(last_full - self.start) / SPAN_LEN];
         count(s, first_full) + spans.iter().map(|&n| n as u64).sum::<u64>() + count(last_full, e)
     }
 }
@@ -307,7 +356,13 @@ impl<D: Device> Backend for CudaBackend<D> {
         self.dev.zeros(len)
     }
 
-    fn gather(&self, table: &DeviceBuf<D, f32>, dim: usize, idx: &DeviceBuf<D, u32>, out: &mut DeviceBuf<D, f32>) -> Result<()> {
+    fn gather(
+        &self,
+        table: &DeviceBuf<D, f32>,
+        dim: usize,
+        idx: &DeviceBuf<D, u32>,
+        out: &mut DeviceBuf<D, f32>,
+    ) -> Result<()> {
         let n = idx.len();
         if n == 0 || dim == 0 {
             return Ok(());
@@ -315,7 +370,13 @@ impl<D: Device> Backend for CudaBackend<D> {
         self.launch(
             "w2v_gather",
             geometry::rows(self.dev.props(), n, dim),
-            &[table.arg(), idx.arg(), out.arg_mut(), u32_arg("rows", n)?, u32_arg("dim", dim)?],
+            &[
+                table.arg(),
+                idx.arg(),
+                out.arg_mut(),
+                u32_arg("rows", n)?,
+                u32_arg("dim", dim)?,
+            ],
         )
     }
 
@@ -327,7 +388,7 @@ impl<D: Device> Backend for CudaBackend<D> {
         per_row: usize,
         out: &mut DeviceBuf<D, f32>,
     ) -> Result<()> {
-        let n_h = if dim == 0 { 0 } else { h.len() / dim };
+        let n_h = h.len().checked_div(dim).unwrap_or(0);
         if n_h == 0 || per_row == 0 {
             return Ok(());
         }
@@ -355,7 +416,7 @@ impl<D: Device> Backend for CudaBackend<D> {
         grad_h: &mut DeviceBuf<D, f32>,
         grad_rows: &mut DeviceBuf<D, f32>,
     ) -> Result<()> {
-        let n_h = if dim == 0 { 0 } else { h.len() / dim };
+        let n_h = h.len().checked_div(dim).unwrap_or(0);
         if n_h == 0 || per_row == 0 {
             return Ok(());
         }
@@ -389,7 +450,13 @@ impl<D: Device> Backend for CudaBackend<D> {
         self.launch(
             "w2v_sigmoid_bce",
             geometry::elementwise(self.dev.props(), n),
-            &[scores.arg(), labels.arg(), loss.arg_mut(), grad.arg_mut(), u32_arg("scores", n)?],
+            &[
+                scores.arg(),
+                labels.arg(),
+                loss.arg_mut(),
+                grad.arg_mut(),
+                u32_arg("scores", n)?,
+            ],
         )
     }
 
@@ -408,7 +475,14 @@ impl<D: Device> Backend for CudaBackend<D> {
         self.launch(
             "w2v_scatter_add",
             geometry::rows(self.dev.props(), n, dim),
-            &[rows.arg(), idx.arg(), table.arg_mut(), u32_arg("rows", n)?, u32_arg("dim", dim)?, Arg::F32(scale)],
+            &[
+                rows.arg(),
+                idx.arg(),
+                table.arg_mut(),
+                u32_arg("rows", n)?,
+                u32_arg("dim", dim)?,
+                Arg::F32(scale),
+            ],
         )
     }
 
@@ -426,7 +500,13 @@ impl<D: Device> Backend for CudaBackend<D> {
         self.launch(
             "w2v_segment_mean",
             geometry::rows(self.dev.props(), n, dim),
-            &[rows.arg(), offsets.arg(), out.arg_mut(), u32_arg("segments", n)?, u32_arg("dim", dim)?],
+            &[
+                rows.arg(),
+                offsets.arg(),
+                out.arg_mut(),
+                u32_arg("segments", n)?,
+                u32_arg("dim", dim)?,
+            ],
         )
     }
 
@@ -477,7 +557,14 @@ impl<D: Device> Backend for CudaBackend<D> {
         self.launch(
             "w2v_sgd_rows",
             geometry::rows(self.dev.props(), n, dim),
-            &[w.arg_mut(), grad.arg_mut(), rows.arg(), u32_arg("rows", n)?, u32_arg("dim", dim)?, Arg::F32(lr)],
+            &[
+                w.arg_mut(),
+                grad.arg_mut(),
+                rows.arg(),
+                u32_arg("rows", n)?,
+                u32_arg("dim", dim)?,
+                Arg::F32(lr),
+            ],
         )
     }
 
@@ -528,7 +615,9 @@ impl<D: Device> Backend for CudaBackend<D> {
         batch_size: usize,
     ) -> Result<StepStats> {
         if state.optimizer != OptimizerKind::Sgd {
-            return crate::backend::composed::train_batch(self, state, tokens, batch, cfg, batch_size);
+            return crate::backend::composed::train_batch(
+                self, state, tokens, batch, cfg, batch_size,
+            );
         }
         if batch.len == 0 {
             return Ok(StepStats::default());

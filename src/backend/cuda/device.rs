@@ -90,7 +90,11 @@ impl<D: Device, T: DevElem> DeviceBuf<D, T> {
 
     /// A read-only kernel argument pointing at element `offset` (`offset <= len`).
     pub fn arg_at(&self, offset: usize) -> Arg<'_> {
-        assert!(offset <= self.len, "argument offset {offset} past a buffer of {}", self.len);
+        assert!(
+            offset <= self.len,
+            "argument offset {offset} past a buffer of {}",
+            self.len
+        );
         Arg::Ptr {
             addr: D::addr(&self.mem) + (offset * std::mem::size_of::<T>()) as u64,
             scalar: T::SCALAR,
@@ -101,14 +105,24 @@ impl<D: Device, T: DevElem> DeviceBuf<D, T> {
 
     /// This buffer as a writable kernel argument (`T*`).
     pub fn arg_mut(&mut self) -> Arg<'_> {
-        Arg::Ptr { addr: D::addr_mut(&mut self.mem), scalar: T::SCALAR, constant: false, _borrow: PhantomData }
+        Arg::Ptr {
+            addr: D::addr_mut(&mut self.mem),
+            scalar: T::SCALAR,
+            constant: false,
+            _borrow: PhantomData,
+        }
     }
 }
 
 /// One kernel argument, as its value; pointers borrow the buffer they point into.
 #[derive(Clone, Copy, Debug)]
 pub enum Arg<'a> {
-    Ptr { addr: u64, scalar: Scalar, constant: bool, _borrow: PhantomData<&'a ()> },
+    Ptr {
+        addr: u64,
+        scalar: Scalar,
+        constant: bool,
+        _borrow: PhantomData<&'a ()>,
+    },
     U32(u32),
     U64(u64),
     F32(f32),
@@ -118,8 +132,16 @@ impl Arg<'_> {
     /// The normalised C type of this argument (`"const f32*"`, `"u32"`, …), as in `KERNEL_SIGS`.
     pub fn type_name(&self) -> String {
         match self {
-            Arg::Ptr { scalar, constant: true, .. } => format!("const {}*", scalar.name()),
-            Arg::Ptr { scalar, constant: false, .. } => format!("{}*", scalar.name()),
+            Arg::Ptr {
+                scalar,
+                constant: true,
+                ..
+            } => format!("const {}*", scalar.name()),
+            Arg::Ptr {
+                scalar,
+                constant: false,
+                ..
+            } => format!("{}*", scalar.name()),
             Arg::U32(_) => "u32".into(),
             Arg::U64(_) => "u64".into(),
             Arg::F32(_) => "f32".into(),
@@ -149,7 +171,11 @@ pub struct LaunchConfig {
 impl LaunchConfig {
     /// A one-dimensional launch.
     pub fn linear(blocks: u32, threads: u32, shared_bytes: u32) -> LaunchConfig {
-        LaunchConfig { grid: [blocks, 1, 1], block: [threads, 1, 1], shared_bytes }
+        LaunchConfig {
+            grid: [blocks, 1, 1],
+            block: [threads, 1, 1],
+            shared_bytes,
+        }
     }
 }
 
@@ -221,7 +247,13 @@ pub trait Device: Sized + Send + Sync {
     fn addr_mut(mem: &mut Self::Mem) -> u64;
 
     /// Launches `kernel` (of `module`) without checking `args`: use [`Device::launch`].
-    fn launch_unchecked(&self, kernel: &str, module: &str, cfg: LaunchConfig, args: &[Arg]) -> Result<()>;
+    fn launch_unchecked(
+        &self,
+        kernel: &str,
+        module: &str,
+        cfg: LaunchConfig,
+        args: &[Arg],
+    ) -> Result<()>;
 
     /// Waits for every launch so far.
     fn synchronize(&self) -> Result<()>;
@@ -235,7 +267,11 @@ pub trait Device: Sized + Send + Sync {
     /// A zeroed buffer of `len` elements.
     fn zeros<T: DevElem>(&self, len: usize) -> Result<DeviceBuf<Self, T>> {
         let bytes = len * std::mem::size_of::<T>();
-        Ok(DeviceBuf { mem: self.alloc_zeroed(bytes)?, len, _elem: PhantomData })
+        Ok(DeviceBuf {
+            mem: self.alloc_zeroed(bytes)?,
+            len,
+            _elem: PhantomData,
+        })
     }
 
     /// A buffer holding a copy of `host`.
@@ -246,12 +282,26 @@ pub trait Device: Sized + Send + Sync {
     }
 
     /// Copies `host` into `buf` starting at element `offset`.
-    fn write<T: DevElem>(&self, buf: &mut DeviceBuf<Self, T>, offset: usize, host: &[T]) -> Result<()> {
-        assert!(offset + host.len() <= buf.len, "write of {} at {offset} past a buffer of {}", host.len(), buf.len);
+    fn write<T: DevElem>(
+        &self,
+        buf: &mut DeviceBuf<Self, T>,
+        offset: usize,
+        host: &[T],
+    ) -> Result<()> {
+        assert!(
+            offset + host.len() <= buf.len,
+            "write of {} at {offset} past a buffer of {}",
+            host.len(),
+            buf.len
+        );
         if host.is_empty() {
             return Ok(());
         }
-        self.write_bytes(&mut buf.mem, offset * std::mem::size_of::<T>(), as_bytes(host))
+        self.write_bytes(
+            &mut buf.mem,
+            offset * std::mem::size_of::<T>(),
+            as_bytes(host),
+        )
     }
 
     /// The buffer's contents (waits for pending launches).
@@ -287,7 +337,12 @@ mod tests {
     #[test]
     fn argument_types_use_the_normalised_names() {
         let x = 0u64;
-        let p = |scalar, constant| Arg::Ptr { addr: x, scalar, constant, _borrow: PhantomData };
+        let p = |scalar, constant| Arg::Ptr {
+            addr: x,
+            scalar,
+            constant,
+            _borrow: PhantomData,
+        };
         assert_eq!(p(Scalar::F32, true).type_name(), "const f32*");
         assert_eq!(p(Scalar::U32, false).type_name(), "u32*");
         assert_eq!(p(Scalar::F64, false).type_name(), "f64*");
@@ -304,8 +359,14 @@ mod tests {
             assert!(err.contains(name) && err.contains("argument 0"), "{err}");
         }
         let err = check_args(name, &args[1..]).unwrap_err().to_string();
-        assert!(err.contains(&format!("takes {} arguments", sig.len())), "{err}");
-        assert!(check_args("w2v_no_such_kernel", &[]).unwrap_err().to_string().contains("w2v_no_such_kernel"));
+        assert!(
+            err.contains(&format!("takes {} arguments", sig.len())),
+            "{err}"
+        );
+        assert!(check_args("w2v_no_such_kernel", &[])
+            .unwrap_err()
+            .to_string()
+            .contains("w2v_no_such_kernel"));
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use cudarc::driver::sys::{CUdevice_attribute, CUresult};
-use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DriverError, PushKernelArg};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DriverError, PushKernelArg,
+};
 use cudarc::nvrtc::{CompileOptions, Ptx};
 
 use super::device::{fmt_bytes, Arg, Device, DeviceProps, LaunchConfig};
@@ -63,7 +65,11 @@ pub fn device_count() -> Result<usize> {
     guard("device enumeration", || {
         CudaContext::device_count()
             .map(|n| n.max(0) as usize)
-            .map_err(|e| Error::Device(format!("CUDA driver could not list devices: {e:?}; check the driver with nvidia-smi")))
+            .map_err(|e| {
+                Error::Device(format!(
+                    "CUDA driver could not list devices: {e:?}; check the driver with nvidia-smi"
+                ))
+            })
     })
 }
 
@@ -129,14 +135,19 @@ impl CudaDriver {
         // one stream is all the synchronisation there is to do.
         unsafe { ctx.disable_event_tracking() };
         let stream = ctx.default_stream();
-        let name = ctx.name().map_err(|e| Error::Device(format!("could not read cuda:{ordinal}'s name: {e:?}")))?;
-        let (major, minor) = ctx
-            .compute_capability()
-            .map_err(|e| Error::Device(format!("could not read cuda:{ordinal}'s compute capability: {e:?}")))?;
-        let total_memory = ctx
-            .total_mem()
-            .map_err(|e| Error::Device(format!("could not read cuda:{ordinal}'s memory size: {e:?}")))?
-            as u64;
+        let name = ctx
+            .name()
+            .map_err(|e| Error::Device(format!("could not read cuda:{ordinal}'s name: {e:?}")))?;
+        let (major, minor) = ctx.compute_capability().map_err(|e| {
+            Error::Device(format!(
+                "could not read cuda:{ordinal}'s compute capability: {e:?}"
+            ))
+        })?;
+        let total_memory = ctx.total_mem().map_err(|e| {
+            Error::Device(format!(
+                "could not read cuda:{ordinal}'s memory size: {e:?}"
+            ))
+        })? as u64;
         let (modules, toolkit) = if PTX.is_empty() {
             let Some(nvrtc) = nvrtc_version() else {
                 return Err(Error::Device(format!(
@@ -144,31 +155,53 @@ impl CudaDriver {
                      CUDA toolkit's NVRTC, or rebuild with nvcc on PATH (or NVCC/CUDA_PATH set)"
                 )));
             };
-            (compile_with_nvrtc(major, minor, &nvrtc)?, format!("NVRTC {nvrtc} (compute_{major}{minor})"))
+            (
+                compile_with_nvrtc(major, minor, &nvrtc)?,
+                format!("NVRTC {nvrtc} (compute_{major}{minor})"),
+            )
         } else {
-            let ptx = PTX.iter().map(|&(m, text)| (m, Ptx::from_src(text))).collect();
+            let ptx = PTX
+                .iter()
+                .map(|&(m, text)| (m, Ptx::from_src(text)))
+                .collect();
             (ptx, BUILD_INFO.to_string())
         };
         let mut functions = HashMap::new();
         for (module_name, ptx) in modules {
-            let module = ctx.load_module(ptx).map_err(|e| load_error(module_name, e, &toolkit, &driver))?;
+            let module = ctx
+                .load_module(ptx)
+                .map_err(|e| load_error(module_name, e, &toolkit, &driver))?;
             for &(kernel, _, _) in KERNEL_SIGS.iter().filter(|(_, m, _)| *m == module_name) {
                 let f = module.load_function(kernel).map_err(|e| {
-                    Error::Device(format!("kernel '{kernel}' missing from module '{module_name}': {e:?}; rebuild"))
+                    Error::Device(format!(
+                        "kernel '{kernel}' missing from module '{module_name}': {e:?}; rebuild"
+                    ))
                 })?;
                 functions.insert(kernel, f);
             }
         }
         let props = DeviceProps {
             name: format!("{name} (sm_{major}{minor})"),
-            sm_count: attr(&ctx, CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?,
+            sm_count: attr(
+                &ctx,
+                CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
+            )?,
             warp_size: attr(&ctx, CUdevice_attribute::CU_DEVICE_ATTRIBUTE_WARP_SIZE)?,
-            shared_per_block: attr(&ctx, CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK)?,
+            shared_per_block: attr(
+                &ctx,
+                CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK,
+            )?,
             total_memory,
             driver_version: driver,
             toolkit,
         };
-        Ok(CudaDriver { ordinal, ctx, stream, functions, props })
+        Ok(CudaDriver {
+            ordinal,
+            ctx,
+            stream,
+            functions,
+            props,
+        })
     }
 
     pub fn ordinal(&self) -> usize {
@@ -221,7 +254,10 @@ impl Device for CudaDriver {
 
     fn free_memory(&self) -> Result<u64> {
         guard("memory query", || {
-            self.ctx.mem_get_info().map(|(free, _)| free as u64).map_err(|e| self.driver_error("memory query", e))
+            self.ctx
+                .mem_get_info()
+                .map(|(free, _)| free as u64)
+                .map_err(|e| self.driver_error("memory query", e))
         })
     }
 
@@ -254,15 +290,21 @@ impl Device for CudaDriver {
     fn write_bytes(&self, dst: &mut DriverMem, offset: usize, src: &[u8]) -> Result<()> {
         guard("host-to-device copy", || {
             let mut view = dst.slice.slice_mut(offset..offset + src.len());
-            self.stream.memcpy_htod(src, &mut view).map_err(|e| self.driver_error("host-to-device copy", e))
+            self.stream
+                .memcpy_htod(src, &mut view)
+                .map_err(|e| self.driver_error("host-to-device copy", e))
         })
     }
 
     fn read_bytes(&self, src: &DriverMem, offset: usize, dst: &mut [u8]) -> Result<()> {
         guard("device-to-host copy", || {
             let view = src.slice.slice(offset..offset + dst.len());
-            self.stream.memcpy_dtoh(&view, dst).map_err(|e| self.driver_error("device-to-host copy", e))?;
-            self.stream.synchronize().map_err(|e| self.driver_error("device-to-host copy", e))
+            self.stream
+                .memcpy_dtoh(&view, dst)
+                .map_err(|e| self.driver_error("device-to-host copy", e))?;
+            self.stream
+                .synchronize()
+                .map_err(|e| self.driver_error("device-to-host copy", e))
         })
     }
 
@@ -274,11 +316,19 @@ impl Device for CudaDriver {
         mem.addr
     }
 
-    fn launch_unchecked(&self, kernel: &str, _module: &str, cfg: LaunchConfig, args: &[Arg]) -> Result<()> {
-        let f = self
-            .functions
-            .get(kernel)
-            .ok_or_else(|| Error::Device(format!("kernel '{kernel}' was not loaded on cuda:{}", self.ordinal)))?;
+    fn launch_unchecked(
+        &self,
+        kernel: &str,
+        _module: &str,
+        cfg: LaunchConfig,
+        args: &[Arg],
+    ) -> Result<()> {
+        let f = self.functions.get(kernel).ok_or_else(|| {
+            Error::Device(format!(
+                "kernel '{kernel}' was not loaded on cuda:{}",
+                self.ordinal
+            ))
+        })?;
         guard("kernel launch", || {
             let mut builder = self.stream.launch_builder(f);
             // Each value lives in `args`, borrowed for the whole launch (the builder keeps pointers).
@@ -299,13 +349,23 @@ impl Device for CudaDriver {
             // (KERNEL_SIGS) by `Device::launch`; pointer arguments are live allocations of this
             // context borrowed by `args` for the call, and the kernels index them within the
             // lengths the backend's geometry passes.
-            unsafe { builder.launch(lc) }
-                .map(|_| ())
-                .map_err(|e| self.driver_error(&format!("launch of '{kernel}' (grid {:?}, block {:?})", cfg.grid, cfg.block), e))
+            unsafe { builder.launch(lc) }.map(|_| ()).map_err(|e| {
+                self.driver_error(
+                    &format!(
+                        "launch of '{kernel}' (grid {:?}, block {:?})",
+                        cfg.grid, cfg.block
+                    ),
+                    e,
+                )
+            })
         })
     }
 
     fn synchronize(&self) -> Result<()> {
-        guard("synchronise", || self.stream.synchronize().map_err(|e| self.driver_error("synchronise", e)))
+        guard("synchronise", || {
+            self.stream
+                .synchronize()
+                .map_err(|e| self.driver_error("synchronise", e))
+        })
     }
 }

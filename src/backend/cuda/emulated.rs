@@ -81,21 +81,35 @@ impl Device for EmulatedDevice {
     }
 
     fn write_bytes(&self, dst: &mut HostMem, offset: usize, src: &[u8]) -> Result<()> {
-        assert!(offset + src.len() <= dst.0.len() * 8, "emulated write past the end of an allocation");
+        assert!(
+            offset + src.len() <= dst.0.len() * 8,
+            "emulated write past the end of an allocation"
+        );
         // SAFETY: the range `offset..offset + src.len()` lies inside `dst`'s allocation (asserted
         // above); `src` is a distinct host slice, so the regions do not overlap.
         unsafe {
-            std::ptr::copy_nonoverlapping(src.as_ptr(), dst.0.as_mut_ptr().cast::<u8>().add(offset), src.len());
+            std::ptr::copy_nonoverlapping(
+                src.as_ptr(),
+                dst.0.as_mut_ptr().cast::<u8>().add(offset),
+                src.len(),
+            );
         }
         Ok(())
     }
 
     fn read_bytes(&self, src: &HostMem, offset: usize, dst: &mut [u8]) -> Result<()> {
-        assert!(offset + dst.len() <= src.0.len() * 8, "emulated read past the end of an allocation");
+        assert!(
+            offset + dst.len() <= src.0.len() * 8,
+            "emulated read past the end of an allocation"
+        );
         // SAFETY: the source range lies inside `src`'s allocation (asserted above) and `dst` is a
         // distinct host slice of exactly the copied length.
         unsafe {
-            std::ptr::copy_nonoverlapping(src.0.as_ptr().cast::<u8>().add(offset), dst.as_mut_ptr(), dst.len());
+            std::ptr::copy_nonoverlapping(
+                src.0.as_ptr().cast::<u8>().add(offset),
+                dst.as_mut_ptr(),
+                dst.len(),
+            );
         }
         Ok(())
     }
@@ -108,7 +122,13 @@ impl Device for EmulatedDevice {
         mem.0.as_mut_ptr() as u64
     }
 
-    fn launch_unchecked(&self, kernel: &str, _module: &str, cfg: LaunchConfig, args: &[Arg]) -> Result<()> {
+    fn launch_unchecked(
+        &self,
+        kernel: &str,
+        _module: &str,
+        cfg: LaunchConfig,
+        args: &[Arg],
+    ) -> Result<()> {
         let threads: u64 = cfg.block.iter().map(|&b| b as u64).product();
         if threads == 0 || threads > MAX_THREADS_PER_BLOCK as u64 || cfg.grid.contains(&0) {
             return Err(Error::Device(format!(
@@ -122,7 +142,8 @@ impl Device for EmulatedDevice {
                 cfg.shared_bytes, self.props.shared_per_block
             )));
         }
-        let name = CString::new(kernel).map_err(|_| Error::Device(format!("kernel name {kernel:?} has a NUL byte")))?;
+        let name = CString::new(kernel)
+            .map_err(|_| Error::Device(format!("kernel name {kernel:?} has a NUL byte")))?;
         let type_names: Vec<CString> = args
             .iter()
             .map(|a| CString::new(a.type_name()).expect("normalised type names have no NUL"))

@@ -14,7 +14,9 @@ const BLOCKS_PER_SM: u32 = 32;
 
 /// A grid-stride launch over `n` independent items of one thread each.
 pub fn elementwise(props: &DeviceProps, n: usize) -> LaunchConfig {
-    let blocks = n.div_ceil(BLOCK as usize).clamp(1, (BLOCKS_PER_SM * props.sm_count.max(1)) as usize);
+    let blocks = n
+        .div_ceil(BLOCK as usize)
+        .clamp(1, (BLOCKS_PER_SM * props.sm_count.max(1)) as usize);
     LaunchConfig::linear(blocks as u32, BLOCK, 0)
 }
 
@@ -34,7 +36,12 @@ pub fn subsample_compact(_props: &DeviceProps, n_spans: usize) -> LaunchConfig {
 }
 
 /// `w2v_skipgram_step` / `w2v_cbow_step`: one block per span.
-pub fn sgns_step(_props: &DeviceProps, n_spans: usize, _dim: usize, _negative: usize) -> LaunchConfig {
+pub fn sgns_step(
+    _props: &DeviceProps,
+    n_spans: usize,
+    _dim: usize,
+    _negative: usize,
+) -> LaunchConfig {
     LaunchConfig::linear(n_spans as u32, BLOCK, 0)
 }
 

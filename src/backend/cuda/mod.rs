@@ -45,7 +45,9 @@ pub fn parse_spec(spec: &str) -> Option<usize> {
 #[cfg(feature = "cuda")]
 pub fn open_device(spec: &str, chunk_tokens: usize) -> Result<CudaBackend<CudaDriver>> {
     let ordinal = parse_spec(spec).ok_or_else(|| {
-        Error::Config(format!("unknown CUDA device '{spec}' for --device; use cuda:N, e.g. cuda:0"))
+        Error::Config(format!(
+            "unknown CUDA device '{spec}' for --device; use cuda:N, e.g. cuda:0"
+        ))
     })?;
     let dev = CudaDriver::open(ordinal)?;
     let label = format!("cuda:{ordinal} {}", dev.props().name);
@@ -55,7 +57,11 @@ pub fn open_device(spec: &str, chunk_tokens: usize) -> Result<CudaBackend<CudaDr
 /// The emulated device (kernels compiled as C++ for the CPU), for tests and machines without a GPU.
 #[cfg(feature = "emulator")]
 pub fn open_emulated(chunk_tokens: usize) -> crate::error::Result<CudaBackend<EmulatedDevice>> {
-    CudaBackend::new(EmulatedDevice::new(), "emulated device (CUDA kernels on the CPU)".into(), chunk_tokens)
+    CudaBackend::new(
+        EmulatedDevice::new(),
+        "emulated device (CUDA kernels on the CPU)".into(),
+        chunk_tokens,
+    )
 }
 
 /// `--device auto`: `Ok("cuda:0")` when a driver and a GPU work (the device opens and its kernels
@@ -63,7 +69,9 @@ pub fn open_emulated(chunk_tokens: usize) -> crate::error::Result<CudaBackend<Em
 pub fn auto_device() -> std::result::Result<String, String> {
     #[cfg(feature = "cuda")]
     {
-        CudaDriver::open(0).map(|_| "cuda:0".to_string()).map_err(|e| e.to_string())
+        CudaDriver::open(0)
+            .map(|_| "cuda:0".to_string())
+            .map_err(|e| e.to_string())
     }
     #[cfg(not(feature = "cuda"))]
     {
@@ -105,7 +113,13 @@ impl Footprint {
 impl fmt::Display for Footprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use device::fmt_bytes;
-        write!(f, "{} (parameters {}, tables {}", fmt_bytes(self.total()), fmt_bytes(self.params), fmt_bytes(self.tables))?;
+        write!(
+            f,
+            "{} (parameters {}, tables {}",
+            fmt_bytes(self.total()),
+            fmt_bytes(self.params),
+            fmt_bytes(self.tables)
+        )?;
         if self.adam > 0 {
             write!(f, ", Adam moments {}", fmt_bytes(self.adam))?;
         }
@@ -157,7 +171,9 @@ pub fn device_report() -> String {
     #[cfg(not(feature = "cuda"))]
     out.push_str("driver   not used: built without the `cuda` feature\n");
     #[cfg(feature = "emulator")]
-    out.push_str("emulator available (feature `emulator`: CUDA kernels on the CPU, for correctness only)\n");
+    out.push_str(
+        "emulator available (feature `emulator`: CUDA kernels on the CPU, for correctness only)\n",
+    );
     out
 }
 
