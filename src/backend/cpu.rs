@@ -34,11 +34,13 @@ impl CpuBackend {
     }
 }
 
-/// Dot product with eight independent partial sums, so LLVM keeps them in vector lanes
-/// (a single running sum is a serial dependency it may not reorder).
+/// Dot product with sixteen independent partial sums (two 256-bit or four 128-bit registers), so
+/// LLVM keeps them in vector lanes; a single running sum is a serial chain it may not reorder.
+/// The partial sums are added in order at the end: a pairwise tree here makes LLVM's SLP
+/// vectoriser fall back to 2-wide vectors.
 #[inline(always)]
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const L: usize = 8;
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const L: usize = 16;
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
@@ -54,12 +56,12 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
             acc[i] += x[i] * y[i];
         }
     }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+    acc.iter().sum::<f32>() + tail
 }
 
 /// `y += a · x` over equal-length rows.
 #[inline(always)]
-pub(crate) fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y += a * x;
     }
@@ -68,7 +70,7 @@ pub(crate) fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 /// `(σ(x), exp(−|x|))`: the one transcendental that both σ and the stable binary cross-entropy
 /// `max(x, 0) − x·t + log1p(exp(−|x|))` are built from; nothing overflows for any finite `x`.
 #[inline(always)]
-pub(crate) fn sigmoid_and_e(x: f32) -> (f32, f32) {
+fn sigmoid_and_e(x: f32) -> (f32, f32) {
     let e = (-x.abs()).exp();
     let s = if x >= 0.0 {
         1.0 / (1.0 + e)
@@ -76,6 +78,34 @@ pub(crate) fn sigmoid_and_e(x: f32) -> (f32, f32) {
         e / (1.0 + e)
     };
     (s, e)
+}
+
+/// `exp(x)` for `x ≤ 0` in plain, branch-free f32 arithmetic: no libm call in the per-target pass
+/// (libm's `expf` was a sixth of the fast path's time). Cody–Waite reduction `x = n·ln2 + r`, |r| ≤ ln2/2, then Cephes' degree-7
+/// polynomial for `e^r` and `2^n` built from exponent bits: within 2 ulp of the true value
+/// (tested against f64). Below −87 (where `e^x` < 2^−125) it returns 0; σ and the loss built
+/// from it change by less than 1e−37 there.
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer in the low bits
+    let xc = x.max(-87.0);
+    let t = xc * std::f32::consts::LOG2_E + MAGIC;
+    let n = t - MAGIC;
+    let r = (xc - n * 0.693_359_4) - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_2e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 0.166_666_65;
+    p = p * r + 0.5;
+    let er = p * (r * r) + r + 1.0;
+    let n_int = t.to_bits() as i32 - MAGIC.to_bits() as i32;
+    let scale = f32::from_bits(((n_int + 127) as u32) << 23);
+    if x < -87.0 {
+        0.0
+    } else {
+        er * scale
+    }
 }
 
 impl Backend for CpuBackend {
@@ -381,19 +411,77 @@ struct Shared<'a> {
 impl Shared<'_> {
     /// Trains the centres of `sub` (a span-aligned piece of the parent batch) on one thread.
     fn run(&self, sub: &Batch, w_in: HogwildMatrix<'_>, w_out: HogwildMatrix<'_>) -> StepStats {
-        let mut worker = Worker::new(w_in, w_out, self.cfg.negative as usize);
+        self.run_with(sub, w_in, w_out, has_avx2())
+    }
+
+    /// [`Shared::run`] with the AVX2 build of the step chosen by the caller (`avx2` must only be
+    /// true where the CPU has AVX2).
+    fn run_with(
+        &self,
+        sub: &Batch,
+        w_in: HogwildMatrix<'_>,
+        w_out: HogwildMatrix<'_>,
+        avx2: bool,
+    ) -> StepStats {
+        let model = self.cfg.model;
+        let mut worker = Worker::new(w_in, w_out, self.cfg.negative as usize, avx2);
+        // One centre of look-ahead: its rows start loading while the previous centre trains.
         plan::centres(self.tokens, sub, self.keep, self.table, self.cfg, |c| {
-            if c.contexts.is_empty() {
-                return;
-            }
-            let lr = self.parent.lr_at(c.index);
-            match self.cfg.model {
-                ModelKind::Skipgram => worker.skipgram(c, lr),
-                ModelKind::Cbow => worker.cbow(c, lr),
+            if !c.contexts.is_empty() {
+                worker.prefetch(c);
+                worker.train_pending(model);
+                worker.stash(c, self.parent.lr_at(c.index));
             }
         });
-        worker.stats
+        worker.train_pending(model);
+        worker.finish()
     }
+}
+
+/// Whether this CPU can run the AVX2 build of the per-centre step.
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Running loss of one worker, in a form that needs a logarithm only every few hundred examples
+/// instead of a `log1p` per example: `Σ bce = Σ (max(x,0) − x·t) + ln Π (1 + exp(−|x|))`. Each
+/// factor lies in [1, 2], so the f64 product is folded into the sum long before it could overflow.
+struct LossAcc {
+    linear: f64,
+    product: f64,
+    sum: f64,
+}
+
+impl LossAcc {
+    fn new() -> Self {
+        LossAcc {
+            linear: 0.0,
+            product: 1.0,
+            sum: 0.0,
+        }
+    }
+
+    /// Folds the product into the sum when it grows large (call between examples' groups).
+    #[inline(always)]
+    fn settle(&mut self, force: bool) {
+        if force || self.product > 1e250 {
+            self.sum += self.linear + self.product.ln();
+            self.linear = 0.0;
+            self.product = 1.0;
+        }
+    }
+}
+
+/// The centre a worker trains next: what [`Centre`] gives it, plus its learning rate.
+#[derive(Default)]
+struct Pending {
+    word: u32,
+    lr: f32,
+    contexts: Vec<u32>,
+    negatives: Vec<u32>,
 }
 
 /// One thread's scratch buffers (allocated once per call, reused for every centre).
@@ -401,93 +489,240 @@ struct Worker<'a> {
     w_in: HogwildMatrix<'a>,
     w_out: HogwildMatrix<'a>,
     dim: usize,
-    /// `[1 + K]` target ids and labels of the current centre.
+    /// `[1 + K]` target ids of the current centre, and their labels, scores and gradients.
     targets: Vec<u32>,
-    labels: Vec<f32>,
+    lanes: Lanes,
     /// `[1 + K, dim]` copies of the target rows, read once per centre.
     rows: Vec<f32>,
     /// `[1 + K, dim]` accumulated target-row gradients (already scaled by the learning rate).
     acc: Vec<f32>,
-    /// `[dim]` the input vector and its gradient.
+    /// `[dim]` CBOW's mean input, and the input gradient of the current example.
     h: Vec<f32>,
     grad_h: Vec<f32>,
-    /// `[1 + K]` scaled output gradients of the current example.
-    g: Vec<f32>,
+    loss: LossAcc,
     stats: StepStats,
+    /// The centre whose rows are being prefetched, trained when the next one arrives.
+    pending: Option<Pending>,
+    /// Emptied `Pending` kept for its allocations.
+    spare: Pending,
+    /// Whether this CPU runs the AVX2 build of the per-centre step.
+    avx2: bool,
+}
+
+/// Width of the σ/loss pass over one centre's targets (`1 + K` padded to whole chunks).
+const LANES: usize = 8;
+
+/// Per-target values of one example group, `LANES`-padded (padding lanes are computed and ignored).
+struct Lanes {
+    /// Targets in use (`1 + K`).
+    n: usize,
+    label: Vec<f32>,
+    score: Vec<f32>,
+    /// `exp(−|score|)`, the loss's linear part `max(x, 0) − x·t`, and `lr·(σ(x) − t)`.
+    e: Vec<f32>,
+    linear: Vec<f32>,
+    g: Vec<f32>,
+}
+
+impl Lanes {
+    fn new(n: usize) -> Self {
+        let padded = n.div_ceil(LANES) * LANES;
+        let mut label = vec![0.0; padded];
+        label[0] = 1.0;
+        let z = vec![0.0; padded];
+        Lanes {
+            n,
+            label,
+            score: z.clone(),
+            e: z.clone(),
+            linear: z.clone(),
+            g: z,
+        }
+    }
+
+    /// σ, gradient and loss parts of every lane: fixed-size, branch-free chunks with no libm call.
+    #[inline(always)]
+    fn activate(&mut self, lr: f32) {
+        let chunks = self.score.len() / LANES;
+        for c in 0..chunks {
+            let lanes = c * LANES..(c + 1) * LANES;
+            let x: &[f32; LANES] = self.score[lanes.clone()].try_into().unwrap();
+            let t: &[f32; LANES] = self.label[lanes.clone()].try_into().unwrap();
+            let e: &mut [f32; LANES] = (&mut self.e[lanes.clone()]).try_into().unwrap();
+            for i in 0..LANES {
+                e[i] = exp_nonpositive(-x[i].abs());
+            }
+            let lin: &mut [f32; LANES] = (&mut self.linear[lanes.clone()]).try_into().unwrap();
+            for i in 0..LANES {
+                lin[i] = x[i].max(0.0) - x[i] * t[i];
+            }
+            let g: &mut [f32; LANES] = (&mut self.g[lanes]).try_into().unwrap();
+            for i in 0..LANES {
+                let inv = 1.0 / (1.0 + e[i]);
+                let s = if x[i] >= 0.0 { inv } else { e[i] * inv };
+                g[i] = (s - t[i]) * lr;
+            }
+        }
+    }
+}
+
+/// One example group: scores of `h` against the target `rows`; with `g = lr·(σ(x) − label)`,
+/// sets `grad_h = Σ g_t rows_t` and adds `g_t h` to `acc_t`.
+#[inline(always)]
+fn train_group(
+    h: &[f32],
+    rows: &[f32],
+    lanes: &mut Lanes,
+    lr: f32,
+    grad_h: &mut [f32],
+    acc: &mut [f32],
+    loss: &mut LossAcc,
+) {
+    let dim = h.len();
+    for (x, r) in lanes.score.iter_mut().zip(rows.chunks_exact(dim)) {
+        *x = dot(h, r);
+    }
+    lanes.activate(lr);
+    for (&lin, &e) in lanes.linear[..lanes.n].iter().zip(&lanes.e[..lanes.n]) {
+        loss.linear += lin as f64;
+        loss.product *= 1.0 + e as f64;
+    }
+    loss.settle(false);
+    grad_h.fill(0.0);
+    for ((r, a), &g) in rows
+        .chunks_exact(dim)
+        .zip(acc.chunks_exact_mut(dim))
+        .zip(&lanes.g)
+    {
+        axpy(grad_h, g, r);
+        axpy(a, g, h);
+    }
 }
 
 impl<'a> Worker<'a> {
-    fn new(w_in: HogwildMatrix<'a>, w_out: HogwildMatrix<'a>, k: usize) -> Self {
+    fn new(w_in: HogwildMatrix<'a>, w_out: HogwildMatrix<'a>, k: usize, avx2: bool) -> Self {
         let dim = w_in.dim();
         let n = 1 + k;
-        let mut labels = vec![0.0; n];
-        labels[0] = 1.0;
         Worker {
             w_in,
             w_out,
             dim,
             targets: vec![0; n],
-            labels,
+            lanes: Lanes::new(n),
             rows: vec![0.0; n * dim],
             acc: vec![0.0; n * dim],
             h: vec![0.0; dim],
             grad_h: vec![0.0; dim],
-            g: vec![0.0; n],
+            loss: LossAcc::new(),
             stats: StepStats::default(),
+            pending: None,
+            spare: Pending::default(),
+            avx2,
+        }
+    }
+
+    /// Starts loading every row centre `c` touches into cache, so that the misses overlap with
+    /// the previous centre's arithmetic instead of stalling this one's.
+    fn prefetch(&self, c: &Centre) {
+        self.w_out.prefetch(c.word as usize);
+        for &t in &c.negatives {
+            self.w_out.prefetch(t as usize);
+        }
+        for &ctx in &c.contexts {
+            self.w_in.prefetch(ctx as usize);
+        }
+    }
+
+    /// Queues `c` (copied into reused buffers) as the next centre to train.
+    fn stash(&mut self, c: &Centre, lr: f32) {
+        let mut p = std::mem::take(&mut self.spare);
+        p.word = c.word;
+        p.lr = lr;
+        p.contexts.clear();
+        p.contexts.extend_from_slice(&c.contexts);
+        p.negatives.clear();
+        p.negatives.extend_from_slice(&c.negatives);
+        self.pending = Some(p);
+    }
+
+    /// Trains the queued centre, if any.
+    fn train_pending(&mut self, model: ModelKind) {
+        if let Some(p) = self.pending.take() {
+            self.centre(&p, model);
+            self.spare = p;
         }
     }
 
     /// Copies the centre's target rows `[centre, negatives…]` out of `w_out`.
-    fn load_targets(&mut self, c: &Centre) {
+    #[inline(always)]
+    fn load_targets(&mut self, c: &Pending) {
         self.targets[0] = c.word;
         self.targets[1..].copy_from_slice(&c.negatives);
         for (dst, &t) in self.rows.chunks_exact_mut(self.dim).zip(&self.targets) {
             dst.copy_from_slice(self.w_out.row(t as usize));
         }
-    }
-
-    /// Scores `h` (in `self.h`) against the loaded target rows: fills `self.g` with
-    /// `lr·(σ(s) − label)`, `self.grad_h` with `Σ g_t rows_t`, and returns the examples' loss.
-    #[inline(always)]
-    fn score(&mut self, lr: f32) -> f64 {
-        let dim = self.dim;
-        let mut loss = 0.0f64;
-        self.grad_h.fill(0.0);
-        for ((r, &t), g) in self
-            .rows
-            .chunks_exact(dim)
-            .zip(&self.labels)
-            .zip(self.g.iter_mut())
-        {
-            let x = dot(&self.h, r);
-            let (s, e) = sigmoid_and_e(x);
-            loss += (x.max(0.0) - x * t + e.ln_1p()) as f64;
-            *g = (s - t) * lr;
-            axpy(&mut self.grad_h, *g, r);
-        }
-        loss
-    }
-
-    fn skipgram(&mut self, c: &Centre, lr: f32) {
-        let dim = self.dim;
-        self.load_targets(c);
         self.acc.fill(0.0);
-        for &ctx in &c.contexts {
-            self.h.copy_from_slice(self.w_in.row(ctx as usize));
-            self.stats.loss_sum += self.score(lr);
-            for (a, &g) in self.acc.chunks_exact_mut(dim).zip(&self.g) {
-                axpy(a, g, &self.h);
-            }
-            axpy(self.w_in.row_mut(ctx as usize), -1.0, &self.grad_h);
-        }
-        for (a, &t) in self.acc.chunks_exact(dim).zip(&self.targets) {
+    }
+
+    /// Subtracts the accumulated target-row gradients from `w_out`, once per centre.
+    #[inline(always)]
+    fn store_targets(&mut self) {
+        for (a, &t) in self.acc.chunks_exact(self.dim).zip(&self.targets) {
             axpy(self.w_out.row_mut(t as usize), -1.0, a);
         }
-        self.stats.examples += (c.contexts.len() * self.targets.len()) as u64;
         self.stats.centres += 1;
     }
 
-    fn cbow(&mut self, c: &Centre, lr: f32) {
+    /// Trains one centre, with 256-bit vectors where the CPU has them. Neither path contracts to
+    /// FMA, so both compute bit-identical results (the same operations in the same order).
+    fn centre(&mut self, c: &Pending, model: ModelKind) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only true where a run-time check found AVX2 on this CPU (see
+            // `has_avx2` and `Shared::run_with`), the only feature `centre_avx2` enables.
+            return unsafe { self.centre_avx2(c, model) };
+        }
+        self.centre_body(c, model)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn centre_avx2(&mut self, c: &Pending, model: ModelKind) {
+        self.centre_body(c, model)
+    }
+
+    #[inline(always)]
+    fn centre_body(&mut self, c: &Pending, model: ModelKind) {
+        match model {
+            ModelKind::Skipgram => self.skipgram(c),
+            ModelKind::Cbow => self.cbow(c),
+        }
+    }
+
+    #[inline(always)]
+    fn skipgram(&mut self, c: &Pending) {
+        let lr = c.lr;
+        self.load_targets(c);
+        for &ctx in &c.contexts {
+            let h = self.w_in.row_mut(ctx as usize);
+            train_group(
+                h,
+                &self.rows,
+                &mut self.lanes,
+                lr,
+                &mut self.grad_h,
+                &mut self.acc,
+                &mut self.loss,
+            );
+            axpy(h, -1.0, &self.grad_h);
+        }
+        self.stats.examples += (c.contexts.len() * self.targets.len()) as u64;
+        self.store_targets();
+    }
+
+    #[inline(always)]
+    fn cbow(&mut self, c: &Pending) {
+        let lr = c.lr;
         self.load_targets(c);
         self.h.fill(0.0);
         for &ctx in &c.contexts {
@@ -495,14 +730,120 @@ impl<'a> Worker<'a> {
         }
         let inv = 1.0 / c.contexts.len() as f32;
         self.h.iter_mut().for_each(|x| *x *= inv);
-        self.stats.loss_sum += self.score(lr);
+        train_group(
+            &self.h,
+            &self.rows,
+            &mut self.lanes,
+            lr,
+            &mut self.grad_h,
+            &mut self.acc,
+            &mut self.loss,
+        );
         for &ctx in &c.contexts {
             axpy(self.w_in.row_mut(ctx as usize), -1.0, &self.grad_h);
         }
-        for (&g, &t) in self.g.iter().zip(&self.targets) {
-            axpy(self.w_out.row_mut(t as usize), -g, &self.h);
-        }
         self.stats.examples += self.targets.len() as u64;
-        self.stats.centres += 1;
+        self.store_targets();
+    }
+
+    fn finish(mut self) -> StepStats {
+        self.loss.settle(true);
+        self.stats.loss_sum = self.loss.sum;
+        self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sampler::keep_thresholds;
+
+    /// The vectorisable exp stays within 2 ulp of the true value over its whole range.
+    #[test]
+    fn exp_nonpositive_is_within_two_ulp() {
+        let mut x = 0.0f32;
+        let mut worst = 0.0f64;
+        while x > -87.0 {
+            let want = (x as f64).exp();
+            let got = exp_nonpositive(x) as f64;
+            let w = want as f32;
+            let ulp = (f32::from_bits(w.to_bits() + 1) - w) as f64;
+            worst = worst.max((got - want).abs() / ulp);
+            x -= 1e-4 * (1.0 + x.abs());
+        }
+        assert!(worst <= 2.0, "worst error {worst} ulp");
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert_eq!(exp_nonpositive(-1e4), 0.0);
+        assert_eq!(exp_nonpositive(f32::NEG_INFINITY), 0.0);
+    }
+
+    /// The AVX2 build and the baseline build of the step give bit-identical parameters and loss.
+    #[test]
+    fn avx2_and_baseline_steps_are_bit_identical() {
+        let vocab = 40usize;
+        let dim = 37; // not a multiple of the vector width: exercises the scalar tails
+        let tokens: Vec<u32> = (0..3000u64)
+            .map(|i| {
+                let r = crate::rng::draw(4, i, 9, 0);
+                if r[1] % 13 == 0 {
+                    SENTENCE_BREAK
+                } else {
+                    crate::rng::below(r[0], vocab as u32)
+                }
+            })
+            .collect();
+        let counts: Vec<u64> = (0..vocab as u64).map(|i| 100 + 50 * i).collect();
+        let table = AliasTable::unigram(&counts, 0.75);
+        let keep = keep_thresholds(&counts, 0.0);
+        let init: Vec<f32> = (0..vocab * dim)
+            .map(|i| crate::rng::unit_f32(crate::rng::draw(2, i as u64, 3, 0)[0]) - 0.5)
+            .collect();
+        let batch = Batch {
+            start: 0,
+            len: tokens.len(),
+            epoch: 0,
+            corpus_len: 3000,
+            lr_begin: 0.05,
+            lr_end: 0.01,
+        };
+        for model in [ModelKind::Skipgram, ModelKind::Cbow] {
+            let cfg = StepConfig {
+                model,
+                window: 3,
+                fixed_window: false,
+                negative: 4,
+                negatives: NegativeMode::Replace,
+                seed: 1,
+            };
+            let shared = Shared {
+                tokens: &tokens,
+                parent: &batch,
+                keep: &keep,
+                table: &table,
+                cfg: &cfg,
+            };
+            let mut results = Vec::new();
+            for avx2 in [false, has_avx2()] {
+                let (mut w_in, mut w_out) = (init.clone(), init.clone());
+                let stats = shared.run_with(
+                    &batch,
+                    HogwildMatrix::new(&mut w_in, dim),
+                    HogwildMatrix::new(&mut w_out, dim),
+                    avx2,
+                );
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                results.push((
+                    stats.loss_sum.to_bits(),
+                    stats.examples,
+                    bits(&w_in),
+                    bits(&w_out),
+                ));
+            }
+            assert!(results[0].1 > 0);
+            assert!(
+                results[0] == results[1],
+                "{model:?}: AVX2 and baseline builds differ"
+            );
+        }
     }
 }

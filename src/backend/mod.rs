@@ -9,9 +9,9 @@
 
 pub mod composed;
 pub mod cpu;
-pub mod hogwild;
 #[cfg(any(feature = "cuda", feature = "emulator"))]
 pub mod cuda;
+pub mod hogwild;
 
 use crate::error::Result;
 use crate::plan::{Batch, StepConfig};
