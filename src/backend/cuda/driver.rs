@@ -63,13 +63,14 @@ pub fn device_count() -> Result<usize> {
         return Err(Error::Device(NO_DRIVER.into()));
     }
     guard("device enumeration", || {
-        CudaContext::device_count()
-            .map(|n| n.max(0) as usize)
-            .map_err(|e| {
-                Error::Device(format!(
-                    "CUDA driver could not list devices: {e:?}; check the driver with nvidia-smi"
-                ))
-            })
+        match CudaContext::device_count() {
+            Ok(n) => Ok(n.max(0) as usize),
+            // cuInit reports a machine with the driver installed but no GPU this way.
+            Err(e) if e.0 == CUresult::CUDA_ERROR_NO_DEVICE => Ok(0),
+            Err(e) => Err(Error::Device(format!(
+                "CUDA driver could not list devices: {e:?}; check the driver with nvidia-smi"
+            ))),
+        }
     })
 }
 

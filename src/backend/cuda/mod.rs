@@ -190,6 +190,17 @@ mod tests {
     }
 
     #[test]
+    fn report_and_auto_choice_never_panic() {
+        let report = device_report();
+        assert!(report.contains(kernels::BUILD_INFO), "{report}");
+        // With no GPU the reason is one line; with one, the choice is cuda:0.
+        match auto_device() {
+            Ok(spec) => assert_eq!(spec, "cuda:0"),
+            Err(why) => assert!(!why.is_empty() && !why.contains('\n'), "{why}"),
+        }
+    }
+
+    #[test]
     fn footprint_counts_every_matrix() {
         let f = Footprint::of(1000, 100, OptimizerKind::Sgd, false);
         assert_eq!(f.total(), 2 * 400_000 + 12_000);
