@@ -332,6 +332,7 @@ fn build_emulator(kernels: &Path, modules: &[Module], sigs: &[KernelSig], out: &
         .flag("-std=c++17")
         .flag("-pthread")
         .flag("-ffp-contract=off")
+        .flag("-Wno-unknown-pragmas")
         .include(kernels)
         .include(&emu)
         .file(emu.join("runtime.cpp"));

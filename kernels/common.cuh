@@ -86,7 +86,7 @@ static __device__ __forceinline__ unsigned w2v_negative_slot(const unsigned* pro
 }
 
 // The k negatives of a centre, sampler::negatives_for_centre in both modes. `Out` is anything with
-// get(i) / set(i, v): a plain pointer (global or shared memory) or an array held in registers.
+// set(i, v) and contains(n, v) (is v among the first n set): a plain pointer or registers.
 // Distinct mode: rejection of the centre and of repeats over at most DISTINCT_MAX_SLOTS·k slots,
 // then the deterministic upward scan from the centre (callers guarantee vocab > k).
 template <class Out>
@@ -103,11 +103,7 @@ static __device__ __forceinline__ void w2v_negatives_for_centre(const unsigned* 
     unsigned filled = 0;
     for (unsigned s = 0; filled < k && s < W2V_DISTINCT_MAX_SLOTS * k; ++s) {
         const unsigned cand = w2v_negative_slot(prob, alias, vocab, seed, pos, s);
-        bool fresh = cand != centre;
-        for (unsigned j = 0; j < filled; ++j) {
-            fresh = fresh && out.get(j) != cand;
-        }
-        if (fresh) {
+        if (cand != centre && !out.contains(filled, cand)) {
             out.set(filled, cand);
             ++filled;
         }
@@ -115,11 +111,7 @@ static __device__ __forceinline__ void w2v_negatives_for_centre(const unsigned* 
     unsigned cand = centre;
     while (filled < k) {
         cand = (cand + 1u) % vocab;
-        bool fresh = cand != centre;
-        for (unsigned j = 0; j < filled; ++j) {
-            fresh = fresh && out.get(j) != cand;
-        }
-        if (fresh) {
+        if (cand != centre && !out.contains(filled, cand)) {
             out.set(filled, cand);
             ++filled;
         }
@@ -129,8 +121,15 @@ static __device__ __forceinline__ void w2v_negatives_for_centre(const unsigned* 
 // `Out` over a plain pointer.
 struct W2vPtrOut {
     unsigned* p;
-    __device__ __forceinline__ unsigned get(unsigned i) const { return p[i]; }
     __device__ __forceinline__ void set(unsigned i, unsigned v) { p[i] = v; }
+    __device__ __forceinline__ bool contains(unsigned n, unsigned v) const {
+        for (unsigned j = 0; j < n; ++j) {
+            if (p[j] == v) {
+                return true;
+            }
+        }
+        return false;
+    }
 };
 
 // Half-width of the window around the centre at key position pos: plan::effective_window.
