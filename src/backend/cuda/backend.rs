@@ -247,7 +247,7 @@ impl<D: Device> CudaBackend<D> {
         let n_spans_arg = u32_arg("spans", n_spans)?;
         self.launch(
             "w2v_subsample_compact",
-            geometry::subsample_compact(self.dev.props(), n_spans),
+            geometry::subsample_compact(n_spans),
             &[
                 chunk.arg_at(sub.start - res.start),
                 batch_len,
@@ -264,11 +264,20 @@ impl<D: Device> CudaBackend<D> {
             ModelKind::Cbow => "w2v_cbow_step",
         };
         let dim = state.dim;
+        let step_launch = geometry::sgns_step(self.dev.props(), n_spans, dim, cfg.negative).ok_or_else(|| {
+            Error::Config(format!(
+                "--dim {dim} with --negative {} needs more shared memory per block than {} has ({}); \
+                 use a smaller --dim or --step composed",
+                cfg.negative,
+                self.label,
+                fmt_bytes(self.dev.props().shared_per_block as u64)
+            ))
+        })?;
         let vocab = u32_arg("vocabulary size", state.vocab_size)?;
         let distinct = Arg::U32((cfg.negatives == NegativeMode::Distinct) as u32);
         self.launch(
             kernel,
-            geometry::sgns_step(self.dev.props(), n_spans, dim, cfg.negative as usize),
+            step_launch,
             &[
                 state.w_in.arg_mut(),
                 state.w_out.arg_mut(),
@@ -618,6 +627,13 @@ impl<D: Device> Backend for CudaBackend<D> {
             return crate::backend::composed::train_batch(
                 self, state, tokens, batch, cfg, batch_size,
             );
+        }
+        if cfg.negative > geometry::MAX_FUSED_NEGATIVE {
+            return Err(Error::Config(format!(
+                "--negative {} is more than the fused CUDA step takes ({}); use --step composed",
+                cfg.negative,
+                geometry::MAX_FUSED_NEGATIVE
+            )));
         }
         if batch.len == 0 {
             return Ok(StepStats::default());
