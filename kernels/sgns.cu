@@ -1,0 +1,362 @@
+// sgns.cu: the fused training step (the fast path): subsampling + compaction of a batch, then
+// skip-gram or CBOW with negative sampling, Hogwild, exactly the semantics of src/plan.rs.
+//
+// A batch is `batch_len` consecutive corpus tokens whose first token sits on a multiple of SPAN_LEN
+// (8192), so span s covers batch offsets [s·SPAN_LEN, min((s+1)·SPAN_LEN, batch_len)). The token at
+// batch offset t has key position key_first + t (epoch·corpus_len + corpus index).
+//
+// w2v_subsample_compact(tokens, batch_len, keep, seed, key_first, kept_ids, kept_off, kept_count)
+//   tokens: [batch_len]; keep: [vocab] u32 keep thresholds (sampler::keep_token);
+//   kept_ids, kept_off: [n_spans, SPAN_LEN]; kept_count: [n_spans].
+//   Span s's kept tokens (sentence breaks always kept) go, in order, to kept_ids[s·SPAN_LEN + j] with
+//   their batch offsets in kept_off[...]; kept_count[s] is how many.
+//   Geometry: blocks grid-stride over spans (one block per span is the intent: grid = n_spans);
+//   blockDim.x a multiple of 32, at most 1024 (256 is a good choice). Thread i owns a contiguous run
+//   of ceil(SPAN_LEN / blockDim.x) tokens: count kept, block-wide exclusive scan (warp shuffles,
+//   then the warp totals through static shared memory), write. Three __syncthreads per span.
+//   Races: none; each output element has one writer.
+//
+// w2v_skipgram_step / w2v_cbow_step(w_in, w_out, dim, kept_ids, kept_off, kept_count, n_spans,
+//     alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin, lr_end, window,
+//     fixed_window, negative, distinct, loss_acc)
+//   w_in, w_out: [vocab, dim] row-major, updated in place; kept_*: as written by subsample_compact;
+//   alias_prob, alias_alias: [vocab]; loss_acc: [2] doubles, += (loss sum, example count).
+//   Per centre (kept, non-break token k of span s), as plan.rs: half-width b = window or word2vec's
+//   shrink; contexts = kept tokens within b compacted places each side, stopping at a break or the
+//   span edge; targets = [centre, K negatives] (K = negative ≤ 31; distinct ≠ 0: no repeats, centre
+//   excluded); lr = lr_begin + (lr_end − lr_begin)·(off / batch_len) for the centre's batch offset.
+//   Skip-gram: for each context c, h = w_in[c], scores h·w_out[t], g_t = lr·(σ(score) − label);
+//     w_in[c] −= Σ_t g_t·w_out[t];  w_out[t] −= Σ_c g_t·h_c  (accumulated over the contexts).
+//   CBOW: h = mean of the context rows, the same targets once;
+//     w_out[t] −= g_t·h;  every context row w_in[c] −= Σ_t g_t·w_out[t] (unscaled, word2vec.c).
+//   Geometry: one warp per centre; warps grid-stride over the virtual centres v in
+//   [0, n_spans·SPAN_LEN) (span v / SPAN_LEN, place v % SPAN_LEN), skipping places ≥ kept_count.
+//   blockDim.x a multiple of 32. Dynamic shared memory, sized by the host:
+//       shared_bytes = (blockDim.x / 32) · 2 · (1 + negative) · dim · 4
+//   i.e. per warp the (1+K) target rows and, for skip-gram, their gradient accumulators (CBOW keeps
+//   h there instead). Dot products: the warp splits into groups of G = 32 / pow2ceil(1+K) lanes, one
+//   group per target, each summing its target's dot over a strided share of dim, then a log2(G)
+//   shuffle reduction; the (1+K) gradients are broadcast with one shuffle each. Updates stride dims
+//   over the 32 lanes. So a context costs 1+K+log2(G) shuffles and a centre one more __syncwarp.
+//   Races (Hogwild, as word2vec.c and the CPU backend): each centre reads its target rows once into
+//   shared memory and writes their accumulated gradient back once with atomicAdd; each context row
+//   is read once per use and updated with atomicAdd. Other warps may read rows mid-update; that
+//   staleness is the accepted Hogwild approximation. No update is lost (all writes are atomic).
+//   loss_acc: each warp sums its examples' binary cross-entropy in f64 and adds once at the end.
+#include "common.cuh"
+
+extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigned batch_len, const unsigned* keep,
+                                                 unsigned long long seed, unsigned long long key_first,
+                                                 unsigned* kept_ids, unsigned* kept_off, unsigned* kept_count) {
+    __shared__ unsigned warp_base[32];
+    const unsigned tid = threadIdx.x;
+    const unsigned lane = tid % W2V_WARP;
+    const unsigned warp = tid / W2V_WARP;
+    const unsigned nwarps = blockDim.x / W2V_WARP;
+    const unsigned per_thread = (W2V_SPAN_LEN + blockDim.x - 1u) / blockDim.x;
+    const unsigned n_spans = (unsigned)(((unsigned long long)batch_len + W2V_SPAN_LEN - 1u) / W2V_SPAN_LEN);
+    for (unsigned s = blockIdx.x; s < n_spans; s += gridDim.x) {
+        const unsigned span_begin = s * W2V_SPAN_LEN;
+        const unsigned span_end = batch_len - span_begin < W2V_SPAN_LEN ? batch_len : span_begin + W2V_SPAN_LEN;
+        const unsigned mine = span_begin + tid * per_thread;
+        const unsigned lo = mine < span_end ? mine : span_end;
+        const unsigned hi = span_end - lo < per_thread ? span_end : lo + per_thread;
+
+        unsigned count = 0;
+        for (unsigned t = lo; t < hi; ++t) {
+            const unsigned w = tokens[t];
+            count += (w == W2V_SENTENCE_BREAK || w2v_keep_token(keep, seed, key_first + t, w)) ? 1u : 0u;
+        }
+        // Block-wide exclusive scan of the counts: within warps, then over the warp totals.
+        const unsigned inclusive = w2v_warp_inclusive_scan(count, lane);
+        if (lane == W2V_WARP - 1u) {
+            warp_base[warp] = inclusive;
+        }
+        __syncthreads();
+        if (warp == 0) {
+            const unsigned total = lane < nwarps ? warp_base[lane] : 0u;
+            const unsigned scanned = w2v_warp_inclusive_scan(total, lane);
+            if (lane < nwarps) {
+                warp_base[lane] = scanned - total;
+            }
+            if (lane == nwarps - 1u) {
+                kept_count[s] = scanned;
+            }
+        }
+        __syncthreads();
+
+        unsigned j = s * W2V_SPAN_LEN + warp_base[warp] + inclusive - count;
+        for (unsigned t = lo; t < hi; ++t) {
+            const unsigned w = tokens[t];
+            if (w == W2V_SENTENCE_BREAK || w2v_keep_token(keep, seed, key_first + t, w)) {
+                kept_ids[j] = w;
+                kept_off[j] = t;
+                ++j;
+            }
+        }
+        // warp_base is rewritten for the next span only after everyone has read it.
+        __syncthreads();
+    }
+}
+
+// Every argument of the two step kernels, bundled for the shared implementation.
+struct W2vStepArgs {
+    float* w_in;
+    float* w_out;
+    unsigned dim;
+    const unsigned* kept_ids;
+    const unsigned* kept_off;
+    const unsigned* kept_count;
+    unsigned n_spans;
+    const unsigned* alias_prob;
+    const unsigned* alias_alias;
+    unsigned vocab;
+    unsigned long long seed;
+    unsigned long long key_first;
+    unsigned batch_len;
+    float lr_begin;
+    float lr_end;
+    unsigned window;
+    unsigned fixed_window;
+    unsigned negative;
+    unsigned distinct;
+    double* loss_acc;
+};
+
+// The (1+K) target ids of a centre, [centre, negatives…], held in registers: every index below is
+// a compile-time constant after unrolling. Serves as the `Out` of w2v_negatives_for_centre (the
+// negatives start at slot 1).
+template <unsigned MAXT>
+struct W2vTargets {
+    unsigned id[MAXT];
+
+    __device__ __forceinline__ void set(unsigned i, unsigned v) {
+#pragma unroll
+        for (unsigned m = 1; m < MAXT; ++m) {
+            if (m == i + 1u) {
+                id[m] = v;
+            }
+        }
+    }
+
+    __device__ __forceinline__ bool contains(unsigned n, unsigned v) const {
+        bool hit = false;
+#pragma unroll
+        for (unsigned m = 1; m < MAXT; ++m) {
+            hit = hit || (m <= n && id[m] == v);
+        }
+        return hit;
+    }
+};
+
+// The step for targets T = 1 + negative ≤ MAXT (MAXT ∈ {8, 16, 32} keeps register arrays small).
+template <unsigned MAXT, bool CBOW>
+static __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
+    W2V_DYNAMIC_SHARED(float, smem);
+    const unsigned lane = threadIdx.x % W2V_WARP;
+    const unsigned warps_per_block = blockDim.x / W2V_WARP;
+    const unsigned dim = a.dim;
+    const unsigned n_targets = 1u + a.negative;
+    // Per warp: target rows [T, dim], then accumulators [T, dim] (skip-gram) or h [dim] (CBOW).
+    float* rows = smem + (unsigned long long)(threadIdx.x / W2V_WARP) * 2u * n_targets * dim;
+    float* acc = rows + (unsigned long long)n_targets * dim;
+
+    // Dot-product groups: G lanes per target; group g of lanes [g·G, (g+1)·G).
+    unsigned groups = 1;
+    while (groups < n_targets) {
+        groups <<= 1;
+    }
+    const unsigned group_lanes = W2V_WARP / groups;
+    const unsigned group = lane / group_lanes;
+    const unsigned member = lane % group_lanes;
+    // Rotates each group's start so that the groups' shared-memory reads fall in distinct banks.
+    const unsigned rot = dim % group_lanes == 0u
+                             ? ((group_lanes + W2V_WARP - dim % W2V_WARP) * group) % W2V_WARP % dim
+                             : 0u;
+    const float label = group == 0u ? 1.0f : 0.0f;
+    const float* my_row = rows + (unsigned long long)(group < n_targets ? group : 0u) * dim;
+
+    double loss = 0.0;
+    double examples = 0.0;
+    const unsigned long long n_virtual = (unsigned long long)a.n_spans * W2V_SPAN_LEN;
+    const unsigned long long stride = (unsigned long long)gridDim.x * warps_per_block;
+    for (unsigned long long v = (unsigned long long)blockIdx.x * warps_per_block + threadIdx.x / W2V_WARP;
+         v < n_virtual; v += stride) {
+        // Everything up to the first shuffle is computed alike by all lanes: branches are warp-uniform.
+        const unsigned s = (unsigned)(v / W2V_SPAN_LEN);
+        const unsigned k = (unsigned)(v % W2V_SPAN_LEN);
+        const unsigned count = a.kept_count[s];
+        const unsigned* ids = a.kept_ids + (unsigned long long)s * W2V_SPAN_LEN;
+        if (k >= count || ids[k] == W2V_SENTENCE_BREAK) {
+            continue;
+        }
+        const unsigned centre = ids[k];
+        const unsigned off = a.kept_off[(unsigned long long)s * W2V_SPAN_LEN + k];
+        const unsigned long long pos = a.key_first + off;
+        const float lr = w2v_lr_at(a.lr_begin, a.lr_end, off, a.batch_len);
+        const unsigned b = w2v_effective_window(a.seed, pos, a.window, a.fixed_window != 0u);
+        unsigned first = k;
+        while (first > 0u && k - first < b && ids[first - 1u] != W2V_SENTENCE_BREAK) {
+            --first;
+        }
+        unsigned last = k;
+        while (last + 1u < count && last - k < b && ids[last + 1u] != W2V_SENTENCE_BREAK) {
+            ++last;
+        }
+        const unsigned n_ctx = last - first;
+        if (n_ctx == 0u) {
+            continue;
+        }
+
+        W2vTargets<MAXT> tgt;
+        tgt.id[0] = centre;
+        w2v_negatives_for_centre(a.alias_prob, a.alias_alias, a.vocab, a.seed, pos, centre, a.negative,
+                                 a.distinct != 0u, tgt);
+
+        // Stage the target rows (and zero the accumulators, or build h) with dims over lanes.
+#pragma unroll
+        for (unsigned t = 0; t < MAXT; ++t) {
+            if (t < n_targets) {
+                const float* src = a.w_out + (unsigned long long)tgt.id[t] * dim;
+                for (unsigned d = lane; d < dim; d += W2V_WARP) {
+                    rows[t * dim + d] = src[d];
+                    if (!CBOW) {
+                        acc[t * dim + d] = 0.0f;
+                    }
+                }
+            }
+        }
+        if (CBOW) {
+            const float inv = 1.0f / (float)n_ctx;
+            for (unsigned d = lane; d < dim; d += W2V_WARP) {
+                float sum = 0.0f;
+                for (unsigned j = first; j <= last; ++j) {
+                    if (j != k) {
+                        sum += a.w_in[(unsigned long long)ids[j] * dim + d];
+                    }
+                }
+                acc[d] = sum * inv;
+            }
+        }
+        __syncwarp();
+
+        // CBOW trains one example group per centre (h in shared memory); skip-gram one per context.
+        const unsigned n_inputs = CBOW ? 1u : n_ctx;
+        for (unsigned c = 0; c < n_inputs; ++c) {
+            const unsigned j = CBOW ? k : (first + c < k ? first + c : first + c + 1u);
+            float* h_row = CBOW ? acc : a.w_in + (unsigned long long)ids[j] * dim;
+
+            // Phase 1: group `group` computes h · rows[group].
+            float partial = 0.0f;
+            if (group < n_targets) {
+                for (unsigned i = member; i < dim; i += group_lanes) {
+                    const unsigned d = i + rot < dim ? i + rot : i + rot - dim;
+                    partial += h_row[d] * my_row[d];
+                }
+            }
+            for (unsigned o = group_lanes >> 1; o > 0u; o >>= 1) {
+                partial += __shfl_xor_sync(W2V_FULL_MASK, partial, o);
+            }
+            const float e = expf(-fabsf(partial));
+            const float grad_here = lr * (w2v_sigmoid_e(partial, e) - label);
+            if (member == 0u && group < n_targets) {
+                loss += (double)w2v_bce_e(partial, label, e);
+            }
+            float g[MAXT] = {};
+#pragma unroll
+            for (unsigned t = 0; t < MAXT; ++t) {
+                if (t < n_targets) {
+                    g[t] = __shfl_sync(W2V_FULL_MASK, grad_here, t * group_lanes);
+                }
+            }
+
+            // Phase 2: dims over lanes. The input's gradient Σ_t g_t·rows[t] and the targets' share.
+            for (unsigned d = lane; d < dim; d += W2V_WARP) {
+                const float hd = h_row[d];
+                float grad_h = 0.0f;
+#pragma unroll
+                for (unsigned t = 0; t < MAXT; ++t) {
+                    if (t < n_targets) {
+                        grad_h += g[t] * rows[t * dim + d];
+                        if (CBOW) {
+                            atomicAdd(&a.w_out[(unsigned long long)tgt.id[t] * dim + d], -g[t] * hd);
+                        } else {
+                            acc[t * dim + d] += g[t] * hd;
+                        }
+                    }
+                }
+                if (CBOW) {
+                    for (unsigned i = first; i <= last; ++i) {
+                        if (i != k) {
+                            atomicAdd(&a.w_in[(unsigned long long)ids[i] * dim + d], -grad_h);
+                        }
+                    }
+                } else {
+                    atomicAdd(&h_row[d], -grad_h);
+                }
+            }
+        }
+        examples += (double)(n_inputs * n_targets);
+
+        // Skip-gram: one write-back of each target row's gradient, summed over the contexts.
+        if (!CBOW) {
+#pragma unroll
+            for (unsigned t = 0; t < MAXT; ++t) {
+                if (t < n_targets) {
+                    float* dst = a.w_out + (unsigned long long)tgt.id[t] * dim;
+                    for (unsigned d = lane; d < dim; d += W2V_WARP) {
+                        atomicAdd(&dst[d], -acc[t * dim + d]);
+                    }
+                }
+            }
+        }
+        // The next centre overwrites rows that other lanes read in phase 1.
+        __syncwarp();
+    }
+    loss = w2v_warp_sum_f64(loss);
+    if (lane == 0u) {
+        atomicAdd(&a.loss_acc[0], loss);
+        atomicAdd(&a.loss_acc[1], examples);
+    }
+}
+
+// Picks the register-array size for 1 + negative targets. More than 32 targets is not supported
+// (the host rejects it); such a launch trains nothing and makes the loss NaN so it cannot pass unseen.
+template <bool CBOW>
+static __device__ __forceinline__ void w2v_step_dispatch(const W2vStepArgs a) {
+    const unsigned n_targets = 1u + a.negative;
+    if (n_targets <= 8u) {
+        w2v_step<8, CBOW>(a);
+    } else if (n_targets <= 16u) {
+        w2v_step<16, CBOW>(a);
+    } else if (n_targets <= 32u) {
+        w2v_step<32, CBOW>(a);
+    } else if (blockIdx.x == 0u && threadIdx.x == 0u) {
+        atomicAdd(&a.loss_acc[0], __longlong_as_double(0x7FF8000000000000ll));
+    }
+}
+
+extern "C" __global__ void w2v_skipgram_step(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
+                                             const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
+                                             const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
+                                             unsigned long long seed, unsigned long long key_first,
+                                             unsigned batch_len, float lr_begin, float lr_end, unsigned window,
+                                             unsigned fixed_window, unsigned negative, unsigned distinct,
+                                             double* loss_acc) {
+    const W2vStepArgs a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
+                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
+                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
+    w2v_step_dispatch<false>(a);
+}
+
+extern "C" __global__ void w2v_cbow_step(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
+                                         const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
+                                         const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
+                                         unsigned long long seed, unsigned long long key_first, unsigned batch_len,
+                                         float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                                         unsigned negative, unsigned distinct, double* loss_acc) {
+    const W2vStepArgs a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
+                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
+                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
+    w2v_step_dispatch<true>(a);
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# gpu-check.sh: one run on a machine with an NVIDIA GPU that says whether the CUDA backend works there.
+#
+# It needs no Rust toolchain and no CUDA toolkit, only the NVIDIA driver: the binaries may be built
+# elsewhere (`cargo build --release --features cuda` and `cargo test --release --features cuda --no-run`)
+# and copied over. Kernels load as embedded PTX, or are compiled with NVRTC when the build had no nvcc.
+#
+# Steps, each PASS/FAIL/SKIP in the summary; the exit status is non-zero when any step fails:
+#   1. `w2v-gpu info`                      the driver, the devices, how the kernels were built;
+#   2. the CUDA test binaries              with W2V_TEST_DEVICE=cuda:N (every kernel against the CPU,
+#                                          fused against composed, chunked against unchunked, arguments);
+#   3. CPU/GPU parity on a fixed seed      train the built-in corpus on both devices; losses within
+#                                          5% and planted-analogy accuracy within 0.10;
+#   4. `w2v-gpu bench` on GPU and CPU      side by side (words/s, loss).
+#
+# Usage: scripts/gpu-check.sh [--bin PATH] [--tests PATH]... [--device cuda:N] [--epochs N]
+#   --bin    the w2v-gpu binary (default: $W2V_BIN, ./w2v-gpu, target/release/w2v-gpu, target/debug/w2v-gpu, PATH)
+#   --tests  a test binary or a folder to search for cuda_parity-* test binaries (repeatable;
+#            default: target/release/deps and target/debug/deps)
+set -u
+
+bin="${W2V_BIN:-}"
+tests=()
+device="cuda:0"
+epochs=3
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --bin) bin="$2"; shift 2 ;;
+        --tests) tests+=("$2"); shift 2 ;;
+        --device) device="$2"; shift 2 ;;
+        --epochs) epochs="$2"; shift 2 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+here="$(cd "$(dirname "$0")/.." && pwd)"
+if [ -z "$bin" ]; then
+    for c in ./w2v-gpu "$here/w2v-gpu" "$here/target/release/w2v-gpu" "$here/target/debug/w2v-gpu"; do
+        if [ -x "$c" ]; then bin="$c"; break; fi
+    done
+    [ -z "$bin" ] && bin="$(command -v w2v-gpu || true)"
+fi
+if [ ${#tests[@]} -eq 0 ]; then
+    tests=("$here/target/release/deps" "$here/target/debug/deps")
+fi
+
+summary=()
+failed=0
+record() { # status, step, detail
+    summary+=("$(printf '%-5s %-28s %s' "$1" "$2" "$3")")
+    [ "$1" = FAIL ] && failed=1
+    return 0
+}
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# JSON field of a one-line object (numbers and strings; no jq needed).
+field() { sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" "$1" | head -n1; }
+
+echo "== 1. w2v-gpu info"
+if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+    record FAIL "w2v-gpu binary" "not found; pass --bin PATH (built with --features cuda)"
+else
+    if "$bin" info | tee "$work/info.txt"; then
+        record PASS "info" "$(grep -m1 -i 'driver' "$work/info.txt" | tr -s ' ')"
+    else
+        record FAIL "info" "w2v-gpu info exited non-zero"
+    fi
+fi
+
+echo "== 2. CUDA test binaries on $device"
+found=()
+for t in "${tests[@]}"; do
+    if [ -f "$t" ] && [ -x "$t" ]; then
+        found+=("$t")
+    elif [ -d "$t" ]; then
+        while IFS= read -r f; do found+=("$f"); done < <(find "$t" -maxdepth 1 -type f -perm -u+x -name 'cuda_parity-*' 2>/dev/null)
+    fi
+done
+if [ ${#found[@]} -eq 0 ]; then
+    record SKIP "CUDA tests" "no cuda_parity-* binary (cargo test --release --features cuda --no-run; pass --tests)"
+else
+    for t in "${found[@]}"; do
+        if W2V_TEST_DEVICE="$device" "$t" --test-threads=1 2>&1 | tee "$work/tests.txt"; then
+            record PASS "CUDA tests $(basename "$t")" "$(grep -m1 'test result' "$work/tests.txt")"
+        else
+            record FAIL "CUDA tests $(basename "$t")" "see the failures above"
+        fi
+    done
+fi
+
+if [ -n "$bin" ] && [ -x "$bin" ]; then
+    echo "== 3. CPU/GPU parity on a fixed seed (built-in corpus, $epochs epochs)"
+    common=(--seed 7 --epochs "$epochs" --dim 64)
+    ok=1
+    for d in cpu "$device"; do
+        if ! "$bin" train --device "$d" --threads 1 "${common[@]}" > "$work/train-$d.txt" 2>&1; then
+            ok=0
+            tail -n 5 "$work/train-$d.txt"
+            record FAIL "train on $d" "exited non-zero"
+        fi
+    done
+    if [ $ok = 1 ]; then
+        acc_cpu="$(sed -n 's/^planted-analogy accuracy: //p' "$work/train-cpu.txt")"
+        acc_gpu="$(sed -n 's/^planted-analogy accuracy: //p' "$work/train-$device.txt")"
+        loss_cpu="$(grep -o 'loss [0-9.]*' "$work/train-cpu.txt" | tail -n1 | cut -d' ' -f2)"
+        loss_gpu="$(grep -o 'loss [0-9.]*' "$work/train-$device.txt" | tail -n1 | cut -d' ' -f2)"
+        echo "cpu: accuracy $acc_cpu, last loss $loss_cpu;  $device: accuracy $acc_gpu, last loss $loss_gpu"
+        if awk -v a="$acc_cpu" -v b="$acc_gpu" -v l="$loss_cpu" -v m="$loss_gpu" 'BEGIN {
+                d = a - b; if (d < 0) d = -d; e = l - m; if (e < 0) e = -e;
+                exit !(a != "" && b != "" && l > 0 && d <= 0.10 && e <= 0.05 * l) }'; then
+            record PASS "CPU/GPU parity" "accuracy $acc_cpu vs $acc_gpu, loss $loss_cpu vs $loss_gpu"
+        else
+            record FAIL "CPU/GPU parity" "accuracy $acc_cpu vs $acc_gpu, loss $loss_cpu vs $loss_gpu"
+        fi
+    fi
+
+    echo "== 4. bench: $device and cpu side by side"
+    bench=(--seed 1 --epochs 1 --dim 128 --window 5 --negative 5 --sample 1e-4 --json)
+    for d in "$device" cpu; do
+        if ! "$bin" bench --device "$d" "${bench[@]}" > "$work/bench-$d.json" 2> "$work/bench-$d.err"; then
+            tail -n 3 "$work/bench-$d.err"
+            record FAIL "bench on $d" "exited non-zero"
+        elif [ -z "$(field "$work/bench-$d.json" words_per_sec)" ]; then
+            record FAIL "bench on $d" "printed no words_per_sec"
+        fi
+    done
+    printf '%-12s %16s %12s %10s\n' device words/s wall_s loss
+    for d in "$device" cpu; do
+        [ -s "$work/bench-$d.json" ] || continue
+        printf '%-12s %16s %12s %10s\n' "$d" "$(field "$work/bench-$d.json" words_per_sec)" \
+            "$(field "$work/bench-$d.json" wall_s)" "$(field "$work/bench-$d.json" final_loss)"
+    done
+    if [ -s "$work/bench-$device.json" ] && [ -s "$work/bench-cpu.json" ]; then
+        record PASS "bench" "$device $(field "$work/bench-$device.json" words_per_sec) words/s, cpu $(field "$work/bench-cpu.json" words_per_sec) words/s"
+    fi
+fi
+
+echo
+echo "== summary"
+printf '%s\n' "${summary[@]}"
+exit $failed

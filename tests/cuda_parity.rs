@@ -1,0 +1,656 @@
+//! CUDA backend parity: every kernel against the CPU backend, the fused steps against the composed
+//! layers, chunked against unchunked training, and launch-argument checking.
+//!
+//! Runs on the emulated device by default (`cargo test --features emulator --test cuda_parity`);
+//! the same tests run unchanged on a GPU with `W2V_TEST_DEVICE=cuda:0` in a `--features cuda`
+//! build (a cuda-only build uses `cuda:0` when the variable is unset).
+#![cfg(any(feature = "emulator", feature = "cuda"))]
+
+use w2v_gpu::backend::cpu::CpuBackend;
+use w2v_gpu::backend::cuda::device::{Arg, LaunchConfig};
+use w2v_gpu::backend::cuda::{CudaBackend, Device};
+use w2v_gpu::backend::{composed, AdamStep, Backend, OptimizerKind, State, StepStats};
+use w2v_gpu::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
+use w2v_gpu::rng::{draw, unit_f32, PURPOSE_INIT};
+use w2v_gpu::sampler::{keep_thresholds, AliasTable, NegativeMode};
+
+/// Opens the device under test with a given resident chunk size.
+trait Opener {
+    type D: Device;
+    fn open(&self, chunk_tokens: usize) -> CudaBackend<Self::D>;
+}
+
+#[cfg(feature = "emulator")]
+struct Emulated;
+#[cfg(feature = "emulator")]
+impl Opener for Emulated {
+    type D = w2v_gpu::backend::cuda::EmulatedDevice;
+    fn open(&self, chunk_tokens: usize) -> CudaBackend<Self::D> {
+        w2v_gpu::backend::cuda::open_emulated(chunk_tokens).expect("the emulated device opens")
+    }
+}
+
+#[cfg(feature = "cuda")]
+struct Gpu(String);
+#[cfg(feature = "cuda")]
+impl Opener for Gpu {
+    type D = w2v_gpu::backend::cuda::CudaDriver;
+    fn open(&self, chunk_tokens: usize) -> CudaBackend<Self::D> {
+        w2v_gpu::backend::cuda::open_device(&self.0, chunk_tokens)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.0))
+    }
+}
+
+/// Runs a generic test body on the device `W2V_TEST_DEVICE` names (default: the emulator).
+macro_rules! on_device {
+    ($name:ident, $body:ident) => {
+        #[test]
+        fn $name() {
+            let spec = std::env::var("W2V_TEST_DEVICE").ok();
+            #[cfg(feature = "cuda")]
+            {
+                let real = match spec.as_deref() {
+                    Some(s) if s.starts_with("cuda") => Some(s.to_string()),
+                    // A cuda-only build on a machine without a GPU has nothing to test against:
+                    // say so and pass (gpu-check.sh sets W2V_TEST_DEVICE, which makes it fail).
+                    None if cfg!(not(feature = "emulator")) => match w2v_gpu::backend::cuda::auto_device() {
+                        Ok(s) => Some(s),
+                        Err(why) => {
+                            eprintln!("skipped: {why} (set W2V_TEST_DEVICE=cuda:N to require a GPU)");
+                            return;
+                        }
+                    },
+                    _ => None,
+                };
+                if let Some(s) = real {
+                    return $body(&Gpu(s));
+                }
+            }
+            #[cfg(feature = "emulator")]
+            {
+                assert!(
+                    spec.as_deref().is_none_or(|s| s == "emulated"),
+                    "W2V_TEST_DEVICE={spec:?}: this build supports 'emulated' (and cuda:N with --features cuda)"
+                );
+                $body(&Emulated)
+            }
+        }
+    };
+}
+
+/// Uniform values in `[lo, hi)` keyed by `seed` (the project's Philox, so runs repeat).
+fn uniform(seed: u64, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n)
+        .map(|i| lo + (hi - lo) * unit_f32(draw(seed, i as u64, PURPOSE_INIT, 0)[0]))
+        .collect()
+}
+
+fn ids(seed: u64, n: usize, below: u32) -> Vec<u32> {
+    (0..n)
+        .map(|i| ((draw(seed, i as u64, PURPOSE_INIT, 1)[1] as u64 * below as u64) >> 32) as u32)
+        .collect()
+}
+
+/// `|got − want| ≤ atol + rtol·|want|` elementwise, with a message naming the first failure.
+fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= atol + rtol * w.abs(),
+            "{what}: element {i} is {g}, the CPU gives {w}"
+        );
+    }
+}
+
+/// A buffer of NaNs: any element a kernel fails to write stays NaN and fails the comparison.
+fn poisoned<B: Backend>(b: &B, n: usize) -> B::Buf<f32> {
+    b.upload(&vec![f32::NAN; n]).unwrap()
+}
+
+const SIZES: [(usize, usize); 5] = [(1, 1), (7, 3), (33, 100), (257, 17), (1000, 128)];
+
+fn layer_ops<O: Opener>(o: &O) {
+    let g = o.open(SPAN_LEN);
+    let c = CpuBackend::new(1);
+    for (case, &(n, dim)) in SIZES.iter().enumerate() {
+        let seed = 100 + case as u64;
+        let vocab = 50usize;
+        let table = uniform(seed, vocab * dim, -1.0, 1.0);
+        let idx = ids(seed, n, vocab as u32);
+        let what = |op: &str| format!("{op} n={n} dim={dim}");
+
+        // gather: exact.
+        let mut out_g = poisoned(&g, n * dim);
+        g.gather(
+            &g.upload(&table).unwrap(),
+            dim,
+            &g.upload(&idx).unwrap(),
+            &mut out_g,
+        )
+        .unwrap();
+        let mut out_c = vec![f32::NAN; n * dim];
+        c.gather(&table, dim, &idx, &mut out_c).unwrap();
+        assert_eq!(g.download(&out_g).unwrap(), out_c, "{}", what("gather"));
+
+        // batched dot and its backward over groups of per_row rows.
+        let per_row = 1 + case % 6;
+        let h = uniform(seed + 1, n * dim, -1.0, 1.0);
+        let rows = uniform(seed + 2, n * per_row * dim, -1.0, 1.0);
+        let (hg, rg) = (g.upload(&h).unwrap(), g.upload(&rows).unwrap());
+        let mut sg = poisoned(&g, n * per_row);
+        g.batched_dot(&hg, &rg, dim, per_row, &mut sg).unwrap();
+        let mut sc = vec![f32::NAN; n * per_row];
+        c.batched_dot(&h, &rows, dim, per_row, &mut sc).unwrap();
+        assert_close(
+            &what("batched_dot"),
+            &g.download(&sg).unwrap(),
+            &sc,
+            1e-5 * dim as f32,
+            1e-5,
+        );
+
+        let gr = uniform(seed + 3, n * per_row, -1.0, 1.0);
+        let (mut ghg, mut grg) = (poisoned(&g, n * dim), poisoned(&g, n * per_row * dim));
+        g.batched_dot_backward(
+            &g.upload(&gr).unwrap(),
+            &hg,
+            &rg,
+            dim,
+            per_row,
+            &mut ghg,
+            &mut grg,
+        )
+        .unwrap();
+        let (mut ghc, mut grc) = (vec![f32::NAN; n * dim], vec![f32::NAN; n * per_row * dim]);
+        c.batched_dot_backward(&gr, &h, &rows, dim, per_row, &mut ghc, &mut grc)
+            .unwrap();
+        assert_close(
+            &what("batched_dot_backward grad_h"),
+            &g.download(&ghg).unwrap(),
+            &ghc,
+            1e-5,
+            1e-5,
+        );
+        assert_close(
+            &what("batched_dot_backward grad_rows"),
+            &g.download(&grg).unwrap(),
+            &grc,
+            0.0,
+            0.0,
+        );
+
+        // scatter-add with repeated indices onto a random table.
+        let rows_s = uniform(seed + 4, n * dim, -1.0, 1.0);
+        let mut tg = g.upload(&table).unwrap();
+        g.scatter_add(
+            &g.upload(&rows_s).unwrap(),
+            dim,
+            &g.upload(&idx).unwrap(),
+            -0.5,
+            &mut tg,
+        )
+        .unwrap();
+        let mut tc = table.clone();
+        c.scatter_add(&rows_s, dim, &idx, -0.5, &mut tc).unwrap();
+        assert_close(
+            &what("scatter_add"),
+            &g.download(&tg).unwrap(),
+            &tc,
+            1e-5 * n as f32 / vocab as f32 + 1e-6,
+            1e-5,
+        );
+
+        // segment mean with empty segments among them.
+        let lens: Vec<u32> = ids(seed + 5, n, 4);
+        let offsets: Vec<u32> = std::iter::once(0)
+            .chain(lens.iter().scan(0, |a, &l| {
+                Some({
+                    *a += l;
+                    *a
+                })
+            }))
+            .collect();
+        let total = *offsets.last().unwrap() as usize;
+        let seg_rows = uniform(seed + 6, total * dim, -1.0, 1.0);
+        let mut mg = poisoned(&g, n * dim);
+        g.segment_mean(
+            &g.upload(&seg_rows).unwrap(),
+            dim,
+            &g.upload(&offsets).unwrap(),
+            &mut mg,
+        )
+        .unwrap();
+        let mut mc = vec![f32::NAN; n * dim];
+        c.segment_mean(&seg_rows, dim, &offsets, &mut mc).unwrap();
+        assert_close(
+            &what("segment_mean"),
+            &g.download(&mg).unwrap(),
+            &mc,
+            1e-6,
+            1e-6,
+        );
+
+        // optimiser rows: distinct ids, then the gradient of those rows is zero.
+        let mut distinct = idx.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let grad = uniform(seed + 7, vocab * dim, -1.0, 1.0);
+        let (mut wg, mut gg) = (g.upload(&table).unwrap(), g.upload(&grad).unwrap());
+        let rows_dev = g.upload(&distinct).unwrap();
+        g.sgd_rows(&mut wg, &mut gg, dim, &rows_dev, 0.25).unwrap();
+        let (mut wc, mut gc) = (table.clone(), grad.clone());
+        c.sgd_rows(&mut wc, &mut gc, dim, &distinct, 0.25).unwrap();
+        assert_close(
+            &what("sgd_rows w"),
+            &g.download(&wg).unwrap(),
+            &wc,
+            1e-7,
+            1e-6,
+        );
+        assert_eq!(g.download(&gg).unwrap(), gc, "{}", what("sgd_rows grad"));
+
+        let step = AdamStep {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            t: 1 + case as u64 * 7,
+        };
+        let m0 = uniform(seed + 8, vocab * dim, -0.1, 0.1);
+        let v0 = uniform(seed + 9, vocab * dim, 0.0, 0.1);
+        let (mut wg, mut mg, mut vg, mut gg) = (
+            g.upload(&table).unwrap(),
+            g.upload(&m0).unwrap(),
+            g.upload(&v0).unwrap(),
+            g.upload(&grad).unwrap(),
+        );
+        g.adam_rows(&mut wg, &mut mg, &mut vg, &mut gg, dim, &rows_dev, step)
+            .unwrap();
+        let (mut wc, mut mc, mut vc, mut gc) =
+            (table.clone(), m0.clone(), v0.clone(), grad.clone());
+        c.adam_rows(&mut wc, &mut mc, &mut vc, &mut gc, dim, &distinct, step)
+            .unwrap();
+        assert_close(
+            &what("adam_rows w"),
+            &g.download(&wg).unwrap(),
+            &wc,
+            1e-6,
+            1e-5,
+        );
+        assert_close(
+            &what("adam_rows m"),
+            &g.download(&mg).unwrap(),
+            &mc,
+            1e-7,
+            1e-6,
+        );
+        assert_close(
+            &what("adam_rows v"),
+            &g.download(&vg).unwrap(),
+            &vc,
+            1e-7,
+            1e-6,
+        );
+        assert_eq!(g.download(&gg).unwrap(), gc, "{}", what("adam_rows grad"));
+    }
+}
+on_device!(layer_operations_match_the_cpu, layer_ops);
+
+fn bce<O: Opener>(o: &O) {
+    let g = o.open(SPAN_LEN);
+    let c = CpuBackend::new(1);
+    for n in [1usize, 255, 257, 3000] {
+        let mut x = uniform(n as u64, n, -30.0, 30.0);
+        // Large |x| where a naive log(σ) overflows or returns -inf.
+        for (i, v) in [1e4f32, -1e4, 100.0, -100.0, 0.0].iter().enumerate() {
+            if i < n {
+                x[i] = *v;
+            }
+        }
+        let t: Vec<f32> = (0..n).map(|i| (i % 2) as f32).collect();
+        let (mut lg, mut gg) = (poisoned(&g, n), poisoned(&g, n));
+        g.sigmoid_bce(
+            &g.upload(&x).unwrap(),
+            &g.upload(&t).unwrap(),
+            &mut lg,
+            &mut gg,
+        )
+        .unwrap();
+        let (mut lc, mut gc) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+        c.sigmoid_bce(&x, &t, &mut lc, &mut gc).unwrap();
+        let lg = g.download(&lg).unwrap();
+        assert!(
+            lg.iter().all(|l| l.is_finite() && *l >= 0.0),
+            "loss must be finite and non-negative"
+        );
+        assert_close("sigmoid_bce loss", &lg, &lc, 1e-6, 1e-5);
+        assert_close(
+            "sigmoid_bce grad",
+            &g.download(&gg).unwrap(),
+            &gc,
+            1e-6,
+            1e-5,
+        );
+    }
+}
+on_device!(sigmoid_bce_matches_the_cpu_and_is_stable, bce);
+
+/// A model and tables over a Zipf-like vocabulary.
+struct Setup {
+    counts: Vec<u64>,
+    dim: usize,
+    w_in: Vec<f32>,
+    w_out: Vec<f32>,
+}
+
+impl Setup {
+    fn new(vocab: usize, dim: usize) -> Setup {
+        let counts: Vec<u64> = (1..=vocab as u64).map(|r| 1 + 20_000 / r).collect();
+        Setup {
+            counts,
+            dim,
+            w_in: uniform(1, vocab * dim, -0.5 / dim as f32, 0.5 / dim as f32),
+            w_out: uniform(2, vocab * dim, -0.1, 0.1),
+        }
+    }
+
+    fn state<B: Backend>(&self, b: &B, sample: f64) -> State<B> {
+        State::new(
+            b,
+            self.dim,
+            &self.w_in,
+            &self.w_out,
+            AliasTable::unigram(&self.counts, 0.75),
+            keep_thresholds(&self.counts, sample),
+            OptimizerKind::Sgd,
+        )
+        .unwrap()
+    }
+
+    /// `len` corpus tokens drawn from the counts, with a sentence break about every 25 tokens.
+    fn corpus(&self, len: usize) -> Vec<u32> {
+        let table = AliasTable::unigram(&self.counts, 1.0);
+        (0..len as u64)
+            .map(|i| {
+                let r = draw(77, i, PURPOSE_INIT, 2);
+                if r[2] % 25 == 0 {
+                    SENTENCE_BREAK
+                } else {
+                    table.sample(r[0], r[1])
+                }
+            })
+            .collect()
+    }
+}
+
+fn sample_negatives<O: Opener>(o: &O) {
+    let g = o.open(SPAN_LEN);
+    let c = CpuBackend::new(1);
+    let s = Setup::new(300, 4);
+    let (sg, sc) = (s.state(&g, 0.0), s.state(&c, 0.0));
+    for (n, k) in [(1usize, 1usize), (255, 5), (1000, 15)] {
+        let centres = ids(n as u64, n, 300);
+        let positions: Vec<u64> = (0..n as u64).map(|i| i * 7919 + (1 << 33)).collect();
+        for mode in [NegativeMode::Replace, NegativeMode::Distinct] {
+            let mut og = g.upload(&vec![u32::MAX; n * k]).unwrap();
+            let (cg, pg) = (g.upload(&centres).unwrap(), g.upload(&positions).unwrap());
+            g.sample_negatives(&sg, &cg, &pg, k, mode, 12345, &mut og)
+                .unwrap();
+            let mut oc = vec![u32::MAX; n * k];
+            c.sample_negatives(&sc, &centres, &positions, k, mode, 12345, &mut oc)
+                .unwrap();
+            assert_eq!(
+                g.download(&og).unwrap(),
+                oc,
+                "negatives differ for n={n} k={k} {mode:?}"
+            );
+        }
+    }
+}
+on_device!(
+    sample_negatives_is_bit_identical_to_the_cpu,
+    sample_negatives
+);
+
+fn cfg(model: ModelKind, negatives: NegativeMode) -> StepConfig {
+    StepConfig {
+        model,
+        window: 4,
+        fixed_window: false,
+        negative: 5,
+        negatives,
+        seed: 2024,
+    }
+}
+
+fn batch(start: usize, len: usize, corpus_len: usize, lr: f32) -> Batch {
+    Batch {
+        start,
+        len,
+        epoch: 1,
+        corpus_len: corpus_len as u64,
+        lr_begin: lr,
+        lr_end: lr * 0.5,
+    }
+}
+
+fn delta(after: &[f32], before: &[f32]) -> Vec<f32> {
+    after.iter().zip(before).map(|(a, b)| a - b).collect()
+}
+
+/// `‖a − b‖ / ‖b‖`.
+fn rel_err(a: &[f32], b: &[f32]) -> f64 {
+    let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
+    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
+    (num / den).sqrt()
+}
+
+/// Trains one batch and returns (stats, w_in delta, w_out delta).
+fn run_batch<B: Backend>(
+    b: &B,
+    s: &Setup,
+    tokens: &[u32],
+    batches: &[Batch],
+    cfg: &StepConfig,
+    composed_path: bool,
+) -> (StepStats, Vec<f32>, Vec<f32>) {
+    let mut st = s.state(b, 1e-3);
+    let mut stats = StepStats::default();
+    for bt in batches {
+        let r = if composed_path {
+            composed::train_batch(b, &mut st, tokens, bt, cfg, 64)
+        } else {
+            b.train_batch(&mut st, tokens, bt, cfg, 64)
+        };
+        stats.add(&r.unwrap());
+    }
+    (
+        stats,
+        delta(&b.download(&st.w_in).unwrap(), &s.w_in),
+        delta(&b.download(&st.w_out).unwrap(), &s.w_out),
+    )
+}
+
+fn fused_vs_composed<O: Opener>(o: &O) {
+    let g = o.open(0);
+    let cpu = CpuBackend::new(1);
+    let s = Setup::new(400, 24);
+    let tokens = s.corpus(3 * SPAN_LEN + 1000);
+    // Not span-aligned at either end: the backend cuts the first partial span off by itself.
+    let bt = [batch(100, tokens.len() - 200, tokens.len(), 2e-3)];
+    for model in [ModelKind::Skipgram, ModelKind::Cbow] {
+        for mode in [NegativeMode::Replace, NegativeMode::Distinct] {
+            let c = cfg(model, mode);
+            let (fs, fi, fo) = run_batch(&g, &s, &tokens, &bt, &c, false);
+            let (cs, ci, co) = run_batch(&cpu, &s, &tokens, &bt, &c, true);
+            let (hs, hi, ho) = run_batch(&cpu, &s, &tokens, &bt, &c, false);
+            let label = format!("{model:?} {mode:?}");
+            // Same centres, contexts and negatives: the example counts and words agree exactly.
+            assert_eq!(fs.examples, cs.examples, "{label}: examples");
+            assert_eq!(fs.words, cs.words, "{label}: words");
+            assert!(fs.examples > 0);
+            let loss_rel = (fs.loss_sum - cs.loss_sum).abs() / cs.loss_sum;
+            assert!(
+                loss_rel < 1e-3,
+                "{label}: loss {} vs composed {}",
+                fs.loss_sum,
+                cs.loss_sum
+            );
+            // Sequential (Hogwild) vs minibatch updates differ at second order in the rate.
+            for (what, f, c) in [("w_in", &fi, &ci), ("w_out", &fo, &co)] {
+                let e = rel_err(f, c);
+                assert!(
+                    e < 0.05,
+                    "{label}: {what} update differs from composed by {e:.4} relative"
+                );
+            }
+            // Against the CPU's own fast path (one thread, sequential centres) the order of
+            // updates is the same within each span; only spans run concurrently on the device.
+            for (what, f, h) in [("w_in", &fi, &hi), ("w_out", &fo, &ho)] {
+                let e = rel_err(f, h);
+                assert!(
+                    e < 0.02,
+                    "{label}: {what} update differs from the CPU fast path by {e:.4} relative"
+                );
+            }
+            assert_eq!(
+                fs.examples, hs.examples,
+                "{label}: examples vs the CPU fast path"
+            );
+        }
+    }
+}
+on_device!(fused_steps_match_composed_layers, fused_vs_composed);
+
+fn chunked<O: Opener>(o: &O) {
+    let s = Setup::new(400, 16);
+    let tokens = s.corpus(5 * SPAN_LEN + 777);
+    let n = tokens.len();
+    let c = cfg(ModelKind::Skipgram, NegativeMode::Replace);
+    let whole = o.open(8 * SPAN_LEN);
+    let small = o.open(2 * SPAN_LEN);
+    assert_eq!(small.preferred_batch_tokens(), 2 * SPAN_LEN);
+    // The trainer's way: batches no larger than the chunk, span-aligned.
+    let pieces: Vec<Batch> = (0..n)
+        .step_by(2 * SPAN_LEN)
+        .map(|a| batch(a, (2 * SPAN_LEN).min(n - a), n, 0.02))
+        .collect();
+    let (ws, wi, wo) = run_batch(&whole, &s, &tokens, &pieces, &c, false);
+    let (ss, si, so) = run_batch(&small, &s, &tokens, &pieces, &c, false);
+    assert_eq!(ws.examples, ss.examples);
+    assert_eq!(ws.words, ss.words);
+    assert_eq!(
+        ws.words,
+        tokens.iter().filter(|&&t| t != SENTENCE_BREAK).count() as u64
+    );
+    // Concurrent blocks add to shared rows in an order the scheduler picks (Hogwild on the
+    // device; threads of the emulator), so float sums may differ in their last bits.
+    assert!(
+        rel_err(&si, &wi) < 1e-4 && rel_err(&so, &wo) < 1e-4,
+        "chunked training differs from unchunked"
+    );
+    // One batch larger than the chunk: split at chunk edges with the ramp carried over.
+    let (bs, bi, bo) = run_batch(&small, &s, &tokens, &[batch(0, n, n, 0.02)], &c, false);
+    let (us, ui, uo) = run_batch(&whole, &s, &tokens, &[batch(0, n, n, 0.02)], &c, false);
+    assert_eq!(bs.examples, us.examples);
+    assert!((bs.loss_sum - us.loss_sum).abs() < 1e-4 * us.loss_sum);
+    assert!(
+        rel_err(&bi, &ui) < 1e-4 && rel_err(&bo, &uo) < 1e-4,
+        "a batch split over chunks differs"
+    );
+}
+on_device!(chunked_training_matches_unchunked, chunked);
+
+fn argument_checks<O: Opener>(o: &O) {
+    let g = o.open(SPAN_LEN);
+    let dev = g.device();
+    let table = dev.upload(&[1.0f32; 8]).unwrap();
+    let idx = dev.upload(&[0u32, 1]).unwrap();
+    let mut out = dev.zeros::<f32>(8).unwrap();
+    let cfg1 = LaunchConfig::linear(1, 32, 0);
+    // Right call: succeeds.
+    dev.launch(
+        "w2v_gather",
+        cfg1,
+        &[
+            table.arg(),
+            idx.arg(),
+            out.arg_mut(),
+            Arg::U32(2),
+            Arg::U32(4),
+        ],
+    )
+    .unwrap();
+    // Wrong type (index buffer passed where the table goes).
+    let e = dev
+        .launch(
+            "w2v_gather",
+            cfg1,
+            &[
+                idx.arg(),
+                idx.arg(),
+                out.arg_mut(),
+                Arg::U32(2),
+                Arg::U32(4),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("w2v_gather") && e.contains("argument 0") && e.contains("const f32*"),
+        "{e}"
+    );
+    // Wrong count.
+    let e = dev
+        .launch(
+            "w2v_gather",
+            cfg1,
+            &[table.arg(), idx.arg(), out.arg_mut(), Arg::U32(2)],
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("takes 5 arguments"), "{e}");
+    // A scalar of the wrong width.
+    let e = dev
+        .launch(
+            "w2v_gather",
+            cfg1,
+            &[
+                table.arg(),
+                idx.arg(),
+                out.arg_mut(),
+                Arg::U64(2),
+                Arg::U32(4),
+            ],
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("argument 3"), "{e}");
+    assert!(dev.launch("w2v_nonexistent", cfg1, &[]).is_err());
+}
+on_device!(launch_arguments_are_checked, argument_checks);
+
+/// The emulator checks types on its side too, even when the host-side check is bypassed.
+#[cfg(feature = "emulator")]
+#[test]
+fn emulator_rejects_wrong_arguments_itself() {
+    let dev = w2v_gpu::backend::cuda::EmulatedDevice::new();
+    let idx = dev.upload(&[0u32, 1]).unwrap();
+    let mut out = dev.zeros::<f32>(8).unwrap();
+    let cfg1 = LaunchConfig::linear(1, 32, 0);
+    let bad = [
+        idx.arg(),
+        idx.arg(),
+        out.arg_mut(),
+        Arg::U32(2),
+        Arg::U32(4),
+    ];
+    let e = dev
+        .launch_unchecked("w2v_gather", "embedding", cfg1, &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("w2v_gather"), "{e}");
+    let e = dev
+        .launch_unchecked("w2v_gather", "embedding", cfg1, &bad[..3])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("w2v_gather"), "{e}");
+}
