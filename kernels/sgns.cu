@@ -128,7 +128,7 @@ struct W2vStepArgs {
 // for staging, dot products and target write-back; "lane" mapping (dims lane, lane+32, …) for the
 // input-side updates. A lane only crosses from one mapping to the other after a warp sync.
 template <unsigned MAXT, bool CBOW>
-static __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
+__device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
     W2V_DYNAMIC_SHARED(float, smem);
     const unsigned lane = threadIdx.x % W2V_WARP;
     const unsigned warps_per_block = blockDim.x / W2V_WARP;
@@ -320,7 +320,7 @@ static __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
 // Picks the register-array size for 1 + negative targets. More than 32 targets is not supported
 // (the host rejects it); such a launch trains nothing and makes the loss NaN so it cannot pass unseen.
 template <bool CBOW>
-static __device__ __forceinline__ void w2v_step_dispatch(const W2vStepArgs a) {
+__device__ __forceinline__ void w2v_step_dispatch(const W2vStepArgs a) {
     const unsigned n_targets = 1u + a.negative;
     if (n_targets <= 8u) {
         w2v_step<8, CBOW>(a);
