@@ -34,14 +34,19 @@
 //   blockDim.x a multiple of 32. Dynamic shared memory, sized by the host:
 //       shared_bytes = (blockDim.x / 32) · 2 · (1 + negative) · dim · 4
 //   i.e. per warp the (1+K) target rows and, for skip-gram, their gradient accumulators (CBOW keeps
-//   h there instead). Dot products: the warp splits into groups of G = 32 / pow2ceil(1+K) lanes, one
-//   group per target, each summing its target's dot over a strided share of dim, then a log2(G)
-//   shuffle reduction; the (1+K) gradients are broadcast with one shuffle each. Updates stride dims
-//   over the 32 lanes. So a context costs 1+K+log2(G) shuffles and a centre one more __syncwarp.
-//   Races (Hogwild, as word2vec.c and the CPU backend): each centre reads its target rows once into
-//   shared memory and writes their accumulated gradient back once with atomicAdd; each context row
-//   is read once per use and updated with atomicAdd. Other warps may read rows mid-update; that
-//   staleness is the accepted Hogwild approximation. No update is lost (all writes are atomic).
+//   h there instead); the host must also keep it within the device's limit (48 KiB without opt-in).
+//   Inside a warp: targets are staged, scored and (skip-gram) written back in the "group" mapping:
+//   G = 32 / pow2ceil(1+K) lanes per target, each lane a strided share of dim, a log2(G) shuffle
+//   reduction per score. The (1+K) gradients are then broadcast with one shuffle each, and the input
+//   side is updated in the "lane" mapping (dims strided over the 32 lanes). Replace-mode negatives are
+//   drawn by their own group; distinct mode is sequential, drawn by lane 0 into shared scratch.
+//   Syncs per skip-gram centre: contexts·(1+K+log2 G+1) + 1 (+2 in distinct mode); CBOW: 1+K+log2 G+2.
+//   Races: one warp trains its centre's contexts strictly in order (a __syncwarp after each context
+//   and after each centre), so a single warp reproduces the sequential order of plan.rs exactly.
+//   Between warps it is Hogwild (word2vec.c, the CPU backend): each centre reads its target rows once
+//   into shared memory and writes their gradient, summed over its contexts, back once with
+//   atomicAdd; context rows are read per use and updated with atomicAdd. Other warps may read rows
+//   mid-update (the accepted staleness); no update is lost.
 //   loss_acc: each warp sums its examples' binary cross-entropy in f64 and adds once at the end.
 #include "common.cuh"
 

@@ -98,7 +98,9 @@ fn launch(name: &str, grid: u32, block: u32, shared: u32, args: &[Arg]) -> Resul
         Ok(())
     } else {
         // SAFETY: the emulator writes a NUL-terminated message into err on failure.
-        Err(unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned())
+        Err(unsafe { CStr::from_ptr(err.as_ptr()) }
+            .to_string_lossy()
+            .into_owned())
     }
 }
 
@@ -110,13 +112,18 @@ fn uniform(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
 }
 
 fn ids(n: usize, seed: u64, below: u32) -> Vec<u32> {
-    (0..n as u64).map(|i| rng::below(rng::draw(seed, i, rng::PURPOSE_INIT, 1)[1], below)).collect()
+    (0..n as u64)
+        .map(|i| rng::below(rng::draw(seed, i, rng::PURPOSE_INIT, 1)[1], below))
+        .collect()
 }
 
 fn assert_close(got: &[f32], want: &[f32], atol: f32, rtol: f32, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= atol + rtol * w.abs(), "{what}[{i}]: got {g}, want {w}");
+        assert!(
+            (g - w).abs() <= atol + rtol * w.abs(),
+            "{what}[{i}]: got {g}, want {w}"
+        );
     }
 }
 
@@ -126,9 +133,25 @@ fn gather_copies_rows_including_repeats() {
     let table = uniform(vocab * dim, 1, -1.0, 1.0);
     let idx = ids(50, 2, vocab as u32);
     let mut out = vec![f32::NAN; idx.len() * dim];
-    launch("w2v_gather", 3, 64, 0, &[cf32(&table), cu32(&idx), mf32(&mut out), Arg::U32(50), Arg::U32(13)]).unwrap();
+    launch(
+        "w2v_gather",
+        3,
+        64,
+        0,
+        &[
+            cf32(&table),
+            cu32(&idx),
+            mf32(&mut out),
+            Arg::U32(50),
+            Arg::U32(13),
+        ],
+    )
+    .unwrap();
     for (r, &i) in idx.iter().enumerate() {
-        assert_eq!(&out[r * dim..(r + 1) * dim], &table[i as usize * dim..(i as usize + 1) * dim]);
+        assert_eq!(
+            &out[r * dim..(r + 1) * dim],
+            &table[i as usize * dim..(i as usize + 1) * dim]
+        );
     }
 }
 
@@ -149,7 +172,14 @@ fn scatter_add_accumulates_repeated_indices() {
         2,
         96,
         0,
-        &[cf32(&rows), cu32(&idx), mf32(&mut table), Arg::U32(n as u32), Arg::U32(dim as u32), Arg::F32(0.5)],
+        &[
+            cf32(&rows),
+            cu32(&idx),
+            mf32(&mut table),
+            Arg::U32(n as u32),
+            Arg::U32(dim as u32),
+            Arg::F32(0.5),
+        ],
     )
     .unwrap();
     let want: Vec<f32> = want.iter().map(|&x| x as f32).collect();
@@ -162,14 +192,29 @@ fn segment_mean_averages_segments_and_zeroes_empty_ones() {
     let offsets = [0u32, 3, 3, 4, 8];
     let rows = uniform(8 * dim, 6, -2.0, 2.0);
     let mut out = vec![f32::NAN; 4 * dim];
-    launch("w2v_segment_mean", 1, 32, 0, &[cf32(&rows), cu32(&offsets), mf32(&mut out), Arg::U32(4), Arg::U32(9)])
-        .unwrap();
+    launch(
+        "w2v_segment_mean",
+        1,
+        32,
+        0,
+        &[
+            cf32(&rows),
+            cu32(&offsets),
+            mf32(&mut out),
+            Arg::U32(4),
+            Arg::U32(9),
+        ],
+    )
+    .unwrap();
     for c in 0..4 {
         let (a, b) = (offsets[c] as usize, offsets[c + 1] as usize);
         for d in 0..dim {
             let sum: f32 = (a..b).map(|r| rows[r * dim + d]).sum();
             let want = if b > a { sum / (b - a) as f32 } else { 0.0 };
-            assert!((out[c * dim + d] - want).abs() < 1e-6, "segment {c} dim {d}");
+            assert!(
+                (out[c * dim + d] - want).abs() < 1e-6,
+                "segment {c} dim {d}"
+            );
         }
     }
 }
@@ -180,11 +225,28 @@ fn batched_dot_and_backward_match_reference_at_odd_sizes() {
     let h = uniform(n_h * dim, 7, -1.0, 1.0);
     let rows = uniform(n_h * per_row * dim, 8, -1.0, 1.0);
     let mut out = vec![f32::NAN; n_h * per_row];
-    let sizes = [Arg::U32(n_h as u32), Arg::U32(per_row as u32), Arg::U32(dim as u32)];
+    let sizes = [
+        Arg::U32(n_h as u32),
+        Arg::U32(per_row as u32),
+        Arg::U32(dim as u32),
+    ];
     let [a, b, c] = sizes;
-    launch("w2v_batched_dot", 2, 64, 0, &[cf32(&h), cf32(&rows), mf32(&mut out), a, b, c]).unwrap();
-    let dot = |p: usize, r: usize| (0..dim).map(|d| h[p * dim + d] as f64 * rows[r * dim + d] as f64).sum::<f64>();
-    let want: Vec<f32> = (0..n_h * per_row).map(|r| dot(r / per_row, r) as f32).collect();
+    launch(
+        "w2v_batched_dot",
+        2,
+        64,
+        0,
+        &[cf32(&h), cf32(&rows), mf32(&mut out), a, b, c],
+    )
+    .unwrap();
+    let dot = |p: usize, r: usize| {
+        (0..dim)
+            .map(|d| h[p * dim + d] as f64 * rows[r * dim + d] as f64)
+            .sum::<f64>()
+    };
+    let want: Vec<f32> = (0..n_h * per_row)
+        .map(|r| dot(r / per_row, r) as f32)
+        .collect();
     assert_close(&out, &want, 1e-5, 1e-5, "scores");
 
     let g = uniform(n_h * per_row, 9, -1.0, 1.0);
@@ -222,7 +284,9 @@ fn batched_dot_and_backward_match_reference_at_odd_sizes() {
 
 #[test]
 fn sigmoid_bce_is_finite_and_exact_at_large_scores() {
-    let scores = [-1e4f32, -100.0, -30.0, -1.0, 0.0, 0.5, 30.0, 100.0, 1e4, 88.0, -88.0];
+    let scores = [
+        -1e4f32, -100.0, -30.0, -1.0, 0.0, 0.5, 30.0, 100.0, 1e4, 88.0, -88.0,
+    ];
     let labels = [1.0f32, 1.0, 0.0, 1.0, 0.0, 0.3, 1.0, 0.0, 0.0, 1.0, 0.0];
     let n = scores.len();
     let (mut loss, mut grad) = (vec![f32::NAN; n], vec![f32::NAN; n]);
@@ -231,7 +295,13 @@ fn sigmoid_bce_is_finite_and_exact_at_large_scores() {
         1,
         32,
         0,
-        &[cf32(&scores), cf32(&labels), mf32(&mut loss), mf32(&mut grad), Arg::U32(n as u32)],
+        &[
+            cf32(&scores),
+            cf32(&labels),
+            mf32(&mut loss),
+            mf32(&mut grad),
+            Arg::U32(n as u32),
+        ],
     )
     .unwrap();
     for i in 0..n {
@@ -241,8 +311,16 @@ fn sigmoid_bce_is_finite_and_exact_at_large_scores() {
         let want_loss = t * softplus(-x) + (1.0 - t) * softplus(x);
         let want_grad = 1.0 / (1.0 + (-x).exp()) - t;
         assert!(loss[i].is_finite() && grad[i].is_finite(), "x = {x}");
-        assert!((loss[i] as f64 - want_loss).abs() <= 1e-6 + 1e-6 * want_loss, "loss at x = {x}: {}", loss[i]);
-        assert!((grad[i] as f64 - want_grad).abs() <= 1e-6, "grad at x = {x}: {}", grad[i]);
+        assert!(
+            (loss[i] as f64 - want_loss).abs() <= 1e-6 + 1e-6 * want_loss,
+            "loss at x = {x}: {}",
+            loss[i]
+        );
+        assert!(
+            (grad[i] as f64 - want_grad).abs() <= 1e-6,
+            "grad at x = {x}: {}",
+            grad[i]
+        );
     }
 }
 
@@ -258,7 +336,14 @@ fn sgd_and_adam_update_only_listed_rows_and_zero_their_gradients() {
         1,
         32,
         0,
-        &[mf32(&mut w), mf32(&mut g), cu32(&rows), Arg::U32(2), Arg::U32(dim as u32), Arg::F32(0.1)],
+        &[
+            mf32(&mut w),
+            mf32(&mut g),
+            cu32(&rows),
+            Arg::U32(2),
+            Arg::U32(dim as u32),
+            Arg::F32(0.1),
+        ],
     )
     .unwrap();
     for r in 0..vocab {
@@ -312,7 +397,11 @@ fn sgd_and_adam_update_only_listed_rows_and_zero_their_gradients() {
                 let vi = 0.999 * v0[i] as f64 + 0.001 * gi * gi;
                 let wi = w0[i] as f64 - rate * mi / (vi.sqrt() + 1e-8);
                 assert!((m[i] as f64 - mi).abs() < 1e-6 && (v[i] as f64 - vi).abs() < 1e-6);
-                assert!((w[i] as f64 - wi).abs() < 1e-5, "w[{i}] = {} want {wi}", w[i]);
+                assert!(
+                    (w[i] as f64 - wi).abs() < 1e-5,
+                    "w[{i}] = {} want {wi}",
+                    w[i]
+                );
                 assert_eq!(g[i], 0.0);
             } else {
                 assert_eq!((w[i], m[i], v[i], g[i]), (w0[i], m0[i], v0[i], g0[i]));
@@ -326,7 +415,9 @@ fn check_negatives(table: &AliasTable, k: usize, mode: NegativeMode, seed: u64) 
     let n = 300usize;
     let vocab = table.len() as u32;
     let centres = ids(n, seed ^ 0x55, vocab);
-    let positions: Vec<u64> = (0..n as u64).map(|i| (i * 0x9E37_79B9_7F4A) ^ (i << 33)).collect();
+    let positions: Vec<u64> = (0..n as u64)
+        .map(|i| (i * 0x9E37_79B9_7F4A) ^ (i << 33))
+        .collect();
     let mut out = vec![u32::MAX; n * k];
     launch(
         "w2v_sample_negatives",
@@ -392,7 +483,14 @@ fn keep_table(vocab: u32) -> Vec<u32> {
 }
 
 /// Runs w2v_subsample_compact; returns (kept_ids, kept_off, kept_count).
-fn compact(tokens: &[u32], keep: &[u32], seed: u64, key_first: u64, grid: u32, block: u32) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+fn compact(
+    tokens: &[u32],
+    keep: &[u32],
+    seed: u64,
+    key_first: u64,
+    grid: u32,
+    block: u32,
+) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
     let n_spans = tokens.len().div_ceil(SPAN_LEN);
     let mut kept_ids = vec![0xAAAA_AAAAu32; n_spans * SPAN_LEN];
     let mut kept_off = vec![0xAAAA_AAAAu32; n_spans * SPAN_LEN];
@@ -445,9 +543,15 @@ fn subsample_compact_keeps_what_the_plan_keeps() {
                 .map(|i| (corpus_tokens[i], (i - batch.start) as u32))
                 .collect();
             let n = kept_count[s] as usize;
-            let got: Vec<(u32, u32)> = (0..n).map(|j| (kept_ids[s * SPAN_LEN + j], kept_off[s * SPAN_LEN + j])).collect();
+            let got: Vec<(u32, u32)> = (0..n)
+                .map(|j| (kept_ids[s * SPAN_LEN + j], kept_off[s * SPAN_LEN + j]))
+                .collect();
             assert_eq!(got, want, "span {s}, grid {grid}, block {block}");
-            assert!(n < (e - a) / 2, "subsampling dropped little: {n} of {}", e - a);
+            assert!(
+                n < (e - a) / 2,
+                "subsampling dropped little: {n} of {}",
+                e - a
+            );
         }
     }
 }
@@ -455,25 +559,21 @@ fn subsample_compact_keeps_what_the_plan_keeps() {
 /// Sequential Hogwild reference of the fused step (one warp, centres in order), from plan::centres:
 /// target rows read once per centre, their gradient summed over the contexts and written back at
 /// the centre's end; context rows updated as they are used. Returns (loss sum, examples).
-fn reference_step(
-    w_in: &mut [f32],
-    w_out: &mut [f32],
-    dim: usize,
-    corpus_tokens: &[u32],
-    batch: &Batch,
-    keep: &[u32],
-    table: &AliasTable,
-    cfg: &StepConfig,
-) -> (f64, f64) {
+fn reference_step(fx: &Fixture, w_in: &mut [f32], w_out: &mut [f32]) -> (f64, f64) {
+    let (dim, batch, cfg) = (fx.dim, &fx.batch, &fx.cfg);
     let (mut loss, mut examples) = (0.0f64, 0.0f64);
-    plan::centres(corpus_tokens, batch, keep, table, cfg, |c| {
+    plan::centres(&fx.corpus, batch, &fx.keep, &fx.table, cfg, |c| {
         if c.contexts.is_empty() {
             return;
         }
         let lr = batch.lr_at(c.index);
-        let targets: Vec<u32> = std::iter::once(c.word).chain(c.negatives.iter().copied()).collect();
-        let rows: Vec<Vec<f32>> =
-            targets.iter().map(|&t| w_out[t as usize * dim..(t as usize + 1) * dim].to_vec()).collect();
+        let targets: Vec<u32> = std::iter::once(c.word)
+            .chain(c.negatives.iter().copied())
+            .collect();
+        let rows: Vec<Vec<f32>> = targets
+            .iter()
+            .map(|&t| w_out[t as usize * dim..(t as usize + 1) * dim].to_vec())
+            .collect();
         let mut acc = vec![vec![0.0f32; dim]; targets.len()];
         let train = |h: &[f32], loss: &mut f64| -> (Vec<f32>, Vec<f32>) {
             let steps: Vec<f32> = rows
@@ -483,13 +583,18 @@ fn reference_step(
                     let x: f32 = h.iter().zip(row).map(|(a, b)| a * b).sum();
                     let label = if t == 0 { 1.0 } else { 0.0 };
                     let e = (-x.abs()).exp();
-                    let s = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+                    let s = if x >= 0.0 {
+                        1.0 / (1.0 + e)
+                    } else {
+                        e / (1.0 + e)
+                    };
                     *loss += (x.max(0.0) - x * label + e.ln_1p()) as f64;
                     lr * (s - label)
                 })
                 .collect();
-            let grad_h: Vec<f32> =
-                (0..dim).map(|d| steps.iter().zip(&rows).map(|(g, r)| g * r[d]).sum()).collect();
+            let grad_h: Vec<f32> = (0..dim)
+                .map(|d| steps.iter().zip(&rows).map(|(g, r)| g * r[d]).sum())
+                .collect();
             (steps, grad_h)
         };
         match cfg.model {
@@ -501,7 +606,10 @@ fn reference_step(
                     for (t, g) in steps.iter().enumerate() {
                         acc[t].iter_mut().zip(&h).for_each(|(a, x)| *a += g * x);
                     }
-                    w_in[span].iter_mut().zip(&grad_h).for_each(|(w, g)| *w -= g);
+                    w_in[span]
+                        .iter_mut()
+                        .zip(&grad_h)
+                        .for_each(|(w, g)| *w -= g);
                 }
                 for (t, &id) in targets.iter().enumerate() {
                     let row = &mut w_out[id as usize * dim..(id as usize + 1) * dim];
@@ -512,7 +620,13 @@ fn reference_step(
             ModelKind::Cbow => {
                 let inv = 1.0 / c.contexts.len() as f32;
                 let h: Vec<f32> = (0..dim)
-                    .map(|d| c.contexts.iter().map(|&x| w_in[x as usize * dim + d]).sum::<f32>() * inv)
+                    .map(|d| {
+                        c.contexts
+                            .iter()
+                            .map(|&x| w_in[x as usize * dim + d])
+                            .sum::<f32>()
+                            * inv
+                    })
                     .collect();
                 let (steps, grad_h) = train(&h, &mut loss);
                 for (t, &id) in targets.iter().enumerate() {
@@ -531,20 +645,15 @@ fn reference_step(
 }
 
 /// Runs the fused step over `batch` with `warps` warps per block and `grid` blocks.
-#[allow(clippy::too_many_arguments)]
 fn fused_step(
+    fx: &Fixture,
     w_in: &mut [f32],
     w_out: &mut [f32],
-    dim: usize,
-    corpus_tokens: &[u32],
-    batch: &Batch,
-    keep: &[u32],
-    table: &AliasTable,
-    cfg: &StepConfig,
     grid: u32,
     warps: u32,
 ) -> (f64, f64) {
-    let tokens = &corpus_tokens[batch.start..batch.start + batch.len];
+    let (dim, batch, cfg, keep, table) = (fx.dim, &fx.batch, &fx.cfg, &fx.keep, &fx.table);
+    let tokens = &fx.corpus[batch.start..batch.start + batch.len];
     let key_first = batch.key_pos(batch.start);
     let (kept_ids, kept_off, kept_count) = compact(tokens, keep, cfg.seed, key_first, 2, 128);
     let mut loss_acc = [0.0f64; 2];
@@ -594,20 +703,31 @@ struct StepCase {
     lr: f32,
 }
 
-fn step_setup(case: &StepCase) -> (Vec<u32>, Batch, Vec<u32>, AliasTable, StepConfig, Vec<f32>, Vec<f32>) {
+/// Everything a fused-step test trains on.
+struct Fixture {
+    corpus: Vec<u32>,
+    batch: Batch,
+    keep: Vec<u32>,
+    table: AliasTable,
+    cfg: StepConfig,
+    dim: usize,
+    w_in0: Vec<f32>,
+    w_out0: Vec<f32>,
+}
+
+fn fixture(case: &StepCase) -> Fixture {
     let vocab = 40u32;
     // Two spans: a full one, mostly subsampled away, and a short tail, starting at corpus span 1.
-    let corpus_tokens = corpus(3 * SPAN_LEN, vocab, 5);
+    let corpus = corpus(3 * SPAN_LEN, vocab, 5);
     let batch = Batch {
         start: SPAN_LEN,
         len: SPAN_LEN + 700,
         epoch: 1,
-        corpus_len: corpus_tokens.len() as u64,
+        corpus_len: corpus.len() as u64,
         lr_begin: case.lr,
         lr_end: case.lr * 0.2,
     };
     let counts: Vec<u64> = (1..=vocab as u64).map(|r| 10_000 / r).collect();
-    let table = AliasTable::unigram(&counts, 0.75);
     let cfg = StepConfig {
         model: case.model,
         window: 3,
@@ -617,23 +737,41 @@ fn step_setup(case: &StepCase) -> (Vec<u32>, Batch, Vec<u32>, AliasTable, StepCo
         seed: 0x1234_5678_9ABC,
     };
     let n = vocab as usize * case.dim;
-    (corpus_tokens, batch, keep_table(vocab), table, cfg, uniform(n, 31, -0.5, 0.5), uniform(n, 32, -0.5, 0.5))
+    Fixture {
+        corpus,
+        batch,
+        keep: keep_table(vocab),
+        table: AliasTable::unigram(&counts, 0.75),
+        cfg,
+        dim: case.dim,
+        w_in0: uniform(n, 31, -0.5, 0.5),
+        w_out0: uniform(n, 32, -0.5, 0.5),
+    }
 }
 
 fn check_fused_against_reference(case: StepCase) {
-    let (corpus_tokens, batch, keep, table, cfg, w_in0, w_out0) = step_setup(&case);
-    let dim = case.dim;
-    let (mut w_in, mut w_out) = (w_in0.clone(), w_out0.clone());
-    let (loss, examples) = fused_step(&mut w_in, &mut w_out, dim, &corpus_tokens, &batch, &keep, &table, &cfg, 1, 1);
-    let (mut r_in, mut r_out) = (w_in0.clone(), w_out0.clone());
-    let (r_loss, r_examples) = reference_step(&mut r_in, &mut r_out, dim, &corpus_tokens, &batch, &keep, &table, &cfg);
-    assert!(r_examples > 1000.0, "the batch trains something: {r_examples}");
+    let fx = fixture(&case);
+    let (mut w_in, mut w_out) = (fx.w_in0.clone(), fx.w_out0.clone());
+    let (loss, examples) = fused_step(&fx, &mut w_in, &mut w_out, 1, 1);
+    let (mut r_in, mut r_out) = (fx.w_in0.clone(), fx.w_out0.clone());
+    let (r_loss, r_examples) = reference_step(&fx, &mut r_in, &mut r_out);
+    assert!(
+        r_examples > 1000.0,
+        "the batch trains something: {r_examples}"
+    );
     assert_eq!(examples, r_examples, "example count");
-    assert!((loss - r_loss).abs() <= 1e-4 * r_loss, "loss {loss} vs reference {r_loss}");
+    assert!(
+        (loss - r_loss).abs() <= 1e-4 * r_loss,
+        "loss {loss} vs reference {r_loss}"
+    );
     assert_close(&w_in, &r_in, 2e-5, 1e-4, "w_in");
     assert_close(&w_out, &r_out, 2e-5, 1e-4, "w_out");
     // The step moved the parameters by far more than the tolerance.
-    let moved = w_out.iter().zip(&w_out0).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let moved = w_out
+        .iter()
+        .zip(&fx.w_out0)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     assert!(moved > 1e-2, "w_out barely moved: {moved}");
 }
 
@@ -695,19 +833,30 @@ fn fused_step_with_many_warps_counts_every_example() {
         dim: 32,
         lr: 0.002,
     };
-    let (corpus_tokens, batch, keep, table, cfg, w_in0, w_out0) = step_setup(&case);
-    let (mut w_in, mut w_out) = (w_in0.clone(), w_out0.clone());
-    let (loss, examples) = fused_step(&mut w_in, &mut w_out, 32, &corpus_tokens, &batch, &keep, &table, &cfg, 3, 4);
-    let (mut r_in, mut r_out) = (w_in0.clone(), w_out0.clone());
-    let (r_loss, r_examples) = reference_step(&mut r_in, &mut r_out, 32, &corpus_tokens, &batch, &keep, &table, &cfg);
+    let fx = fixture(&case);
+    let (mut w_in, mut w_out) = (fx.w_in0.clone(), fx.w_out0.clone());
+    let (loss, examples) = fused_step(&fx, &mut w_in, &mut w_out, 3, 4);
+    let (mut r_in, mut r_out) = (fx.w_in0.clone(), fx.w_out0.clone());
+    let (r_loss, r_examples) = reference_step(&fx, &mut r_in, &mut r_out);
     assert_eq!(examples, r_examples);
     // Twelve warps race (Hogwild): every update lands, computed from slightly stale rows, so with a
     // small rate the result agrees with the sequential order to first order only.
-    assert!((loss - r_loss).abs() <= 0.01 * r_loss, "loss {loss} vs reference {r_loss}");
-    let max_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-    let moved = max_diff(&r_in, &w_in0).max(max_diff(&r_out, &w_out0));
+    assert!(
+        (loss - r_loss).abs() <= 0.01 * r_loss,
+        "loss {loss} vs reference {r_loss}"
+    );
+    let max_diff = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let moved = max_diff(&r_in, &fx.w_in0).max(max_diff(&r_out, &fx.w_out0));
     let off = max_diff(&w_in, &r_in).max(max_diff(&w_out, &r_out));
-    assert!(off < 0.1 * moved, "Hogwild result is {off} from the sequential one, which moved {moved}");
+    assert!(
+        off < 0.1 * moved,
+        "Hogwild result is {off} from the sequential one, which moved {moved}"
+    );
 }
 
 #[test]
@@ -715,23 +864,69 @@ fn launch_rejects_wrong_arguments_with_a_message() {
     let table = [0.0f32; 4];
     let idx = [0u32; 2];
     let mut out = [0.0f32; 4];
-    let err = launch("w2v_gather", 1, 32, 0, &[cf32(&table), cu32(&idx), mf32(&mut out), Arg::U32(2)]).unwrap_err();
-    assert!(err.contains("w2v_gather") && err.contains("expected 5") && err.contains("given 4"), "{err}");
     let err = launch(
         "w2v_gather",
         1,
         32,
         0,
-        &[cf32(&table), cu32(&idx), mf32(&mut out), Arg::U32(2), Arg::U64(2)],
+        &[cf32(&table), cu32(&idx), mf32(&mut out), Arg::U32(2)],
     )
     .unwrap_err();
-    assert!(err.contains("argument 4") && err.contains("'u64'") && err.contains("'u32'"), "{err}");
-    let err = launch("w2v_gather", 1, 32, 0, &[mf32(&mut out), cu32(&idx), mf32(&mut out), Arg::U32(2), Arg::U32(2)])
-        .unwrap_err();
-    assert!(err.contains("argument 0") && err.contains("'const f32*'"), "{err}");
+    assert!(
+        err.contains("w2v_gather") && err.contains("expected 5") && err.contains("given 4"),
+        "{err}"
+    );
+    let err = launch(
+        "w2v_gather",
+        1,
+        32,
+        0,
+        &[
+            cf32(&table),
+            cu32(&idx),
+            mf32(&mut out),
+            Arg::U32(2),
+            Arg::U64(2),
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("argument 4") && err.contains("'u64'") && err.contains("'u32'"),
+        "{err}"
+    );
+    let err = launch(
+        "w2v_gather",
+        1,
+        32,
+        0,
+        &[
+            mf32(&mut out),
+            cu32(&idx),
+            mf32(&mut out),
+            Arg::U32(2),
+            Arg::U32(2),
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("argument 0") && err.contains("'const f32*'"),
+        "{err}"
+    );
     let err = launch("w2v_nope", 1, 32, 0, &[]).unwrap_err();
     assert!(err.contains("w2v_nope"), "{err}");
-    let err = launch("w2v_gather", 1, 2048, 0, &[cf32(&table), cu32(&idx), mf32(&mut out), Arg::U32(2), Arg::U32(2)])
-        .unwrap_err();
+    let err = launch(
+        "w2v_gather",
+        1,
+        2048,
+        0,
+        &[
+            cf32(&table),
+            cu32(&idx),
+            mf32(&mut out),
+            Arg::U32(2),
+            Arg::U32(2),
+        ],
+    )
+    .unwrap_err();
     assert!(err.contains("2048"), "{err}");
 }
