@@ -225,29 +225,27 @@ fn batched_dot_and_backward_match_reference_at_odd_sizes() {
     let h = uniform(n_h * dim, 7, -1.0, 1.0);
     let rows = uniform(n_h * per_row * dim, 8, -1.0, 1.0);
     let mut out = vec![f32::NAN; n_h * per_row];
-    let sizes = [
-        Arg::U32(n_h as u32),
-        Arg::U32(per_row as u32),
-        Arg::U32(dim as u32),
-    ];
-    let [a, b, c] = sizes;
-    launch(
-        "w2v_batched_dot",
-        2,
-        64,
-        0,
-        &[cf32(&h), cf32(&rows), mf32(&mut out), a, b, c],
-    )
-    .unwrap();
-    let dot = |p: usize, r: usize| {
-        (0..dim)
-            .map(|d| h[p * dim + d] as f64 * rows[r * dim + d] as f64)
-            .sum::<f64>()
-    };
-    let want: Vec<f32> = (0..n_h * per_row)
-        .map(|r| dot(r / per_row, r) as f32)
-        .collect();
-    assert_close(&out, &want, 1e-5, 1e-5, "scores");
+    // One warp per score, grid-stride: 2 blocks of 2 or 3 warps leave some warps with one score less.
+    for block in [64, 96] {
+        out.fill(f32::NAN);
+        let sizes = [
+            Arg::U32(n_h as u32),
+            Arg::U32(per_row as u32),
+            Arg::U32(dim as u32),
+        ];
+        let [a, b, c] = sizes;
+        let args = [cf32(&h), cf32(&rows), mf32(&mut out), a, b, c];
+        launch("w2v_batched_dot", 2, block, 0, &args).unwrap();
+        let dot = |p: usize, r: usize| {
+            (0..dim)
+                .map(|d| h[p * dim + d] as f64 * rows[r * dim + d] as f64)
+                .sum::<f64>()
+        };
+        let want: Vec<f32> = (0..n_h * per_row)
+            .map(|r| dot(r / per_row, r) as f32)
+            .collect();
+        assert_close(&out, &want, 1e-5, 1e-5, "scores");
+    }
 
     let g = uniform(n_h * per_row, 9, -1.0, 1.0);
     let mut grad_h = vec![f32::NAN; n_h * dim];
