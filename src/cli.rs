@@ -40,8 +40,9 @@ pub enum Command {
     Eval(EvalArgs),
     /// Measure training speed (words/s) and peak memory.
     Bench(BenchArgs),
-    /// List the devices this binary can train on.
-    Info,
+    /// List the devices this binary can train on, how its kernels were built, and the device
+    /// memory a model needs.
+    Info(InfoArgs),
     /// Write the built-in corpus and its analogy questions to files.
     Synthetic(SyntheticArgs),
 }
@@ -117,9 +118,14 @@ pub struct ModelArgs {
     /// CPU worker threads; 0 = all cores. With 1, a seed gives bit-identical vectors.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
-    /// cpu, cuda:N or auto.
+    /// cpu, cuda:N, auto (cuda:0 when a working GPU is present, else cpu), or emulator
+    /// (builds with the `emulator` feature: the CUDA kernels run on the CPU, for checking only).
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Corpus tokens kept resident on the GPU at once (0 = sized from free device memory); a
+    /// larger corpus streams through in chunks of this size.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub device_chunk: usize,
 }
 
 #[derive(Args, Debug)]
@@ -206,6 +212,18 @@ pub struct BenchArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// Vocabulary size of the model whose memory footprint is shown (text8 at min-count 5 has 71,290).
+    #[arg(long, default_value_t = 71_290, value_name = "N")]
+    pub vocab: usize,
+    /// Vector dimension of that model.
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    pub dim: usize,
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    pub optimizer: OptimizerKind,
+}
+
+#[derive(Args, Debug)]
 pub struct SyntheticArgs {
     /// Corpus text file to write.
     #[arg(long, value_name = "FILE")]
@@ -226,6 +244,7 @@ pub enum Device {
     Cpu,
     Cuda(usize),
     Auto,
+    Emulator,
 }
 
 impl std::str::FromStr for Device {
@@ -233,12 +252,13 @@ impl std::str::FromStr for Device {
     fn from_str(s: &str) -> Result<Device> {
         let bad = || {
             Error::Config(format!(
-                "unknown device '{s}' for --device; use cpu, cuda:N (e.g. cuda:0) or auto"
+                "unknown device '{s}' for --device; use cpu, cuda:N (e.g. cuda:0), auto or emulator"
             ))
         };
         match s.trim().to_ascii_lowercase().as_str() {
             "cpu" => Ok(Device::Cpu),
             "auto" => Ok(Device::Auto),
+            "emulator" | "emulated" => Ok(Device::Emulator),
             "cuda" | "gpu" => Ok(Device::Cuda(0)),
             other => match other.strip_prefix("cuda:") {
                 Some(n) => n.parse().map(Device::Cuda).map_err(|_| bad()),
@@ -258,6 +278,7 @@ pub struct RunConfig {
     pub max_vocab: Option<usize>,
     pub threads: usize,
     pub device: Device,
+    pub device_chunk: usize,
 }
 
 /// Default learning rate of a model and optimiser (word2vec.c's and the book's).
@@ -342,6 +363,7 @@ impl RunConfig {
             max_vocab: c.max_vocab,
             threads: m.threads,
             device,
+            device_chunk: m.device_chunk,
         })
     }
 }
@@ -354,7 +376,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Similar(a) => query::similar(&a),
         Command::Analogy(a) => query::analogy(&a),
         Command::Eval(a) => query::eval(&a),
-        Command::Info => query::info(),
+        Command::Info(a) => query::info(&a),
         Command::Synthetic(a) => query::synthetic(&a),
     }
 }

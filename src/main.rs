@@ -11,6 +11,10 @@ fn main() -> ExitCode {
     // A bug must still end in one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let msg = info.to_string().replace('\n', " ");
+        // Output piped into `head` and closed early: stop quietly, as Unix tools do.
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
         eprintln!("error: internal error, please report it: {msg}");
     }));
     let parsed = match Cli::try_parse() {

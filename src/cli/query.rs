@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::cli::{AnalogyArgs, EvalArgs, SimilarArgs, SyntheticArgs};
+use crate::cli::{AnalogyArgs, EvalArgs, InfoArgs, SimilarArgs, SyntheticArgs};
 use crate::error::{Error, Result};
 use crate::eval;
 use crate::fsutil;
@@ -68,10 +68,33 @@ pub(super) fn eval(a: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn info() -> Result<()> {
+pub(super) fn info(a: &InfoArgs) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("cpu      {cores} cores available (--device cpu, --threads N; 0 = all)");
-    println!("cuda     not available: this build has no CUDA backend yet");
+    let words = |n: usize| crate::progress::thousands(n as u64);
+    let matrix = a.vocab as u64 * a.dim as u64 * 4;
+    #[cfg(any(feature = "cuda", feature = "emulator"))]
+    {
+        use crate::backend::cuda;
+        print!("{}", cuda::device_report());
+        let fused = cuda::Footprint::of(a.vocab, a.dim, a.optimizer, false);
+        println!(
+            "model    {} words x dim {}, {:?}: {fused} on the device, plus {} for a resident \
+             corpus chunk of 100M tokens",
+            words(a.vocab),
+            a.dim,
+            a.optimizer,
+            cuda::device::fmt_bytes(cuda::fused_overhead(100_000_000, 1 << 20))
+        );
+    }
+    #[cfg(not(any(feature = "cuda", feature = "emulator")))]
+    println!("cuda     not available: this binary was built without the `cuda` feature");
+    println!(
+        "model    {} words x dim {}: {:.1} MiB for W_in and W_out in host memory (f32)",
+        words(a.vocab),
+        a.dim,
+        (2 * matrix) as f64 / (1 << 20) as f64
+    );
     Ok(())
 }
 

@@ -31,14 +31,80 @@ struct SavedSettings {
     max_vocab: Option<usize>,
 }
 
-/// The device a run trains on, and a note on how it was chosen.
-fn cpu_backend(device: Device, threads: usize) -> Result<(CpuBackend, &'static str)> {
+/// The backend a run trains on: the CPU, a GPU, or the emulated device.
+enum Chosen {
+    Cpu(CpuBackend),
+    #[cfg(feature = "cuda")]
+    Cuda(crate::backend::cuda::CudaBackend<crate::backend::cuda::CudaDriver>),
+    #[cfg(feature = "emulator")]
+    Emulated(crate::backend::cuda::CudaBackend<crate::backend::cuda::EmulatedDevice>),
+}
+
+/// Runs `$body` with `$b` bound to the chosen backend, whatever its type.
+macro_rules! with_backend {
+    ($chosen:expr, |$b:ident| $body:expr) => {
+        match $chosen {
+            Chosen::Cpu(ref $b) => $body,
+            #[cfg(feature = "cuda")]
+            Chosen::Cuda(ref $b) => $body,
+            #[cfg(feature = "emulator")]
+            Chosen::Emulated(ref $b) => $body,
+        }
+    };
+}
+
+/// `--device auto`'s probe: the GPU to use, or why there is none.
+fn auto_gpu() -> std::result::Result<String, String> {
+    #[cfg(feature = "cuda")]
+    {
+        crate::backend::cuda::auto_device()
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Err("this binary was built without the `cuda` feature".into())
+    }
+}
+
+/// Opens the device a run asked for; the note says how `auto` chose (empty otherwise).
+fn choose_backend(device: Device, threads: usize, chunk: usize) -> Result<(Chosen, String)> {
     match device {
-        Device::Cpu => Ok((CpuBackend::new(threads), "")),
-        Device::Auto => Ok((CpuBackend::new(threads), " (auto: this build has no CUDA backend)")),
+        Device::Cpu => Ok((Chosen::Cpu(CpuBackend::new(threads)), String::new())),
+        Device::Auto => match auto_gpu() {
+            Ok(spec) => {
+                let parsed = spec.parse()?;
+                let (b, _) = choose_backend(parsed, threads, chunk)?;
+                Ok((b, " (auto: a working GPU was found)".into()))
+            }
+            Err(why) => {
+                // The reason without its advice: "use --device cpu" is what auto just did.
+                let why = why.split("; ").next().unwrap_or(&why).to_string();
+                Ok((
+                    Chosen::Cpu(CpuBackend::new(threads)),
+                    format!(" (auto: no usable GPU: {why})"),
+                ))
+            }
+        },
+        #[cfg(feature = "cuda")]
+        Device::Cuda(n) => Ok((
+            Chosen::Cuda(crate::backend::cuda::open_device(&format!("cuda:{n}"), chunk)?),
+            String::new(),
+        )),
+        #[cfg(not(feature = "cuda"))]
         Device::Cuda(n) => Err(Error::Device(format!(
-            "device 'cuda:{n}' is not available: this build has no CUDA backend yet; use --device cpu"
+            "device 'cuda:{n}' is not available: this binary was built without the `cuda` feature; \
+             rebuild with `cargo build --release --features cuda` or use --device cpu"
         ))),
+        #[cfg(feature = "emulator")]
+        Device::Emulator => Ok((
+            Chosen::Emulated(crate::backend::cuda::open_emulated(chunk)?),
+            String::new(),
+        )),
+        #[cfg(not(feature = "emulator"))]
+        Device::Emulator => Err(Error::Device(
+            "device 'emulator' is not available: this binary was built without the `emulator` \
+             feature; rebuild with `cargo build --release --features emulator` or use --device cpu"
+                .into(),
+        )),
     }
 }
 
@@ -143,9 +209,9 @@ pub(super) fn train(a: &TrainArgs) -> Result<()> {
         cfg.max_vocab = saved.max_vocab;
         vocab = Some(Vocab::from_parts(ck.words.clone(), ck.counts.clone()));
     }
-    let (backend, note) = cpu_backend(cfg.device, cfg.threads)?;
+    let (chosen, note) = choose_backend(cfg.device, cfg.threads, cfg.device_chunk)?;
     let data = load_data(&cfg, vocab)?;
-    println!("device: {}{note}", backend.name());
+    println!("device: {}{note}", with_backend!(chosen, |b| b.name()));
     println!(
         "corpus: {}: {} words, {} in vocabulary ({} distinct kept, min-count {})",
         data.name,
@@ -197,14 +263,14 @@ pub(super) fn train(a: &TrainArgs) -> Result<()> {
         checkpoint: a.checkpoint.as_ref().map(|p| (p.clone(), a.save_dtype)),
         settings_json,
     };
-    let trained = train::train(
-        &backend,
+    let trained = with_backend!(chosen, |b| train::train(
+        b,
         &data.enc,
         &data.vocab,
         &cfg.train,
         resume,
-        &mut hooks,
-    );
+        &mut hooks
+    ));
     hooks.progress.finish();
     let trained = trained?;
     println!("{}", progress::summary(&trained));
@@ -359,55 +425,122 @@ fn peak_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
-pub(super) fn bench(a: &BenchArgs) -> Result<()> {
-    let cfg = RunConfig::from_args(&a.corpus, &a.model)?;
-    let (backend, note) = cpu_backend(cfg.device, cfg.threads)?;
-    bench_on(&backend, note, &cfg, a.json)
+/// Starts a new peak-memory window (`VmHWM` back to the current size; Linux only, best effort).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn bench_on<B: Backend>(backend: &B, note: &str, cfg: &RunConfig, json: bool) -> Result<()> {
-    let data = load_data(cfg, None)?;
-    let t: Trained = train::train(
-        backend,
-        &data.enc,
-        &data.vocab,
-        &cfg.train,
-        None,
-        &mut NoHooks,
-    )?;
-    let peak = peak_memory();
-    let settings = settings_line(&cfg.train);
-    if json {
-        let obj = serde_json::json!({
-            "device": backend.name(),
-            "corpus": data.name,
-            "vocab": data.vocab.len(),
-            "words": t.words,
-            "wall_s": t.seconds,
-            "words_per_sec": t.words_per_sec(),
-            "peak_memory_bytes": peak,
-            "final_loss": t.final_loss(),
-            "settings": cfg.train,
-            "threads": cfg.threads,
+/// One device's benchmark figures.
+struct BenchRow {
+    device: String,
+    trained: Trained,
+    peak: Option<u64>,
+}
+
+/// The devices `bench --device` names: a comma-separated list; `auto` means the GPU when one
+/// works, then the CPU, so both rows come from the same command.
+fn bench_devices(spec: &str) -> Result<Vec<Device>> {
+    let mut out = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.parse::<Device>()? {
+            Device::Auto => {
+                if let Ok(gpu) = auto_gpu() {
+                    out.push(gpu.parse()?);
+                }
+                out.push(Device::Cpu);
+            }
+            d => out.push(d),
+        }
+    }
+    out.dedup();
+    if out.is_empty() {
+        return Err(Error::Config(format!(
+            "no device in --device '{spec}'; use e.g. --device cuda:0,cpu"
+        )));
+    }
+    Ok(out)
+}
+
+pub(super) fn bench(a: &BenchArgs) -> Result<()> {
+    let devices = bench_devices(&a.model.device)?;
+    let mut model = a.model.clone();
+    model.device = "cpu".into();
+    let cfg = RunConfig::from_args(&a.corpus, &model)?;
+    let data = load_data(&cfg, None)?;
+    let mut rows = Vec::new();
+    for device in devices {
+        let (chosen, note) = choose_backend(device, cfg.threads, cfg.device_chunk)?;
+        let name = with_backend!(chosen, |b| b.name());
+        if !a.json {
+            eprintln!("benchmarking on {name}{note}...");
+        }
+        reset_peak_memory();
+        let trained = with_backend!(chosen, |b| train::train(
+            b,
+            &data.enc,
+            &data.vocab,
+            &cfg.train,
+            None,
+            &mut NoHooks
+        ))?;
+        rows.push(BenchRow {
+            device: format!("{name}{note}"),
+            trained,
+            peak: peak_memory(),
         });
-        println!("{obj}");
-    } else {
-        let mib = peak.map_or("n/a".to_string(), |b| {
+    }
+    let settings = settings_line(&cfg.train);
+    if a.json {
+        for r in &rows {
+            let obj = serde_json::json!({
+                "device": r.device,
+                "corpus": data.name,
+                "vocab": data.vocab.len(),
+                "words": r.trained.words,
+                "wall_s": r.trained.seconds,
+                "words_per_sec": r.trained.words_per_sec(),
+                "peak_memory_bytes": r.peak,
+                "final_loss": r.trained.final_loss(),
+                "settings": cfg.train,
+                "threads": cfg.threads,
+            });
+            println!("{obj}");
+        }
+        return Ok(());
+    }
+    println!("corpus         {}", data.name);
+    println!("vocabulary     {}", thousands(data.vocab.len() as u64));
+    println!("words trained  {}", thousands(rows[0].trained.words));
+    println!("settings       {settings}");
+    println!();
+    let width = rows.iter().map(|r| r.device.len()).max().unwrap_or(6).max(6);
+    println!(
+        "{:<width$}  {:>14}  {:>10}  {:>12}  {:>10}",
+        "device", "words/s", "wall", "peak memory", "final loss"
+    );
+    for r in &rows {
+        let mib = r.peak.map_or("n/a".to_string(), |b| {
             format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
         });
-        let rows = [
-            ("device", format!("{}{note}", backend.name())),
-            ("corpus", data.name.clone()),
-            ("vocabulary", thousands(data.vocab.len() as u64)),
-            ("words trained", thousands(t.words)),
-            ("wall time", format!("{:.2} s", t.seconds)),
-            ("words/s", thousands(t.words_per_sec().round() as u64)),
-            ("peak memory", mib),
-            ("final loss", format!("{:.4}", t.final_loss())),
-            ("settings", settings),
-        ];
-        for (k, v) in rows {
-            println!("{k:<14} {v}");
+        println!(
+            "{:<width$}  {:>14}  {:>10}  {:>12}  {:>10.4}",
+            r.device,
+            thousands(r.trained.words_per_sec().round() as u64),
+            format!("{:.2} s", r.trained.seconds),
+            mib,
+            r.trained.final_loss()
+        );
+    }
+    if rows.len() > 1 {
+        let base = rows.last().map_or(1.0, |r| r.trained.words_per_sec());
+        println!();
+        for r in &rows[..rows.len() - 1] {
+            println!(
+                "{} is {:.2}x {}",
+                r.device,
+                r.trained.words_per_sec() / base,
+                rows[rows.len() - 1].device
+            );
         }
     }
     Ok(())

@@ -30,6 +30,7 @@ pub struct CudaBackend<D: Device> {
     dev: D,
     label: String,
     chunk_tokens: usize,
+    serial: bool,
     resident: Mutex<Resident<D>>,
 }
 
@@ -81,6 +82,7 @@ impl<D: Device> CudaBackend<D> {
             dev,
             label,
             chunk_tokens: round_to_spans(chunk_tokens),
+            serial: false,
             resident: Mutex::new(Resident {
                 tokens: None,
                 start: 0,
@@ -94,6 +96,14 @@ impl<D: Device> CudaBackend<D> {
                 loss: None,
             }),
         })
+    }
+
+    /// Runs the fused steps on a single warp, so centres update the model one after another in
+    /// corpus order, as the CPU backend's fast path does with one thread. For parity tests, where
+    /// Hogwild's concurrent updates would otherwise blur the comparison; slow on a real GPU.
+    pub fn serial(mut self) -> CudaBackend<D> {
+        self.serial = true;
+        self
     }
 
     /// The device this backend launches on.
@@ -264,7 +274,13 @@ impl<D: Device> CudaBackend<D> {
             ModelKind::Cbow => "w2v_cbow_step",
         };
         let dim = state.dim;
-        let step_launch = geometry::sgns_step(self.dev.props(), n_spans, dim, cfg.negative).ok_or_else(|| {
+        let props = self.dev.props();
+        let step_launch = if self.serial {
+            geometry::sgns_step_serial(props, dim, cfg.negative)
+        } else {
+            geometry::sgns_step(props, n_spans, dim, cfg.negative)
+        };
+        let step_launch = step_launch.ok_or_else(|| {
             Error::Config(format!(
                 "--dim {dim} with --negative {} needs more shared memory per block than {} has ({}); \
                  use a smaller --dim or --step composed",

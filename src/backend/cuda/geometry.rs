@@ -65,6 +65,13 @@ pub fn sgns_step(
     ))
 }
 
+/// `sgns_step` on one warp of one block: centres run one after another in corpus order
+/// (`CudaBackend::serial`, for parity tests).
+pub fn sgns_step_serial(props: &DeviceProps, dim: usize, negative: u32) -> Option<LaunchConfig> {
+    let per_warp = 2 * (1 + negative as usize) * dim * std::mem::size_of::<f32>();
+    (per_warp <= props.shared_per_block as usize).then(|| LaunchConfig::linear(1, props.warp_size, per_warp as u32))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
