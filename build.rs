@@ -39,7 +39,8 @@ struct Module {
 }
 
 fn main() {
-    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let kernels = root.join("kernels");
     println!("cargo:rerun-if-changed=build.rs");
@@ -50,12 +51,18 @@ fn main() {
 
     let common = read(&kernels.join("common.cuh"));
     let modules = read_modules(&kernels, &common);
-    let sigs: Vec<KernelSig> = modules.iter().flat_map(|m| parse_signatures(&m.name, &read(&m.path))).collect();
+    let sigs: Vec<KernelSig> = modules
+        .iter()
+        .flat_map(|m| parse_signatures(&m.name, &read(&m.path)))
+        .collect();
 
     let (ptx, build_info) = if env::var_os("CARGO_FEATURE_CUDA").is_some() {
         compile_ptx(&root, &kernels, &modules, &out)
     } else {
-        (Vec::new(), "no CUDA kernels (built without the `cuda` feature)".to_string())
+        (
+            Vec::new(),
+            "no CUDA kernels (built without the `cuda` feature)".to_string(),
+        )
     };
     write_kernels_rs(&out, &modules, &ptx, &build_info, &sigs);
 
@@ -88,7 +95,11 @@ fn read_modules(kernels: &Path, common: &str) -> Vec<Module> {
     paths
         .into_iter()
         .map(|path| {
-            let name = path.file_stem().expect("a .cu file has a stem").to_string_lossy().into_owned();
+            let name = path
+                .file_stem()
+                .expect("a .cu file has a stem")
+                .to_string_lossy()
+                .into_owned();
             let inlined = read(&path)
                 .lines()
                 .map(|l| {
@@ -99,7 +110,11 @@ fn read_modules(kernels: &Path, common: &str) -> Vec<Module> {
                     }
                 })
                 .collect();
-            Module { name, path, inlined }
+            Module {
+                name,
+                path,
+                inlined,
+            }
         })
         .collect()
 }
@@ -131,20 +146,28 @@ fn parse_signatures(module: &str, src: &str) -> Vec<KernelSig> {
     let mut rest = src.as_str();
     while let Some(i) = rest.find(marker) {
         rest = &rest[i + marker.len()..];
-        let open = rest.find('(').expect("kernel signature has an argument list");
+        let open = rest
+            .find('(')
+            .expect("kernel signature has an argument list");
         let head = rest[..open].trim();
         let name = head
             .strip_prefix("void")
             .map(str::trim)
             .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or_else(|| panic!("kernels/{module}.cu: cannot parse kernel head `{head}` (want `void name(`)"));
+            .unwrap_or_else(|| {
+                panic!("kernels/{module}.cu: cannot parse kernel head `{head}` (want `void name(`)")
+            });
         let close = rest[open..].find(')').expect("kernel argument list closes") + open;
         let args = rest[open + 1..close]
             .split(',')
             .filter(|a| !a.trim().is_empty())
             .map(|a| normalise_arg(module, name, a))
             .collect();
-        sigs.push(KernelSig { name: name.to_string(), module: module.to_string(), args });
+        sigs.push(KernelSig {
+            name: name.to_string(),
+            module: module.to_string(),
+            args,
+        });
         rest = &rest[close..];
     }
     sigs
@@ -153,7 +176,10 @@ fn parse_signatures(module: &str, src: &str) -> Vec<KernelSig> {
 /// C argument declaration (`const float* __restrict__ rows`) → normalised type (`const f32*`).
 fn normalise_arg(module: &str, kernel: &str, decl: &str) -> &'static str {
     let spaced = decl.replace('*', " * ");
-    let mut tokens: Vec<&str> = spaced.split_whitespace().filter(|t| *t != "__restrict__").collect();
+    let mut tokens: Vec<&str> = spaced
+        .split_whitespace()
+        .filter(|t| *t != "__restrict__")
+        .collect();
     tokens.pop(); // the parameter name
     let ty = tokens.join(" ").replace(" *", "*");
     NORMALISED
@@ -177,7 +203,11 @@ const NORMALISED: &[(&str, &str)] = &[
 ];
 
 fn c_type(normalised: &str) -> &'static str {
-    NORMALISED.iter().find(|(_, n)| *n == normalised).map(|(c, _)| *c).expect("normalised type")
+    NORMALISED
+        .iter()
+        .find(|(_, n)| *n == normalised)
+        .map(|(c, _)| *c)
+        .expect("normalised type")
 }
 
 /// The nvcc to use, in the documented order, or None.
@@ -209,7 +239,10 @@ fn nvcc_version(nvcc: &Path) -> Option<String> {
         return None;
     }
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let release = text.lines().rev().find_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix('V')));
+    let release = text
+        .lines()
+        .rev()
+        .find_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix('V')));
     Some(release.unwrap_or("unknown version").to_string())
 }
 
@@ -224,21 +257,33 @@ fn oldest_arch(nvcc: &Path) -> String {
         .unwrap_or_default();
     listed
         .split_whitespace()
-        .filter_map(|w| w.strip_prefix("compute_").and_then(|n| n.parse::<u32>().ok()).map(|n| (n, w)))
+        .filter_map(|w| {
+            w.strip_prefix("compute_")
+                .and_then(|n| n.parse::<u32>().ok())
+                .map(|n| (n, w))
+        })
         .min()
         .map(|(_, w)| w.to_string())
         .unwrap_or_else(|| "compute_75".to_string())
 }
 
 /// PTX of every module with nvcc, or no PTX and an NVRTC note when there is no nvcc.
-fn compile_ptx(root: &Path, kernels: &Path, modules: &[Module], out: &Path) -> (Vec<(String, PathBuf)>, String) {
+fn compile_ptx(
+    root: &Path,
+    kernels: &Path,
+    modules: &[Module],
+    out: &Path,
+) -> (Vec<(String, PathBuf)>, String) {
     let nvrtc = "NVRTC at start-up (no nvcc at build)".to_string();
     let Some(nvcc) = find_nvcc(root) else {
         return (Vec::new(), nvrtc);
     };
     println!("cargo:rerun-if-changed={}", nvcc.display());
     let Some(version) = nvcc_version(&nvcc) else {
-        println!("cargo:warning={} does not run; kernels will be compiled with NVRTC at start-up", nvcc.display());
+        println!(
+            "cargo:warning={} does not run; kernels will be compiled with NVRTC at start-up",
+            nvcc.display()
+        );
         return (Vec::new(), nvrtc);
     };
     let arch = oldest_arch(&nvcc);
@@ -272,20 +317,39 @@ fn compile_ptx(root: &Path, kernels: &Path, modules: &[Module], out: &Path) -> (
     (ptx, format!("nvcc {version} -arch={arch}"))
 }
 
-fn write_kernels_rs(out: &Path, modules: &[Module], ptx: &[(String, PathBuf)], info: &str, sigs: &[KernelSig]) {
+fn write_kernels_rs(
+    out: &Path,
+    modules: &[Module],
+    ptx: &[(String, PathBuf)],
+    info: &str,
+    sigs: &[KernelSig],
+) {
     let mut s = String::from("// Generated by build.rs from kernels/*.cu; do not edit.\n\n");
     s.push_str("/// PTX of each kernel module, `(module, text)`; empty when built without nvcc.\n");
     s.push_str("pub const PTX: &[(&str, &str)] = &[\n");
     for (name, path) in ptx {
-        writeln!(s, "    ({name:?}, include_str!({:?})),", path.display().to_string()).unwrap();
+        writeln!(
+            s,
+            "    ({name:?}, include_str!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
     }
     s.push_str("];\n\n");
-    s.push_str("/// CUDA source of each module with `common.cuh` inlined, `(module, text)`, for NVRTC.\n");
+    s.push_str(
+        "/// CUDA source of each module with `common.cuh` inlined, `(module, text)`, for NVRTC.\n",
+    );
     s.push_str("pub const SOURCES: &[(&str, &str)] = &[\n");
     for m in modules {
         let path = out.join(format!("{}.inlined.cu", m.name));
         write(&path, &m.inlined);
-        writeln!(s, "    ({:?}, include_str!({:?})),", m.name, path.display().to_string()).unwrap();
+        writeln!(
+            s,
+            "    ({:?}, include_str!({:?})),",
+            m.name,
+            path.display().to_string()
+        )
+        .unwrap();
     }
     s.push_str("];\n\n");
     s.push_str("/// How the kernels were built, for `w2v-gpu info`.\n");
@@ -310,13 +374,34 @@ fn dispatcher_source(sigs: &[KernelSig]) -> String {
             .enumerate()
             .map(|(i, c)| format!("*static_cast<{c} const*>(a[{i}])"))
             .collect();
-        writeln!(s, "static void call_{}(void* const* a) {{ {}({}); }}", k.name, k.name, unpacked.join(", ")).unwrap();
+        writeln!(
+            s,
+            "static void call_{}(void* const* a) {{ {}({}); }}",
+            k.name,
+            k.name,
+            unpacked.join(", ")
+        )
+        .unwrap();
         let types: Vec<String> = k.args.iter().map(|a| format!("{a:?}")).collect();
-        writeln!(s, "static const char* const types_{}[] = {{{}}};\n", k.name, types.join(", ")).unwrap();
+        writeln!(
+            s,
+            "static const char* const types_{}[] = {{{}}};\n",
+            k.name,
+            types.join(", ")
+        )
+        .unwrap();
     }
     s.push_str("const W2vEmuKernel w2v_emu_kernels[] = {\n");
     for k in sigs {
-        writeln!(s, "    {{{:?}, call_{}, types_{}, {}}},", k.name, k.name, k.name, k.args.len()).unwrap();
+        writeln!(
+            s,
+            "    {{{:?}, call_{}, types_{}, {}}},",
+            k.name,
+            k.name,
+            k.name,
+            k.args.len()
+        )
+        .unwrap();
     }
     s.push_str("};\n");
     writeln!(s, "const unsigned w2v_emu_kernel_count = {};", sigs.len()).unwrap();
@@ -338,7 +423,13 @@ fn build_emulator(kernels: &Path, modules: &[Module], sigs: &[KernelSig], out: &
         .file(emu.join("runtime.cpp"));
     for m in modules {
         let wrapper = out.join(format!("emu_{}.cpp", m.name));
-        write(&wrapper, &format!("#include \"cuda_emu.h\"\n#include {:?}\n", m.path.display().to_string()));
+        write(
+            &wrapper,
+            &format!(
+                "#include \"cuda_emu.h\"\n#include {:?}\n",
+                m.path.display().to_string()
+            ),
+        );
         build.file(wrapper);
     }
     let dispatch = out.join("emu_dispatch.cpp");

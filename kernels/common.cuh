@@ -33,7 +33,7 @@ struct W2vPhilox {
 };
 
 // One Philox4x32 block, 10 rounds, Random123's schedule (the key is bumped before rounds 2..10).
-static __device__ __forceinline__ W2vPhilox w2v_philox4x32_10(unsigned c0, unsigned c1, unsigned c2,
+__device__ __forceinline__ W2vPhilox w2v_philox4x32_10(unsigned c0, unsigned c1, unsigned c2,
                                                               unsigned c3, unsigned k0, unsigned k1) {
     for (int round = 0; round < 10; ++round) {
         if (round > 0) {
@@ -58,26 +58,26 @@ static __device__ __forceinline__ W2vPhilox w2v_philox4x32_10(unsigned c0, unsig
 }
 
 // The four words for (seed, pos, purpose, block): rng::draw.
-static __device__ __forceinline__ W2vPhilox w2v_draw(unsigned long long seed, unsigned long long pos,
+__device__ __forceinline__ W2vPhilox w2v_draw(unsigned long long seed, unsigned long long pos,
                                                      unsigned purpose, unsigned block) {
     return w2v_philox4x32_10((unsigned)pos, (unsigned)(pos >> 32), purpose, block, (unsigned)seed,
                              (unsigned)(seed >> 32));
 }
 
 // A uniform u32 onto 0..n without division: rng::below.
-static __device__ __forceinline__ unsigned w2v_below(unsigned r, unsigned n) {
+__device__ __forceinline__ unsigned w2v_below(unsigned r, unsigned n) {
     return __umulhi(r, n);
 }
 
 // One alias draw from two uniform words: AliasTable::sample.
-static __device__ __forceinline__ unsigned w2v_alias_draw(const unsigned* prob, const unsigned* alias,
+__device__ __forceinline__ unsigned w2v_alias_draw(const unsigned* prob, const unsigned* alias,
                                                           unsigned vocab, unsigned a, unsigned b) {
     const unsigned i = w2v_below(a, vocab);
     return b < prob[i] ? i : alias[i];
 }
 
 // Negative slot s of the centre at key position pos: words 2(s%2), 2(s%2)+1 of Philox block s/2.
-static __device__ __forceinline__ unsigned w2v_negative_slot(const unsigned* prob, const unsigned* alias,
+__device__ __forceinline__ unsigned w2v_negative_slot(const unsigned* prob, const unsigned* alias,
                                                              unsigned vocab, unsigned long long seed,
                                                              unsigned long long pos, unsigned s) {
     const W2vPhilox w = w2v_draw(seed, pos, W2V_PURPOSE_NEGATIVE, s / 2u);
@@ -90,7 +90,7 @@ static __device__ __forceinline__ unsigned w2v_negative_slot(const unsigned* pro
 // Distinct mode: rejection of the centre and of repeats over at most DISTINCT_MAX_SLOTS·k slots,
 // then the deterministic upward scan from the centre (callers guarantee vocab > k).
 template <class Out>
-static __device__ __forceinline__ void w2v_negatives_for_centre(const unsigned* prob, const unsigned* alias,
+__device__ __forceinline__ void w2v_negatives_for_centre(const unsigned* prob, const unsigned* alias,
                                                                 unsigned vocab, unsigned long long seed,
                                                                 unsigned long long pos, unsigned centre,
                                                                 unsigned k, bool distinct, Out& out) {
@@ -133,7 +133,7 @@ struct W2vPtrOut {
 };
 
 // Half-width of the window around the centre at key position pos: plan::effective_window.
-static __device__ __forceinline__ unsigned w2v_effective_window(unsigned long long seed, unsigned long long pos,
+__device__ __forceinline__ unsigned w2v_effective_window(unsigned long long seed, unsigned long long pos,
                                                                 unsigned window, bool fixed) {
     if (fixed) {
         return window;
@@ -142,7 +142,7 @@ static __device__ __forceinline__ unsigned w2v_effective_window(unsigned long lo
 }
 
 // Whether a token of word `id` at key position pos survives subsampling: sampler::keep_token.
-static __device__ __forceinline__ bool w2v_keep_token(const unsigned* keep, unsigned long long seed,
+__device__ __forceinline__ bool w2v_keep_token(const unsigned* keep, unsigned long long seed,
                                                       unsigned long long pos, unsigned id) {
     const unsigned t = keep[id];
     return t == 0xFFFFFFFFu || w2v_draw(seed, pos, W2V_PURPOSE_SUBSAMPLE, 0u).v[0] < t;
@@ -150,23 +150,23 @@ static __device__ __forceinline__ bool w2v_keep_token(const unsigned* keep, unsi
 
 // σ(x) and the binary cross-entropy with label t, both from e = exp(-|x|) so nothing overflows:
 // loss = max(x, 0) - x·t + log1p(e), the CPU backend's form.
-static __device__ __forceinline__ float w2v_sigmoid_e(float x, float e) {
+__device__ __forceinline__ float w2v_sigmoid_e(float x, float e) {
     return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
 }
 
-static __device__ __forceinline__ float w2v_bce_e(float x, float t, float e) {
+__device__ __forceinline__ float w2v_bce_e(float x, float t, float e) {
     return fmaxf(x, 0.0f) - x * t + log1pf(e);
 }
 
 // Sum over the 32 lanes of a warp; every lane gets the total. Call from warp-uniform control flow.
-static __device__ __forceinline__ float w2v_warp_sum(float v) {
+__device__ __forceinline__ float w2v_warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) {
         v += __shfl_xor_sync(W2V_FULL_MASK, v, o);
     }
     return v;
 }
 
-static __device__ __forceinline__ double w2v_warp_sum_f64(double v) {
+__device__ __forceinline__ double w2v_warp_sum_f64(double v) {
     for (int o = 16; o > 0; o >>= 1) {
         v += __shfl_xor_sync(W2V_FULL_MASK, v, o);
     }
@@ -174,7 +174,7 @@ static __device__ __forceinline__ double w2v_warp_sum_f64(double v) {
 }
 
 // Inclusive prefix sum over the lanes of a warp.
-static __device__ __forceinline__ unsigned w2v_warp_inclusive_scan(unsigned v, unsigned lane) {
+__device__ __forceinline__ unsigned w2v_warp_inclusive_scan(unsigned v, unsigned lane) {
     for (unsigned o = 1; o < W2V_WARP; o <<= 1) {
         const unsigned u = __shfl_up_sync(W2V_FULL_MASK, v, o);
         if (lane >= o) {
@@ -186,7 +186,7 @@ static __device__ __forceinline__ unsigned w2v_warp_inclusive_scan(unsigned v, u
 
 // The learning rate of the token at batch offset `off`: lr_begin + (lr_end - lr_begin)·(off / len),
 // rounded step by step as the Rust f32 expression (no fused multiply-add), plan::Batch::lr_at.
-static __device__ __forceinline__ float w2v_lr_at(float lr_begin, float lr_end, unsigned off, unsigned len) {
+__device__ __forceinline__ float w2v_lr_at(float lr_begin, float lr_end, unsigned off, unsigned len) {
     const float t = __fdiv_rn((float)off, (float)len);
     return __fadd_rn(lr_begin, __fmul_rn(__fsub_rn(lr_end, lr_begin), t));
 }

@@ -34,14 +34,19 @@
 //   blockDim.x a multiple of 32. Dynamic shared memory, sized by the host:
 //       shared_bytes = (blockDim.x / 32) · 2 · (1 + negative) · dim · 4
 //   i.e. per warp the (1+K) target rows and, for skip-gram, their gradient accumulators (CBOW keeps
-//   h there instead). Dot products: the warp splits into groups of G = 32 / pow2ceil(1+K) lanes, one
-//   group per target, each summing its target's dot over a strided share of dim, then a log2(G)
-//   shuffle reduction; the (1+K) gradients are broadcast with one shuffle each. Updates stride dims
-//   over the 32 lanes. So a context costs 1+K+log2(G) shuffles and a centre one more __syncwarp.
-//   Races (Hogwild, as word2vec.c and the CPU backend): each centre reads its target rows once into
-//   shared memory and writes their accumulated gradient back once with atomicAdd; each context row
-//   is read once per use and updated with atomicAdd. Other warps may read rows mid-update; that
-//   staleness is the accepted Hogwild approximation. No update is lost (all writes are atomic).
+//   h there instead); the host must also keep it within the device's limit (48 KiB without opt-in).
+//   Inside a warp: targets are staged, scored and (skip-gram) written back in the "group" mapping:
+//   G = 32 / pow2ceil(1+K) lanes per target, each lane a strided share of dim, a log2(G) shuffle
+//   reduction per score. The (1+K) gradients are then broadcast with one shuffle each, and the input
+//   side is updated in the "lane" mapping (dims strided over the 32 lanes). Replace-mode negatives are
+//   drawn by their own group; distinct mode is sequential, drawn by lane 0 into shared scratch.
+//   Syncs per skip-gram centre: contexts·(1+K+log2 G+1) + 1 (+2 in distinct mode); CBOW: 1+K+log2 G+2.
+//   Races: one warp trains its centre's contexts strictly in order (a __syncwarp after each context
+//   and after each centre), so a single warp reproduces the sequential order of plan.rs exactly.
+//   Between warps it is Hogwild (word2vec.c, the CPU backend): each centre reads its target rows once
+//   into shared memory and writes their gradient, summed over its contexts, back once with
+//   atomicAdd; context rows are read per use and updated with atomicAdd. Other warps may read rows
+//   mid-update (the accepted staleness); no update is lost.
 //   loss_acc: each warp sums its examples' binary cross-entropy in f64 and adds once at the end.
 #include "common.cuh"
 
@@ -123,35 +128,12 @@ struct W2vStepArgs {
     double* loss_acc;
 };
 
-// The (1+K) target ids of a centre, [centre, negatives…], held in registers: every index below is
-// a compile-time constant after unrolling. Serves as the `Out` of w2v_negatives_for_centre (the
-// negatives start at slot 1).
-template <unsigned MAXT>
-struct W2vTargets {
-    unsigned id[MAXT];
-
-    __device__ __forceinline__ void set(unsigned i, unsigned v) {
-#pragma unroll
-        for (unsigned m = 1; m < MAXT; ++m) {
-            if (m == i + 1u) {
-                id[m] = v;
-            }
-        }
-    }
-
-    __device__ __forceinline__ bool contains(unsigned n, unsigned v) const {
-        bool hit = false;
-#pragma unroll
-        for (unsigned m = 1; m < MAXT; ++m) {
-            hit = hit || (m <= n && id[m] == v);
-        }
-        return hit;
-    }
-};
-
-// The step for targets T = 1 + negative ≤ MAXT (MAXT ∈ {8, 16, 32} keeps register arrays small).
+// The step for targets T = 1 + negative ≤ MAXT (MAXT ∈ {8, 16, 32} bounds the register array of
+// gradients). Lane roles: "group" mapping (group g = target g, G lanes, dims member, member+G, …)
+// for staging, dot products and target write-back; "lane" mapping (dims lane, lane+32, …) for the
+// input-side updates. A lane only crosses from one mapping to the other after a warp sync.
 template <unsigned MAXT, bool CBOW>
-static __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
+__device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
     W2V_DYNAMIC_SHARED(float, smem);
     const unsigned lane = threadIdx.x % W2V_WARP;
     const unsigned warps_per_block = blockDim.x / W2V_WARP;
@@ -161,7 +143,6 @@ static __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
     float* rows = smem + (unsigned long long)(threadIdx.x / W2V_WARP) * 2u * n_targets * dim;
     float* acc = rows + (unsigned long long)n_targets * dim;
 
-    // Dot-product groups: G lanes per target; group g of lanes [g·G, (g+1)·G).
     unsigned groups = 1;
     while (groups < n_targets) {
         groups <<= 1;
@@ -169,12 +150,15 @@ static __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
     const unsigned group_lanes = W2V_WARP / groups;
     const unsigned group = lane / group_lanes;
     const unsigned member = lane % group_lanes;
-    // Rotates each group's start so that the groups' shared-memory reads fall in distinct banks.
+    const bool in_group = group < n_targets;
+    // Rotates each group's walk over dim so that the groups' shared-memory reads hit distinct banks;
+    // a multiple of group_lanes, so a lane visits the same dims as in the unrotated staging loop.
     const unsigned rot = dim % group_lanes == 0u
                              ? ((group_lanes + W2V_WARP - dim % W2V_WARP) * group) % W2V_WARP % dim
                              : 0u;
     const float label = group == 0u ? 1.0f : 0.0f;
-    const float* my_row = rows + (unsigned long long)(group < n_targets ? group : 0u) * dim;
+    float* my_row = rows + (unsigned long long)(in_group ? group : 0u) * dim;
+    float* my_acc = acc + (unsigned long long)(in_group ? group : 0u) * dim;
 
     double loss = 0.0;
     double examples = 0.0;
@@ -182,7 +166,7 @@ static __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
     const unsigned long long stride = (unsigned long long)gridDim.x * warps_per_block;
     for (unsigned long long v = (unsigned long long)blockIdx.x * warps_per_block + threadIdx.x / W2V_WARP;
          v < n_virtual; v += stride) {
-        // Everything up to the first shuffle is computed alike by all lanes: branches are warp-uniform.
+        // Up to the first warp sync every lane computes the same values: these branches are uniform.
         const unsigned s = (unsigned)(v / W2V_SPAN_LEN);
         const unsigned k = (unsigned)(v % W2V_SPAN_LEN);
         const unsigned count = a.kept_count[s];
@@ -208,21 +192,32 @@ static __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
             continue;
         }
 
-        W2vTargets<MAXT> tgt;
-        tgt.id[0] = centre;
-        w2v_negatives_for_centre(a.alias_prob, a.alias_alias, a.vocab, a.seed, pos, centre, a.negative,
-                                 a.distinct != 0u, tgt);
+        // My group's target: the centre, or one negative. Replace mode draws each slot independently;
+        // distinct mode is sequential, so lane 0 draws the row into shared scratch for everyone.
+        unsigned my_target = centre;
+        if (a.distinct != 0u) {
+            unsigned* scratch = reinterpret_cast<unsigned*>(acc);
+            if (lane == 0u) {
+                W2vPtrOut out{scratch};
+                w2v_negatives_for_centre(a.alias_prob, a.alias_alias, a.vocab, a.seed, pos, centre, a.negative,
+                                         true, out);
+            }
+            __syncwarp();
+            if (in_group && group > 0u) {
+                my_target = scratch[group - 1u];
+            }
+            __syncwarp();
+        } else if (in_group && group > 0u) {
+            my_target = w2v_negative_slot(a.alias_prob, a.alias_alias, a.vocab, a.seed, pos, group - 1u);
+        }
 
-        // Stage the target rows (and zero the accumulators, or build h) with dims over lanes.
-#pragma unroll
-        for (unsigned t = 0; t < MAXT; ++t) {
-            if (t < n_targets) {
-                const float* src = a.w_out + (unsigned long long)tgt.id[t] * dim;
-                for (unsigned d = lane; d < dim; d += W2V_WARP) {
-                    rows[t * dim + d] = src[d];
-                    if (!CBOW) {
-                        acc[t * dim + d] = 0.0f;
-                    }
+        // Stage: my group's target row (and zeroed accumulator); CBOW also builds h = mean of contexts.
+        if (in_group) {
+            const float* src = a.w_out + (unsigned long long)my_target * dim;
+            for (unsigned i = member; i < dim; i += group_lanes) {
+                my_row[i] = src[i];
+                if (!CBOW) {
+                    my_acc[i] = 0.0f;
                 }
             }
         }
@@ -240,47 +235,52 @@ static __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
         }
         __syncwarp();
 
-        // CBOW trains one example group per centre (h in shared memory); skip-gram one per context.
+        // CBOW trains one input (h in shared memory) per centre; skip-gram one per context.
         const unsigned n_inputs = CBOW ? 1u : n_ctx;
         for (unsigned c = 0; c < n_inputs; ++c) {
-            const unsigned j = CBOW ? k : (first + c < k ? first + c : first + c + 1u);
-            float* h_row = CBOW ? acc : a.w_in + (unsigned long long)ids[j] * dim;
+            const unsigned j = first + c < k ? first + c : first + c + 1u;
+            float* h = CBOW ? acc : a.w_in + (unsigned long long)ids[j] * dim;
 
-            // Phase 1: group `group` computes h · rows[group].
-            float partial = 0.0f;
-            if (group < n_targets) {
+            // Group mapping: my group's score h · rows[group], reduced over the group's lanes.
+            float score = 0.0f;
+            if (in_group) {
                 for (unsigned i = member; i < dim; i += group_lanes) {
                     const unsigned d = i + rot < dim ? i + rot : i + rot - dim;
-                    partial += h_row[d] * my_row[d];
+                    score += h[d] * my_row[d];
                 }
             }
             for (unsigned o = group_lanes >> 1; o > 0u; o >>= 1) {
-                partial += __shfl_xor_sync(W2V_FULL_MASK, partial, o);
+                score += __shfl_xor_sync(W2V_FULL_MASK, score, o);
             }
-            const float e = expf(-fabsf(partial));
-            const float grad_here = lr * (w2v_sigmoid_e(partial, e) - label);
-            if (member == 0u && group < n_targets) {
-                loss += (double)w2v_bce_e(partial, label, e);
+            const float e = expf(-fabsf(score));
+            const float step = lr * (w2v_sigmoid_e(score, e) - label);
+            if (member == 0u && in_group) {
+                loss += (double)w2v_bce_e(score, label, e);
+            }
+            if (CBOW && in_group) {
+                // The target's update g_t·h; h is not written again before the end-of-centre sync.
+                float* dst = a.w_out + (unsigned long long)my_target * dim;
+                for (unsigned i = member; i < dim; i += group_lanes) {
+                    atomicAdd(&dst[i], -step * h[i]);
+                }
             }
             float g[MAXT] = {};
 #pragma unroll
             for (unsigned t = 0; t < MAXT; ++t) {
                 if (t < n_targets) {
-                    g[t] = __shfl_sync(W2V_FULL_MASK, grad_here, t * group_lanes);
+                    g[t] = __shfl_sync(W2V_FULL_MASK, step, t * group_lanes);
                 }
             }
 
-            // Phase 2: dims over lanes. The input's gradient Σ_t g_t·rows[t] and the targets' share.
+            // Lane mapping: the input's gradient Σ_t g_t·rows[t]; skip-gram also accumulates g_t·h.
             for (unsigned d = lane; d < dim; d += W2V_WARP) {
-                const float hd = h_row[d];
+                const float hd = h[d];
                 float grad_h = 0.0f;
 #pragma unroll
                 for (unsigned t = 0; t < MAXT; ++t) {
                     if (t < n_targets) {
                         grad_h += g[t] * rows[t * dim + d];
-                        if (CBOW) {
-                            atomicAdd(&a.w_out[(unsigned long long)tgt.id[t] * dim + d], -g[t] * hd);
-                        } else {
+                        if (!CBOW) {
                             acc[t * dim + d] += g[t] * hd;
                         }
                     }
@@ -292,25 +292,27 @@ static __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
                         }
                     }
                 } else {
-                    atomicAdd(&h_row[d], -grad_h);
+                    atomicAdd(&h[d], -grad_h);
                 }
+            }
+            // The next context may be the same word: its reads in the group mapping must see these
+            // updates, so one warp trains its centre's contexts exactly in order.
+            if (!CBOW) {
+                __syncwarp();
             }
         }
         examples += (double)(n_inputs * n_targets);
 
-        // Skip-gram: one write-back of each target row's gradient, summed over the contexts.
-        if (!CBOW) {
-#pragma unroll
-            for (unsigned t = 0; t < MAXT; ++t) {
-                if (t < n_targets) {
-                    float* dst = a.w_out + (unsigned long long)tgt.id[t] * dim;
-                    for (unsigned d = lane; d < dim; d += W2V_WARP) {
-                        atomicAdd(&dst[d], -acc[t * dim + d]);
-                    }
-                }
+        // Skip-gram: one write-back per target row of its gradient summed over the contexts (the
+        // last context's sync made the lane-mapped accumulators visible to the group mapping).
+        if (!CBOW && in_group) {
+            float* dst = a.w_out + (unsigned long long)my_target * dim;
+            for (unsigned i = member; i < dim; i += group_lanes) {
+                atomicAdd(&dst[i], -my_acc[i]);
             }
         }
-        // The next centre overwrites rows that other lanes read in phase 1.
+        // The next centre stages rows in the group mapping: it must see these updates of w_out (its
+        // targets may repeat ours) and may overwrite rows that other lanes read in the lane mapping.
         __syncwarp();
     }
     loss = w2v_warp_sum_f64(loss);
@@ -323,7 +325,7 @@ static __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
 // Picks the register-array size for 1 + negative targets. More than 32 targets is not supported
 // (the host rejects it); such a launch trains nothing and makes the loss NaN so it cannot pass unseen.
 template <bool CBOW>
-static __device__ __forceinline__ void w2v_step_dispatch(const W2vStepArgs a) {
+__device__ __forceinline__ void w2v_step_dispatch(const W2vStepArgs a) {
     const unsigned n_targets = 1u + a.negative;
     if (n_targets <= 8u) {
         w2v_step<8, CBOW>(a);

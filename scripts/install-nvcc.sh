@@ -29,7 +29,7 @@ if [ "$(installed_version || true)" != "$want" ]; then
     fi
     rm -rf "$target"
     mkdir -p "$target"
-    "$python" -m pip install --quiet --disable-pip-version-check --no-deps --target "$target" "${packages[@]}" >&2
+    "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --target "$target" "${packages[@]}" >&2
     # Wheels do not always keep the executable bit on the toolkit's binaries.
     chmod +x "$target"/nvidia/cu13/bin/* "$target"/nvidia/cu13/nvvm/bin/* 2>/dev/null || true
     got="$(installed_version || true)"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# check-ptx.sh: compiles every kernel the way a release does and checks it for real GPUs, with no GPU.
+#
+# 1. installs the pinned nvcc (scripts/install-nvcc.sh) unless $NVCC names one;
+# 2. `cargo build --features cuda` with it, which writes one PTX module per kernels/*.cu;
+# 3. `ptxas -v` on every module for sm_80 and sm_90: prints registers, stack and spills per kernel,
+#    fails on any ptxas error and on any spill in the fused kernels;
+# 4. compiles the NVRTC sources (common.cuh inlined) alone, with no include path, as NVRTC will.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+nvcc="${NVCC:-$(bash scripts/install-nvcc.sh)}"
+ptxas="$(dirname "$nvcc")/ptxas"
+fused="w2v_skipgram_step w2v_cbow_step w2v_subsample_compact"
+
+out_dir="$(NVCC="$nvcc" cargo build --features cuda --message-format=json | python3 -c '
+import json, sys
+dirs = [m["out_dir"] for m in map(json.loads, sys.stdin)
+        if m.get("reason") == "build-script-executed" and "w2v-gpu" in m.get("package_id", "")]
+print(dirs[-1] if dirs else "")
+')"
+if [ -z "$out_dir" ] || ! ls "$out_dir"/*.ptx >/dev/null 2>&1; then
+    echo "check-ptx: the build produced no PTX (is nvcc at $nvcc working?)" >&2
+    exit 1
+fi
+grep -h 'BUILD_INFO' "$out_dir/kernels.rs"
+
+status=0
+printf '%-7s %-26s %5s %6s %7s %7s\n' arch kernel regs stack spill_st spill_ld
+for arch in sm_80 sm_90; do
+    for ptx in "$out_dir"/*.ptx; do
+        if ! log="$("$ptxas" -v -arch="$arch" "$ptx" -o /dev/null 2>&1)"; then
+            echo "$log" >&2
+            echo "check-ptx: ptxas failed on $(basename "$ptx") for $arch" >&2
+            status=1
+            continue
+        fi
+        # ptxas prints, per kernel: the entry name, then stack/spill bytes, then registers.
+        rows="$(awk -v arch="$arch" '
+            /Compiling entry function/ { match($0, /'"'"'[^'"'"']*'"'"'/); name = substr($0, RSTART + 1, RLENGTH - 2) }
+            /bytes stack frame/ { stack = $1; st = $5; ld = $9 }
+            /Used [0-9]+ registers/ { for (i = 1; i <= NF; i++) if ($i == "Used") regs = $(i + 1);
+                                      printf "%-7s %-26s %5s %6s %7s %7s\n", arch, name, regs, stack, st, ld }
+        ' <<<"$log")"
+        echo "$rows"
+        while read -r _ name _ _ st ld; do
+            for f in $fused; do
+                if [ "$name" = "$f" ] && { [ "$st" != 0 ] || [ "$ld" != 0 ]; }; then
+                    echo "check-ptx: $name spills registers on $arch ($st bytes stored, $ld loaded)" >&2
+                    status=1
+                fi
+            done
+        done <<<"$rows"
+    done
+done
+
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+for src in "$out_dir"/*.inlined.cu; do
+    cp "$src" "$scratch/"
+    if ! (cd "$scratch" && "$nvcc" -ptx -std=c++17 -arch=compute_75 -o /dev/null "$(basename "$src")"); then
+        echo "check-ptx: the NVRTC source $(basename "$src") does not compile on its own" >&2
+        status=1
+    fi
+done
+[ "$status" = 0 ] && echo "check-ptx: all kernels compile for sm_80 and sm_90; no spills in the fused kernels"
+exit "$status"
