@@ -17,7 +17,8 @@
 // the kernel, the block and the barriers the threads wait at. Fibers and their stacks are created
 // once per worker and launch and loop over the worker's blocks; at the end each fiber's body returns
 // normally (a suspended coroutine is never dropped, which would unwind through C++ frames). C++
-// exceptions never cross a context switch: Abort is thrown and caught inside one fiber.
+// exceptions never cross a context switch: Abort is thrown and caught inside one fiber. Launches
+// share no state, so launches from different host threads may run at the same time.
 #include "cuda_emu.h"
 
 #include <atomic>

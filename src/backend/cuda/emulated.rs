@@ -1,7 +1,7 @@
 //! The emulated device: `kernels/*.cu` compiled as C++ by build.rs, launched through `w2v_emu_launch`.
 //!
 //! Device memory is host memory, so a device address is a host pointer. The emulator runs a launch's
-//! blocks on a few OS worker threads (one per available core, at most [`MAX_WORKERS`]) and every CUDA
+//! blocks on a few OS worker threads (one per available core, at most 16) and every CUDA
 //! thread of a block as a fiber, a stackful coroutine, on its worker; this file provides the fibers'
 //! context switches ([`corosensei`]) to the C++ runtime as plain C function pointers with every
 //! launch (see kernels/emulator/runtime.cpp). Fibers because a warp operation must cost nanoseconds,
