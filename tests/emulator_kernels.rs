@@ -2,25 +2,13 @@
 //! straightforward Rust references (the host-side parity suite goes through the Backend trait).
 #![cfg(feature = "emulator")]
 
-use std::ffi::{c_char, c_void, CStr, CString};
+use std::ffi::{c_void, CStr, CString};
+
+use w2v_gpu::backend::cuda::emulated::launch_raw;
 
 use w2v_gpu::plan::{self, Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
 use w2v_gpu::rng;
 use w2v_gpu::sampler::{self, AliasTable, NegativeMode};
-
-extern "C" {
-    fn w2v_emu_launch(
-        name: *const c_char,
-        grid: *const u32,
-        block: *const u32,
-        shared_bytes: u32,
-        args: *const *mut c_void,
-        arg_types: *const *const c_char,
-        nargs: u32,
-        err: *mut c_char,
-        err_len: u32,
-    ) -> i32;
-}
 
 /// One kernel argument: a device pointer (a host pointer here) with its normalised type, or a value.
 enum Arg {
@@ -74,33 +62,21 @@ fn launch(name: &str, grid: u32, block: u32, shared: u32, args: &[Arg]) -> Resul
             .unwrap()
         })
         .collect();
-    let type_ptrs: Vec<*const c_char> = types.iter().map(|t| t.as_ptr()).collect();
+    let type_refs: Vec<&CStr> = types.iter().map(CString::as_c_str).collect();
     let arg_ptrs: Vec<*mut c_void> = cells.iter_mut().map(|c| (c as *mut u64).cast()).collect();
     let name = CString::new(name).unwrap();
-    let mut err = vec![0 as c_char; 512];
     // SAFETY: every pointer argument points into a live slice that outlives the call and is as long
-    // as the kernel's documented layout for the sizes passed; cells and type strings live until the
-    // call returns; err has err.len() bytes.
-    let rc = unsafe {
-        w2v_emu_launch(
-            name.as_ptr(),
-            [grid, 1, 1].as_ptr(),
-            [block, 1, 1].as_ptr(),
+    // as the kernel's documented layout for the sizes passed; each cell holds a value of the type
+    // its type string names.
+    unsafe {
+        launch_raw(
+            &name,
+            [grid, 1, 1],
+            [block, 1, 1],
             shared,
-            arg_ptrs.as_ptr(),
-            type_ptrs.as_ptr(),
-            arg_ptrs.len() as u32,
-            err.as_mut_ptr(),
-            err.len() as u32,
+            &arg_ptrs,
+            &type_refs,
         )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        // SAFETY: the emulator writes a NUL-terminated message into err on failure.
-        Err(unsafe { CStr::from_ptr(err.as_ptr()) }
-            .to_string_lossy()
-            .into_owned())
     }
 }
 

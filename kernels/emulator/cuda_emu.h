@@ -2,18 +2,27 @@
 // on the CPU (the emulated device, cargo feature `emulator`). It checks correctness, never speed.
 //
 // Model: build.rs compiles every kernel file as one C++ translation unit with this header included
-// first. A launch (kernels/emulator/runtime.cpp) runs the blocks of the grid one after another; the
-// running block has one OS thread per CUDA thread. From the kernels' point of view:
-// - threadIdx / blockIdx / blockDim / gridDim are thread_local variables set before the kernel runs;
+// first. A launch (kernels/emulator/runtime.cpp) runs the grid's blocks on a few OS worker threads at
+// once (one per available core, each claiming whole blocks), so atomics race as they do on a GPU.
+// Inside a worker each CUDA thread of the block is a fiber (a user-space coroutine with its own stack)
+// and the worker switches between them only at barriers; fibers rather than one OS thread per CUDA
+// thread because a warp operation then costs a few nanoseconds instead of dozens of kernel context
+// switches, which a training run on a 2-core CI machine cannot afford. From the kernels' point of view:
+// - threadIdx / blockIdx / blockDim / gridDim / w2v_emu_tid are thread_local variables the worker
+//   sets before it resumes a CUDA thread's fiber (a fiber never moves to another OS thread);
 // - __syncthreads() is a barrier over the block's threads still running the kernel; __syncwarp()
 //   and the warp shuffles and votes are barriers over the live lanes of the warp (32 consecutive
 //   linear thread ids) that exchange one 64-bit value per lane. The mask must name every live lane
 //   (the kernels only use full masks in warp-uniform code); anything else fails the launch loudly;
 // - a thread that returns early stops counting for barriers, as on the GPU, so it never deadlocks
-//   the others; a barrier nobody completes within a minute fails the launch instead of hanging;
-// - static __shared__ variables are function-local statics (one block runs at a time and launches
-//   are serialised), dynamic shared memory is a per-launch buffer (W2V_DYNAMIC_SHARED in
-//   common.cuh), filled with 0xFF bytes before each block so that reading it uninitialised shows;
+//   the others; when every remaining thread waits at a barrier that can no longer complete
+//   (a divergent barrier), the launch fails at once with the kernel, block and barriers, never hangs;
+// - between barriers a CUDA thread runs alone on its worker, so the threads of one block interleave
+//   only at barriers (a GPU may interleave them anywhere); blocks on different workers run truly
+//   in parallel;
+// - static __shared__ variables are function-local `static thread_local` (one block per worker at
+//   a time), dynamic shared memory is a per-worker buffer (W2V_DYNAMIC_SHARED in common.cuh),
+//   filled with 0xFF bytes before each block so that reading it uninitialised shows;
 // - atomicAdd is a compare-and-swap loop on float/double and a fetch-add on integers; the math
 //   intrinsics map to <math.h>, the fast-math ones (__expf…) to the accurate functions.
 #pragma once
@@ -35,7 +44,7 @@ struct dim3 {
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __shared__ static
+#define __shared__ static thread_local
 #define __restrict__ __restrict
 #define __launch_bounds__(...)
 #define __align__(n) alignas(n)
@@ -47,7 +56,8 @@ inline thread_local dim3 gridDim;
 // Linear thread id within the block (x fastest), which fixes warp and lane as on the GPU.
 inline thread_local unsigned w2v_emu_tid;
 
-// Runtime entry points (runtime.cpp). Barriers throw out of the kernel when the launch has failed.
+// Runtime entry points (runtime.cpp). Barriers throw out of the kernel when the launch has failed
+// (the exception is caught on the same fiber, at the bottom of its stack).
 void w2v_emu_syncthreads();
 uint64_t w2v_emu_warp_exchange(unsigned mask, uint64_t value, unsigned src_lane, unsigned* lanes);
 void* w2v_emu_dynamic_shared();
