@@ -487,11 +487,19 @@ fn fused_vs_composed<O: Opener>(o: &O) {
             // arithmetic in the same order, so only float rounding (sum order in dots) differs.
             let (ss, si, so) = run_batch(&serial, &s, &tokens, &bt(2e-3), &c, false);
             let (hs, hi, ho) = run_batch(&cpu, &s, &tokens, &bt(2e-3), &c, false);
-            assert_eq!(ss.examples, hs.examples, "{label}: examples vs the CPU fast path");
+            assert_eq!(
+                ss.examples, hs.examples,
+                "{label}: examples vs the CPU fast path"
+            );
             assert_eq!(ss.words, hs.words, "{label}: words vs the CPU fast path");
             assert!(ss.examples > 0);
             let loss_rel = (ss.loss_sum - hs.loss_sum).abs() / hs.loss_sum;
-            assert!(loss_rel < 1e-5, "{label}: loss {} vs CPU fast path {}", ss.loss_sum, hs.loss_sum);
+            assert!(
+                loss_rel < 1e-5,
+                "{label}: loss {} vs CPU fast path {}",
+                ss.loss_sum,
+                hs.loss_sum
+            );
             for (what, f, h) in [("w_in", &si, &hi), ("w_out", &so, &ho)] {
                 let e = rel_err(f, h);
                 assert!(e < 1e-4, "{label}: serial {what} update differs from the CPU fast path by {e:.2e} relative");
@@ -500,19 +508,33 @@ fn fused_vs_composed<O: Opener>(o: &O) {
             // interleaving changes updates only at second order, so it stays near the serial run.
             let (fs, fi, fo) = run_batch(&g, &s, &tokens, &bt(1e-4), &c, false);
             let (ts, ti, to) = run_batch(&serial, &s, &tokens, &bt(1e-4), &c, false);
-            assert_eq!(fs.examples, ts.examples, "{label}: examples, concurrent vs serial");
+            assert_eq!(
+                fs.examples, ts.examples,
+                "{label}: examples, concurrent vs serial"
+            );
             for (what, f, t) in [("w_in", &fi, &ti), ("w_out", &fo, &to)] {
                 let e = rel_err(f, t);
-                assert!(e < 1e-2, "{label}: concurrent {what} update differs from serial by {e:.2e} relative");
+                assert!(
+                    e < 1e-2,
+                    "{label}: concurrent {what} update differs from serial by {e:.2e} relative"
+                );
             }
             // The book's composed layers (minibatches of 64 centres) agree to first order too.
             let (cs, ci, co) = run_batch(&cpu, &s, &tokens, &bt(1e-4), &c, true);
             assert_eq!(fs.examples, cs.examples, "{label}: examples vs composed");
             let loss_rel = (fs.loss_sum - cs.loss_sum).abs() / cs.loss_sum;
-            assert!(loss_rel < 1e-3, "{label}: loss {} vs composed {}", fs.loss_sum, cs.loss_sum);
+            assert!(
+                loss_rel < 1e-3,
+                "{label}: loss {} vs composed {}",
+                fs.loss_sum,
+                cs.loss_sum
+            );
             for (what, f, c) in [("w_in", &fi, &ci), ("w_out", &fo, &co)] {
                 let e = rel_err(f, c);
-                assert!(e < 2e-2, "{label}: {what} update differs from composed by {e:.2e} relative");
+                assert!(
+                    e < 2e-2,
+                    "{label}: {what} update differs from composed by {e:.2e} relative"
+                );
             }
         }
     }
@@ -537,7 +559,10 @@ fn chunked<O: Opener>(o: &O) {
     let (ss, si, so) = run_batch(&small, &s, &tokens, &pieces, &c, false);
     assert_eq!(ws.examples, ss.examples);
     assert_eq!(ws.words, ss.words);
-    assert_eq!(ws.words, tokens.iter().filter(|&&t| t != SENTENCE_BREAK).count() as u64);
+    assert_eq!(
+        ws.words,
+        tokens.iter().filter(|&&t| t != SENTENCE_BREAK).count() as u64
+    );
     assert!(
         rel_err(&si, &wi) < 1e-6 && rel_err(&so, &wo) < 1e-6,
         "chunked training differs from unchunked: {:.2e} {:.2e}",
@@ -558,7 +583,11 @@ fn chunked<O: Opener>(o: &O) {
     // The same with the default (concurrent) launches: equal counts, updates near each other.
     let (cs, ci, _) = run_batch(&o.open(2 * SPAN_LEN), &s, &tokens, &pieces, &c, false);
     assert_eq!(cs.examples, ws.examples);
-    assert!(rel_err(&ci, &wi) < 0.1, "concurrent chunked run: {:.2e}", rel_err(&ci, &wi));
+    assert!(
+        rel_err(&ci, &wi) < 0.1,
+        "concurrent chunked run: {:.2e}",
+        rel_err(&ci, &wi)
+    );
 }
 on_device!(chunked_training_matches_unchunked, chunked);
 
@@ -697,7 +726,14 @@ fn trains_to_threshold<O: Opener>(o: &O) {
         let emb = Embeddings::new(vocab.words.clone(), cfg.dim, t.w_in);
         let report = evaluate_analogies(&Index::new(&emb), &syn.sections, None);
         assert_eq!(report.total.skipped, 0);
-        assert!(report.accuracy() >= 0.9, "{model:?} on {}:\n{report}", g.name());
+        assert!(
+            report.accuracy() >= 0.9,
+            "{model:?} on {}:\n{report}",
+            g.name()
+        );
     }
 }
-on_device!(training_reaches_the_planted_analogy_threshold, trains_to_threshold);
+on_device!(
+    training_reaches_the_planted_analogy_threshold,
+    trains_to_threshold
+);

@@ -86,7 +86,10 @@ fn choose_backend(device: Device, threads: usize, chunk: usize) -> Result<(Chose
         },
         #[cfg(feature = "cuda")]
         Device::Cuda(n) => Ok((
-            Chosen::Cuda(crate::backend::cuda::open_device(&format!("cuda:{n}"), chunk)?),
+            Chosen::Cuda(crate::backend::cuda::open_device(
+                &format!("cuda:{n}"),
+                chunk,
+            )?),
             String::new(),
         )),
         #[cfg(not(feature = "cuda"))]
@@ -513,7 +516,12 @@ pub(super) fn bench(a: &BenchArgs) -> Result<()> {
     println!("words trained  {}", thousands(rows[0].trained.words));
     println!("settings       {settings}");
     println!();
-    let width = rows.iter().map(|r| r.device.len()).max().unwrap_or(6).max(6);
+    let width = rows
+        .iter()
+        .map(|r| r.device.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     println!(
         "{:<width$}  {:>14}  {:>10}  {:>12}  {:>10}",
         "device", "words/s", "wall", "peak memory", "final loss"

@@ -69,7 +69,8 @@ pub fn sgns_step(
 /// (`CudaBackend::serial`, for parity tests).
 pub fn sgns_step_serial(props: &DeviceProps, dim: usize, negative: u32) -> Option<LaunchConfig> {
     let per_warp = 2 * (1 + negative as usize) * dim * std::mem::size_of::<f32>();
-    (per_warp <= props.shared_per_block as usize).then(|| LaunchConfig::linear(1, props.warp_size, per_warp as u32))
+    (per_warp <= props.shared_per_block as usize)
+        .then(|| LaunchConfig::linear(1, props.warp_size, per_warp as u32))
 }
 
 #[cfg(test)]
