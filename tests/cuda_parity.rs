@@ -580,13 +580,23 @@ fn chunked<O: Opener>(o: &O) {
         rel_err(&bi, &ui),
         rel_err(&bo, &uo)
     );
-    // The same with the default (concurrent) launches: equal counts, updates near each other.
-    let (cs, ci, _) = run_batch(&o.open(2 * SPAN_LEN), &s, &tokens, &pieces, &c, false);
-    assert_eq!(cs.examples, ws.examples);
+    // The default (concurrent) launches, chunked: the same examples, and at a small rate, where
+    // Hogwild's interleaving only matters at second order, updates near the serial run's.
+    let slow: Vec<Batch> = pieces
+        .iter()
+        .map(|b| Batch {
+            lr_begin: 1e-4,
+            lr_end: 5e-5,
+            ..*b
+        })
+        .collect();
+    let (cs, ci, co) = run_batch(&o.open(2 * SPAN_LEN), &s, &tokens, &slow, &c, false);
+    let (ts, ti, to) = run_batch(&whole, &s, &tokens, &slow, &c, false);
+    assert_eq!(cs.examples, ts.examples);
+    let (ei, eo) = (rel_err(&ci, &ti), rel_err(&co, &to));
     assert!(
-        rel_err(&ci, &wi) < 0.1,
-        "concurrent chunked run: {:.2e}",
-        rel_err(&ci, &wi)
+        ei < 1e-2 && eo < 1e-2,
+        "concurrent chunked run vs serial: {ei:.2e} {eo:.2e}"
     );
 }
 on_device!(chunked_training_matches_unchunked, chunked);
