@@ -85,13 +85,15 @@ fn choose_backend(device: Device, threads: usize, chunk: usize) -> Result<(Chose
             }
         },
         #[cfg(feature = "cuda")]
-        Device::Cuda(n) => Ok((
-            Chosen::Cuda(crate::backend::cuda::open_device(
-                &format!("cuda:{n}"),
-                chunk,
-            )?),
-            String::new(),
-        )),
+        Device::Cuda(n) => {
+            let b = crate::backend::cuda::open_device(&format!("cuda:{n}"), chunk).map_err(
+                |e| match e {
+                    Error::Device(msg) => Error::Device(format!("--device cuda:{n}: {msg}")),
+                    other => other,
+                },
+            )?;
+            Ok((Chosen::Cuda(b), String::new()))
+        }
         #[cfg(not(feature = "cuda"))]
         Device::Cuda(n) => Err(Error::Device(format!(
             "device 'cuda:{n}' is not available: this binary was built without the `cuda` feature; \
