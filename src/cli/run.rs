@@ -35,9 +35,9 @@ struct SavedSettings {
 enum Chosen {
     Cpu(CpuBackend),
     #[cfg(feature = "cuda")]
-    Cuda(crate::backend::cuda::CudaBackend<crate::backend::cuda::CudaDriver>),
+    Cuda(Box<crate::backend::cuda::CudaBackend<crate::backend::cuda::CudaDriver>>),
     #[cfg(feature = "emulator")]
-    Emulated(crate::backend::cuda::CudaBackend<crate::backend::cuda::EmulatedDevice>),
+    Emulated(Box<crate::backend::cuda::CudaBackend<crate::backend::cuda::EmulatedDevice>>),
 }
 
 /// Runs `$body` with `$b` bound to the chosen backend, whatever its type.
@@ -46,9 +46,15 @@ macro_rules! with_backend {
         match $chosen {
             Chosen::Cpu(ref $b) => $body,
             #[cfg(feature = "cuda")]
-            Chosen::Cuda(ref $b) => $body,
+            Chosen::Cuda(ref $b) => {
+                let $b = &**$b;
+                $body
+            }
             #[cfg(feature = "emulator")]
-            Chosen::Emulated(ref $b) => $body,
+            Chosen::Emulated(ref $b) => {
+                let $b = &**$b;
+                $body
+            }
         }
     };
 }
@@ -66,6 +72,10 @@ fn auto_gpu() -> std::result::Result<String, String> {
 }
 
 /// Opens the device a run asked for; the note says how `auto` chose (empty otherwise).
+#[cfg_attr(
+    not(any(feature = "cuda", feature = "emulator")),
+    allow(clippy::only_used_in_recursion)
+)]
 fn choose_backend(device: Device, threads: usize, chunk: usize) -> Result<(Chosen, String)> {
     match device {
         Device::Cpu => Ok((Chosen::Cpu(CpuBackend::new(threads)), String::new())),
@@ -92,7 +102,7 @@ fn choose_backend(device: Device, threads: usize, chunk: usize) -> Result<(Chose
                     other => other,
                 },
             )?;
-            Ok((Chosen::Cuda(b), String::new()))
+            Ok((Chosen::Cuda(Box::new(b)), String::new()))
         }
         #[cfg(not(feature = "cuda"))]
         Device::Cuda(n) => Err(Error::Device(format!(
@@ -101,7 +111,7 @@ fn choose_backend(device: Device, threads: usize, chunk: usize) -> Result<(Chose
         ))),
         #[cfg(feature = "emulator")]
         Device::Emulator => Ok((
-            Chosen::Emulated(crate::backend::cuda::open_emulated(chunk)?),
+            Chosen::Emulated(Box::new(crate::backend::cuda::open_emulated(chunk)?)),
             String::new(),
         )),
         #[cfg(not(feature = "emulator"))]
