@@ -39,6 +39,7 @@ def parse_args(argv):
                    help="questions-words file; scored with restrict_vocab 30000 if it exists")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="worker threads for both (default: all cores)")
     p.add_argument("--epochs", type=int, default=SETTINGS["epochs"])
+    p.add_argument("--seed", type=int, default=1, help="seed of both trainers")
     p.add_argument("--gensim-input", choices=["corpus_file", "iterable"], default="corpus_file",
                    help="gensim's corpus_file mode (its fastest) or a LineSentence iterable")
     p.add_argument("--workdir", help="keep vectors and logs here (default: a temporary folder)")
@@ -53,7 +54,7 @@ def gensim_worker(args):
     from gensim.models.word2vec import LineSentence
 
     model = Word2Vec(sg=1, vector_size=SETTINGS["dim"], window=SETTINGS["window"], negative=SETTINGS["negative"],
-                     hs=0, sample=SETTINGS["sample"], min_count=SETTINGS["min_count"], workers=args.threads, seed=1)
+                     hs=0, sample=SETTINGS["sample"], min_count=SETTINGS["min_count"], workers=args.threads, seed=args.seed)
     if args.gensim_input == "corpus_file":
         model.build_vocab(corpus_file=args.corpus)
         start = time.perf_counter()
@@ -86,7 +87,7 @@ def ours(args, work):
     cmd = [args.binary, "train", "--corpus", args.corpus, "--output", out, "--device", "cpu", "--model", "skipgram",
            "--dim", str(SETTINGS["dim"]), "--window", str(SETTINGS["window"]), "--negative", str(SETTINGS["negative"]),
            "--sample", str(SETTINGS["sample"]), "--min-count", str(SETTINGS["min_count"]),
-           "--epochs", str(args.epochs), "--threads", str(args.threads)]
+           "--epochs", str(args.epochs), "--threads", str(args.threads), "--seed", str(args.seed)]
     log = os.path.join(work, "w2v-gpu.log")
     status, wall, rss = run_measured(cmd, log)
     text = open(log, errors="replace").read()
@@ -102,7 +103,8 @@ def ours(args, work):
 def theirs(args, work):
     out, result = os.path.join(work, "gensim.bin"), os.path.join(work, "gensim.json")
     cmd = [sys.executable, os.path.abspath(__file__), "--corpus", args.corpus, "--threads", str(args.threads),
-           "--epochs", str(args.epochs), "--gensim-input", args.gensim_input, "--gensim-worker", out, result]
+           "--epochs", str(args.epochs), "--seed", str(args.seed), "--gensim-input", args.gensim_input,
+           "--gensim-worker", out, result]
     log = os.path.join(work, "gensim.log")
     status, wall, rss = run_measured(cmd, log)
     if status != 0:
