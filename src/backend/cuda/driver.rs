@@ -149,38 +149,38 @@ impl CudaDriver {
                 "could not read cuda:{ordinal}'s memory size: {e:?}"
             ))
         })? as u64;
-        let (modules, toolkit) = if PTX.is_empty() {
-            let Some(nvrtc) = nvrtc_version() else {
+        let nvrtc = |why: &str| -> Result<(Vec<(&'static str, Ptx)>, String)> {
+            let Some(v) = nvrtc_version() else {
                 return Err(Error::Device(format!(
-                    "kernels were built without nvcc ({BUILD_INFO}) and libnvrtc.so is missing; install the \
-                     CUDA toolkit's NVRTC, or rebuild with nvcc on PATH (or NVCC/CUDA_PATH set)"
+                    "{why} and libnvrtc.so (CUDA's runtime compiler) is missing; install the CUDA \
+                     toolkit's NVRTC, or rebuild with nvcc on PATH (or NVCC/CUDA_PATH set)"
                 )));
             };
-            (
-                compile_with_nvrtc(major, minor, &nvrtc)?,
-                format!("NVRTC {nvrtc} (compute_{major}{minor})"),
-            )
+            Ok((
+                compile_with_nvrtc(major, minor, &v)?,
+                format!("NVRTC {v} (compute_{major}{minor})"),
+            ))
+        };
+        let (functions, toolkit) = if PTX.is_empty() {
+            let why = format!("kernels were built without nvcc ({BUILD_INFO})");
+            let (modules, toolkit) = nvrtc(&why)?;
+            (load_functions(&ctx, modules, &toolkit, &driver)?, toolkit)
         } else {
             let ptx = PTX
                 .iter()
                 .map(|&(m, text)| (m, Ptx::from_src(text)))
                 .collect();
-            (ptx, BUILD_INFO.to_string())
-        };
-        let mut functions = HashMap::new();
-        for (module_name, ptx) in modules {
-            let module = ctx
-                .load_module(ptx)
-                .map_err(|e| load_error(module_name, e, &toolkit, &driver))?;
-            for &(kernel, _, _) in KERNEL_SIGS.iter().filter(|(_, m, _)| *m == module_name) {
-                let f = module.load_function(kernel).map_err(|e| {
-                    Error::Device(format!(
-                        "kernel '{kernel}' missing from module '{module_name}': {e:?}; rebuild"
-                    ))
-                })?;
-                functions.insert(kernel, f);
+            match load_functions(&ctx, ptx, BUILD_INFO, &driver) {
+                Ok(f) => (f, BUILD_INFO.to_string()),
+                // PTX from a newer toolkit than the driver: compile the embedded sources instead.
+                Err(LoadError::PtxTooNew(e)) => {
+                    let (modules, toolkit) = nvrtc(&e.to_string())?;
+                    let toolkit = format!("{toolkit}, as the driver cannot load {BUILD_INFO} PTX");
+                    (load_functions(&ctx, modules, &toolkit, &driver)?, toolkit)
+                }
+                Err(LoadError::Other(e)) => return Err(e),
             }
-        }
+        };
         let props = DeviceProps {
             name: format!("{name} (sm_{major}{minor})"),
             sm_count: attr(
@@ -212,6 +212,50 @@ impl CudaDriver {
     fn driver_error(&self, what: &str, e: DriverError) -> Error {
         Error::Device(format!("cuda:{} {what} failed: {e:?}", self.ordinal))
     }
+}
+
+/// Why kernels did not load: PTX newer than the driver (NVRTC may help), or anything else.
+enum LoadError {
+    PtxTooNew(Error),
+    Other(Error),
+}
+
+impl From<LoadError> for Error {
+    fn from(e: LoadError) -> Error {
+        match e {
+            LoadError::PtxTooNew(e) | LoadError::Other(e) => e,
+        }
+    }
+}
+
+/// Loads every module and looks up each kernel build.rs listed for it.
+fn load_functions(
+    ctx: &Arc<CudaContext>,
+    modules: Vec<(&'static str, Ptx)>,
+    toolkit: &str,
+    driver: &str,
+) -> std::result::Result<HashMap<&'static str, CudaFunction>, LoadError> {
+    let mut functions = HashMap::new();
+    for (module_name, ptx) in modules {
+        let module = ctx.load_module(ptx).map_err(|e| {
+            let too_new = e.0 == CUresult::CUDA_ERROR_UNSUPPORTED_PTX_VERSION;
+            let err = load_error(module_name, e, toolkit, driver);
+            if too_new {
+                LoadError::PtxTooNew(err)
+            } else {
+                LoadError::Other(err)
+            }
+        })?;
+        for &(kernel, _, _) in KERNEL_SIGS.iter().filter(|(_, m, _)| *m == module_name) {
+            let f = module.load_function(kernel).map_err(|e| {
+                LoadError::Other(Error::Device(format!(
+                    "kernel '{kernel}' missing from module '{module_name}': {e:?}; rebuild"
+                )))
+            })?;
+            functions.insert(kernel, f);
+        }
+    }
+    Ok(functions)
 }
 
 /// Compiles every embedded kernel source for the device's architecture.
