@@ -18,6 +18,9 @@
 #   --bin    the w2v-gpu binary (default: $W2V_BIN, ./w2v-gpu, target/release/w2v-gpu, target/debug/w2v-gpu, PATH)
 #   --bench-size N    sentences per planted word of the bench corpus (default 21000: ~17M words)
 #   --bench-epochs N  epochs of the bench (default 1)
+#   --bench-corpus FILE  bench on this corpus instead (text8, or a real text: the built-in corpus has
+#                     only ~460 distinct words, so its rows all sit in cache and collide often)
+#   --bench-repeat N  concatenate N copies of --bench-corpus (e.g. 21 × KJV ≈ text8's 17M words)
 #   --tests  a test binary or a folder to search for cuda_parity-* test binaries (repeatable;
 #            default: target/release/deps and target/debug/deps)
 set -u
@@ -28,6 +31,8 @@ device="cuda:0"
 epochs=3
 big_spw=21000   # ~17M words, text8's size
 bench_epochs=1
+bench_corpus=""
+bench_repeat=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --bin) bin="$2"; shift 2 ;;
@@ -36,7 +41,9 @@ while [ $# -gt 0 ]; do
         --epochs) epochs="$2"; shift 2 ;;
         --bench-size) big_spw="$2"; shift 2 ;;
         --bench-epochs) bench_epochs="$2"; shift 2 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        --bench-corpus) bench_corpus="$2"; shift 2 ;;
+        --bench-repeat) bench_repeat="$2"; shift 2 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -82,14 +89,19 @@ for t in "${tests[@]}"; do
     if [ -f "$t" ] && [ -x "$t" ]; then
         found+=("$t")
     elif [ -d "$t" ]; then
-        while IFS= read -r f; do found+=("$f"); done < <(find "$t" -maxdepth 1 -type f -perm -u+x -name 'cuda_parity-*' 2>/dev/null)
+        # The newest build only: a target folder keeps stale binaries of older builds.
+        newest="$(ls -t "$t"/cuda_parity-* 2>/dev/null | while read -r f; do [ -f "$f" ] && [ -x "$f" ] && echo "$f"; done | head -n1)"
+        [ -n "$newest" ] && found+=("$newest")
     fi
 done
 if [ ${#found[@]} -eq 0 ]; then
     record SKIP "CUDA tests" "no cuda_parity-* binary (cargo test --release --features cuda --no-run; pass --tests)"
 else
     for t in "${found[@]}"; do
-        if W2V_TEST_DEVICE="$device" "$t" --test-threads=1 2>&1 | tee "$work/tests.txt"; then
+        W2V_TEST_DEVICE="$device" "$t" --test-threads=1 > "$work/tests.txt" 2>&1
+        rc=$?
+        cat "$work/tests.txt"
+        if [ $rc = 0 ]; then
             record PASS "CUDA tests $(basename "$t")" "$(grep -m1 'test result' "$work/tests.txt")"
         else
             record FAIL "CUDA tests $(basename "$t")" "see the failures above"
@@ -126,20 +138,29 @@ if [ -n "$bin" ] && [ -x "$bin" ]; then
     echo "== 4. bench: $device and cpu side by side, one command, on a text8-sized corpus"
     # Issue 3's settings: skip-gram, dim 128, window 5, negative 5, sample 1e-4, on ~17M words
     # (the built-in generator at text8's size; the GPU machine needs no download).
-    if "$bin" synthetic --output "$work/big.txt" --sentences-per-word "$big_spw" > /dev/null; then
+    if [ -n "$bench_corpus" ]; then
+        # A real corpus (e.g. text8, or the KJV Bible repeated 21 times), repeated N times.
+        for _ in $(seq "$bench_repeat"); do cat "$bench_corpus"; echo; done > "$work/big.txt"
+        made=$?
+    else
+        "$bin" synthetic --output "$work/big.txt" --sentences-per-word "$big_spw" > /dev/null
+        made=$?
+    fi
+    if [ $made = 0 ]; then
         bench=(--corpus "$work/big.txt" --seed 1 --epochs "$bench_epochs" --dim 128 --window 5 --negative 5 --sample 1e-4)
         if "$bin" bench --device "$device,cpu" "${bench[@]}" --json > "$work/bench.jsonl" 2> "$work/bench.err"; then
-            grep "\"device\":\"cuda" "$work/bench.jsonl" > "$work/bench-gpu.json" || true
-            grep "\"device\":\"cpu" "$work/bench.jsonl" > "$work/bench-cpu.json" || true
+            # One JSON line per device, in the order asked for: the GPU, then the CPU.
+            sed -n 1p "$work/bench.jsonl" > "$work/bench-gpu.json"
+            sed -n 2p "$work/bench.jsonl" > "$work/bench-cpu.json"
             printf '%-40s %16s %12s %10s\n' device words/s wall_s loss
             for f in gpu cpu; do
                 [ -s "$work/bench-$f.json" ] || continue
-                printf '%-40s %16s %12s %10s\n' "$(field "$work/bench-$f.json" device)" "$(field "$work/bench-$f.json" words_per_sec)" \
+                printf '%-40s %16.0f %12.2f %10.4f\n' "$(field "$work/bench-$f.json" device)" "$(field "$work/bench-$f.json" words_per_sec)" \
                     "$(field "$work/bench-$f.json" wall_s)" "$(field "$work/bench-$f.json" final_loss)"
             done
             cat "$work/bench.jsonl"
             if [ -s "$work/bench-gpu.json" ] && [ -s "$work/bench-cpu.json" ]; then
-                record PASS "bench" "$device $(field "$work/bench-gpu.json" words_per_sec) words/s, cpu $(field "$work/bench-cpu.json" words_per_sec) words/s"
+                record PASS "bench" "$(printf '%s %.0f words/s, cpu %.0f words/s' "$device" "$(field "$work/bench-gpu.json" words_per_sec)" "$(field "$work/bench-cpu.json" words_per_sec)")"
             else
                 record FAIL "bench" "missing a row: $(tr '\n' ' ' < "$work/bench.jsonl")"
             fi
@@ -148,7 +169,7 @@ if [ -n "$bin" ] && [ -x "$bin" ]; then
             record FAIL "bench" "w2v-gpu bench exited non-zero"
         fi
     else
-        record FAIL "bench corpus" "w2v-gpu synthetic failed"
+        record FAIL "bench corpus" "could not write the bench corpus"
     fi
 fi
 

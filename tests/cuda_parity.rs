@@ -69,7 +69,7 @@ macro_rules! on_device {
             #[cfg(feature = "emulator")]
             {
                 assert!(
-                    spec.as_deref().is_none_or(|s| s == "emulated"),
+                    spec.as_deref().is_none_or(|s| s == "emulated" || s == "emulator"),
                     "W2V_TEST_DEVICE={spec:?}: this build supports 'emulated' (and cuda:N with --features cuda)"
                 );
                 $body(&Emulated)
