@@ -314,7 +314,7 @@ impl Device for CudaDriver {
                     let free = self.ctx.mem_get_info().map(|(f, _)| f as u64).unwrap_or(0);
                     Error::Device(format!(
                         "cuda:{}: out of GPU memory allocating {} ({} free of {}); use a smaller --dim, \
-                         vocabulary or --chunk-tokens, or --device cpu",
+                         vocabulary or --device-chunk, or --device cpu",
                         self.ordinal,
                         fmt_bytes(bytes as u64),
                         fmt_bytes(free),
