@@ -731,6 +731,7 @@ fn trains_to_threshold<O: Opener>(o: &O) {
             batch_size: 128,
             step: StepKind::Fused,
             seed: 7,
+            storage: w2v_gpu::backend::Storage::F32,
         };
         let t = train(&g, &enc, &vocab, &cfg, None, &mut NoHooks).unwrap();
         let emb = Embeddings::new(vocab.words.clone(), cfg.dim, t.w_in);
