@@ -165,7 +165,7 @@ __device__ __forceinline__ float w2v_bce_e(float x, float t, float e) {
     return fmaxf(x, 0.0f) - x * t + log1pf(e);
 }
 
-// binary16 bits → f32, exactly (every half is a float).
+// binary16 bits → f32, exactly (every half is a float; a signalling NaN comes back quiet).
 __device__ __forceinline__ float w2v_f16_to_f32(unsigned short h) {
     const unsigned sign = ((unsigned)h & 0x8000u) << 16;
     const unsigned exp = ((unsigned)h >> 10) & 0x1Fu;
@@ -176,7 +176,8 @@ __device__ __forceinline__ float w2v_f16_to_f32(unsigned short h) {
         return sign != 0u ? -f : f;
     }
     if (exp == 0x1Fu) {
-        return __uint_as_float(sign | 0x7F800000u | (man << 13));
+        // inf, or NaN made quiet (as IEEE 754's conversion and the `half` crate do).
+        return __uint_as_float(sign | 0x7F800000u | (man != 0u ? 0x400000u | (man << 13) : 0u));
     }
     return __uint_as_float(sign | ((exp + 112u) << 23) | (man << 13));
 }
