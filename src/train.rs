@@ -177,7 +177,7 @@ impl Trained {
 fn validate<B: Backend>(backend: &B, cfg: &TrainConfig, vocab: &Vocab) -> Result<()> {
     if cfg.storage == Storage::F16 {
         if !backend.supports_f16_storage() {
-            return Err(f16_storage_unsupported(&format!("{}", backend.name())));
+            return Err(f16_storage_unsupported(&backend.name()));
         }
         if cfg.optimizer != OptimizerKind::Sgd {
             return Err(f16_storage_unsupported("--optimizer adam (composed path)"));

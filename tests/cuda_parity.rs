@@ -557,7 +557,9 @@ fn fused_vs_composed<O: Opener>(o: &O) {
 on_device!(fused_steps_match_composed_layers, fused_vs_composed);
 
 fn half_bits(w: &[f32]) -> Vec<u16> {
-    w.iter().map(|&x| half::f16::from_f32(x).to_bits()).collect()
+    w.iter()
+        .map(|&x| half::f16::from_f32(x).to_bits())
+        .collect()
 }
 
 /// `--storage f16`: the `_f16` steps (serial, one batch) against the CPU fast path in f32, from
@@ -566,11 +568,8 @@ fn f16_storage<O: Opener>(o: &O) {
     let serial = o.open(0).serial();
     let cpu = CpuBackend::new(1);
     let mut s = Setup::new(400, 24);
-    let widen = |w: &[f32]| -> Vec<f32> {
-        w.iter()
-            .map(|&x| half::f16::from_f32(x).to_f32())
-            .collect()
-    };
+    let widen =
+        |w: &[f32]| -> Vec<f32> { w.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect() };
     s.w_in = widen(&s.w_in);
     s.w_out = widen(&s.w_out);
     let tokens = s.corpus(3 * SPAN_LEN + 1000);
@@ -582,13 +581,17 @@ fn f16_storage<O: Opener>(o: &O) {
             let (hs, hi, ho) = run_batch(&cpu, &s, &tokens, &bt, &c, false);
             let (fs, fi, fo) = run_batch(&serial, &s, &tokens, &bt, &c, false);
             assert_eq!(fs.examples, hs.examples, "{label}: examples, f32 vs CPU");
-            let (ks, ki, ko) =
-                run_batch_stored(&serial, &s, &tokens, &bt, &c, false, Storage::F16);
+            let (ks, ki, ko) = run_batch_stored(&serial, &s, &tokens, &bt, &c, false, Storage::F16);
             assert_eq!(ks.examples, hs.examples, "{label}: examples, f16 vs CPU");
             assert_eq!(ks.words, hs.words, "{label}: words, f16 vs CPU");
             assert!(ks.examples > 0);
             let loss_rel = (ks.loss_sum - hs.loss_sum).abs() / hs.loss_sum;
-            assert!(loss_rel < 1e-3, "{label}: loss {} vs CPU {}", ks.loss_sum, hs.loss_sum);
+            assert!(
+                loss_rel < 1e-3,
+                "{label}: loss {} vs CPU {}",
+                ks.loss_sum,
+                hs.loss_sum
+            );
             for (what, k, f, h) in [("w_in", &ki, &fi, &hi), ("w_out", &ko, &fo, &ho)] {
                 let e32 = rel_err(f, h);
                 let e16 = rel_err(k, h);
@@ -604,8 +607,15 @@ fn f16_storage<O: Opener>(o: &O) {
                     .zip(if what == "w_in" { &s.w_in } else { &s.w_out })
                     .map(|(d, w)| d + w)
                     .collect();
-                assert_eq!(after, widen(&after), "{label}: {what} holds non-half values");
-                assert!(e16 > 10.0 * e32, "{label}: f16 {what} update is as exact as f32's");
+                assert_eq!(
+                    after,
+                    widen(&after),
+                    "{label}: {what} holds non-half values"
+                );
+                assert!(
+                    e16 > 10.0 * e32,
+                    "{label}: f16 {what} update is as exact as f32's"
+                );
             }
         }
     }
@@ -620,17 +630,25 @@ fn f16_storage<O: Opener>(o: &O) {
     assert_eq!(st16.storage(), Storage::F16);
     assert_eq!(bytes(&st32), 2 * 400 * 24 * 4);
     assert_eq!(bytes(&st16), bytes(&st32) / 2);
-    assert_eq!(st16.weights(&serial).unwrap(), (s.w_in.clone(), s.w_out.clone()));
+    assert_eq!(
+        st16.weights(&serial).unwrap(),
+        (s.w_in.clone(), s.w_out.clone())
+    );
     // The other paths refuse half storage rather than train the empty f32 buffers.
     let mut st = s.state_stored(&serial, 1e-3, Storage::F16);
     let c = cfg(ModelKind::Skipgram, NegativeMode::Replace);
     let err = composed::train_batch(&serial, &mut st, &tokens, &bt[0], &c, 64).unwrap_err();
     assert!(err.to_string().contains("--storage"), "{err}");
     let mut st = s.state_stored(&cpu, 1e-3, Storage::F16);
-    let err = cpu.train_batch(&mut st, &tokens, &bt[0], &c, 64).unwrap_err();
+    let err = cpu
+        .train_batch(&mut st, &tokens, &bt[0], &c, 64)
+        .unwrap_err();
     assert!(err.to_string().contains("--storage"), "{err}");
 }
-on_device!(f16_storage_steps_match_the_cpu_to_half_precision, f16_storage);
+on_device!(
+    f16_storage_steps_match_the_cpu_to_half_precision,
+    f16_storage
+);
 
 /// The half helpers of common.cuh (through kernels/test_half.cu) against the `half` crate, bit for
 /// bit: conversions of special values, both rounding boundaries and random floats; and the
@@ -668,7 +686,11 @@ fn half_helpers<O: Opener>(o: &O) {
         let next = half::f16::from_bits(b.wrapping_add(1)).to_f32();
         if v.is_finite() && next.is_finite() && (b & 0x7FFF) != 0x7BFF {
             let mid = ((v as f64 + next as f64) / 2.0) as f32;
-            x.extend([mid, f32::from_bits(mid.to_bits() + 1), f32::from_bits(mid.to_bits() - 1)]);
+            x.extend([
+                mid,
+                f32::from_bits(mid.to_bits() + 1),
+                f32::from_bits(mid.to_bits() - 1),
+            ]);
         }
     }
     // Random bit patterns over the whole f32 range.
@@ -684,18 +706,31 @@ fn half_helpers<O: Opener>(o: &O) {
             &[xd.arg(), hd.arg_mut(), back.arg_mut(), Arg::U32(n as u32)],
         )
         .unwrap();
-    let h: Vec<u16> = g.download(&hd).unwrap().iter().map(|b| b.to_bits()).collect();
+    let h: Vec<u16> = g
+        .download(&hd)
+        .unwrap()
+        .iter()
+        .map(|b| b.to_bits())
+        .collect();
     let back = g.download(&back).unwrap();
     let want = half_bits(&x);
     for i in 0..n {
-        assert_eq!(h[i], want[i], "f32 {:e} ({:#010x}) → f16", x[i], x[i].to_bits());
+        assert_eq!(
+            h[i],
+            want[i],
+            "f32 {:e} ({:#010x}) → f16",
+            x[i],
+            x[i].to_bits()
+        );
         let wb = half::f16::from_bits(h[i]).to_f32();
         assert_eq!(back[i].to_bits(), wb.to_bits(), "f16 {:#06x} → f32", h[i]);
     }
 
     // 64 neighbouring halves (32 words), each added to from 50 threads spread over the grid.
     let slots = 64usize;
-    let idx: Vec<u32> = (0..slots as u32 * 50).map(|i| (i * 7) % slots as u32).collect();
+    let idx: Vec<u32> = (0..slots as u32 * 50)
+        .map(|i| (i * 7) % slots as u32)
+        .collect();
     let v: Vec<f32> = idx.iter().map(|&i| 0.5 * (1 + i % 4) as f32).collect();
     let start: Vec<half::f16> = (0..slots).map(|i| half::f16::from_f32(i as f32)).collect();
     let mut hd = g.upload(&start).unwrap();
@@ -704,7 +739,12 @@ fn half_helpers<O: Opener>(o: &O) {
         .launch(
             "w2v_test_half_atomic_add",
             LaunchConfig::linear(16, 64, 0),
-            &[hd.arg_mut(), idd.arg(), vd.arg(), Arg::U32(idx.len() as u32)],
+            &[
+                hd.arg_mut(),
+                idd.arg(),
+                vd.arg(),
+                Arg::U32(idx.len() as u32),
+            ],
         )
         .unwrap();
     let got = g.download(&hd).unwrap();
@@ -713,7 +753,10 @@ fn half_helpers<O: Opener>(o: &O) {
         assert_eq!(h.to_f32(), want, "half {i} after 50 concurrent adds");
     }
 }
-on_device!(half_conversions_and_atomic_add_match_the_half_crate, half_helpers);
+on_device!(
+    half_conversions_and_atomic_add_match_the_half_crate,
+    half_helpers
+);
 
 fn chunked<O: Opener>(o: &O) {
     let s = Setup::new(400, 16);

@@ -170,7 +170,16 @@ impl<B: Backend> State<B> {
         keep: Vec<u32>,
         optimizer: OptimizerKind,
     ) -> Result<Self> {
-        Self::with_storage(backend, dim, w_in, w_out, alias, keep, optimizer, Storage::F32)
+        Self::with_storage(
+            backend,
+            dim,
+            w_in,
+            w_out,
+            alias,
+            keep,
+            optimizer,
+            Storage::F32,
+        )
     }
 
     /// Uploads parameters stored as `storage` (f16: rounded to the nearest half) and tables.
@@ -201,7 +210,8 @@ impl<B: Backend> State<B> {
         } else {
             None
         };
-        let halves = |w: &[f32]| -> Vec<half::f16> { w.iter().map(|&x| half::f16::from_f32(x)).collect() };
+        let halves =
+            |w: &[f32]| -> Vec<half::f16> { w.iter().map(|&x| half::f16::from_f32(x)).collect() };
         let (w_in_f, w_out_f, w_in_h, w_out_h) = match storage {
             Storage::F32 => (backend.upload(w_in)?, backend.upload(w_out)?, None, None),
             Storage::F16 => (
@@ -250,7 +260,10 @@ impl<B: Backend> State<B> {
                     widen(backend.download(h_out)?),
                 ))
             }
-            _ => Ok((backend.download(&self.w_in)?, backend.download(&self.w_out)?)),
+            _ => Ok((
+                backend.download(&self.w_in)?,
+                backend.download(&self.w_out)?,
+            )),
         }
     }
 }
