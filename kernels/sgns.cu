@@ -48,6 +48,16 @@
 //   atomicAdd; context rows are read per use and updated with atomicAdd. Other warps may read rows
 //   mid-update (the accepted staleness); no update is lost.
 //   loss_acc: each warp sums its examples' binary cross-entropy in f64 and adds once at the end.
+//
+// w2v_skipgram_step_f16 / w2v_cbow_step_f16(same arguments)
+//   The same steps (one template, `W2vStepArgs<T>`) with w_in and w_out stored as IEEE half:
+//   `unsigned short*` holding binary16 bits ([vocab, dim] row-major, 2 bytes per weight), the
+//   `--storage f16` layout. Every value is widened to f32 when read (w2v_f16_to_f32, exact); target
+//   rows and accumulators are staged in shared memory as f32, so shared_bytes is as above; all
+//   arithmetic is f32. Stores round to nearest even (w2v_f32_to_f16): each atomicAdd above becomes
+//   w2v_atomic_add_f16, a compare-and-swap loop on the aligned 32-bit word holding the half, so no
+//   update is lost and the neighbouring half is untouched; an update that rounds away writes nothing.
+//   Races: as the f32 steps (Hogwild between warps, strict order within a warp).
 #include "common.cuh"
 
 extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigned batch_len, const unsigned* keep,

@@ -8,6 +8,9 @@
 //! `chunk_tokens` tokens (uploaded again only when a batch leaves it); each span-aligned piece of
 //! the batch is two launches (`w2v_subsample_compact`, then `w2v_skipgram_step` or `w2v_cbow_step`);
 //! the loss accumulates on the device and 16 bytes come back once per call.
+//!
+//! With `--storage f16` ([`crate::backend::Storage::F16`]) the state's weights live only in its half
+//! buffers and the step kernels are the `_f16` ones (same arguments, half `w_in`/`w_out`).
 
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
