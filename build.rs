@@ -197,6 +197,10 @@ const NORMALISED: &[(&str, &str)] = &[
     ("const unsigned*", "const u32*"),
     ("const unsigned long long*", "const u64*"),
     ("double*", "f64*"),
+    // IEEE half (binary16) bits: kernels cannot include cuda_fp16.h (NVRTC has no system headers),
+    // so a half buffer is `unsigned short*` in C and a `DeviceBuf<half::f16>` on the host.
+    ("unsigned short*", "f16*"),
+    ("const unsigned short*", "const f16*"),
     ("unsigned", "u32"),
     ("unsigned long long", "u64"),
     ("float", "f32"),

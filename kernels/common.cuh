@@ -5,6 +5,13 @@
 // - `w2v_below` (Lemire's multiply-shift), the alias draw with u32 thresholds and the negatives of a
 //   centre in both modes, as src/sampler.rs; the effective window as src/plan.rs.
 // - Numerically stable sigmoid / binary cross-entropy, warp reductions.
+// - IEEE binary16 ("half") storage for `--storage f16`, written out here because cuda_fp16.h is a
+//   system header: a half is its 16 bits in an `unsigned short`. f16 → f32 is exact; f32 → f16 rounds
+//   to nearest even, with subnormals, overflow to ±inf and NaN (quiet, top payload bits kept) as
+//   IEEE 754 and the `half` crate's f16::from_f32. `w2v_atomic_add_f16` adds an f32 to a half in
+//   memory: read, add in f32, round, compare-and-swap of the aligned 32-bit word holding the half
+//   (its neighbour is carried along unchanged), retried until no other thread wrote the word in
+//   between, so no update is lost; an update that rounds away writes nothing.
 //
 // The same text compiles three ways: nvcc (PTX at build time), NVRTC (at start-up, with this file
 // inlined by build.rs) and g++ for the emulated device (kernels/emulator/cuda_emu.h is included
@@ -156,6 +163,101 @@ __device__ __forceinline__ float w2v_sigmoid_e(float x, float e) {
 
 __device__ __forceinline__ float w2v_bce_e(float x, float t, float e) {
     return fmaxf(x, 0.0f) - x * t + log1pf(e);
+}
+
+// binary16 bits → f32, exactly (every half is a float; a signalling NaN comes back quiet).
+__device__ __forceinline__ float w2v_f16_to_f32(unsigned short h) {
+    const unsigned sign = ((unsigned)h & 0x8000u) << 16;
+    const unsigned exp = ((unsigned)h >> 10) & 0x1Fu;
+    const unsigned man = (unsigned)h & 0x3FFu;
+    if (exp == 0u) {
+        // Zero or subnormal: man · 2^-24, exact in f32 (a small integer times a power of two).
+        const float f = (float)man * 5.9604644775390625e-8f;
+        return sign != 0u ? -f : f;
+    }
+    if (exp == 0x1Fu) {
+        // inf, or NaN made quiet (as IEEE 754's conversion and the `half` crate do).
+        return __uint_as_float(sign | 0x7F800000u | (man != 0u ? 0x400000u | (man << 13) : 0u));
+    }
+    return __uint_as_float(sign | ((exp + 112u) << 23) | (man << 13));
+}
+
+// f32 → binary16 bits, rounded to nearest, ties to even.
+__device__ __forceinline__ unsigned short w2v_f32_to_f16(float f) {
+    const unsigned x = __float_as_uint(f);
+    const unsigned sign = (x >> 16) & 0x8000u;
+    const unsigned ax = x & 0x7FFFFFFFu;
+    if (ax >= 0x7F800000u) {
+        // inf stays inf; NaN stays NaN (quiet bit set, top payload bits kept).
+        return (unsigned short)(sign | 0x7C00u | (ax > 0x7F800000u ? 0x200u | ((ax >> 13) & 0x3FFu) : 0u));
+    }
+    if (ax >= 0x477FF000u) {
+        // ≥ 65520 (halfway between 65504, the largest half, and 2^16) rounds to inf.
+        return (unsigned short)(sign | 0x7C00u);
+    }
+    if (ax >= 0x38800000u) {
+        // Normal half (≥ 2^-14): rebias the exponent by 127 − 15 and round off 13 mantissa bits;
+        // a carry out of the mantissa correctly bumps the exponent.
+        const unsigned m = ax - 0x38000000u;
+        const unsigned rem = m & 0x1FFFu;
+        unsigned h = m >> 13;
+        if (rem > 0x1000u || (rem == 0x1000u && (h & 1u) != 0u)) {
+            ++h;
+        }
+        return (unsigned short)(sign | h);
+    }
+    if (ax <= 0x33000000u) {
+        // ≤ 2^-25, half the smallest subnormal: rounds to (signed) zero.
+        return (unsigned short)sign;
+    }
+    // Subnormal half: round(|f| · 2^24) = mantissa (with its implicit bit) >> (126 − exponent).
+    const unsigned e = ax >> 23;
+    const unsigned mant = (ax & 0x7FFFFFu) | 0x800000u;
+    const unsigned shift = 126u - e;
+    unsigned h = mant >> shift;
+    const unsigned rem = mant & ((1u << shift) - 1u);
+    const unsigned halfway = 1u << (shift - 1u);
+    if (rem > halfway || (rem == halfway && (h & 1u) != 0u)) {
+        ++h;
+    }
+    return (unsigned short)(sign | h);
+}
+
+// Loads of a weight as f32 from either storage.
+__device__ __forceinline__ float w2v_load(const float* p) {
+    return *p;
+}
+__device__ __forceinline__ float w2v_load(const unsigned short* p) {
+    return w2v_f16_to_f32(*p);
+}
+
+// *p += v for a half in memory, atomically (see the header): a CAS loop on its aligned 32-bit word.
+__device__ __forceinline__ void w2v_atomic_add_f16(unsigned short* p, float v) {
+    const unsigned long long addr = (unsigned long long)p;
+    unsigned* word = (unsigned*)(addr & ~3ull);
+    const unsigned shift = (addr & 2ull) != 0ull ? 16u : 0u;
+    unsigned old = *(volatile unsigned*)word;
+    for (;;) {
+        const unsigned short cur = (unsigned short)(old >> shift);
+        const unsigned short next = w2v_f32_to_f16(w2v_f16_to_f32(cur) + v);
+        if (next == cur) {
+            return;
+        }
+        const unsigned desired = (old & ~(0xFFFFu << shift)) | ((unsigned)next << shift);
+        const unsigned seen = atomicCAS(word, old, desired);
+        if (seen == old) {
+            return;
+        }
+        old = seen;
+    }
+}
+
+// The Hogwild update of a weight in either storage.
+__device__ __forceinline__ void w2v_atomic_add_w(float* p, float v) {
+    atomicAdd(p, v);
+}
+__device__ __forceinline__ void w2v_atomic_add_w(unsigned short* p, float v) {
+    w2v_atomic_add_f16(p, v);
 }
 
 // Sum over the 32 lanes of a warp; every lane gets the total. Call from warp-uniform control flow.

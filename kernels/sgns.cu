@@ -48,6 +48,16 @@
 //   atomicAdd; context rows are read per use and updated with atomicAdd. Other warps may read rows
 //   mid-update (the accepted staleness); no update is lost.
 //   loss_acc: each warp sums its examples' binary cross-entropy in f64 and adds once at the end.
+//
+// w2v_skipgram_step_f16 / w2v_cbow_step_f16(same arguments)
+//   The same steps (one template, `W2vStepArgs<T>`) with w_in and w_out stored as IEEE half:
+//   `unsigned short*` holding binary16 bits ([vocab, dim] row-major, 2 bytes per weight), the
+//   `--storage f16` layout. Every value is widened to f32 when read (w2v_f16_to_f32, exact); target
+//   rows and accumulators are staged in shared memory as f32, so shared_bytes is as above; all
+//   arithmetic is f32. Stores round to nearest even (w2v_f32_to_f16): each atomicAdd above becomes
+//   w2v_atomic_add_f16, a compare-and-swap loop on the aligned 32-bit word holding the half, so no
+//   update is lost and the neighbouring half is untouched; an update that rounds away writes nothing.
+//   Races: as the f32 steps (Hogwild between warps, strict order within a warp).
 #include "common.cuh"
 
 extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigned batch_len, const unsigned* keep,
@@ -105,9 +115,11 @@ extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigne
 }
 
 // Every argument of the two step kernels, bundled for the shared implementation.
+// T is the weights' storage: float, or unsigned short holding IEEE half bits (`_f16` kernels).
+template <class T>
 struct W2vStepArgs {
-    float* w_in;
-    float* w_out;
+    T* w_in;
+    T* w_out;
     unsigned dim;
     const unsigned* kept_ids;
     const unsigned* kept_off;
@@ -132,8 +144,8 @@ struct W2vStepArgs {
 // gradients). Lane roles: "group" mapping (group g = target g, G lanes, dims member, member+G, …)
 // for staging, dot products and target write-back; "lane" mapping (dims lane, lane+32, …) for the
 // input-side updates. A lane only crosses from one mapping to the other after a warp sync.
-template <unsigned MAXT, bool CBOW>
-__device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
+template <unsigned MAXT, bool CBOW, class T>
+__device__ __forceinline__ void w2v_step(const W2vStepArgs<T> a) {
     W2V_DYNAMIC_SHARED(float, smem);
     const unsigned lane = threadIdx.x % W2V_WARP;
     const unsigned warps_per_block = blockDim.x / W2V_WARP;
@@ -213,9 +225,9 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
 
         // Stage: my group's target row (and zeroed accumulator); CBOW also builds h = mean of contexts.
         if (in_group) {
-            const float* src = a.w_out + (unsigned long long)my_target * dim;
+            const T* src = a.w_out + (unsigned long long)my_target * dim;
             for (unsigned i = member; i < dim; i += group_lanes) {
-                my_row[i] = src[i];
+                my_row[i] = w2v_load(&src[i]);
                 if (!CBOW) {
                     my_acc[i] = 0.0f;
                 }
@@ -227,7 +239,7 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
                 float sum = 0.0f;
                 for (unsigned j = first; j <= last; ++j) {
                     if (j != k) {
-                        sum += a.w_in[(unsigned long long)ids[j] * dim + d];
+                        sum += w2v_load(&a.w_in[(unsigned long long)ids[j] * dim + d]);
                     }
                 }
                 acc[d] = sum * inv;
@@ -239,14 +251,16 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
         const unsigned n_inputs = CBOW ? 1u : n_ctx;
         for (unsigned c = 0; c < n_inputs; ++c) {
             const unsigned j = first + c < k ? first + c : first + c + 1u;
-            float* h = CBOW ? acc : a.w_in + (unsigned long long)ids[j] * dim;
+            // The input: h in shared memory (CBOW) or the context's row of w_in (skip-gram).
+            T* h_row = a.w_in + (CBOW ? 0ull : (unsigned long long)ids[j] * dim);
 
             // Group mapping: my group's score h · rows[group], reduced over the group's lanes.
             float score = 0.0f;
             if (in_group) {
                 for (unsigned i = member; i < dim; i += group_lanes) {
                     const unsigned d = i + rot < dim ? i + rot : i + rot - dim;
-                    score += h[d] * my_row[d];
+                    const float hd = CBOW ? acc[d] : w2v_load(&h_row[d]);
+                    score += hd * my_row[d];
                 }
             }
             for (unsigned o = group_lanes >> 1; o > 0u; o >>= 1) {
@@ -259,9 +273,9 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
             }
             if (CBOW && in_group) {
                 // The target's update g_t·h; h is not written again before the end-of-centre sync.
-                float* dst = a.w_out + (unsigned long long)my_target * dim;
+                T* dst = a.w_out + (unsigned long long)my_target * dim;
                 for (unsigned i = member; i < dim; i += group_lanes) {
-                    atomicAdd(&dst[i], -step * h[i]);
+                    w2v_atomic_add_w(&dst[i], -step * acc[i]);
                 }
             }
             float g[MAXT] = {};
@@ -274,7 +288,7 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
 
             // Lane mapping: the input's gradient Σ_t g_t·rows[t]; skip-gram also accumulates g_t·h.
             for (unsigned d = lane; d < dim; d += W2V_WARP) {
-                const float hd = h[d];
+                const float hd = CBOW ? acc[d] : w2v_load(&h_row[d]);
                 float grad_h = 0.0f;
 #pragma unroll
                 for (unsigned t = 0; t < MAXT; ++t) {
@@ -288,11 +302,11 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
                 if (CBOW) {
                     for (unsigned i = first; i <= last; ++i) {
                         if (i != k) {
-                            atomicAdd(&a.w_in[(unsigned long long)ids[i] * dim + d], -grad_h);
+                            w2v_atomic_add_w(&a.w_in[(unsigned long long)ids[i] * dim + d], -grad_h);
                         }
                     }
                 } else {
-                    atomicAdd(&h[d], -grad_h);
+                    w2v_atomic_add_w(&h_row[d], -grad_h);
                 }
             }
             // The next context may be the same word: its reads in the group mapping must see these
@@ -306,9 +320,9 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
         // Skip-gram: one write-back per target row of its gradient summed over the contexts (the
         // last context's sync made the lane-mapped accumulators visible to the group mapping).
         if (!CBOW && in_group) {
-            float* dst = a.w_out + (unsigned long long)my_target * dim;
+            T* dst = a.w_out + (unsigned long long)my_target * dim;
             for (unsigned i = member; i < dim; i += group_lanes) {
-                atomicAdd(&dst[i], -my_acc[i]);
+                w2v_atomic_add_w(&dst[i], -my_acc[i]);
             }
         }
         // The next centre stages rows in the group mapping: it must see these updates of w_out (its
@@ -324,15 +338,15 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs a) {
 
 // Picks the register-array size for 1 + negative targets. More than 32 targets is not supported
 // (the host rejects it); such a launch trains nothing and makes the loss NaN so it cannot pass unseen.
-template <bool CBOW>
-__device__ __forceinline__ void w2v_step_dispatch(const W2vStepArgs a) {
+template <bool CBOW, class T>
+__device__ __forceinline__ void w2v_step_dispatch(const W2vStepArgs<T> a) {
     const unsigned n_targets = 1u + a.negative;
     if (n_targets <= 8u) {
-        w2v_step<8, CBOW>(a);
+        w2v_step<8, CBOW, T>(a);
     } else if (n_targets <= 16u) {
-        w2v_step<16, CBOW>(a);
+        w2v_step<16, CBOW, T>(a);
     } else if (n_targets <= 32u) {
-        w2v_step<32, CBOW>(a);
+        w2v_step<32, CBOW, T>(a);
     } else if (blockIdx.x == 0u && threadIdx.x == 0u) {
         atomicAdd(&a.loss_acc[0], __longlong_as_double(0x7FF8000000000000ll));
     }
@@ -345,10 +359,10 @@ extern "C" __global__ void w2v_skipgram_step(float* w_in, float* w_out, unsigned
                                              unsigned batch_len, float lr_begin, float lr_end, unsigned window,
                                              unsigned fixed_window, unsigned negative, unsigned distinct,
                                              double* loss_acc) {
-    const W2vStepArgs a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
+    const W2vStepArgs<float> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
                         alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
                         lr_end,     window, fixed_window, negative, distinct, loss_acc};
-    w2v_step_dispatch<false>(a);
+    w2v_step_dispatch<false, float>(a);
 }
 
 extern "C" __global__ void w2v_cbow_step(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
@@ -357,8 +371,34 @@ extern "C" __global__ void w2v_cbow_step(float* w_in, float* w_out, unsigned dim
                                          unsigned long long seed, unsigned long long key_first, unsigned batch_len,
                                          float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
                                          unsigned negative, unsigned distinct, double* loss_acc) {
-    const W2vStepArgs a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
+    const W2vStepArgs<float> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
                         alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
                         lr_end,     window, fixed_window, negative, distinct, loss_acc};
-    w2v_step_dispatch<true>(a);
+    w2v_step_dispatch<true, float>(a);
+}
+
+// The same steps with w_in and w_out stored as IEEE half (binary16 bits); arithmetic stays f32.
+extern "C" __global__ void w2v_skipgram_step_f16(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
+                                             const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
+                                             const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
+                                             unsigned long long seed, unsigned long long key_first,
+                                             unsigned batch_len, float lr_begin, float lr_end, unsigned window,
+                                             unsigned fixed_window, unsigned negative, unsigned distinct,
+                                             double* loss_acc) {
+    const W2vStepArgs<unsigned short> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
+                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
+                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
+    w2v_step_dispatch<false, unsigned short>(a);
+}
+
+extern "C" __global__ void w2v_cbow_step_f16(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
+                                         const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
+                                         const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
+                                         unsigned long long seed, unsigned long long key_first, unsigned batch_len,
+                                         float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                                         unsigned negative, unsigned distinct, double* loss_acc) {
+    const W2vStepArgs<unsigned short> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
+                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
+                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
+    w2v_step_dispatch<true, unsigned short>(a);
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::backend::OptimizerKind;
+use crate::backend::{OptimizerKind, Storage};
 use crate::checkpoint::SaveDtype;
 use crate::corpus::{CorpusFormat, ReadOptions};
 use crate::error::{Error, Result};
@@ -112,6 +112,10 @@ pub struct ModelArgs {
     /// fused: the backend's fast path; composed: the book's layers one by one.
     #[arg(long, value_enum, default_value_t = StepKind::Fused)]
     pub step: StepKind,
+    /// How the device stores W_in and W_out: f32, or f16 (IEEE half, f32 arithmetic; half the
+    /// memory of the two matrices; CUDA fused SGD step only).
+    #[arg(long, value_enum, default_value_t = Storage::F32)]
+    pub storage: Storage,
     /// Seed of every random draw (initialisation, subsampling, windows, negatives, built-in corpus).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -221,6 +225,9 @@ pub struct InfoArgs {
     pub dim: usize,
     #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
     pub optimizer: OptimizerKind,
+    /// Storage of W_in and W_out on the device (f16 with the fused SGD step only).
+    #[arg(long, value_enum, default_value_t = Storage::F32)]
+    pub storage: Storage,
 }
 
 #[derive(Args, Debug)]
@@ -336,6 +343,21 @@ impl RunConfig {
             ));
         }
         let device: Device = m.device.parse()?;
+        if m.storage == Storage::F16 {
+            // What is known before the device opens; train() checks the backend it gets (auto).
+            let keeps_f32 = if device == Device::Cpu {
+                Some("the CPU backend")
+            } else if m.optimizer != OptimizerKind::Sgd {
+                Some("--optimizer adam (composed path)")
+            } else if m.step != StepKind::Fused {
+                Some("--step composed")
+            } else {
+                None
+            };
+            if let Some(what) = keeps_f32 {
+                return Err(crate::backend::f16_storage_unsupported(what));
+            }
+        }
         Ok(RunConfig {
             train: TrainConfig {
                 model: m.model,
@@ -353,6 +375,7 @@ impl RunConfig {
                 batch_size: m.batch_size,
                 step: m.step,
                 seed: m.seed,
+                storage: m.storage,
             },
             read: ReadOptions {
                 format: c.format,

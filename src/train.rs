@@ -10,7 +10,9 @@
 
 use std::time::Instant;
 
-use crate::backend::{composed, Backend, OptimizerKind, State, StepStats};
+use crate::backend::{
+    composed, f16_storage_unsupported, Backend, OptimizerKind, State, StepStats, Storage,
+};
 use crate::corpus::Encoded;
 use crate::error::{Error, Result};
 use crate::model::{init_weights, Init};
@@ -56,6 +58,9 @@ pub struct TrainConfig {
     pub batch_size: usize,
     pub step: StepKind,
     pub seed: u64,
+    /// How the device stores W_in and W_out (absent from older checkpoints: f32).
+    #[serde(default)]
+    pub storage: Storage,
 }
 
 impl TrainConfig {
@@ -168,8 +173,19 @@ impl Trained {
     }
 }
 
-/// Checks settings against the vocabulary before any work.
-fn validate(cfg: &TrainConfig, vocab: &Vocab) -> Result<()> {
+/// Checks settings against the vocabulary and the backend before any work.
+fn validate<B: Backend>(backend: &B, cfg: &TrainConfig, vocab: &Vocab) -> Result<()> {
+    if cfg.storage == Storage::F16 {
+        if !backend.supports_f16_storage() {
+            return Err(f16_storage_unsupported(&backend.name()));
+        }
+        if cfg.optimizer != OptimizerKind::Sgd {
+            return Err(f16_storage_unsupported("--optimizer adam (composed path)"));
+        }
+        if cfg.step != StepKind::Fused {
+            return Err(f16_storage_unsupported("--step composed"));
+        }
+    }
     if cfg.negatives == NegativeMode::Distinct && vocab.len() <= cfg.negative as usize {
         return Err(Error::Config(format!(
             "--negatives distinct needs more than --negative {} words, but the vocabulary has {}; lower --negative or --min-count",
@@ -202,7 +218,7 @@ pub fn train<B: Backend>(
     resume: Option<Resume>,
     hooks: &mut dyn Hooks,
 ) -> Result<Trained> {
-    validate(cfg, vocab)?;
+    validate(backend, cfg, vocab)?;
     let started = Instant::now();
     let n = enc.tokens.len();
     let alias = AliasTable::unigram(&vocab.counts, cfg.power);
@@ -226,7 +242,16 @@ pub fn train<B: Backend>(
             "cannot resume at token {first_token}: it is not a span boundary of this {n}-token corpus; resume from a checkpoint of the same corpus"
         )));
     }
-    let mut state = State::new(backend, cfg.dim, &w_in, &w_out, alias, keep, cfg.optimizer)?;
+    let mut state = State::with_storage(
+        backend,
+        cfg.dim,
+        &w_in,
+        &w_out,
+        alias,
+        keep,
+        cfg.optimizer,
+        cfg.storage,
+    )?;
     drop((w_in, w_out));
     if let (Some(dev), Some(host)) = (state.adam.as_mut(), adam) {
         for (d, h) in dev.iter_mut().zip(host.iter()) {
@@ -296,10 +321,7 @@ pub fn train<B: Backend>(
             lr: lr_end as f64,
         };
         if hooks.wants_snapshot() {
-            let (w_in, w_out) = (
-                backend.download(&state.w_in)?,
-                backend.download(&state.w_out)?,
-            );
+            let (w_in, w_out) = state.weights(backend)?;
             let adam = match &state.adam {
                 Some([a, b, c, d]) => Some([
                     backend.download(a)?,
@@ -322,9 +344,10 @@ pub fn train<B: Backend>(
         }
         epochs.push(es);
     }
+    let (w_in, w_out) = state.weights(backend)?;
     Ok(Trained {
-        w_in: backend.download(&state.w_in)?,
-        w_out: backend.download(&state.w_out)?,
+        w_in,
+        w_out,
         words: epochs.iter().map(|e| e.words).sum(),
         epochs,
         seconds: started.elapsed().as_secs_f64(),
@@ -354,6 +377,7 @@ mod tests {
             batch_size: 100,
             step: StepKind::Fused,
             seed: 1,
+            storage: Storage::F32,
         }
     }
 

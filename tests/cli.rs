@@ -114,6 +114,19 @@ fn bad_inputs_fail_with_one_line_and_no_partial_output() {
         (vec!["--corpus", &ok, "--device", "cuda:0"], "cuda:0"),
         (vec!["--corpus", &ok, "--dim", "ten"], "--dim"),
         (
+            vec!["--corpus", &ok, "--storage", "f16", "--device", "cpu"],
+            "--storage f16",
+        ),
+        (
+            vec!["--corpus", &ok, "--storage", "f16", "--optimizer", "adam"],
+            "--storage f16",
+        ),
+        (
+            vec!["--corpus", &ok, "--storage", "f16", "--step", "composed"],
+            "--storage f16",
+        ),
+        (vec!["--corpus", &ok, "--storage", "f8"], "--storage"),
+        (
             vec!["--corpus", &ok, "--resume", "nothing.safetensors"],
             "nothing.safetensors",
         ),

@@ -9,7 +9,7 @@
 use w2v_gpu::backend::cpu::CpuBackend;
 use w2v_gpu::backend::cuda::device::{Arg, LaunchConfig};
 use w2v_gpu::backend::cuda::{CudaBackend, Device};
-use w2v_gpu::backend::{composed, AdamStep, Backend, OptimizerKind, State, StepStats};
+use w2v_gpu::backend::{composed, AdamStep, Backend, OptimizerKind, State, StepStats, Storage};
 use w2v_gpu::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
 use w2v_gpu::rng::{draw, unit_f32, PURPOSE_INIT};
 use w2v_gpu::sampler::{keep_thresholds, AliasTable, NegativeMode};
@@ -355,7 +355,11 @@ impl Setup {
     }
 
     fn state<B: Backend>(&self, b: &B, sample: f64) -> State<B> {
-        State::new(
+        self.state_stored(b, sample, Storage::F32)
+    }
+
+    fn state_stored<B: Backend>(&self, b: &B, sample: f64, storage: Storage) -> State<B> {
+        State::with_storage(
             b,
             self.dim,
             &self.w_in,
@@ -363,6 +367,7 @@ impl Setup {
             AliasTable::unigram(&self.counts, 0.75),
             keep_thresholds(&self.counts, sample),
             OptimizerKind::Sgd,
+            storage,
         )
         .unwrap()
     }
@@ -454,7 +459,20 @@ fn run_batch<B: Backend>(
     cfg: &StepConfig,
     composed_path: bool,
 ) -> (StepStats, Vec<f32>, Vec<f32>) {
-    let mut st = s.state(b, 1e-3);
+    run_batch_stored(b, s, tokens, batches, cfg, composed_path, Storage::F32)
+}
+
+/// [`run_batch`] with the weights stored as `storage` on the device.
+fn run_batch_stored<B: Backend>(
+    b: &B,
+    s: &Setup,
+    tokens: &[u32],
+    batches: &[Batch],
+    cfg: &StepConfig,
+    composed_path: bool,
+    storage: Storage,
+) -> (StepStats, Vec<f32>, Vec<f32>) {
+    let mut st = s.state_stored(b, 1e-3, storage);
     let mut stats = StepStats::default();
     for bt in batches {
         let r = if composed_path {
@@ -464,11 +482,8 @@ fn run_batch<B: Backend>(
         };
         stats.add(&r.unwrap());
     }
-    (
-        stats,
-        delta(&b.download(&st.w_in).unwrap(), &s.w_in),
-        delta(&b.download(&st.w_out).unwrap(), &s.w_out),
-    )
+    let (w_in, w_out) = st.weights(b).unwrap();
+    (stats, delta(&w_in, &s.w_in), delta(&w_out, &s.w_out))
 }
 
 fn fused_vs_composed<O: Opener>(o: &O) {
@@ -540,6 +555,208 @@ fn fused_vs_composed<O: Opener>(o: &O) {
     }
 }
 on_device!(fused_steps_match_composed_layers, fused_vs_composed);
+
+fn half_bits(w: &[f32]) -> Vec<u16> {
+    w.iter()
+        .map(|&x| half::f16::from_f32(x).to_bits())
+        .collect()
+}
+
+/// `--storage f16`: the `_f16` steps (serial, one batch) against the CPU fast path in f32, from
+/// weights half represents exactly, so the difference is the rounding of each stored update.
+fn f16_storage<O: Opener>(o: &O) {
+    let serial = o.open(0).serial();
+    let cpu = CpuBackend::new(1);
+    let mut s = Setup::new(400, 24);
+    let widen =
+        |w: &[f32]| -> Vec<f32> { w.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect() };
+    s.w_in = widen(&s.w_in);
+    s.w_out = widen(&s.w_out);
+    let tokens = s.corpus(3 * SPAN_LEN + 1000);
+    let bt = [batch(100, tokens.len() - 200, tokens.len(), 0.025)];
+    for model in [ModelKind::Skipgram, ModelKind::Cbow] {
+        for mode in [NegativeMode::Replace, NegativeMode::Distinct] {
+            let c = cfg(model, mode);
+            let label = format!("{model:?} {mode:?}");
+            let (hs, hi, ho) = run_batch(&cpu, &s, &tokens, &bt, &c, false);
+            let (fs, fi, fo) = run_batch(&serial, &s, &tokens, &bt, &c, false);
+            assert_eq!(fs.examples, hs.examples, "{label}: examples, f32 vs CPU");
+            let (ks, ki, ko) = run_batch_stored(&serial, &s, &tokens, &bt, &c, false, Storage::F16);
+            assert_eq!(ks.examples, hs.examples, "{label}: examples, f16 vs CPU");
+            assert_eq!(ks.words, hs.words, "{label}: words, f16 vs CPU");
+            assert!(ks.examples > 0);
+            let loss_rel = (ks.loss_sum - hs.loss_sum).abs() / hs.loss_sum;
+            assert!(
+                loss_rel < 1e-3,
+                "{label}: loss {} vs CPU {}",
+                ks.loss_sum,
+                hs.loss_sum
+            );
+            for (what, k, f, h) in [("w_in", &ki, &fi, &hi), ("w_out", &ko, &fo, &ho)] {
+                let e32 = rel_err(f, h);
+                let e16 = rel_err(k, h);
+                eprintln!("{label} {what}: update vs CPU, f32 storage {e32:.2e}, f16 {e16:.2e}");
+                assert!(e32 < 1e-4, "{label}: f32 {what} differs by {e32:.2e}");
+                assert!(
+                    e16 < 2e-2,
+                    "{label}: f16 {what} update differs from the CPU's by {e16:.2e} relative"
+                );
+                // The half path really ran: every stored weight is a half, and it is not the f32 run.
+                let after: Vec<f32> = k
+                    .iter()
+                    .zip(if what == "w_in" { &s.w_in } else { &s.w_out })
+                    .map(|(d, w)| d + w)
+                    .collect();
+                assert_eq!(
+                    after,
+                    widen(&after),
+                    "{label}: {what} holds non-half values"
+                );
+                assert!(
+                    e16 > 10.0 * e32,
+                    "{label}: f16 {what} update is as exact as f32's"
+                );
+            }
+        }
+    }
+    // On the device: the matrices take half the bytes (the f32 buffers are left empty).
+    let bytes = |st: &State<CudaBackend<O::D>>| {
+        4 * (st.w_in.len() + st.w_out.len())
+            + 2 * (st.w_in_h.as_ref().map_or(0, |b| b.len())
+                + st.w_out_h.as_ref().map_or(0, |b| b.len()))
+    };
+    let st32 = s.state(&serial, 1e-3);
+    let st16 = s.state_stored(&serial, 1e-3, Storage::F16);
+    assert_eq!(st16.storage(), Storage::F16);
+    assert_eq!(bytes(&st32), 2 * 400 * 24 * 4);
+    assert_eq!(bytes(&st16), bytes(&st32) / 2);
+    assert_eq!(
+        st16.weights(&serial).unwrap(),
+        (s.w_in.clone(), s.w_out.clone())
+    );
+    // The other paths refuse half storage rather than train the empty f32 buffers.
+    let mut st = s.state_stored(&serial, 1e-3, Storage::F16);
+    let c = cfg(ModelKind::Skipgram, NegativeMode::Replace);
+    let err = composed::train_batch(&serial, &mut st, &tokens, &bt[0], &c, 64).unwrap_err();
+    assert!(err.to_string().contains("--storage"), "{err}");
+    let mut st = s.state_stored(&cpu, 1e-3, Storage::F16);
+    let err = cpu
+        .train_batch(&mut st, &tokens, &bt[0], &c, 64)
+        .unwrap_err();
+    assert!(err.to_string().contains("--storage"), "{err}");
+}
+on_device!(
+    f16_storage_steps_match_the_cpu_to_half_precision,
+    f16_storage
+);
+
+/// The half helpers of common.cuh (through kernels/test_half.cu) against the `half` crate, bit for
+/// bit: conversions of special values, both rounding boundaries and random floats; and the
+/// compare-and-swap atomic add into neighbouring halves from many threads.
+fn half_helpers<O: Opener>(o: &O) {
+    let g = o.open(SPAN_LEN);
+    let mut x: Vec<f32> = vec![
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        65504.0,
+        65519.99,
+        65520.0,
+        -65520.0,
+        1e9,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        1e-45,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::from_bits(0x7F80_0001),
+        f32::from_bits(0xFFC1_2345),
+        2f32.powi(-14),
+        2f32.powi(-24),
+        2f32.powi(-25),
+        3.0 * 2f32.powi(-25),
+        2f32.powi(-25) * 1.0001,
+    ];
+    // Every half, and the midpoints (ties) and near-midpoints between neighbouring finite halves.
+    for b in 0..=u16::MAX {
+        let v = half::f16::from_bits(b).to_f32();
+        x.push(v);
+        let next = half::f16::from_bits(b.wrapping_add(1)).to_f32();
+        if v.is_finite() && next.is_finite() && (b & 0x7FFF) != 0x7BFF {
+            let mid = ((v as f64 + next as f64) / 2.0) as f32;
+            x.extend([
+                mid,
+                f32::from_bits(mid.to_bits() + 1),
+                f32::from_bits(mid.to_bits() - 1),
+            ]);
+        }
+    }
+    // Random bit patterns over the whole f32 range.
+    x.extend((0..100_000u64).map(|i| f32::from_bits(draw(5, i, PURPOSE_INIT, 0)[0])));
+    let n = x.len();
+    let xd = g.upload(&x).unwrap();
+    let mut hd = g.zeros::<half::f16>(n).unwrap();
+    let mut back = g.zeros::<f32>(n).unwrap();
+    g.device()
+        .launch(
+            "w2v_test_half_convert",
+            LaunchConfig::linear(64, 256, 0),
+            &[xd.arg(), hd.arg_mut(), back.arg_mut(), Arg::U32(n as u32)],
+        )
+        .unwrap();
+    let h: Vec<u16> = g
+        .download(&hd)
+        .unwrap()
+        .iter()
+        .map(|b| b.to_bits())
+        .collect();
+    let back = g.download(&back).unwrap();
+    let want = half_bits(&x);
+    for i in 0..n {
+        assert_eq!(
+            h[i],
+            want[i],
+            "f32 {:e} ({:#010x}) → f16",
+            x[i],
+            x[i].to_bits()
+        );
+        let wb = half::f16::from_bits(h[i]).to_f32();
+        assert_eq!(back[i].to_bits(), wb.to_bits(), "f16 {:#06x} → f32", h[i]);
+    }
+
+    // 64 neighbouring halves (32 words), each added to from 50 threads spread over the grid.
+    let slots = 64usize;
+    let idx: Vec<u32> = (0..slots as u32 * 50)
+        .map(|i| (i * 7) % slots as u32)
+        .collect();
+    let v: Vec<f32> = idx.iter().map(|&i| 0.5 * (1 + i % 4) as f32).collect();
+    let start: Vec<half::f16> = (0..slots).map(|i| half::f16::from_f32(i as f32)).collect();
+    let mut hd = g.upload(&start).unwrap();
+    let (idd, vd) = (g.upload(&idx).unwrap(), g.upload(&v).unwrap());
+    g.device()
+        .launch(
+            "w2v_test_half_atomic_add",
+            LaunchConfig::linear(16, 64, 0),
+            &[
+                hd.arg_mut(),
+                idd.arg(),
+                vd.arg(),
+                Arg::U32(idx.len() as u32),
+            ],
+        )
+        .unwrap();
+    let got = g.download(&hd).unwrap();
+    for (i, h) in got.iter().enumerate() {
+        let want = i as f32 + 50.0 * 0.5 * (1 + i % 4) as f32;
+        assert_eq!(h.to_f32(), want, "half {i} after 50 concurrent adds");
+    }
+}
+on_device!(
+    half_conversions_and_atomic_add_match_the_half_crate,
+    half_helpers
+);
 
 fn chunked<O: Opener>(o: &O) {
     let s = Setup::new(400, 16);
@@ -714,7 +931,12 @@ fn trains_to_threshold<O: Opener>(o: &O) {
     // A chunk smaller than the corpus, so training streams it through the device in pieces.
     let g = o.open(4 * SPAN_LEN);
     assert!(enc.tokens.len() > g.chunk_tokens());
-    for (model, lr) in [(ModelKind::Skipgram, 0.025), (ModelKind::Cbow, 0.05)] {
+    for (model, lr, storage) in [
+        (ModelKind::Skipgram, 0.025, Storage::F32),
+        (ModelKind::Cbow, 0.05, Storage::F32),
+        // Half storage (skip-gram only, to keep the suite short).
+        (ModelKind::Skipgram, 0.025, Storage::F16),
+    ] {
         let cfg = TrainConfig {
             model,
             dim: 50,
@@ -731,14 +953,23 @@ fn trains_to_threshold<O: Opener>(o: &O) {
             batch_size: 128,
             step: StepKind::Fused,
             seed: 7,
+            storage,
         };
+        if storage == Storage::F16 {
+            // The CPU backend keeps f32 and says so before training.
+            let cpu = CpuBackend::new(1);
+            let Err(err) = train(&cpu, &enc, &vocab, &cfg, None, &mut NoHooks) else {
+                panic!("the CPU backend trained --storage f16");
+            };
+            assert!(err.to_string().contains("--storage f16"), "{err}");
+        }
         let t = train(&g, &enc, &vocab, &cfg, None, &mut NoHooks).unwrap();
         let emb = Embeddings::new(vocab.words.clone(), cfg.dim, t.w_in);
         let report = evaluate_analogies(&Index::new(&emb), &syn.sections, None);
         assert_eq!(report.total.skipped, 0);
         assert!(
             report.accuracy() >= 0.9,
-            "{model:?} on {}:\n{report}",
+            "{model:?} {storage:?} on {}:\n{report}",
             g.name()
         );
     }

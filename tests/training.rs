@@ -31,6 +31,7 @@ fn config(model: ModelKind, lr: f64) -> TrainConfig {
         batch_size: 128,
         step: StepKind::Fused,
         seed: 7,
+        storage: w2v_gpu::backend::Storage::F32,
     }
 }
 

@@ -14,7 +14,9 @@
 //! All parameters are read before any is written within a minibatch (a true minibatch gradient);
 //! the learning rate is the ramp's value at the minibatch's first centre.
 
-use crate::backend::{AdamStep, Backend, OptimizerKind, State, StepStats};
+use crate::backend::{
+    f16_storage_unsupported, AdamStep, Backend, OptimizerKind, State, StepStats, Storage,
+};
 use crate::error::Result;
 use crate::plan::{self, Batch, Centre, ModelKind, StepConfig, SENTENCE_BREAK};
 
@@ -94,6 +96,9 @@ pub fn train_batch<B: Backend>(
     cfg: &StepConfig,
     batch_size: usize,
 ) -> Result<StepStats> {
+    if state.storage() != Storage::F32 {
+        return Err(f16_storage_unsupported("the composed step"));
+    }
     let mut stats = StepStats {
         words: tokens[batch.start..batch.start + batch.len]
             .iter()

@@ -344,6 +344,9 @@ impl Backend for CpuBackend {
         cfg: &StepConfig,
         batch_size: usize,
     ) -> Result<StepStats> {
+        if state.storage() != crate::backend::Storage::F32 {
+            return Err(crate::backend::f16_storage_unsupported("the CPU backend"));
+        }
         if state.optimizer != OptimizerKind::Sgd {
             return composed::train_batch(self, state, tokens, batch, cfg, batch_size);
         }

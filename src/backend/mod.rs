@@ -65,6 +65,35 @@ pub enum OptimizerKind {
     Adam,
 }
 
+/// How the device stores `W_in` and `W_out` (arithmetic is f32 either way).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+pub enum Storage {
+    /// 32-bit floats, as the CPU backend (the default).
+    #[default]
+    F32,
+    /// IEEE half (16-bit): half the device memory and traffic of the two matrices; each update is
+    /// computed in f32 and rounded to the nearest half when stored. CUDA fused SGD step only.
+    F16,
+}
+
+/// The one-line error for `--storage f16` where `what` (e.g. "the CPU backend") keeps f32.
+pub fn f16_storage_unsupported(what: &str) -> crate::error::Error {
+    crate::error::Error::Config(format!(
+        "--storage f16 needs --device cuda:N (or emulator) with the fused SGD step (--optimizer sgd, \
+         --step fused); {what} keeps f32: drop --storage f16 or use --storage f32"
+    ))
+}
+
 /// Adam's constants and the global step number (1-based) of the update being applied.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamStep {
@@ -105,10 +134,14 @@ impl StepStats {
 pub struct State<B: Backend> {
     pub vocab_size: usize,
     pub dim: usize,
-    /// `[vocab_size, dim]` row-major input embeddings (the vectors users get).
+    /// `[vocab_size, dim]` row-major input embeddings (the vectors users get); empty (zero-length)
+    /// with [`Storage::F16`], whose copy is `w_in_h`.
     pub w_in: B::Buf<f32>,
-    /// `[vocab_size, dim]` row-major output embeddings.
+    /// `[vocab_size, dim]` row-major output embeddings; empty with [`Storage::F16`].
     pub w_out: B::Buf<f32>,
+    /// With [`Storage::F16`]: `W_in` and `W_out` as IEEE half, the only copies on the device.
+    pub w_in_h: Option<B::Buf<half::f16>>,
+    pub w_out_h: Option<B::Buf<half::f16>>,
     /// Dense gradient accumulators for the composed path (allocated on first use, kept zero between steps).
     pub grad_in: Option<B::Buf<f32>>,
     pub grad_out: Option<B::Buf<f32>>,
@@ -127,7 +160,7 @@ pub struct State<B: Backend> {
 }
 
 impl<B: Backend> State<B> {
-    /// Uploads parameters and tables to the backend.
+    /// Uploads parameters (as f32) and tables to the backend.
     pub fn new(
         backend: &B,
         dim: usize,
@@ -136,6 +169,32 @@ impl<B: Backend> State<B> {
         alias: AliasTable,
         keep: Vec<u32>,
         optimizer: OptimizerKind,
+    ) -> Result<Self> {
+        Self::with_storage(
+            backend,
+            dim,
+            w_in,
+            w_out,
+            alias,
+            keep,
+            optimizer,
+            Storage::F32,
+        )
+    }
+
+    /// Uploads parameters stored as `storage` (f16: rounded to the nearest half) and tables.
+    /// Whether the backend can train that storage is the caller's check
+    /// ([`Backend::supports_f16_storage`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_storage(
+        backend: &B,
+        dim: usize,
+        w_in: &[f32],
+        w_out: &[f32],
+        alias: AliasTable,
+        keep: Vec<u32>,
+        optimizer: OptimizerKind,
+        storage: Storage,
     ) -> Result<Self> {
         let vocab_size = alias.len();
         assert_eq!(w_in.len(), vocab_size * dim);
@@ -151,11 +210,24 @@ impl<B: Backend> State<B> {
         } else {
             None
         };
+        let halves =
+            |w: &[f32]| -> Vec<half::f16> { w.iter().map(|&x| half::f16::from_f32(x)).collect() };
+        let (w_in_f, w_out_f, w_in_h, w_out_h) = match storage {
+            Storage::F32 => (backend.upload(w_in)?, backend.upload(w_out)?, None, None),
+            Storage::F16 => (
+                backend.zeros(0)?,
+                backend.zeros(0)?,
+                Some(backend.upload(&halves(w_in))?),
+                Some(backend.upload(&halves(w_out))?),
+            ),
+        };
         Ok(Self {
             vocab_size,
             dim,
-            w_in: backend.upload(w_in)?,
-            w_out: backend.upload(w_out)?,
+            w_in: w_in_f,
+            w_out: w_out_f,
+            w_in_h,
+            w_out_h,
             grad_in: None,
             grad_out: None,
             adam,
@@ -167,6 +239,32 @@ impl<B: Backend> State<B> {
             alias,
             keep,
         })
+    }
+
+    /// How `W_in` and `W_out` are stored on the device.
+    pub fn storage(&self) -> Storage {
+        if self.w_in_h.is_some() {
+            Storage::F16
+        } else {
+            Storage::F32
+        }
+    }
+
+    /// `W_in` and `W_out` downloaded as f32 (from half storage, exactly: every half is an f32).
+    pub fn weights(&self, backend: &B) -> Result<(Vec<f32>, Vec<f32>)> {
+        match (&self.w_in_h, &self.w_out_h) {
+            (Some(h_in), Some(h_out)) => {
+                let widen = |h: Vec<half::f16>| h.into_iter().map(f32::from).collect();
+                Ok((
+                    widen(backend.download(h_in)?),
+                    widen(backend.download(h_out)?),
+                ))
+            }
+            _ => Ok((
+                backend.download(&self.w_in)?,
+                backend.download(&self.w_out)?,
+            )),
+        }
     }
 }
 
@@ -184,6 +282,12 @@ pub trait Backend: Sized {
     /// rounds it to whole spans and updates progress and the learning-rate ramp between calls.
     fn preferred_batch_tokens(&self) -> usize {
         1 << 20
+    }
+
+    /// Whether [`Backend::train_batch`]'s fast path trains [`Storage::F16`] weights (only the CUDA
+    /// backend's fused SGD step does; everything else keeps f32).
+    fn supports_f16_storage(&self) -> bool {
+        false
     }
 
     fn upload<T: Elem>(&self, host: &[T]) -> Result<Self::Buf<T>>;

@@ -77,13 +77,20 @@ pub(super) fn info(a: &InfoArgs) -> Result<()> {
     {
         use crate::backend::cuda;
         print!("{}", cuda::device_report());
-        let fused = cuda::Footprint::of(a.vocab, a.dim, a.optimizer, false);
+        use crate::backend::{OptimizerKind, Storage};
+        if a.storage == Storage::F16 && a.optimizer != OptimizerKind::Sgd {
+            return Err(crate::backend::f16_storage_unsupported(
+                "--optimizer adam (composed path)",
+            ));
+        }
+        let fused = cuda::Footprint::of(a.vocab, a.dim, a.optimizer, false, a.storage);
         println!(
-            "model    {} words x dim {}, {:?}: {fused} on the device, plus {} for a resident \
-             corpus chunk of 100M tokens",
+            "model    {} words x dim {}, {:?}, {:?} storage: {fused} on the device, plus {} for a \
+             resident corpus chunk of 100M tokens",
             words(a.vocab),
             a.dim,
             a.optimizer,
+            a.storage,
             cuda::device::fmt_bytes(cuda::fused_overhead(100_000_000, 1 << 20))
         );
     }

@@ -157,7 +157,7 @@ fn load_data(cfg: &RunConfig, vocab: Option<Vocab>) -> Result<Data> {
 
 fn settings_line(cfg: &TrainConfig) -> String {
     format!(
-        "{:?} dim {} window {}{} negative {} ({:?}) power {} sample {} epochs {} lr {} {:?} init {:?} step {:?} seed {}",
+        "{:?} dim {} window {}{} negative {} ({:?}) power {} sample {} epochs {} lr {} {:?} init {:?} step {:?} storage {:?} seed {}",
         cfg.model,
         cfg.dim,
         cfg.window,
@@ -171,6 +171,7 @@ fn settings_line(cfg: &TrainConfig) -> String {
         cfg.optimizer,
         cfg.init,
         cfg.step,
+        cfg.storage,
         cfg.seed
     )
     .to_lowercase()

@@ -8,6 +8,9 @@
 //! `chunk_tokens` tokens (uploaded again only when a batch leaves it); each span-aligned piece of
 //! the batch is two launches (`w2v_subsample_compact`, then `w2v_skipgram_step` or `w2v_cbow_step`);
 //! the loss accumulates on the device and 16 bytes come back once per call.
+//!
+//! With `--storage f16` ([`crate::backend::Storage::F16`]) the state's weights live only in its half
+//! buffers and the step kernels are the `_f16` ones (same arguments, half `w_in`/`w_out`).
 
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
@@ -269,9 +272,23 @@ impl<D: Device> CudaBackend<D> {
                 kept_count.arg_mut(),
             ],
         )?;
-        let kernel = match cfg.model {
-            ModelKind::Skipgram => "w2v_skipgram_step",
-            ModelKind::Cbow => "w2v_cbow_step",
+        let (kernel, w_in, w_out) = match (&mut state.w_in_h, &mut state.w_out_h) {
+            (Some(h_in), Some(h_out)) => (
+                match cfg.model {
+                    ModelKind::Skipgram => "w2v_skipgram_step_f16",
+                    ModelKind::Cbow => "w2v_cbow_step_f16",
+                },
+                h_in.arg_mut(),
+                h_out.arg_mut(),
+            ),
+            _ => (
+                match cfg.model {
+                    ModelKind::Skipgram => "w2v_skipgram_step",
+                    ModelKind::Cbow => "w2v_cbow_step",
+                },
+                state.w_in.arg_mut(),
+                state.w_out.arg_mut(),
+            ),
         };
         let dim = state.dim;
         let props = self.dev.props();
@@ -295,8 +312,8 @@ impl<D: Device> CudaBackend<D> {
             kernel,
             step_launch,
             &[
-                state.w_in.arg_mut(),
-                state.w_out.arg_mut(),
+                w_in,
+                w_out,
                 u32_arg("dim", dim)?,
                 kept_ids.arg(),
                 kept_off.arg(),
@@ -367,6 +384,10 @@ impl<D: Device> Backend for CudaBackend<D> {
 
     fn preferred_batch_tokens(&self) -> usize {
         PREFERRED_BATCH_TOKENS.min(self.chunk_tokens)
+    }
+
+    fn supports_f16_storage(&self) -> bool {
+        true
     }
 
     fn upload<T: Elem>(&self, host: &[T]) -> Result<DeviceBuf<D, T>> {
@@ -640,6 +661,7 @@ impl<D: Device> Backend for CudaBackend<D> {
         batch_size: usize,
     ) -> Result<StepStats> {
         if state.optimizer != OptimizerKind::Sgd {
+            // The composed path refuses f16 storage itself.
             return crate::backend::composed::train_batch(
                 self, state, tokens, batch, cfg, batch_size,
             );

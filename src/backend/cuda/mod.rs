@@ -28,7 +28,7 @@ pub use driver::CudaDriver;
 #[cfg(feature = "emulator")]
 pub use emulated::EmulatedDevice;
 
-use crate::backend::OptimizerKind;
+use crate::backend::{OptimizerKind, Storage};
 #[cfg(feature = "cuda")]
 use crate::error::{Error, Result};
 
@@ -82,7 +82,7 @@ pub fn auto_device() -> std::result::Result<String, String> {
 /// Device memory a model of `vocab × dim` needs, by part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Footprint {
-    /// `w_in` and `w_out`, f32.
+    /// `w_in` and `w_out`: 4 bytes per weight, 2 with [`Storage::F16`].
     pub params: u64,
     /// Alias thresholds, alias targets, subsampling thresholds (u32 per word each).
     pub tables: u64,
@@ -94,11 +94,22 @@ pub struct Footprint {
 
 impl Footprint {
     /// Footprint of a model trained with `optimizer`; `composed` when the composed step runs.
-    pub fn of(vocab: usize, dim: usize, optimizer: OptimizerKind, composed: bool) -> Footprint {
+    /// `storage` is that of `w_in`/`w_out` (f16 only trains with the fused SGD step).
+    pub fn of(
+        vocab: usize,
+        dim: usize,
+        optimizer: OptimizerKind,
+        composed: bool,
+        storage: Storage,
+    ) -> Footprint {
         let matrix = (vocab * dim * 4) as u64;
         let adam = optimizer == OptimizerKind::Adam;
+        let weight_bytes = match storage {
+            Storage::F32 => 4,
+            Storage::F16 => 2,
+        };
         Footprint {
-            params: 2 * matrix,
+            params: 2 * (vocab * dim) as u64 * weight_bytes,
             tables: 3 * 4 * vocab as u64,
             adam: if adam { 4 * matrix } else { 0 },
             grads: if composed || adam { 2 * matrix } else { 0 },
@@ -202,9 +213,11 @@ mod tests {
 
     #[test]
     fn footprint_counts_every_matrix() {
-        let f = Footprint::of(1000, 100, OptimizerKind::Sgd, false);
+        let f = Footprint::of(1000, 100, OptimizerKind::Sgd, false, Storage::F32);
         assert_eq!(f.total(), 2 * 400_000 + 12_000);
-        let a = Footprint::of(1000, 100, OptimizerKind::Adam, true);
+        let h = Footprint::of(1000, 100, OptimizerKind::Sgd, false, Storage::F16);
+        assert_eq!(h.params, 400_000);
+        let a = Footprint::of(1000, 100, OptimizerKind::Adam, true, Storage::F32);
         assert_eq!(a.total(), 8 * 400_000 + 12_000);
         assert!(a.to_string().contains("Adam moments"));
     }
