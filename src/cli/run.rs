@@ -79,21 +79,27 @@ fn auto_gpu() -> std::result::Result<String, String> {
 fn choose_backend(device: Device, threads: usize, chunk: usize) -> Result<(Chosen, String)> {
     match device {
         Device::Cpu => Ok((Chosen::Cpu(CpuBackend::new(threads)), String::new())),
-        Device::Auto => match auto_gpu() {
-            Ok(spec) => {
-                let parsed = spec.parse()?;
-                let (b, _) = choose_backend(parsed, threads, chunk)?;
-                Ok((b, " (auto: a working GPU was found)".into()))
+        Device::Auto => {
+            // Opening cuda:0 is the probe: a driver, a GPU, and kernels that load.
+            let gpu = if cfg!(feature = "cuda") {
+                choose_backend(Device::Cuda(0), threads, chunk).map_err(|e| e.to_string())
+            } else {
+                Err("this binary was built without the `cuda` feature".to_string())
+            };
+            match gpu {
+                Ok((b, _)) => Ok((b, " (auto: a working GPU was found)".into())),
+                Err(why) => {
+                    // The reason without the flag or the advice: "use --device cpu" is what auto
+                    // just did.
+                    let why = why.strip_prefix("--device cuda:0: ").unwrap_or(&why);
+                    let why = why.split("; ").next().unwrap_or(why);
+                    Ok((
+                        Chosen::Cpu(CpuBackend::new(threads)),
+                        format!(" (auto: no usable GPU: {why})"),
+                    ))
+                }
             }
-            Err(why) => {
-                // The reason without its advice: "use --device cpu" is what auto just did.
-                let why = why.split("; ").next().unwrap_or(&why).to_string();
-                Ok((
-                    Chosen::Cpu(CpuBackend::new(threads)),
-                    format!(" (auto: no usable GPU: {why})"),
-                ))
-            }
-        },
+        }
         #[cfg(feature = "cuda")]
         Device::Cuda(n) => {
             let b = crate::backend::cuda::open_device(&format!("cuda:{n}"), chunk).map_err(
