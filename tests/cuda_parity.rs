@@ -1,4 +1,5 @@
-//! CUDA backend parity: every kernel against the CPU backend, the fused steps against the composed
+//! CUDA backend parity: every kernel against the CPU backend, the composed path (SGD and Adam) end
+//! to end against the CPU's, the fused steps against the composed
 //! layers, chunked against unchunked training, and launch-argument checking.
 //!
 //! Runs on the emulated device by default (`cargo test --features emulator --test cuda_parity`);
@@ -978,3 +979,60 @@ on_device!(
     training_reaches_the_planted_analogy_threshold,
     trains_to_threshold
 );
+
+/// The book's composed path end to end on the device (gather, batched dot, fused BCE, scatter-add,
+/// SGD or lazy Adam rows) against the same path on the CPU: the same minibatches, so only the order
+/// of float additions in the atomic scatter differs.
+fn composed_path<O: Opener>(o: &O) {
+    let g = o.open(0);
+    let cpu = CpuBackend::new(1);
+    let s = Setup::new(300, 20);
+    let tokens = s.corpus(SPAN_LEN + 3000);
+    let bt = batch(0, tokens.len(), tokens.len(), 0.02);
+    for optimizer in [OptimizerKind::Sgd, OptimizerKind::Adam] {
+        for model in [ModelKind::Skipgram, ModelKind::Cbow] {
+            let c = cfg(model, NegativeMode::Distinct);
+            let (gs, gi, go) = composed_run(&g, &s, &tokens, &bt, &c, optimizer);
+            let (cs, ci, co) = composed_run(&cpu, &s, &tokens, &bt, &c, optimizer);
+            let label = format!("{optimizer:?} {model:?}");
+            assert_eq!(gs.examples, cs.examples, "{label}: examples");
+            assert!(gs.examples > 0);
+            assert!(
+                (gs.loss_sum - cs.loss_sum).abs() < 1e-5 * cs.loss_sum,
+                "{label}: loss"
+            );
+            let (ei, eo) = (rel_err(&gi, &ci), rel_err(&go, &co));
+            assert!(
+                ei < 1e-5 && eo < 1e-5,
+                "{label}: composed updates differ: {ei:.2e} {eo:.2e}"
+            );
+        }
+    }
+}
+on_device!(composed_path_matches_the_cpu, composed_path);
+
+fn composed_run<B: Backend>(
+    b: &B,
+    s: &Setup,
+    tokens: &[u32],
+    bt: &Batch,
+    cfg: &StepConfig,
+    optimizer: OptimizerKind,
+) -> (StepStats, Vec<f32>, Vec<f32>) {
+    let mut st = State::new(
+        b,
+        s.dim,
+        &s.w_in,
+        &s.w_out,
+        AliasTable::unigram(&s.counts, 0.75),
+        keep_thresholds(&s.counts, 1e-3),
+        optimizer,
+    )
+    .unwrap();
+    let stats = composed::train_batch(b, &mut st, tokens, bt, cfg, 64).unwrap();
+    (
+        stats,
+        delta(&b.download(&st.w_in).unwrap(), &s.w_in),
+        delta(&b.download(&st.w_out).unwrap(), &s.w_out),
+    )
+}
