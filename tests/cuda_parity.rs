@@ -1,6 +1,6 @@
 //! CUDA backend parity: every kernel against the CPU backend, the composed path (SGD and Adam) end
-//! to end against the CPU's, the fused steps against the composed
-//! layers, chunked against unchunked training, and launch-argument checking.
+//! to end against the CPU's, the fused steps against the CPU fast path and the composed layers,
+//! chunked against unchunked training, f16 storage, full training runs, and launch-argument checks.
 //!
 //! Runs on the emulated device by default (`cargo test --features emulator --test cuda_parity`);
 //! the same tests run unchanged on a GPU with `W2V_TEST_DEVICE=cuda:0` in a `--features cuda`
