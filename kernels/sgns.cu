@@ -58,6 +58,14 @@
 //   w2v_atomic_add_f16, a compare-and-swap loop on the aligned 32-bit word holding the half, so no
 //   update is lost and the neighbouring half is untouched; an update that rounds away writes nothing.
 //   Races: as the f32 steps (Hogwild between warps, strict order within a warp).
+//
+// w2v_skipgram_step_wide / w2v_cbow_step_wide / w2v_skipgram_step_f16_wide / w2v_cbow_step_f16_wide
+//   The same four steps for 9..32 targets (negative 8..31). The kernels above are compiled for at
+//   most 8 targets (negative ≤ 7, word2vec's usual 5) alone: their per-lane gradient array has 8
+//   entries instead of 32, which cuts their registers by about a third (about 72 instead of 103-107
+//   at sm_90; scripts/check-ptx.sh prints them) and so raises the warps an SM can hold. The host
+//   (geometry::step_kernel) picks the kernel by negative; a launch outside a kernel's range trains
+//   nothing and sets the loss to NaN.
 #include "common.cuh"
 
 extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigned batch_len, const unsigned* keep,
@@ -336,16 +344,18 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs<T> a) {
     }
 }
 
-// Picks the register-array size for 1 + negative targets. More than 32 targets is not supported
-// (the host rejects it); such a launch trains nothing and makes the loss NaN so it cannot pass unseen.
-template <bool CBOW, class T>
+// Picks the register-array size for 1 + negative targets. The plain kernels take up to 8 targets
+// (negative ≤ 7, the common case) and compile for that size alone, so they need far fewer registers
+// (more warps per SM); the `_wide` kernels take 9..32 targets. A launch outside its kernel's range
+// (the host never makes one) trains nothing and makes the loss NaN, so it cannot pass unseen.
+template <bool CBOW, bool WIDE, class T>
 __device__ __forceinline__ void w2v_step_dispatch(const W2vStepArgs<T> a) {
     const unsigned n_targets = 1u + a.negative;
-    if (n_targets <= 8u) {
+    if (!WIDE && n_targets <= 8u) {
         w2v_step<8, CBOW, T>(a);
-    } else if (n_targets <= 16u) {
+    } else if (WIDE && n_targets > 8u && n_targets <= 16u) {
         w2v_step<16, CBOW, T>(a);
-    } else if (n_targets <= 32u) {
+    } else if (WIDE && n_targets > 16u && n_targets <= 32u) {
         w2v_step<32, CBOW, T>(a);
     } else if (blockIdx.x == 0u && threadIdx.x == 0u) {
         atomicAdd(&a.loss_acc[0], __longlong_as_double(0x7FF8000000000000ll));
@@ -362,7 +372,7 @@ extern "C" __global__ void w2v_skipgram_step(float* w_in, float* w_out, unsigned
     const W2vStepArgs<float> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
                         alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
                         lr_end,     window, fixed_window, negative, distinct, loss_acc};
-    w2v_step_dispatch<false, float>(a);
+    w2v_step_dispatch<false, false, float>(a);
 }
 
 extern "C" __global__ void w2v_cbow_step(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
@@ -374,7 +384,7 @@ extern "C" __global__ void w2v_cbow_step(float* w_in, float* w_out, unsigned dim
     const W2vStepArgs<float> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
                         alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
                         lr_end,     window, fixed_window, negative, distinct, loss_acc};
-    w2v_step_dispatch<true, float>(a);
+    w2v_step_dispatch<true, false, float>(a);
 }
 
 // The same steps with w_in and w_out stored as IEEE half (binary16 bits); arithmetic stays f32.
@@ -388,7 +398,7 @@ extern "C" __global__ void w2v_skipgram_step_f16(unsigned short* w_in, unsigned 
     const W2vStepArgs<unsigned short> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
                         alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
                         lr_end,     window, fixed_window, negative, distinct, loss_acc};
-    w2v_step_dispatch<false, unsigned short>(a);
+    w2v_step_dispatch<false, false, unsigned short>(a);
 }
 
 extern "C" __global__ void w2v_cbow_step_f16(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
@@ -400,5 +410,57 @@ extern "C" __global__ void w2v_cbow_step_f16(unsigned short* w_in, unsigned shor
     const W2vStepArgs<unsigned short> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
                         alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
                         lr_end,     window, fixed_window, negative, distinct, loss_acc};
-    w2v_step_dispatch<true, unsigned short>(a);
+    w2v_step_dispatch<true, false, unsigned short>(a);
+}
+
+// The `_wide` steps: 9..32 targets (negative 8..31), f32 storage.
+extern "C" __global__ void w2v_skipgram_step_wide(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
+                                             const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
+                                             const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
+                                             unsigned long long seed, unsigned long long key_first,
+                                             unsigned batch_len, float lr_begin, float lr_end, unsigned window,
+                                             unsigned fixed_window, unsigned negative, unsigned distinct,
+                                             double* loss_acc) {
+    const W2vStepArgs<float> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
+                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
+                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
+    w2v_step_dispatch<false, true, float>(a);
+}
+
+extern "C" __global__ void w2v_cbow_step_wide(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
+                                         const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
+                                         const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
+                                         unsigned long long seed, unsigned long long key_first, unsigned batch_len,
+                                         float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                                         unsigned negative, unsigned distinct, double* loss_acc) {
+    const W2vStepArgs<float> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
+                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
+                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
+    w2v_step_dispatch<true, true, float>(a);
+}
+
+// The `_wide` f16 steps: 9..32 targets.
+extern "C" __global__ void w2v_skipgram_step_f16_wide(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
+                                             const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
+                                             const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
+                                             unsigned long long seed, unsigned long long key_first,
+                                             unsigned batch_len, float lr_begin, float lr_end, unsigned window,
+                                             unsigned fixed_window, unsigned negative, unsigned distinct,
+                                             double* loss_acc) {
+    const W2vStepArgs<unsigned short> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
+                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
+                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
+    w2v_step_dispatch<false, true, unsigned short>(a);
+}
+
+extern "C" __global__ void w2v_cbow_step_f16_wide(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
+                                         const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
+                                         const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
+                                         unsigned long long seed, unsigned long long key_first, unsigned batch_len,
+                                         float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                                         unsigned negative, unsigned distinct, double* loss_acc) {
+    const W2vStepArgs<unsigned short> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
+                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
+                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
+    w2v_step_dispatch<true, true, unsigned short>(a);
 }

@@ -12,7 +12,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 nvcc="${NVCC:-$(bash scripts/install-nvcc.sh)}"
 ptxas="$(dirname "$nvcc")/ptxas"
-fused="w2v_skipgram_step w2v_cbow_step w2v_skipgram_step_f16 w2v_cbow_step_f16 w2v_subsample_compact"
+fused="w2v_skipgram_step w2v_cbow_step w2v_skipgram_step_f16 w2v_cbow_step_f16 w2v_skipgram_step_wide w2v_cbow_step_wide w2v_skipgram_step_f16_wide w2v_cbow_step_f16_wide w2v_subsample_compact"
 
 out_dir="$(NVCC="$nvcc" cargo build --features cuda --message-format=json | python3 -c '
 import json, sys

@@ -1036,3 +1036,40 @@ fn composed_run<B: Backend>(
         delta(&b.download(&st.w_out).unwrap(), &s.w_out),
     )
 }
+
+/// The `_wide` step kernels (negative 8..31) and the plain ones at their edge (negative 7), serial,
+/// against the CPU fast path: the kernel the host picks for each negative count trains exactly the
+/// same examples with the same arithmetic.
+fn wide_steps<O: Opener>(o: &O) {
+    let serial = o.open(0).serial();
+    let cpu = CpuBackend::new(1);
+    let s = Setup::new(400, 24);
+    let tokens = s.corpus(SPAN_LEN + 2000);
+    let bt = [batch(0, tokens.len(), tokens.len(), 2e-3)];
+    for negative in [7, 8, 15, 16, 31] {
+        for model in [ModelKind::Skipgram, ModelKind::Cbow] {
+            let c = StepConfig {
+                negative,
+                ..cfg(model, NegativeMode::Replace)
+            };
+            let label = format!("{model:?} negative {negative}");
+            let (gs, gi, go) = run_batch(&serial, &s, &tokens, &bt, &c, false);
+            let (hs, hi, ho) = run_batch(&cpu, &s, &tokens, &bt, &c, false);
+            assert_eq!(gs.examples, hs.examples, "{label}: examples");
+            assert_eq!(gs.examples % (1 + negative as u64), 0, "{label}: examples");
+            let loss_rel = (gs.loss_sum - hs.loss_sum).abs() / hs.loss_sum;
+            assert!(
+                loss_rel < 1e-5,
+                "{label}: loss {} vs {}",
+                gs.loss_sum,
+                hs.loss_sum
+            );
+            let (ei, eo) = (rel_err(&gi, &hi), rel_err(&go, &ho));
+            assert!(
+                ei < 1e-4 && eo < 1e-4,
+                "{label}: updates differ: {ei:.2e} {eo:.2e}"
+            );
+        }
+    }
+}
+on_device!(wide_steps_match_the_cpu_fast_path, wide_steps);

@@ -632,10 +632,8 @@ fn fused_step(
     let (kept_ids, kept_off, kept_count) = compact(tokens, keep, cfg.seed, key_first, 2, 128);
     let mut loss_acc = [0.0f64; 2];
     let shared = warps * 2 * (1 + cfg.negative) * dim as u32 * 4;
-    let kernel = match cfg.model {
-        ModelKind::Skipgram => "w2v_skipgram_step",
-        ModelKind::Cbow => "w2v_cbow_step",
-    };
+    // The kernel the backend picks: plain for negative ≤ 7, `_wide` above.
+    let kernel = w2v_gpu::backend::cuda::geometry::step_kernel(cfg.model, false, cfg.negative);
     launch(
         kernel,
         grid,

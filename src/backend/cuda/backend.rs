@@ -272,23 +272,11 @@ impl<D: Device> CudaBackend<D> {
                 kept_count.arg_mut(),
             ],
         )?;
-        let (kernel, w_in, w_out) = match (&mut state.w_in_h, &mut state.w_out_h) {
-            (Some(h_in), Some(h_out)) => (
-                match cfg.model {
-                    ModelKind::Skipgram => "w2v_skipgram_step_f16",
-                    ModelKind::Cbow => "w2v_cbow_step_f16",
-                },
-                h_in.arg_mut(),
-                h_out.arg_mut(),
-            ),
-            _ => (
-                match cfg.model {
-                    ModelKind::Skipgram => "w2v_skipgram_step",
-                    ModelKind::Cbow => "w2v_cbow_step",
-                },
-                state.w_in.arg_mut(),
-                state.w_out.arg_mut(),
-            ),
+        let half = state.w_in_h.is_some() && state.w_out_h.is_some();
+        let kernel = geometry::step_kernel(cfg.model, half, cfg.negative);
+        let (w_in, w_out) = match (&mut state.w_in_h, &mut state.w_out_h) {
+            (Some(h_in), Some(h_out)) => (h_in.arg_mut(), h_out.arg_mut()),
+            _ => (state.w_in.arg_mut(), state.w_out.arg_mut()),
         };
         let dim = state.dim;
         let props = self.dev.props();

@@ -35,6 +35,22 @@ pub fn subsample_compact(n_spans: usize) -> LaunchConfig {
     LaunchConfig::linear(n_spans as u32, BLOCK, 0)
 }
 
+/// The fused step kernel for a model, storage and negative count: the plain kernels are compiled
+/// for at most 8 targets (negative ≤ 7), so they need fewer registers; `_wide` ones take 9..32.
+pub fn step_kernel(model: crate::plan::ModelKind, half: bool, negative: u32) -> &'static str {
+    use crate::plan::ModelKind::{Cbow, Skipgram};
+    match (model, half, negative >= 8) {
+        (Skipgram, false, false) => "w2v_skipgram_step",
+        (Skipgram, false, true) => "w2v_skipgram_step_wide",
+        (Skipgram, true, false) => "w2v_skipgram_step_f16",
+        (Skipgram, true, true) => "w2v_skipgram_step_f16_wide",
+        (Cbow, false, false) => "w2v_cbow_step",
+        (Cbow, false, true) => "w2v_cbow_step_wide",
+        (Cbow, true, false) => "w2v_cbow_step_f16",
+        (Cbow, true, true) => "w2v_cbow_step_f16_wide",
+    }
+}
+
 /// Most negatives the fused steps take (their per-centre target list lives in registers).
 pub const MAX_FUSED_NEGATIVE: u32 = 31;
 
