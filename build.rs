@@ -140,7 +140,7 @@ fn strip_comments(src: &str) -> String {
 
 /// Every `extern "C" __global__ void name(args)` of one file.
 fn parse_signatures(module: &str, src: &str) -> Vec<KernelSig> {
-    let src = strip_comments(src);
+    let src = strip_launch_bounds(&strip_comments(src));
     let marker = "extern \"C\" __global__";
     let mut sigs = Vec::new();
     let mut rest = src.as_str();
@@ -171,6 +171,21 @@ fn parse_signatures(module: &str, src: &str) -> Vec<KernelSig> {
         rest = &rest[close..];
     }
     sigs
+}
+
+/// Removes `__launch_bounds__(…)` (between `void` and a kernel's name; not part of its signature).
+fn strip_launch_bounds(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut rest = src;
+    while let Some(i) = rest.find("__launch_bounds__") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i..];
+        let close = after.find(')').expect("__launch_bounds__(...) closes");
+        out.push(' ');
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// C argument declaration (`const float* __restrict__ rows`) → normalised type (`const f32*`).

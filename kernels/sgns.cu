@@ -62,10 +62,11 @@
 // w2v_skipgram_step_wide / w2v_cbow_step_wide / w2v_skipgram_step_f16_wide / w2v_cbow_step_f16_wide
 //   The same four steps for 9..32 targets (negative 8..31). The kernels above are compiled for at
 //   most 8 targets (negative ≤ 7, word2vec's usual 5) alone: their per-lane gradient array has 8
-//   entries instead of 32, which cuts their registers by about a third (about 72 instead of 103-107
-//   at sm_90; scripts/check-ptx.sh prints them) and so raises the warps an SM can hold. The host
-//   (geometry::step_kernel) picks the kernel by negative; a launch outside a kernel's range trains
-//   nothing and sets the loss to NaN.
+//   entries instead of 32. With __launch_bounds__(256, 4) (256, 3 for `_wide`) ptxas fits them in
+//   44-54 registers (70-80 for `_wide`) with no spills (scripts/check-ptx.sh prints and gates this),
+//   so an SM can hold 4 blocks of 8 warps where shared memory allows (4 × 48 KiB ≤ 228 KiB on an
+//   H100) instead of 2 at ~105 registers. The host (geometry::step_kernel) picks the kernel by
+//   negative; a launch outside a kernel's range trains nothing and sets the loss to NaN.
 #include "common.cuh"
 
 extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigned batch_len, const unsigned* keep,
@@ -362,7 +363,7 @@ __device__ __forceinline__ void w2v_step_dispatch(const W2vStepArgs<T> a) {
     }
 }
 
-extern "C" __global__ void w2v_skipgram_step(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
+extern "C" __global__ void __launch_bounds__(256, 4) w2v_skipgram_step(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
                                              const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
                                              const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
                                              unsigned long long seed, unsigned long long key_first,
@@ -375,7 +376,7 @@ extern "C" __global__ void w2v_skipgram_step(float* w_in, float* w_out, unsigned
     w2v_step_dispatch<false, false, float>(a);
 }
 
-extern "C" __global__ void w2v_cbow_step(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
+extern "C" __global__ void __launch_bounds__(256, 4) w2v_cbow_step(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
                                          const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
                                          const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
                                          unsigned long long seed, unsigned long long key_first, unsigned batch_len,
@@ -388,7 +389,7 @@ extern "C" __global__ void w2v_cbow_step(float* w_in, float* w_out, unsigned dim
 }
 
 // The same steps with w_in and w_out stored as IEEE half (binary16 bits); arithmetic stays f32.
-extern "C" __global__ void w2v_skipgram_step_f16(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
+extern "C" __global__ void __launch_bounds__(256, 4) w2v_skipgram_step_f16(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
                                              const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
                                              const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
                                              unsigned long long seed, unsigned long long key_first,
@@ -401,7 +402,7 @@ extern "C" __global__ void w2v_skipgram_step_f16(unsigned short* w_in, unsigned 
     w2v_step_dispatch<false, false, unsigned short>(a);
 }
 
-extern "C" __global__ void w2v_cbow_step_f16(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
+extern "C" __global__ void __launch_bounds__(256, 4) w2v_cbow_step_f16(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
                                          const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
                                          const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
                                          unsigned long long seed, unsigned long long key_first, unsigned batch_len,
@@ -414,7 +415,7 @@ extern "C" __global__ void w2v_cbow_step_f16(unsigned short* w_in, unsigned shor
 }
 
 // The `_wide` steps: 9..32 targets (negative 8..31), f32 storage.
-extern "C" __global__ void w2v_skipgram_step_wide(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
+extern "C" __global__ void __launch_bounds__(256, 3) w2v_skipgram_step_wide(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
                                              const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
                                              const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
                                              unsigned long long seed, unsigned long long key_first,
@@ -427,7 +428,7 @@ extern "C" __global__ void w2v_skipgram_step_wide(float* w_in, float* w_out, uns
     w2v_step_dispatch<false, true, float>(a);
 }
 
-extern "C" __global__ void w2v_cbow_step_wide(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
+extern "C" __global__ void __launch_bounds__(256, 3) w2v_cbow_step_wide(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
                                          const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
                                          const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
                                          unsigned long long seed, unsigned long long key_first, unsigned batch_len,
@@ -440,7 +441,7 @@ extern "C" __global__ void w2v_cbow_step_wide(float* w_in, float* w_out, unsigne
 }
 
 // The `_wide` f16 steps: 9..32 targets.
-extern "C" __global__ void w2v_skipgram_step_f16_wide(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
+extern "C" __global__ void __launch_bounds__(256, 3) w2v_skipgram_step_f16_wide(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
                                              const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
                                              const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
                                              unsigned long long seed, unsigned long long key_first,
@@ -453,7 +454,7 @@ extern "C" __global__ void w2v_skipgram_step_f16_wide(unsigned short* w_in, unsi
     w2v_step_dispatch<false, true, unsigned short>(a);
 }
 
-extern "C" __global__ void w2v_cbow_step_f16_wide(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
+extern "C" __global__ void __launch_bounds__(256, 3) w2v_cbow_step_f16_wide(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
                                          const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
                                          const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
                                          unsigned long long seed, unsigned long long key_first, unsigned batch_len,
