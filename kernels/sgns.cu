@@ -363,105 +363,82 @@ __device__ __forceinline__ void w2v_step_dispatch(const W2vStepArgs<T> a) {
     }
 }
 
-extern "C" __global__ void __launch_bounds__(256, 4) w2v_skipgram_step(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
-                                             const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
-                                             const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
-                                             unsigned long long seed, unsigned long long key_first,
-                                             unsigned batch_len, float lr_begin, float lr_end, unsigned window,
-                                             unsigned fixed_window, unsigned negative, unsigned distinct,
-                                             double* loss_acc) {
-    const W2vStepArgs<float> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
-                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
-                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
-    w2v_step_dispatch<false, false, float>(a);
+// Every step kernel below has the same argument names; this bundles them for the shared template.
+#define W2V_STEP_ARGS                                                                                   \
+    {w_in,   w_out,       dim,   kept_ids, kept_off,  kept_count, n_spans,  alias_prob,   alias_alias, vocab, \
+     seed,   key_first,   batch_len, lr_begin, lr_end, window,   fixed_window, negative, distinct,   loss_acc}
+
+// f32 storage, negative ≤ 7.
+extern "C" __global__ void __launch_bounds__(256, 4)
+w2v_skipgram_step(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids, const unsigned* kept_off,
+                  const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob, const unsigned* alias_alias,
+                  unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
+                  float lr_end, unsigned window, unsigned fixed_window, unsigned negative, unsigned distinct,
+                  double* loss_acc) {
+    w2v_step_dispatch<false, false, float>(W2vStepArgs<float> W2V_STEP_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(256, 4) w2v_cbow_step(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
-                                         const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
-                                         const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
-                                         unsigned long long seed, unsigned long long key_first, unsigned batch_len,
-                                         float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
-                                         unsigned negative, unsigned distinct, double* loss_acc) {
-    const W2vStepArgs<float> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
-                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
-                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
-    w2v_step_dispatch<true, false, float>(a);
+extern "C" __global__ void __launch_bounds__(256, 4)
+w2v_cbow_step(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids, const unsigned* kept_off,
+              const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob, const unsigned* alias_alias,
+              unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
+              float lr_end, unsigned window, unsigned fixed_window, unsigned negative, unsigned distinct,
+              double* loss_acc) {
+    w2v_step_dispatch<true, false, float>(W2vStepArgs<float> W2V_STEP_ARGS);
 }
 
-// The same steps with w_in and w_out stored as IEEE half (binary16 bits); arithmetic stays f32.
-extern "C" __global__ void __launch_bounds__(256, 4) w2v_skipgram_step_f16(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
-                                             const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
-                                             const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
-                                             unsigned long long seed, unsigned long long key_first,
-                                             unsigned batch_len, float lr_begin, float lr_end, unsigned window,
-                                             unsigned fixed_window, unsigned negative, unsigned distinct,
-                                             double* loss_acc) {
-    const W2vStepArgs<unsigned short> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
-                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
-                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
-    w2v_step_dispatch<false, false, unsigned short>(a);
+// Half storage (binary16 bits; arithmetic stays f32), negative ≤ 7.
+extern "C" __global__ void __launch_bounds__(256, 4)
+w2v_skipgram_step_f16(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids, const unsigned* kept_off,
+                      const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob, const unsigned* alias_alias,
+                      unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
+                      float lr_end, unsigned window, unsigned fixed_window, unsigned negative, unsigned distinct,
+                      double* loss_acc) {
+    w2v_step_dispatch<false, false, unsigned short>(W2vStepArgs<unsigned short> W2V_STEP_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(256, 4) w2v_cbow_step_f16(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
-                                         const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
-                                         const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
-                                         unsigned long long seed, unsigned long long key_first, unsigned batch_len,
-                                         float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
-                                         unsigned negative, unsigned distinct, double* loss_acc) {
-    const W2vStepArgs<unsigned short> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
-                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
-                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
-    w2v_step_dispatch<true, false, unsigned short>(a);
+extern "C" __global__ void __launch_bounds__(256, 4)
+w2v_cbow_step_f16(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids, const unsigned* kept_off,
+                  const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob, const unsigned* alias_alias,
+                  unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
+                  float lr_end, unsigned window, unsigned fixed_window, unsigned negative, unsigned distinct,
+                  double* loss_acc) {
+    w2v_step_dispatch<true, false, unsigned short>(W2vStepArgs<unsigned short> W2V_STEP_ARGS);
 }
 
-// The `_wide` steps: 9..32 targets (negative 8..31), f32 storage.
-extern "C" __global__ void __launch_bounds__(256, 3) w2v_skipgram_step_wide(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
-                                             const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
-                                             const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
-                                             unsigned long long seed, unsigned long long key_first,
-                                             unsigned batch_len, float lr_begin, float lr_end, unsigned window,
-                                             unsigned fixed_window, unsigned negative, unsigned distinct,
-                                             double* loss_acc) {
-    const W2vStepArgs<float> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
-                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
-                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
-    w2v_step_dispatch<false, true, float>(a);
+// The `_wide` steps: 9..32 targets (negative 8..31), f32 then half storage.
+extern "C" __global__ void __launch_bounds__(256, 3)
+w2v_skipgram_step_wide(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids, const unsigned* kept_off,
+                       const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob, const unsigned* alias_alias,
+                       unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
+                       float lr_end, unsigned window, unsigned fixed_window, unsigned negative, unsigned distinct,
+                       double* loss_acc) {
+    w2v_step_dispatch<false, true, float>(W2vStepArgs<float> W2V_STEP_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(256, 3) w2v_cbow_step_wide(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids,
-                                         const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
-                                         const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
-                                         unsigned long long seed, unsigned long long key_first, unsigned batch_len,
-                                         float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
-                                         unsigned negative, unsigned distinct, double* loss_acc) {
-    const W2vStepArgs<float> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
-                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
-                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
-    w2v_step_dispatch<true, true, float>(a);
+extern "C" __global__ void __launch_bounds__(256, 3)
+w2v_cbow_step_wide(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids, const unsigned* kept_off,
+                   const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob, const unsigned* alias_alias,
+                   unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
+                   float lr_end, unsigned window, unsigned fixed_window, unsigned negative, unsigned distinct,
+                   double* loss_acc) {
+    w2v_step_dispatch<true, true, float>(W2vStepArgs<float> W2V_STEP_ARGS);
 }
 
-// The `_wide` f16 steps: 9..32 targets.
-extern "C" __global__ void __launch_bounds__(256, 3) w2v_skipgram_step_f16_wide(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
-                                             const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
-                                             const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
-                                             unsigned long long seed, unsigned long long key_first,
-                                             unsigned batch_len, float lr_begin, float lr_end, unsigned window,
-                                             unsigned fixed_window, unsigned negative, unsigned distinct,
-                                             double* loss_acc) {
-    const W2vStepArgs<unsigned short> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
-                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
-                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
-    w2v_step_dispatch<false, true, unsigned short>(a);
+extern "C" __global__ void __launch_bounds__(256, 3)
+w2v_skipgram_step_f16_wide(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids, const unsigned* kept_off,
+                           const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob, const unsigned* alias_alias,
+                           unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
+                           float lr_end, unsigned window, unsigned fixed_window, unsigned negative, unsigned distinct,
+                           double* loss_acc) {
+    w2v_step_dispatch<false, true, unsigned short>(W2vStepArgs<unsigned short> W2V_STEP_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(256, 3) w2v_cbow_step_f16_wide(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
-                                         const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans,
-                                         const unsigned* alias_prob, const unsigned* alias_alias, unsigned vocab,
-                                         unsigned long long seed, unsigned long long key_first, unsigned batch_len,
-                                         float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
-                                         unsigned negative, unsigned distinct, double* loss_acc) {
-    const W2vStepArgs<unsigned short> a{w_in,       w_out, dim,  kept_ids,  kept_off,  kept_count, n_spans,
-                        alias_prob, alias_alias, vocab, seed, key_first, batch_len, lr_begin,
-                        lr_end,     window, fixed_window, negative, distinct, loss_acc};
-    w2v_step_dispatch<true, true, unsigned short>(a);
+extern "C" __global__ void __launch_bounds__(256, 3)
+w2v_cbow_step_f16_wide(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids, const unsigned* kept_off,
+                       const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob, const unsigned* alias_alias,
+                       unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
+                       float lr_end, unsigned window, unsigned fixed_window, unsigned negative, unsigned distinct,
+                       double* loss_acc) {
+    w2v_step_dispatch<true, true, unsigned short>(W2vStepArgs<unsigned short> W2V_STEP_ARGS);
 }
