@@ -360,6 +360,16 @@ impl Setup {
     }
 
     fn state_stored<B: Backend>(&self, b: &B, sample: f64, storage: Storage) -> State<B> {
+        self.state_with(b, sample, storage, OptimizerKind::Sgd)
+    }
+
+    fn state_with<B: Backend>(
+        &self,
+        b: &B,
+        sample: f64,
+        storage: Storage,
+        optimizer: OptimizerKind,
+    ) -> State<B> {
         State::with_storage(
             b,
             self.dim,
@@ -367,7 +377,7 @@ impl Setup {
             &self.w_out,
             AliasTable::unigram(&self.counts, 0.75),
             keep_thresholds(&self.counts, sample),
-            OptimizerKind::Sgd,
+            optimizer,
             storage,
         )
         .unwrap()
@@ -473,7 +483,27 @@ fn run_batch_stored<B: Backend>(
     composed_path: bool,
     storage: Storage,
 ) -> (StepStats, Vec<f32>, Vec<f32>) {
-    let mut st = s.state_stored(b, 1e-3, storage);
+    train_state(
+        b,
+        s,
+        s.state_stored(b, 1e-3, storage),
+        tokens,
+        batches,
+        cfg,
+        composed_path,
+    )
+}
+
+/// Trains `batches` from state `st` (built from `s`); returns (stats, w_in delta, w_out delta).
+fn train_state<B: Backend>(
+    b: &B,
+    s: &Setup,
+    mut st: State<B>,
+    tokens: &[u32],
+    batches: &[Batch],
+    cfg: &StepConfig,
+    composed_path: bool,
+) -> (StepStats, Vec<f32>, Vec<f32>) {
     let mut stats = StepStats::default();
     for bt in batches {
         let r = if composed_path {
@@ -1019,22 +1049,8 @@ fn composed_run<B: Backend>(
     cfg: &StepConfig,
     optimizer: OptimizerKind,
 ) -> (StepStats, Vec<f32>, Vec<f32>) {
-    let mut st = State::new(
-        b,
-        s.dim,
-        &s.w_in,
-        &s.w_out,
-        AliasTable::unigram(&s.counts, 0.75),
-        keep_thresholds(&s.counts, 1e-3),
-        optimizer,
-    )
-    .unwrap();
-    let stats = composed::train_batch(b, &mut st, tokens, bt, cfg, 64).unwrap();
-    (
-        stats,
-        delta(&b.download(&st.w_in).unwrap(), &s.w_in),
-        delta(&b.download(&st.w_out).unwrap(), &s.w_out),
-    )
+    let st = s.state_with(b, 1e-3, Storage::F32, optimizer);
+    train_state(b, s, st, tokens, std::slice::from_ref(bt), cfg, true)
 }
 
 /// The `_wide` step kernels (negative 8..31) and the plain ones at their edge (negative 7), serial,
