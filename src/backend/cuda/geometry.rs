@@ -64,7 +64,7 @@ pub fn sgns_step(
     dim: usize,
     negative: u32,
 ) -> Option<LaunchConfig> {
-    let per_warp = 2 * (1 + negative as usize) * dim * std::mem::size_of::<f32>();
+    let per_warp = step_shared_per_warp(dim, negative);
     let warps = (props.shared_per_block as usize / per_warp.max(1))
         .min((BLOCK / props.warp_size.max(1)) as usize);
     if warps == 0 {
@@ -81,10 +81,16 @@ pub fn sgns_step(
     ))
 }
 
+/// Dynamic shared memory one warp of a fused step needs: its `1 + negative` target rows and their
+/// accumulators, f32 (sgns.cu's header).
+fn step_shared_per_warp(dim: usize, negative: u32) -> usize {
+    2 * (1 + negative as usize) * dim * std::mem::size_of::<f32>()
+}
+
 /// `sgns_step` on one warp of one block: centres run one after another in corpus order
 /// (`CudaBackend::serial`, for parity tests).
 pub fn sgns_step_serial(props: &DeviceProps, dim: usize, negative: u32) -> Option<LaunchConfig> {
-    let per_warp = 2 * (1 + negative as usize) * dim * std::mem::size_of::<f32>();
+    let per_warp = step_shared_per_warp(dim, negative);
     (per_warp <= props.shared_per_block as usize)
         .then(|| LaunchConfig::linear(1, props.warp_size, per_warp as u32))
 }
