@@ -237,15 +237,9 @@ fn load_functions(
 ) -> std::result::Result<HashMap<&'static str, CudaFunction>, LoadError> {
     let mut functions = HashMap::new();
     for (module_name, ptx) in modules {
-        let module = ctx.load_module(ptx).map_err(|e| {
-            let too_new = e.0 == CUresult::CUDA_ERROR_UNSUPPORTED_PTX_VERSION;
-            let err = load_error(module_name, e, toolkit, driver);
-            if too_new {
-                LoadError::PtxTooNew(err)
-            } else {
-                LoadError::Other(err)
-            }
-        })?;
+        let module = ctx
+            .load_module(ptx)
+            .map_err(|e| load_error(module_name, e, toolkit, driver))?;
         for &(kernel, _, _) in KERNEL_SIGS.iter().filter(|(_, m, _)| *m == module_name) {
             let f = module.load_function(kernel).map_err(|e| {
                 LoadError::Other(Error::Device(format!(
@@ -278,15 +272,15 @@ fn compile_with_nvrtc(major: i32, minor: i32, nvrtc: &str) -> Result<Vec<(&'stat
         .collect()
 }
 
-fn load_error(module: &str, e: DriverError, toolkit: &str, driver: &str) -> Error {
+fn load_error(module: &str, e: DriverError, toolkit: &str, driver: &str) -> LoadError {
     match e.0 {
-        CUresult::CUDA_ERROR_UNSUPPORTED_PTX_VERSION => Error::Device(format!(
+        CUresult::CUDA_ERROR_UNSUPPORTED_PTX_VERSION => LoadError::PtxTooNew(Error::Device(format!(
             "PTX built by {toolkit} needs a newer driver than CUDA {driver}; rebuild without nvcc (NVRTC) or update the driver"
-        )),
-        _ => Error::Device(format!(
+        ))),
+        _ => LoadError::Other(Error::Device(format!(
             "the driver (CUDA {driver}) could not load kernels/{module}.cu built by {toolkit}: {e:?}; \
              rebuild or update the driver"
-        )),
+        ))),
     }
 }
 
