@@ -59,18 +59,6 @@ macro_rules! with_backend {
     };
 }
 
-/// `--device auto`'s probe: the GPU to use, or why there is none.
-fn auto_gpu() -> std::result::Result<String, String> {
-    #[cfg(feature = "cuda")]
-    {
-        crate::backend::cuda::auto_device()
-    }
-    #[cfg(not(feature = "cuda"))]
-    {
-        Err("this binary was built without the `cuda` feature".into())
-    }
-}
-
 /// Opens the device a run asked for; the note says how `auto` chose (empty otherwise).
 #[cfg_attr(
     not(any(feature = "cuda", feature = "emulator")),
@@ -459,39 +447,41 @@ struct BenchRow {
     peak: Option<u64>,
 }
 
-/// The devices `bench --device` names: a comma-separated list; `auto` means the GPU when one
-/// works, then the CPU, so both rows come from the same command.
-fn bench_devices(spec: &str) -> Result<Vec<Device>> {
-    let mut out = Vec::new();
-    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        match part.parse::<Device>()? {
-            Device::Auto => {
-                if let Ok(gpu) = auto_gpu() {
-                    out.push(gpu.parse()?);
-                }
-                out.push(Device::Cpu);
-            }
-            d => out.push(d),
-        }
-    }
-    out.dedup();
-    if out.is_empty() {
+/// The backends `bench --device` names: a comma-separated list; `auto` means the GPU when one
+/// works, then the CPU, so both rows come from the same command. Each is opened once, here.
+fn bench_backends(spec: &str, threads: usize, chunk: usize) -> Result<Vec<(Chosen, String)>> {
+    let mut devices = spec
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::parse::<Device>)
+        .collect::<Result<Vec<_>>>()?;
+    devices.dedup();
+    if devices.is_empty() {
         return Err(Error::Config(format!(
             "no device in --device '{spec}'; use e.g. --device cuda:0,cpu"
         )));
+    }
+    let mut out = Vec::new();
+    for device in devices {
+        let (chosen, note) = choose_backend(device, threads, chunk)?;
+        let auto_found_gpu = device == Device::Auto && !matches!(chosen, Chosen::Cpu(_));
+        out.push((chosen, note));
+        if auto_found_gpu {
+            out.push((Chosen::Cpu(CpuBackend::new(threads)), String::new()));
+        }
     }
     Ok(out)
 }
 
 pub(super) fn bench(a: &BenchArgs) -> Result<()> {
-    let devices = bench_devices(&a.model.device)?;
     let mut model = a.model.clone();
     model.device = "cpu".into();
     let cfg = RunConfig::from_args(&a.corpus, &model)?;
+    let backends = bench_backends(&a.model.device, cfg.threads, cfg.device_chunk)?;
     let data = load_data(&cfg, None)?;
     let mut rows = Vec::new();
-    for device in devices {
-        let (chosen, note) = choose_backend(device, cfg.threads, cfg.device_chunk)?;
+    for (chosen, note) in backends {
         let name = with_backend!(chosen, |b| b.name());
         if !a.json {
             eprintln!("benchmarking on {name}{note}...");
