@@ -7,6 +7,8 @@
 //! build (a cuda-only build uses `cuda:0` when the variable is unset).
 #![cfg(any(feature = "emulator", feature = "cuda"))]
 
+mod common;
+
 use w2v_gpu::backend::cpu::CpuBackend;
 use w2v_gpu::backend::cuda::device::{Arg, LaunchConfig};
 use w2v_gpu::backend::cuda::{CudaBackend, Device};
@@ -946,19 +948,12 @@ fn emulator_rejects_wrong_arguments_itself() {
 /// The whole trainer on the device: the built-in synthetic corpus, both models, the fused steps
 /// with the resident corpus, the same planted-analogy threshold as the CPU backend's test.
 fn trains_to_threshold<O: Opener>(o: &O) {
-    use w2v_gpu::corpus::{self, ReadOptions, Source};
     use w2v_gpu::eval::evaluate_analogies;
-    use w2v_gpu::model::Init;
     use w2v_gpu::similarity::Index;
-    use w2v_gpu::train::{train, NoHooks, StepKind, TrainConfig};
+    use w2v_gpu::train::{train, NoHooks, TrainConfig};
     use w2v_gpu::vectors::Embeddings;
 
-    let syn = w2v_gpu::synthetic::generate(11, 150);
-    let src = Source::Text {
-        name: "synthetic".into(),
-        text: syn.text.clone(),
-    };
-    let (vocab, enc) = corpus::load(&src, ReadOptions::default(), 5, None).unwrap();
+    let (vocab, enc, syn) = common::corpus(11, 150);
     // A chunk smaller than the corpus, so training streams it through the device in pieces.
     let g = o.open(4 * SPAN_LEN);
     assert!(enc.tokens.len() > g.chunk_tokens());
@@ -969,22 +964,8 @@ fn trains_to_threshold<O: Opener>(o: &O) {
         (ModelKind::Skipgram, 0.025, Storage::F16),
     ] {
         let cfg = TrainConfig {
-            model,
-            dim: 50,
-            window: 5,
-            fixed_window: false,
-            negative: 5,
-            negatives: NegativeMode::Replace,
-            power: 0.75,
-            sample: 1e-3,
-            epochs: 5,
-            lr,
-            optimizer: OptimizerKind::Sgd,
-            init: Init::Word2vec,
-            batch_size: 128,
-            step: StepKind::Fused,
-            seed: 7,
             storage,
+            ..common::config(model, lr)
         };
         if storage == Storage::F16 {
             // The CPU backend keeps f32 and says so before training.

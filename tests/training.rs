@@ -1,49 +1,18 @@
 //! Training on the synthetic corpus reaches the planted-analogy threshold with both models, and
 //! subsampling keeps word2vec's fraction of each word of an encoded corpus.
 
+mod common;
+
 use w2v_gpu::backend::cpu::CpuBackend;
-use w2v_gpu::backend::OptimizerKind;
-use w2v_gpu::corpus::{self, Encoded, ReadOptions, Source};
 use w2v_gpu::eval::evaluate_analogies;
 use w2v_gpu::model::Init;
 use w2v_gpu::plan::{ModelKind, SENTENCE_BREAK};
-use w2v_gpu::sampler::{keep_thresholds, keep_token, NegativeMode};
+use w2v_gpu::sampler::{keep_thresholds, keep_token};
 use w2v_gpu::similarity::Index;
-use w2v_gpu::synthetic;
-use w2v_gpu::train::{train, NoHooks, StepKind, TrainConfig};
+use w2v_gpu::train::{train, NoHooks};
 use w2v_gpu::vectors::Embeddings;
-use w2v_gpu::vocab::Vocab;
 
-fn config(model: ModelKind, lr: f64) -> TrainConfig {
-    TrainConfig {
-        model,
-        dim: 50,
-        window: 5,
-        fixed_window: false,
-        negative: 5,
-        negatives: NegativeMode::Replace,
-        power: 0.75,
-        sample: 1e-3,
-        epochs: 5,
-        lr,
-        optimizer: OptimizerKind::Sgd,
-        init: Init::Word2vec,
-        batch_size: 128,
-        step: StepKind::Fused,
-        seed: 7,
-        storage: w2v_gpu::backend::Storage::F32,
-    }
-}
-
-fn corpus(seed: u64, sentences_per_word: usize) -> (Vocab, Encoded, synthetic::Synthetic) {
-    let syn = synthetic::generate(seed, sentences_per_word);
-    let src = Source::Text {
-        name: "synthetic".into(),
-        text: syn.text.clone(),
-    };
-    let (vocab, enc) = corpus::load(&src, ReadOptions::default(), 5, None).unwrap();
-    (vocab, enc, syn)
-}
+use common::{config, corpus};
 
 #[test]
 fn both_models_learn_the_planted_analogies() {

@@ -1,0 +1,44 @@
+//! Helpers shared by the test files that train on the built-in synthetic corpus.
+#![allow(dead_code)]
+
+use w2v_gpu::backend::{OptimizerKind, Storage};
+use w2v_gpu::corpus::{self, Encoded, ReadOptions, Source};
+use w2v_gpu::model::Init;
+use w2v_gpu::plan::ModelKind;
+use w2v_gpu::sampler::NegativeMode;
+use w2v_gpu::synthetic;
+use w2v_gpu::train::{StepKind, TrainConfig};
+use w2v_gpu::vocab::Vocab;
+
+/// The settings the planted-analogy tests train with (dim 50, 5 epochs, fused SGD, seed 7).
+pub fn config(model: ModelKind, lr: f64) -> TrainConfig {
+    TrainConfig {
+        model,
+        dim: 50,
+        window: 5,
+        fixed_window: false,
+        negative: 5,
+        negatives: NegativeMode::Replace,
+        power: 0.75,
+        sample: 1e-3,
+        epochs: 5,
+        lr,
+        optimizer: OptimizerKind::Sgd,
+        init: Init::Word2vec,
+        batch_size: 128,
+        step: StepKind::Fused,
+        seed: 7,
+        storage: Storage::F32,
+    }
+}
+
+/// The built-in corpus for `seed`, encoded at min-count 5, with its planted questions.
+pub fn corpus(seed: u64, sentences_per_word: usize) -> (Vocab, Encoded, synthetic::Synthetic) {
+    let syn = synthetic::generate(seed, sentences_per_word);
+    let src = Source::Text {
+        name: "synthetic".into(),
+        text: syn.text.clone(),
+    };
+    let (vocab, enc) = corpus::load(&src, ReadOptions::default(), 5, None).unwrap();
+    (vocab, enc, syn)
+}
