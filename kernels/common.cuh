@@ -1,9 +1,9 @@
 // common.cuh: device helpers shared by every kernel file; no kernels here.
 //
-// - Philox4x32-10 keyed exactly as src/rng.rs (key = [seed lo, seed hi], counter = [pos lo, pos hi,
+// - Philox4x32-10 keyed exactly as src/train/rng.rs (key = [seed lo, seed hi], counter = [pos lo, pos hi,
 //   purpose, block]) so the GPU draws the same numbers as the CPU for the same key.
 // - `w2v_below` (Lemire's multiply-shift), the alias draw with u32 thresholds and the negatives of a
-//   centre in both modes, as src/sampler.rs; the effective window as src/plan.rs.
+//   centre in both modes, as src/train/sampler.rs; the effective window as src/train/plan.rs.
 // - Numerically stable sigmoid / binary cross-entropy, warp reductions.
 // - IEEE binary16 ("half") storage for `--storage f16`, written out here because cuda_fp16.h is a
 //   system header: a half is its 16 bits in an `unsigned short`. f16 → f32 is exact; f32 → f16 rounds
@@ -18,7 +18,7 @@
 // first and defines W2V_EMULATOR). Nothing here includes a system header, because NVRTC has none.
 #pragma once
 
-// Mirrors of the Rust constants (src/plan.rs, src/rng.rs, src/sampler.rs). Keep them in step.
+// Mirrors of the Rust constants (src/train/plan.rs, src/train/rng.rs, src/train/sampler.rs). Keep them in step.
 #define W2V_SPAN_LEN 8192u
 #define W2V_SENTENCE_BREAK 0xFFFFFFFFu
 #define W2V_PURPOSE_SUBSAMPLE 0u

@@ -1,5 +1,5 @@
 // sgns.cu: the fused training step (the fast path): subsampling + compaction of a batch, then
-// skip-gram or CBOW with negative sampling, Hogwild, exactly the semantics of src/plan.rs.
+// skip-gram or CBOW with negative sampling, Hogwild, exactly the semantics of src/train/plan.rs.
 //
 // A batch is `batch_len` consecutive corpus tokens whose first token sits on a multiple of SPAN_LEN
 // (8192), so span s covers batch offsets [s·SPAN_LEN, min((s+1)·SPAN_LEN, batch_len)). The token at

@@ -1,26 +1,16 @@
 //! w2v-gpu: word2vec (skip-gram and CBOW with negative sampling) on CUDA kernels or the CPU.
 //!
-//! Data flow: corpus file → [`corpus`] tokens → [`vocab`] ids → epochs of [`plan::Batch`]es →
-//! [`backend::Backend::train_batch`] → [`vectors`] files → [`similarity`] / [`eval`].
+//! The folders follow the data: [`input`] (corpus text → vocabulary → encoded ids) →
+//! [`train`] (the step contract, sampling, the epoch loop) → [`backend`] (CPU, CUDA, emulated
+//! device) → [`output`] (vectors, checkpoints, metrics, plots) → [`query`] (neighbours and
+//! evaluation); [`cli`] wires them to the command line. ARCHITECTURE.md has the picture.
 
 pub mod backend;
-pub mod checkpoint;
 pub mod cli;
-pub mod corpus;
 pub mod error;
-pub mod eval;
-pub mod fsutil;
-pub mod metrics;
-pub mod model;
-pub mod plan;
-pub mod plot;
-pub mod progress;
-pub mod rng;
-pub mod sampler;
-pub mod similarity;
-pub mod synthetic;
+pub mod input;
+pub mod output;
+pub mod query;
 pub mod train;
-pub mod vectors;
-pub mod vocab;
 
 pub use error::{Error, Result};

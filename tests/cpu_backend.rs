@@ -3,9 +3,9 @@
 
 use w2v_gpu::backend::cpu::CpuBackend;
 use w2v_gpu::backend::{composed, AdamStep, Backend, OptimizerKind, State, StepStats};
-use w2v_gpu::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
-use w2v_gpu::rng;
-use w2v_gpu::sampler::{keep_thresholds, negatives_for_centre, AliasTable, NegativeMode};
+use w2v_gpu::train::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
+use w2v_gpu::train::rng;
+use w2v_gpu::train::sampler::{keep_thresholds, negatives_for_centre, AliasTable, NegativeMode};
 
 fn cpu() -> CpuBackend {
     CpuBackend::new(1)

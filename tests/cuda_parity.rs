@@ -13,9 +13,9 @@ use w2v_gpu::backend::cpu::CpuBackend;
 use w2v_gpu::backend::cuda::device::{Arg, LaunchConfig};
 use w2v_gpu::backend::cuda::{CudaBackend, Device};
 use w2v_gpu::backend::{composed, AdamStep, Backend, OptimizerKind, State, StepStats, Storage};
-use w2v_gpu::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
-use w2v_gpu::rng::{draw, unit_f32, PURPOSE_INIT};
-use w2v_gpu::sampler::{keep_thresholds, AliasTable, NegativeMode};
+use w2v_gpu::train::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
+use w2v_gpu::train::rng::{draw, unit_f32, PURPOSE_INIT};
+use w2v_gpu::train::sampler::{keep_thresholds, AliasTable, NegativeMode};
 
 /// Opens the device under test with a given resident chunk size.
 trait Opener {
@@ -948,10 +948,10 @@ fn emulator_rejects_wrong_arguments_itself() {
 /// The whole trainer on the device: the built-in synthetic corpus, both models, the fused steps
 /// with the resident corpus, the same planted-analogy threshold as the CPU backend's test.
 fn trains_to_threshold<O: Opener>(o: &O) {
-    use w2v_gpu::eval::evaluate_analogies;
-    use w2v_gpu::similarity::Index;
+    use w2v_gpu::output::vectors::Embeddings;
+    use w2v_gpu::query::eval::evaluate_analogies;
+    use w2v_gpu::query::similarity::Index;
     use w2v_gpu::train::{train, NoHooks, TrainConfig};
-    use w2v_gpu::vectors::Embeddings;
 
     let (vocab, enc, syn) = common::corpus(11, 150);
     // A chunk smaller than the corpus, so training streams it through the device in pieces.

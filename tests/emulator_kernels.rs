@@ -6,9 +6,9 @@ use std::ffi::{c_void, CStr, CString};
 
 use w2v_gpu::backend::cuda::emulated::launch_raw;
 
-use w2v_gpu::plan::{self, Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
-use w2v_gpu::rng;
-use w2v_gpu::sampler::{self, AliasTable, NegativeMode};
+use w2v_gpu::train::plan::{self, Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
+use w2v_gpu::train::rng;
+use w2v_gpu::train::sampler::{self, AliasTable, NegativeMode};
 
 /// One kernel argument: a device pointer (a host pointer here) with its normalised type, or a value.
 enum Arg {

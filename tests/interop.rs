@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use w2v_gpu::checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, SaveDtype};
-use w2v_gpu::eval::{evaluate_analogies, evaluate_similarity, read_analogies, read_similarity};
-use w2v_gpu::similarity::Index;
-use w2v_gpu::vectors::{read_vectors, write_vectors, Embeddings, VectorFormat};
+use w2v_gpu::output::checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, SaveDtype};
+use w2v_gpu::output::vectors::{read_vectors, write_vectors, Embeddings, VectorFormat};
+use w2v_gpu::query::eval::{
+    evaluate_analogies, evaluate_similarity, read_analogies, read_similarity,
+};
+use w2v_gpu::query::similarity::Index;
 
 /// The interpreter with gensim, numpy, scipy and safetensors, or `None` (after a note) to skip.
 fn python() -> Option<PathBuf> {

@@ -4,13 +4,13 @@
 mod common;
 
 use w2v_gpu::backend::cpu::CpuBackend;
-use w2v_gpu::eval::evaluate_analogies;
-use w2v_gpu::model::Init;
-use w2v_gpu::plan::{ModelKind, SENTENCE_BREAK};
-use w2v_gpu::sampler::{keep_thresholds, keep_token};
-use w2v_gpu::similarity::Index;
+use w2v_gpu::output::vectors::Embeddings;
+use w2v_gpu::query::eval::evaluate_analogies;
+use w2v_gpu::query::similarity::Index;
+use w2v_gpu::train::model::Init;
+use w2v_gpu::train::plan::{ModelKind, SENTENCE_BREAK};
+use w2v_gpu::train::sampler::{keep_thresholds, keep_token};
 use w2v_gpu::train::{train, NoHooks};
-use w2v_gpu::vectors::Embeddings;
 
 use common::{config, corpus};
 
@@ -32,7 +32,7 @@ fn both_models_learn_the_planted_analogies() {
 fn untrained_vectors_fail_the_planted_analogies() {
     // The threshold above means something: random initial vectors score near zero.
     let (vocab, _, syn) = corpus(11, 20);
-    let (w_in, _) = w2v_gpu::model::init_weights(vocab.len(), 50, Init::Word2vec, 7);
+    let (w_in, _) = w2v_gpu::train::model::init_weights(vocab.len(), 50, Init::Word2vec, 7);
     let emb = Embeddings::new(vocab.words.clone(), 50, w_in);
     let report = evaluate_analogies(&Index::new(&emb), &syn.sections, None);
     assert!(report.accuracy() < 0.1, "{report}");

@@ -18,7 +18,7 @@ use crate::backend::{
     f16_storage_unsupported, AdamStep, Backend, OptimizerKind, State, StepStats, Storage,
 };
 use crate::error::Result;
-use crate::plan::{self, Batch, Centre, ModelKind, StepConfig, SENTENCE_BREAK};
+use crate::train::plan::{self, Batch, Centre, ModelKind, StepConfig, SENTENCE_BREAK};
 
 /// Adam's constants (the book's and PyTorch's defaults).
 pub const ADAM_BETA1: f32 = 0.9;

@@ -8,8 +8,8 @@
 use crate::backend::hogwild::HogwildMatrix;
 use crate::backend::{composed, AdamStep, Backend, Elem, OptimizerKind, State, StepStats};
 use crate::error::Result;
-use crate::plan::{self, Batch, Centre, ModelKind, StepConfig, SENTENCE_BREAK};
-use crate::sampler::{negatives_for_centre, AliasTable, NegativeMode};
+use crate::train::plan::{self, Batch, Centre, ModelKind, StepConfig, SENTENCE_BREAK};
+use crate::train::sampler::{negatives_for_centre, AliasTable, NegativeMode};
 
 /// The CPU device: `threads` workers for the Hogwild fast path.
 #[derive(Clone, Debug)]
@@ -759,7 +759,7 @@ impl<'a> Worker<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sampler::keep_thresholds;
+    use crate::train::sampler::keep_thresholds;
 
     /// The vectorisable exp stays within 2 ulp of the true value over its whole range.
     #[test]
@@ -787,11 +787,11 @@ mod tests {
         let dim = 37; // not a multiple of the vector width: exercises the scalar tails
         let tokens: Vec<u32> = (0..3000u64)
             .map(|i| {
-                let r = crate::rng::draw(4, i, 9, 0);
+                let r = crate::train::rng::draw(4, i, 9, 0);
                 if r[1] % 13 == 0 {
                     SENTENCE_BREAK
                 } else {
-                    crate::rng::below(r[0], vocab as u32)
+                    crate::train::rng::below(r[0], vocab as u32)
                 }
             })
             .collect();
@@ -799,7 +799,9 @@ mod tests {
         let table = AliasTable::unigram(&counts, 0.75);
         let keep = keep_thresholds(&counts, 0.0);
         let init: Vec<f32> = (0..vocab * dim)
-            .map(|i| crate::rng::unit_f32(crate::rng::draw(2, i as u64, 3, 0)[0]) - 0.5)
+            .map(|i| {
+                crate::train::rng::unit_f32(crate::train::rng::draw(2, i as u64, 3, 0)[0]) - 0.5
+            })
             .collect();
         let batch = Batch {
             start: 0,

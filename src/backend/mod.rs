@@ -14,8 +14,8 @@ pub mod cuda;
 pub mod hogwild;
 
 use crate::error::Result;
-use crate::plan::{Batch, StepConfig};
-use crate::sampler::{AliasTable, NegativeMode};
+use crate::train::plan::{Batch, StepConfig};
+use crate::train::sampler::{AliasTable, NegativeMode};
 
 /// Kinds of element a device buffer holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -356,7 +356,7 @@ pub trait Backend: Sized {
     ) -> Result<()>;
 
     /// UnigramSampler: `out[c·k + s]` is negative `s` of the centre word `centres[c]` at key position
-    /// `positions[c]`, exactly as [`crate::sampler::negatives_for_centre`] draws it.
+    /// `positions[c]`, exactly as [`crate::train::sampler::negatives_for_centre`] draws it.
     #[allow(clippy::too_many_arguments)]
     fn sample_negatives(
         &self,

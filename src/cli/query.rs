@@ -5,11 +5,11 @@ use std::io::Write;
 
 use crate::cli::{AnalogyArgs, EvalArgs, InfoArgs, SimilarArgs, SyntheticArgs};
 use crate::error::{Error, Result};
-use crate::eval;
-use crate::fsutil;
-use crate::similarity::{Index, Neighbour};
-use crate::synthetic;
-use crate::vectors::read_vectors;
+use crate::input::synthetic;
+use crate::output::fsutil;
+use crate::output::vectors::read_vectors;
+use crate::query::eval;
+use crate::query::similarity::{Index, Neighbour};
 
 fn print_neighbours(list: &[Neighbour]) {
     let width = list
@@ -71,7 +71,7 @@ pub(super) fn eval(a: &EvalArgs) -> Result<()> {
 pub(super) fn info(a: &InfoArgs) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("cpu      {cores} cores available (--device cpu, --threads N; 0 = all)");
-    let words = |n: usize| crate::progress::thousands(n as u64);
+    let words = |n: usize| crate::train::progress::thousands(n as u64);
     let matrix = a.vocab as u64 * a.dim as u64 * 4;
     #[cfg(any(feature = "cuda", feature = "emulator"))]
     {

@@ -4,22 +4,22 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::cpu::CpuBackend;
 use crate::backend::Backend;
-use crate::checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, SaveDtype};
 use crate::cli::{BenchArgs, Device, RunConfig, TrainArgs};
-use crate::corpus::{self, Encoded, ReadOptions, Source};
 use crate::error::{Error, Result};
-use crate::eval::{self, AnalogySection};
-use crate::fsutil;
-use crate::metrics::{EpochMetrics, MetricsWriter};
-use crate::plot::write_loss_plot;
-use crate::progress::{self, thousands, Progress};
-use crate::similarity::Index;
-use crate::synthetic;
+use crate::input::corpus::{self, Encoded, ReadOptions, Source};
+use crate::input::synthetic;
+use crate::input::vocab::Vocab;
+use crate::output::checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, SaveDtype};
+use crate::output::fsutil;
+use crate::output::metrics::{EpochMetrics, MetricsWriter};
+use crate::output::plot::write_loss_plot;
+use crate::output::vectors::{write_vectors, Embeddings};
+use crate::query::eval::{self, AnalogySection};
+use crate::query::similarity::Index;
+use crate::train::progress::{self, thousands, Progress};
 use crate::train::{
     self, BatchProgress, EpochStats, Hooks, NoHooks, Resume, Snapshot, TrainConfig, Trained,
 };
-use crate::vectors::{write_vectors, Embeddings};
-use crate::vocab::Vocab;
 
 /// What a checkpoint records besides the tensors, so `--resume` can rebuild the same run.
 #[derive(serde::Serialize, serde::Deserialize)]

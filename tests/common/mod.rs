@@ -2,13 +2,13 @@
 #![allow(dead_code)]
 
 use w2v_gpu::backend::{OptimizerKind, Storage};
-use w2v_gpu::corpus::{self, Encoded, ReadOptions, Source};
-use w2v_gpu::model::Init;
-use w2v_gpu::plan::ModelKind;
-use w2v_gpu::sampler::NegativeMode;
-use w2v_gpu::synthetic;
+use w2v_gpu::input::corpus::{self, Encoded, ReadOptions, Source};
+use w2v_gpu::input::synthetic;
+use w2v_gpu::input::vocab::Vocab;
+use w2v_gpu::train::model::Init;
+use w2v_gpu::train::plan::ModelKind;
+use w2v_gpu::train::sampler::NegativeMode;
 use w2v_gpu::train::{StepKind, TrainConfig};
-use w2v_gpu::vocab::Vocab;
 
 /// The settings the planted-analogy tests train with (dim 50, 5 epochs, fused SGD, seed 7).
 pub fn config(model: ModelKind, lr: f64) -> TrainConfig {

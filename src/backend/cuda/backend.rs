@@ -19,8 +19,8 @@ use super::device::{fmt_bytes, Arg, Device, DeviceBuf, LaunchConfig};
 use super::geometry;
 use crate::backend::{AdamStep, Backend, Elem, OptimizerKind, State, StepStats};
 use crate::error::{Error, Result};
-use crate::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
-use crate::sampler::NegativeMode;
+use crate::train::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
+use crate::train::sampler::NegativeMode;
 
 /// Tokens per `train_batch` call the trainer is asked for (clamped to the chunk).
 pub const PREFERRED_BATCH_TOKENS: usize = 16 << 20;

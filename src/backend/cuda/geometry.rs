@@ -37,8 +37,12 @@ pub fn subsample_compact(n_spans: usize) -> LaunchConfig {
 
 /// The fused step kernel for a model, storage and negative count: the plain kernels are compiled
 /// for at most 8 targets (negative ≤ 7), so they need fewer registers; `_wide` ones take 9..32.
-pub fn step_kernel(model: crate::plan::ModelKind, half: bool, negative: u32) -> &'static str {
-    use crate::plan::ModelKind::{Cbow, Skipgram};
+pub fn step_kernel(
+    model: crate::train::plan::ModelKind,
+    half: bool,
+    negative: u32,
+) -> &'static str {
+    use crate::train::plan::ModelKind::{Cbow, Skipgram};
     match (model, half, negative >= 8) {
         (Skipgram, false, false) => "w2v_skipgram_step",
         (Skipgram, false, true) => "w2v_skipgram_step_wide",
@@ -70,7 +74,7 @@ pub fn sgns_step(
     if warps == 0 {
         return None;
     }
-    let centres = n_spans * crate::plan::SPAN_LEN;
+    let centres = n_spans * crate::train::plan::SPAN_LEN;
     let blocks = centres
         .div_ceil(warps)
         .clamp(1, (BLOCKS_PER_SM * props.sm_count.max(1)) as usize);

@@ -8,9 +8,9 @@
 //! between attributes that word2vec's analogy test looks for. The questions (every ordered pair of
 //! pairs in a family) come with the text, in word2vec's questions-words sections.
 
-use crate::eval::AnalogySection;
-use crate::rng;
-use crate::sampler::AliasTable;
+use crate::query::eval::AnalogySection;
+use crate::train::rng;
+use crate::train::sampler::AliasTable;
 
 /// Counter purpose for the generator's draws (apart from training's purposes 0–3).
 const PURPOSE_SYNTHETIC: u32 = 0x5359_4e54;

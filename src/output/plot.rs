@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::output::fsutil::write_atomic;
 
 const WIDTH: f64 = 800.0;
 const HEIGHT: f64 = 500.0;

@@ -14,8 +14,8 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::plan::SENTENCE_BREAK;
-use crate::vocab::{Counter, Vocab};
+use crate::input::vocab::{Counter, Vocab};
+use crate::train::plan::SENTENCE_BREAK;
 
 /// The word a line end becomes in `--format ptb`.
 pub const EOS: &str = "<eos>";

@@ -11,14 +11,14 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::backend::{OptimizerKind, Storage};
-use crate::checkpoint::SaveDtype;
-use crate::corpus::{CorpusFormat, ReadOptions};
 use crate::error::{Error, Result};
-use crate::model::Init;
-use crate::plan::ModelKind;
-use crate::sampler::NegativeMode;
+use crate::input::corpus::{CorpusFormat, ReadOptions};
+use crate::output::checkpoint::SaveDtype;
+use crate::output::vectors::VectorFormat;
+use crate::train::model::Init;
+use crate::train::plan::ModelKind;
+use crate::train::sampler::NegativeMode;
 use crate::train::{StepKind, TrainConfig};
-use crate::vectors::VectorFormat;
 
 /// word2vec (skip-gram and CBOW with negative sampling) on the CPU or CUDA.
 #[derive(Parser, Debug)]
@@ -241,7 +241,7 @@ pub struct SyntheticArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Sentences per planted word.
-    #[arg(long, default_value_t = crate::synthetic::DEFAULT_SENTENCES_PER_WORD, value_name = "N")]
+    #[arg(long, default_value_t = crate::input::synthetic::DEFAULT_SENTENCES_PER_WORD, value_name = "N")]
     pub sentences_per_word: usize,
 }
 

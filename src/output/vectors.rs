@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::output::fsutil::write_atomic;
 
 /// A vocabulary with one vector per word: row `i` of `data` belongs to `words[i]`.
 #[derive(Clone, Debug, PartialEq)]

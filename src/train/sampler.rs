@@ -5,7 +5,7 @@
 //! `alias[i]`. A column that always accepts has `prob = u32::MAX` and `alias = i`, so the 2^-32
 //! chance of `b == u32::MAX` still returns `i`.
 
-use crate::rng::{self, below, PURPOSE_NEGATIVE, PURPOSE_SUBSAMPLE};
+use crate::train::rng::{self, below, PURPOSE_NEGATIVE, PURPOSE_SUBSAMPLE};
 
 /// Which negatives a centre gets. `Replace` is the book's GPU path (the centre itself may be drawn);
 /// `Distinct` is its CPU path (centre excluded, no repeats within the centre's row).

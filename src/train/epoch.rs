@@ -13,12 +13,12 @@ use std::time::Instant;
 use crate::backend::{
     composed, f16_storage_unsupported, Backend, OptimizerKind, State, StepStats, Storage,
 };
-use crate::corpus::Encoded;
 use crate::error::{Error, Result};
-use crate::model::{init_weights, Init};
-use crate::plan::{Batch, ModelKind, StepConfig, SPAN_LEN};
-use crate::sampler::{keep_thresholds, AliasTable, NegativeMode};
-use crate::vocab::Vocab;
+use crate::input::corpus::Encoded;
+use crate::input::vocab::Vocab;
+use crate::train::model::{init_weights, Init};
+use crate::train::plan::{Batch, ModelKind, StepConfig, SPAN_LEN};
+use crate::train::sampler::{keep_thresholds, AliasTable, NegativeMode};
 
 /// Which implementation of a step trains: the backend's fast path or the composed layers.
 #[derive(
@@ -358,7 +358,7 @@ pub fn train<B: Backend>(
 mod tests {
     use super::*;
     use crate::backend::cpu::CpuBackend;
-    use crate::corpus::{self, ReadOptions, Source};
+    use crate::input::corpus::{self, ReadOptions, Source};
 
     pub(crate) fn config(model: ModelKind, epochs: u32) -> TrainConfig {
         TrainConfig {
@@ -382,7 +382,7 @@ mod tests {
     }
 
     fn small_corpus() -> (Vocab, Encoded) {
-        let syn = crate::synthetic::generate(3, 30);
+        let syn = crate::input::synthetic::generate(3, 30);
         let src = Source::Text {
             name: "synthetic".into(),
             text: syn.text,

@@ -20,7 +20,7 @@ use half::f16;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::output::fsutil::write_atomic;
 
 const FORMAT: &str = "w2v-gpu-checkpoint";
 const VERSION: &str = "1";

@@ -10,7 +10,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::fsutil::{check_writable, write_atomic};
+use crate::output::fsutil::{check_writable, write_atomic};
 
 /// What one epoch of training reports.
 #[derive(Clone, Debug, PartialEq)]

@@ -3,7 +3,7 @@
 //! Element `(row, col)` of `W_in` uses `rng::draw(seed, row·dim + col, PURPOSE_INIT, 0)`, of `W_out`
 //! block 1 instead of 0, so the two matrices are independent.
 
-use crate::rng::{self, unit_f32, PURPOSE_INIT};
+use crate::train::rng::{self, unit_f32, PURPOSE_INIT};
 
 /// How `W_in` and `W_out` start.
 #[derive(

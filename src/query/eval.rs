@@ -23,7 +23,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::similarity::{top_k, Index};
+use crate::query::similarity::{top_k, Index};
 
 /// One `: name` section of an analogy file and its questions `a b c d` ("a is to b as c is to d").
 #[derive(Clone, Debug, PartialEq)]
@@ -418,7 +418,7 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vectors::Embeddings;
+    use crate::output::vectors::Embeddings;
 
     fn index<const D: usize>(rows: &[(&str, [f32; D])]) -> Index {
         Index::new(&Embeddings::new(

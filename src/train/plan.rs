@@ -7,13 +7,13 @@
 //! 1. **Spans.** The batch is cut at multiples of [`SPAN_LEN`] counted from the start of the corpus.
 //!    Windows never cross a span boundary or a [`SENTENCE_BREAK`] (word2vec.c's sentences).
 //! 2. **Subsampling.** Token `i` of the corpus in epoch `e` has key position
-//!    `pos = e · corpus_len + i`. It is kept per [`crate::sampler::keep_token`]; breaks are always kept.
+//!    `pos = e · corpus_len + i`. It is kept per [`crate::train::sampler::keep_token`]; breaks are always kept.
 //!    Kept tokens of a span are compacted in order (word2vec.c drops words before windowing).
 //! 3. **Windows.** Each kept, non-break token is a centre. Its half-width is `window` with
 //!    `--fixed-window` (the book), else `window − below(draw(seed,pos,WINDOW,0)[0], window)` (word2vec.c's
 //!    shrink, 1..=window). Contexts are the kept tokens within that many compacted places on each side,
 //!    stopping at a break or the span edge.
-//! 4. **Negatives.** `K` negatives per centre from [`crate::sampler::negatives_for_centre`], keyed by the
+//! 4. **Negatives.** `K` negatives per centre from [`crate::train::sampler::negatives_for_centre`], keyed by the
 //!    centre's `pos`, shared by all its contexts (HogBatch / FULL-W2V).
 //! 5. **Examples.** Orientation as word2vec.c. Skip-gram: for each context `c`, input `h = w_in[c]`,
 //!    targets `[centre, neg_1..neg_K]` in `w_out` with labels `[1, 0, …]`. CBOW: one input per centre,
@@ -27,8 +27,8 @@
 //! (sequentially with one thread, racily with many). The composed path applies one minibatch update per
 //! `batch_size` centres. They agree to first order in the learning rate; tests compare them with a small rate.
 
-use crate::rng::{self, below, PURPOSE_WINDOW};
-use crate::sampler::{keep_token, negatives_for_centre, AliasTable, NegativeMode};
+use crate::train::rng::{self, below, PURPOSE_WINDOW};
+use crate::train::sampler::{keep_token, negatives_for_centre, AliasTable, NegativeMode};
 
 /// Token id that marks a sentence end in the encoded corpus (never a word id).
 pub const SENTENCE_BREAK: u32 = u32::MAX;

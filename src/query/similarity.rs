@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use ndarray::{Array2, ArrayView2};
 
 use crate::error::{Error, Result};
-use crate::vectors::Embeddings;
+use crate::output::vectors::Embeddings;
 
 /// One result of a query.
 #[derive(Clone, Debug, PartialEq)]

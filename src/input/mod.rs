@@ -1,0 +1,5 @@
+//! What goes in: corpus text read into words and encoded as vocabulary ids, and the built-in corpus.
+
+pub mod corpus;
+pub mod synthetic;
+pub mod vocab;

@@ -1,0 +1,11 @@
+//! Training: the step contract every backend follows, its random draws, the initial weights, and
+//! the epoch loop that feeds batches to a backend.
+
+mod epoch;
+pub mod model;
+pub mod plan;
+pub mod progress;
+pub mod rng;
+pub mod sampler;
+
+pub use epoch::*;
