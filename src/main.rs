@@ -1,4 +1,5 @@
-//! The `w2v-gpu` binary: parse the command line, run it, print any error as one line.
+//! The `w2v-gpu` binary: parse the command line, run it, print any error (its context chain
+//! joined) as one line.
 
 use std::process::ExitCode;
 
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
     match cli::run(parsed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

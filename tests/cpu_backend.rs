@@ -2,10 +2,13 @@
 //! and the Hogwild fast path against the composed path, itself, and a planted-structure corpus.
 
 use w2v_gpu::backend::cpu::CpuBackend;
-use w2v_gpu::backend::{composed, AdamStep, Backend, OptimizerKind, State, StepStats};
+use w2v_gpu::backend::{
+    choose_step, composed, AdamStep, Backend, OptimizerKind, State, Step, StepStats,
+};
 use w2v_gpu::train::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
 use w2v_gpu::train::rng;
 use w2v_gpu::train::sampler::{keep_thresholds, negatives_for_centre, AliasTable, NegativeMode};
+use w2v_gpu::train::TrainConfig;
 
 fn cpu() -> CpuBackend {
     CpuBackend::new(1)
@@ -142,6 +145,15 @@ fn segment_mean_averages_each_segment() {
     assert_eq!(out, vec![2.0, 4.0, -4.0, 8.0, 7.0, 0.0]);
 }
 
+/// `W_in` and `W_out` of a CPU state (f32, plain vectors).
+fn w_in(st: &State<CpuBackend>) -> &[f32] {
+    st.model.f32().unwrap().0
+}
+
+fn w_out(st: &State<CpuBackend>) -> &[f32] {
+    st.model.f32().unwrap().1
+}
+
 fn state(
     b: &CpuBackend,
     counts: &[u64],
@@ -165,11 +177,18 @@ fn sample_negatives_equals_reference_draws() {
     for mode in [NegativeMode::Replace, NegativeMode::Distinct] {
         let k = 5;
         let mut out = vec![u32::MAX; centres.len() * k];
-        b.sample_negatives(&st, &centres, &positions, k, mode, 99, &mut out)
+        b.sample_negatives(&st.tables, &centres, &positions, k, mode, 99, &mut out)
             .unwrap();
         let mut want = vec![0u32; k];
         for (c, o) in out.chunks_exact(k).enumerate() {
-            negatives_for_centre(&st.alias, 99, positions[c], centres[c], mode, &mut want);
+            negatives_for_centre(
+                &st.tables.alias,
+                99,
+                positions[c],
+                centres[c],
+                mode,
+                &mut want,
+            );
             assert_eq!(o, &want[..], "{mode:?} centre {c}");
         }
     }
@@ -372,8 +391,10 @@ fn fast_path_matches_composed_path_to_first_order() {
             let batch = whole(&tokens, 1, 1e-3, 5e-4);
             let mut fast = fresh_state(&b, &tokens, dim, 1e-2);
             let mut slow = fresh_state(&b, &tokens, dim, 1e-2);
-            let (in0, out0) = (fast.w_in.clone(), fast.w_out.clone());
-            let sf = b.train_batch(&mut fast, &tokens, &batch, &cfg, 32).unwrap();
+            let (in0, out0) = (w_in(&fast).to_vec(), w_out(&fast).to_vec());
+            let sf = b
+                .train_batch(&mut fast.model, &fast.tables, &tokens, &batch, &cfg)
+                .unwrap();
             let ss = composed::train_batch(&b, &mut slow, &tokens, &batch, &cfg, 32).unwrap();
             let what = format!("{model:?} {negatives:?}");
             assert_eq!(
@@ -389,15 +410,15 @@ fn fast_path_matches_composed_path_to_first_order() {
                 (sf.loss_sum - ss.loss_sum).abs() < 2e-3 * ss.loss_sum,
                 "{what}: {sf:?} vs {ss:?}"
             );
-            let d_in = rel_diff(&delta(&fast.w_in, &in0), &delta(&slow.w_in, &in0));
-            let d_out = rel_diff(&delta(&fast.w_out, &out0), &delta(&slow.w_out, &out0));
+            let d_in = rel_diff(&delta(w_in(&fast), &in0), &delta(w_in(&slow), &in0));
+            let d_out = rel_diff(&delta(w_out(&fast), &out0), &delta(w_out(&slow), &out0));
             assert!(
                 d_in < 0.02 && d_out < 0.02,
                 "{what}: relative delta differences {d_in} (w_in) {d_out} (w_out)"
             );
             // The deltas are real (not both ~zero).
             assert!(
-                delta(&fast.w_in, &in0).iter().any(|&x| x.abs() > 1e-4),
+                delta(w_in(&fast), &in0).iter().any(|&x| x.abs() > 1e-4),
                 "{what}"
             );
         }
@@ -416,8 +437,14 @@ fn run(
     let mut total = StepStats::default();
     for e in 0..epochs {
         total.add(
-            &b.train_batch(&mut st, tokens, &whole(tokens, e, 0.025, 0.01), &cfg, 0)
-                .unwrap(),
+            &b.train_batch(
+                &mut st.model,
+                &st.tables,
+                tokens,
+                &whole(tokens, e, 0.025, 0.01),
+                &cfg,
+            )
+            .unwrap(),
         );
     }
     (st, total)
@@ -431,8 +458,8 @@ fn one_thread_is_bit_reproducible() {
         let (b, sb) = run(1, model, &tokens, 2);
         assert_eq!(sa, sb);
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&a.w_in), bits(&b.w_in));
-        assert_eq!(bits(&a.w_out), bits(&b.w_out));
+        assert_eq!(bits(w_in(&a)), bits(w_in(&b)));
+        assert_eq!(bits(w_out(&a)), bits(w_out(&b)));
     }
 }
 
@@ -479,9 +506,10 @@ fn sub_batches_use_the_parent_learning_rate_ramp() {
     for threads in [1, 2] {
         let b = CpuBackend::new(threads);
         let mut st = fresh_state(&b, &tokens, 16, 0.0);
-        let before = st.w_in.clone();
-        b.train_batch(&mut st, &tokens, &batch, &cfg, 0).unwrap();
-        deltas.push(delta(&st.w_in, &before));
+        let before = w_in(&st).to_vec();
+        b.train_batch(&mut st.model, &st.tables, &tokens, &batch, &cfg)
+            .unwrap();
+        deltas.push(delta(w_in(&st), &before));
     }
     let d = rel_diff(&deltas[1], &deltas[0]);
     assert!(
@@ -516,17 +544,23 @@ fn training_separates_words_that_never_co_occur() {
     for model in [ModelKind::Skipgram, ModelKind::Cbow] {
         let b = CpuBackend::new(2);
         let dim = 16;
-        let w_in = uniform(5, 20 * dim, 0.5 / dim as f32);
-        let mut st = state(&b, &counts, dim, &w_in, &vec![0.0; 20 * dim], 0.0);
+        let w_in0 = uniform(5, 20 * dim, 0.5 / dim as f32);
+        let mut st = state(&b, &counts, dim, &w_in0, &vec![0.0; 20 * dim], 0.0);
         let cfg = StepConfig {
             window: 3,
             ..step_cfg(model, NegativeMode::Distinct)
         };
         for e in 0..5 {
-            b.train_batch(&mut st, &tokens, &whole(&tokens, e, 0.05, 0.01), &cfg, 0)
-                .unwrap();
+            b.train_batch(
+                &mut st.model,
+                &st.tables,
+                &tokens,
+                &whole(&tokens, e, 0.05, 0.01),
+                &cfg,
+            )
+            .unwrap();
         }
-        let row = |i: usize| &st.w_in[i * dim..(i + 1) * dim];
+        let row = |i: usize| &w_in(&st)[i * dim..(i + 1) * dim];
         let (mut within, mut across) = (Vec::new(), Vec::new());
         for i in 0..20 {
             for j in i + 1..20 {
@@ -551,24 +585,30 @@ fn training_separates_words_that_never_co_occur() {
 }
 
 #[test]
-fn adam_runs_the_composed_path() {
+fn adam_trains_with_the_composed_path() {
     let tokens = corpus(12, 3000);
     let b = CpuBackend::new(2);
+    let adam = TrainConfig {
+        optimizer: OptimizerKind::Adam,
+        ..TrainConfig::default()
+    };
+    assert_eq!(
+        choose_step(&b.name(), &b.capabilities(), &adam).unwrap(),
+        Step::Composed
+    );
     let cfg = step_cfg(ModelKind::Skipgram, NegativeMode::Replace);
     let batch = whole(&tokens, 0, 0.01, 0.001);
-    let adam_state = || {
-        let counts = counts_of(&tokens);
-        let (w_in, w_out) = (uniform(3, VOCAB * 8, 0.5), uniform(4, VOCAB * 8, 0.5));
-        let (alias, keep) = (
-            AliasTable::unigram(&counts, 0.75),
-            keep_thresholds(&counts, 0.0),
-        );
-        State::new(&b, 8, &w_in, &w_out, alias, keep, OptimizerKind::Adam).unwrap()
-    };
-    let (mut fast, mut slow) = (adam_state(), adam_state());
-    let sf = b.train_batch(&mut fast, &tokens, &batch, &cfg, 16).unwrap();
-    let ss = composed::train_batch(&b, &mut slow, &tokens, &batch, &cfg, 16).unwrap();
-    assert_eq!(sf, ss);
-    assert!(fast.adam_t > 1 && fast.adam_t == slow.adam_t);
-    assert_eq!((fast.w_in, fast.w_out), (slow.w_in, slow.w_out));
+    let counts = counts_of(&tokens);
+    let (w_in0, w_out0) = (uniform(3, VOCAB * 8, 0.5), uniform(4, VOCAB * 8, 0.5));
+    let (alias, keep) = (
+        AliasTable::unigram(&counts, 0.75),
+        keep_thresholds(&counts, 0.0),
+    );
+    let mut st = State::new(&b, 8, &w_in0, &w_out0, alias, keep, OptimizerKind::Adam).unwrap();
+    let stats = composed::train_batch(&b, &mut st, &tokens, &batch, &cfg, 16).unwrap();
+    let moments = st.adam.as_ref().unwrap();
+    // One Adam update per minibatch of 16 centres.
+    assert_eq!(moments.t, stats.centres.div_ceil(16));
+    assert!(moments.t > 1 && moments.m_in.iter().any(|&m| m != 0.0));
+    assert!(w_in(&st) != &w_in0[..] && w_out(&st) != &w_out0[..]);
 }

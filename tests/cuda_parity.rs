@@ -12,7 +12,10 @@ mod common;
 use w2v_gpu::backend::cpu::CpuBackend;
 use w2v_gpu::backend::cuda::device::{Arg, LaunchConfig};
 use w2v_gpu::backend::cuda::{CudaBackend, Device};
-use w2v_gpu::backend::{composed, AdamStep, Backend, OptimizerKind, State, StepStats, Storage};
+use w2v_gpu::backend::{
+    choose_step, composed, AdamStep, Backend, OptimizerKind, State, Step, StepStats, Storage,
+    Weights,
+};
 use w2v_gpu::train::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
 use w2v_gpu::train::rng::{draw, unit_f32, PURPOSE_INIT};
 use w2v_gpu::train::sampler::{keep_thresholds, AliasTable, NegativeMode};
@@ -39,7 +42,10 @@ struct Gpu(String);
 impl Opener for Gpu {
     type D = w2v_gpu::backend::cuda::CudaDriver;
     fn open(&self, chunk_tokens: usize) -> CudaBackend<Self::D> {
-        w2v_gpu::backend::cuda::open_device(&self.0, chunk_tokens)
+        let Ok(w2v_gpu::train::Device::Cuda(ordinal)) = self.0.parse() else {
+            panic!("W2V_TEST_DEVICE={} is not cuda:N", self.0)
+        };
+        w2v_gpu::backend::cuda::open_device(ordinal, chunk_tokens)
             .unwrap_or_else(|e| panic!("{}: {e}", self.0))
     }
 }
@@ -412,10 +418,10 @@ fn sample_negatives<O: Opener>(o: &O) {
         for mode in [NegativeMode::Replace, NegativeMode::Distinct] {
             let mut og = g.upload(&vec![u32::MAX; n * k]).unwrap();
             let (cg, pg) = (g.upload(&centres).unwrap(), g.upload(&positions).unwrap());
-            g.sample_negatives(&sg, &cg, &pg, k, mode, 12345, &mut og)
+            g.sample_negatives(&sg.tables, &cg, &pg, k, mode, 12345, &mut og)
                 .unwrap();
             let mut oc = vec![u32::MAX; n * k];
-            c.sample_negatives(&sc, &centres, &positions, k, mode, 12345, &mut oc)
+            c.sample_negatives(&sc.tables, &centres, &positions, k, mode, 12345, &mut oc)
                 .unwrap();
             assert_eq!(
                 g.download(&og).unwrap(),
@@ -511,11 +517,11 @@ fn train_state<B: Backend>(
         let r = if composed_path {
             composed::train_batch(b, &mut st, tokens, bt, cfg, 64)
         } else {
-            b.train_batch(&mut st, tokens, bt, cfg, 64)
+            b.train_batch(&mut st.model, &st.tables, tokens, bt, cfg)
         };
         stats.add(&r.unwrap());
     }
-    let (w_in, w_out) = st.weights(b).unwrap();
+    let (w_in, w_out) = st.model.download(b).unwrap();
     (stats, delta(&w_in, &s.w_in), delta(&w_out, &s.w_out))
 }
 
@@ -653,30 +659,43 @@ fn f16_storage<O: Opener>(o: &O) {
         }
     }
     // On the device: the matrices take half the bytes (the f32 buffers are left empty).
-    let bytes = |st: &State<CudaBackend<O::D>>| {
-        4 * (st.w_in.len() + st.w_out.len())
-            + 2 * (st.w_in_h.as_ref().map_or(0, |b| b.len())
-                + st.w_out_h.as_ref().map_or(0, |b| b.len()))
+    let bytes = |st: &State<CudaBackend<O::D>>| match &st.model.weights {
+        Weights::F32 { w_in, w_out } => 4 * (w_in.len() + w_out.len()),
+        Weights::F16 { w_in, w_out } => 2 * (w_in.len() + w_out.len()),
     };
     let st32 = s.state(&serial, 1e-3);
     let st16 = s.state_stored(&serial, 1e-3, Storage::F16);
-    assert_eq!(st16.storage(), Storage::F16);
+    assert_eq!(st16.model.storage(), Storage::F16);
     assert_eq!(bytes(&st32), 2 * 400 * 24 * 4);
     assert_eq!(bytes(&st16), bytes(&st32) / 2);
     assert_eq!(
-        st16.weights(&serial).unwrap(),
+        st16.model.download(&serial).unwrap(),
         (s.w_in.clone(), s.w_out.clone())
     );
-    // The other paths refuse half storage rather than train the empty f32 buffers.
-    let mut st = s.state_stored(&serial, 1e-3, Storage::F16);
-    let c = cfg(ModelKind::Skipgram, NegativeMode::Replace);
-    let err = composed::train_batch(&serial, &mut st, &tokens, &bt[0], &c, 64).unwrap_err();
-    assert!(err.to_string().contains("--storage"), "{err}");
-    let mut st = s.state_stored(&cpu, 1e-3, Storage::F16);
-    let err = cpu
-        .train_batch(&mut st, &tokens, &bt[0], &c, 64)
-        .unwrap_err();
-    assert!(err.to_string().contains("--storage"), "{err}");
+    // Only the fused step trains half storage: composing it, or the CPU, is refused up front.
+    let f16 = w2v_gpu::train::TrainConfig {
+        storage: Storage::F16,
+        ..common::config(ModelKind::Skipgram, 0.025)
+    };
+    let caps = serial.capabilities();
+    assert_eq!(
+        choose_step(&serial.name(), &caps, &f16).unwrap(),
+        Step::Fused
+    );
+    for (name, caps, cfg) in [
+        (
+            serial.name(),
+            caps.clone(),
+            w2v_gpu::train::TrainConfig {
+                step: w2v_gpu::train::StepKind::Composed,
+                ..f16.clone()
+            },
+        ),
+        (cpu.name(), cpu.capabilities(), f16.clone()),
+    ] {
+        let err = choose_step(&name, &caps, &cfg).unwrap_err();
+        assert!(err.to_string().contains("--storage f16"), "{err}");
+    }
 }
 on_device!(
     f16_storage_steps_match_the_cpu_to_half_precision,
@@ -951,7 +970,7 @@ fn trains_to_threshold<O: Opener>(o: &O) {
     use w2v_gpu::output::vectors::Embeddings;
     use w2v_gpu::query::eval::evaluate_analogies;
     use w2v_gpu::query::similarity::Index;
-    use w2v_gpu::train::{train, NoHooks, TrainConfig};
+    use w2v_gpu::train::TrainConfig;
 
     let (vocab, enc, syn) = common::corpus(11, 150);
     // A chunk smaller than the corpus, so training streams it through the device in pieces.
@@ -970,12 +989,12 @@ fn trains_to_threshold<O: Opener>(o: &O) {
         if storage == Storage::F16 {
             // The CPU backend keeps f32 and says so before training.
             let cpu = CpuBackend::new(1);
-            let Err(err) = train(&cpu, &enc, &vocab, &cfg, None, &mut NoHooks) else {
+            let Err(err) = common::train_on(&cpu, &enc, &vocab, &cfg) else {
                 panic!("the CPU backend trained --storage f16");
             };
             assert!(err.to_string().contains("--storage f16"), "{err}");
         }
-        let t = train(&g, &enc, &vocab, &cfg, None, &mut NoHooks).unwrap();
+        let t = common::train_on(&g, &enc, &vocab, &cfg).unwrap();
         let emb = Embeddings::new(vocab.words.clone(), cfg.dim, t.w_in);
         let report = evaluate_analogies(&Index::new(&emb), &syn.sections, None);
         assert_eq!(report.total.skipped, 0);

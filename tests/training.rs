@@ -10,9 +10,8 @@ use w2v_gpu::query::similarity::Index;
 use w2v_gpu::train::model::Init;
 use w2v_gpu::train::plan::{ModelKind, SENTENCE_BREAK};
 use w2v_gpu::train::sampler::{keep_thresholds, keep_token};
-use w2v_gpu::train::{train, NoHooks};
 
-use common::{config, corpus};
+use common::{config, corpus, train_on};
 
 #[test]
 fn both_models_learn_the_planted_analogies() {
@@ -20,7 +19,7 @@ fn both_models_learn_the_planted_analogies() {
     let backend = CpuBackend::new(2);
     for (model, lr) in [(ModelKind::Skipgram, 0.025), (ModelKind::Cbow, 0.05)] {
         let cfg = config(model, lr);
-        let t = train(&backend, &enc, &vocab, &cfg, None, &mut NoHooks).unwrap();
+        let t = train_on(&backend, &enc, &vocab, &cfg).unwrap();
         let emb = Embeddings::new(vocab.words.clone(), cfg.dim, t.w_in);
         let report = evaluate_analogies(&Index::new(&emb), &syn.sections, None);
         assert_eq!(report.total.skipped, 0);

@@ -6,7 +6,9 @@
 //! `plan.rs` exactly (same centres, contexts, negatives and learning rates as the composed path).
 
 use crate::backend::hogwild::HogwildMatrix;
-use crate::backend::{composed, AdamStep, Backend, Elem, OptimizerKind, State, StepStats};
+use crate::backend::{
+    AdamStep, Backend, Capabilities, Elem, Model, OptimizerKind, StepStats, Storage, Tables,
+};
 use crate::error::Result;
 use crate::train::plan::{self, Batch, Centre, ModelKind, StepConfig, SENTENCE_BREAK};
 use crate::train::sampler::{negatives_for_centre, AliasTable, NegativeMode};
@@ -114,6 +116,15 @@ impl Backend for CpuBackend {
     fn name(&self) -> String {
         let s = if self.threads == 1 { "" } else { "s" };
         format!("cpu ({} thread{s})", self.threads)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            fused_optimizers: &[OptimizerKind::Sgd],
+            fused_storages: &[Storage::F32],
+            max_fused_negative: None,
+            fused_shared_bytes: None,
+        }
     }
 
     fn upload<T: Elem>(&self, host: &[T]) -> Result<Vec<T>> {
@@ -263,7 +274,7 @@ impl Backend for CpuBackend {
 
     fn sample_negatives(
         &self,
-        state: &State<Self>,
+        tables: &Tables<Self>,
         centres: &Vec<u32>,
         positions: &Vec<u64>,
         k: usize,
@@ -276,7 +287,7 @@ impl Backend for CpuBackend {
             return Ok(());
         }
         for ((o, &c), &pos) in out.chunks_exact_mut(k).zip(centres).zip(positions) {
-            negatives_for_centre(&state.alias, seed, pos, c, mode, o);
+            negatives_for_centre(&tables.alias, seed, pos, c, mode, o);
         }
         Ok(())
     }
@@ -329,7 +340,7 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    /// The Hogwild fast path (SGD only; with Adam it runs [`composed::train_batch`]).
+    /// The Hogwild fast path (SGD on f32 weights).
     ///
     /// The batch is cut at span boundaries into at most `threads` contiguous groups, one scoped
     /// thread each; every thread trains exactly the centres [`plan::centres`] gives its spans, with
@@ -338,19 +349,16 @@ impl Backend for CpuBackend {
     /// and harmless to convergence).
     fn train_batch(
         &self,
-        state: &mut State<Self>,
+        model: &mut Model<Self>,
+        tables: &Tables<Self>,
         tokens: &[u32],
         batch: &Batch,
         cfg: &StepConfig,
-        batch_size: usize,
     ) -> Result<StepStats> {
-        if state.storage() != crate::backend::Storage::F32 {
-            return Err(crate::backend::f16_storage_unsupported("the CPU backend"));
-        }
-        if state.optimizer != OptimizerKind::Sgd {
-            return composed::train_batch(self, state, tokens, batch, cfg, batch_size);
-        }
-        let dim = state.dim;
+        let dim = model.dim;
+        let (w_in, w_out) = model
+            .f32_mut()
+            .expect("choose_step gives the CPU fast path f32 weights only");
         let words = tokens[batch.start..batch.start + batch.len]
             .iter()
             .filter(|&&w| w != SENTENCE_BREAK)
@@ -367,13 +375,13 @@ impl Backend for CpuBackend {
                 })
             })
             .collect();
-        let w_in = HogwildMatrix::new(&mut state.w_in, dim);
-        let w_out = HogwildMatrix::new(&mut state.w_out, dim);
+        let w_in = HogwildMatrix::new(w_in, dim);
+        let w_out = HogwildMatrix::new(w_out, dim);
         let shared = Shared {
             tokens,
             parent: batch,
-            keep: &state.keep,
-            table: &state.alias,
+            keep: &tables.keep,
+            table: &tables.alias,
             cfg,
         };
         let mut stats = if sub_batches.len() <= 1 {

@@ -1,18 +1,19 @@
-//! The command line's clap structs, and the checked configuration they map into.
+//! The command line's clap structs, how the library's enums read as flag values, and how the
+//! flags map into the clap-free [`RunConfig`].
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::PossibleValue;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::backend::{OptimizerKind, Storage};
-use crate::error::{Error, Result};
 use crate::input::corpus::{CorpusFormat, ReadOptions};
 use crate::output::checkpoint::SaveDtype;
 use crate::output::vectors::VectorFormat;
 use crate::train::model::Init;
 use crate::train::plan::ModelKind;
 use crate::train::sampler::NegativeMode;
-use crate::train::{StepKind, TrainConfig};
+use crate::train::{CorpusConfig, Device, RunConfig, StepKind, TrainConfig};
 
 /// word2vec (skip-gram and CBOW with negative sampling) on the CPU or CUDA.
 #[derive(Parser, Debug)]
@@ -116,10 +117,6 @@ pub struct ModelArgs {
     /// CPU worker threads; 0 = all cores. With 1, a seed gives bit-identical vectors.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
-    /// cpu, cuda:N, auto (cuda:0 when a working GPU is present, else cpu), or emulator
-    /// (builds with the `emulator` feature: the CUDA kernels run on the CPU, for checking only).
-    #[arg(long, default_value = "auto")]
-    pub device: String,
     /// Corpus tokens kept resident on the GPU at once (0 = sized from free device memory); a
     /// larger corpus streams through in chunks of this size.
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -132,6 +129,10 @@ pub struct TrainArgs {
     pub corpus: CorpusArgs,
     #[command(flatten)]
     pub model: ModelArgs,
+    /// cpu, cuda:N, auto (cuda:0 when a working GPU is present, else cpu), or emulator
+    /// (builds with the `emulator` feature: the CUDA kernels run on the CPU, for checking only).
+    #[arg(long, default_value = "auto")]
+    pub device: Device,
     /// Vectors file to write (word2vec format). Without it, vectors are not saved.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -204,7 +205,11 @@ pub struct BenchArgs {
     pub corpus: CorpusArgs,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Print one JSON object instead of a table.
+    /// Devices to compare, comma-separated: cpu, cuda:N, auto (the GPU when one works, then the
+    /// CPU) or emulator.
+    #[arg(long, default_value = "auto", value_delimiter = ',')]
+    pub device: Vec<Device>,
+    /// Print one JSON object per device instead of a table.
     #[arg(long)]
     pub json: bool,
 }
@@ -239,120 +244,69 @@ pub struct SyntheticArgs {
     pub sentences_per_word: usize,
 }
 
-/// Which device trains.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Device {
-    Cpu,
-    Cuda(usize),
-    Auto,
-    Emulator,
-}
-
-impl std::str::FromStr for Device {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Device> {
-        let bad = || {
-            Error::Config(format!(
-                "unknown device '{s}' for --device; use cpu, cuda:N (e.g. cuda:0), auto or emulator"
-            ))
-        };
-        match s.trim().to_ascii_lowercase().as_str() {
-            "cpu" => Ok(Device::Cpu),
-            "auto" => Ok(Device::Auto),
-            "emulator" | "emulated" => Ok(Device::Emulator),
-            "cuda" | "gpu" => Ok(Device::Cuda(0)),
-            other => match other.strip_prefix("cuda:") {
-                Some(n) => n.parse().map(Device::Cuda).map_err(|_| bad()),
-                None => Err(bad()),
-            },
-        }
-    }
-}
-
-/// A training run, checked: settings, corpus options and device.
-#[derive(Clone, Debug)]
-pub struct RunConfig {
-    pub train: TrainConfig,
-    pub read: ReadOptions,
-    pub corpus: Option<PathBuf>,
-    pub min_count: u64,
-    pub max_vocab: Option<usize>,
-    pub threads: usize,
-    pub device: Device,
-    pub device_chunk: usize,
-}
-
-/// Default learning rate of a model and optimiser (word2vec.c's and the book's).
-pub fn default_lr(model: ModelKind, optimizer: OptimizerKind) -> f64 {
-    match (optimizer, model) {
-        (OptimizerKind::Adam, _) => 0.001,
-        (OptimizerKind::Sgd, ModelKind::Skipgram) => 0.025,
-        (OptimizerKind::Sgd, ModelKind::Cbow) => 0.05,
-    }
-}
-
-impl RunConfig {
-    pub fn from_args(c: &CorpusArgs, m: &ModelArgs) -> Result<RunConfig> {
-        let fail = |msg: String| Err(Error::Config(msg));
-        if m.dim == 0 {
-            return fail("--dim must be at least 1 (got 0); try --dim 100".into());
-        }
-        if m.window == 0 {
-            return fail("--window must be at least 1 (got 0); try --window 5".into());
-        }
-        if m.epochs == 0 {
-            return fail("--epochs must be at least 1 (got 0); try --epochs 5".into());
-        }
-        if m.negative == 0 && m.negatives == NegativeMode::Distinct {
-            return fail(
-                "--negative 0 with --negatives distinct draws no negatives; use --negative 5"
-                    .into(),
-            );
-        }
-        if !(m.sample >= 0.0 && m.sample.is_finite()) {
-            return fail(format!(
-                "--sample must be 0 (off) or positive (got {}); try --sample 1e-3",
-                m.sample
-            ));
-        }
-        if !(m.power.is_finite() && m.power >= 0.0) {
-            return fail(format!(
-                "--power must be a non-negative number (got {}); try --power 0.75",
-                m.power
-            ));
-        }
-        if m.batch_size == 0 {
-            return fail("--batch-size must be at least 1 (got 0); try --batch-size 128".into());
-        }
-        if c.max_vocab == Some(0) {
-            return fail(
-                "--max-vocab must be at least 1 (got 0); leave it out to keep every word".into(),
-            );
-        }
-        let lr = m.lr.unwrap_or_else(|| default_lr(m.model, m.optimizer));
-        if !(lr > 0.0 && lr.is_finite()) {
-            return fail(format!(
-                "--lr must be positive (got {lr}); try --lr {}",
-                default_lr(m.model, m.optimizer)
-            ));
-        }
-        let device: Device = m.device.parse()?;
-        if m.storage == Storage::F16 {
-            // What is known before the device opens; train() checks the backend it gets (auto).
-            let keeps_f32 = if device == Device::Cpu {
-                Some("the CPU backend")
-            } else if m.optimizer != OptimizerKind::Sgd {
-                Some("--optimizer adam (composed path)")
-            } else if m.step != StepKind::Fused {
-                Some("--step composed")
-            } else {
-                None
-            };
-            if let Some(what) = keeps_f32 {
-                return Err(crate::backend::f16_storage_unsupported(what));
+/// `ValueEnum` for a library enum: each variant's flag spelling and `--help` line, so the library
+/// stays free of clap.
+macro_rules! flag_values {
+    ($ty:ident { $($variant:ident => $name:literal $(: $help:literal)?),+ $(,)? }) => {
+        impl ValueEnum for $ty {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$($ty::$variant),+]
+            }
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(match self {
+                    $($ty::$variant => PossibleValue::new($name)$(.help($help))?),+
+                })
             }
         }
-        Ok(RunConfig {
+    };
+}
+
+flag_values!(CorpusFormat {
+    Plain => "plain": "Whitespace-separated words; a line end ends a sentence",
+    Ptb => "ptb": "Penn Treebank as the book reads it: each line end is the word `<eos>`",
+});
+flag_values!(ModelKind {
+    Skipgram => "skipgram",
+    Cbow => "cbow",
+});
+flag_values!(NegativeMode {
+    Replace => "replace",
+    Distinct => "distinct",
+});
+flag_values!(OptimizerKind {
+    Sgd => "sgd": "Plain SGD with word2vec.c's linear decay (the fused fast path)",
+    Adam => "adam": "Row-sparse (\"lazy\") Adam, the book's choice: only rows touched by a \
+        minibatch update their moments, with bias correction by the global step count (composed \
+        path)",
+});
+flag_values!(Init {
+    Word2vec => "word2vec": "word2vec.c: `W_in` uniform in ±0.5/dim, `W_out` zero",
+    Book => "book": "The book: `0.01 · N(0, 1)` for both matrices",
+});
+flag_values!(StepKind {
+    Fused => "fused": "The backend's fused fast path (SGD only; Adam always composes)",
+    Composed => "composed": "The book's layers composed, in minibatches of `--batch-size` centres",
+});
+flag_values!(Storage {
+    F32 => "f32": "32-bit floats, as the CPU backend (the default)",
+    F16 => "f16": "IEEE half (16-bit): half the device memory and traffic of the two matrices; \
+        each update is computed in f32 and rounded to the nearest half when stored. CUDA fused \
+        SGD step only",
+});
+flag_values!(VectorFormat {
+    Bin => "bin": "word2vec binary (`-binary 1`), what gensim reads with `binary=True`",
+    Text => "text": "word2vec text, one word and its values per line",
+});
+flag_values!(SaveDtype {
+    F32 => "f32": "Exact weights (resuming continues bit-for-bit)",
+    F16 => "f16": "Half the size; weights rounded to 11 significant bits",
+});
+
+impl ModelArgs {
+    /// The run these flags describe on `device` (not yet validated).
+    pub fn config(&self, corpus: &CorpusArgs, device: Device) -> RunConfig {
+        let m = self;
+        RunConfig {
             train: TrainConfig {
                 model: m.model,
                 dim: m.dim,
@@ -363,7 +317,9 @@ impl RunConfig {
                 power: m.power,
                 sample: m.sample,
                 epochs: m.epochs,
-                lr,
+                lr: m
+                    .lr
+                    .unwrap_or_else(|| crate::train::default_lr(m.model, m.optimizer)),
                 optimizer: m.optimizer,
                 init: m.init,
                 batch_size: m.batch_size,
@@ -371,17 +327,19 @@ impl RunConfig {
                 seed: m.seed,
                 storage: m.storage,
             },
-            read: ReadOptions {
-                format: c.format,
-                lowercase: c.lowercase,
+            corpus: CorpusConfig {
+                path: corpus.corpus.clone(),
+                read: ReadOptions {
+                    format: corpus.format,
+                    lowercase: corpus.lowercase,
+                },
+                min_count: corpus.min_count,
+                max_vocab: corpus.max_vocab,
             },
-            corpus: c.corpus.clone(),
-            min_count: c.min_count,
-            max_vocab: c.max_vocab,
             threads: m.threads,
             device,
             device_chunk: m.device_chunk,
-        })
+        }
     }
 }
 
@@ -389,55 +347,89 @@ impl RunConfig {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<RunConfig> {
+    fn train_args(args: &[&str]) -> Result<TrainArgs, clap::Error> {
         let mut all = vec!["w2v-gpu", "train"];
         all.extend_from_slice(args);
-        let Command::Train(t) = Cli::try_parse_from(all).unwrap().command else {
-            unreachable!()
-        };
-        RunConfig::from_args(&t.corpus, &t.model)
-    }
-
-    #[test]
-    fn devices_parse_and_unknown_ones_name_the_flag() {
-        assert_eq!("cpu".parse::<Device>().unwrap(), Device::Cpu);
-        assert_eq!("cuda:3".parse::<Device>().unwrap(), Device::Cuda(3));
-        assert_eq!("AUTO".parse::<Device>().unwrap(), Device::Auto);
-        let e = "tpu:0".parse::<Device>().unwrap_err().to_string();
-        assert!(e.contains("--device") && e.contains("'tpu:0'"), "{e}");
-        assert!("cuda:x".parse::<Device>().is_err());
-    }
-
-    #[test]
-    fn defaults_follow_word2vec_and_bad_values_name_their_flag() {
-        let c = parse(&[]).unwrap();
-        assert_eq!(
-            (
-                c.train.dim,
-                c.train.window,
-                c.train.negative,
-                c.train.epochs
-            ),
-            (100, 5, 5, 5)
-        );
-        assert_eq!(c.train.lr, 0.025);
-        assert_eq!(parse(&["--model", "cbow"]).unwrap().train.lr, 0.05);
-        assert_eq!(parse(&["--optimizer", "adam"]).unwrap().train.lr, 0.001);
-        for (args, flag) in [
-            (&["--dim", "0"][..], "--dim"),
-            (&["--window", "0"], "--window"),
-            (&["--epochs", "0"], "--epochs"),
-            (
-                &["--negative", "0", "--negatives", "distinct"],
-                "--negative",
-            ),
-            (&["--sample=-1"], "--sample"),
-            (&["--lr", "0"], "--lr"),
-            (&["--device", "gpu0"], "--device"),
-        ] {
-            let e = parse(args).unwrap_err().to_string();
-            assert!(e.contains(flag) && !e.contains('\n'), "{args:?}: {e}");
+        match Cli::try_parse_from(all)?.command {
+            Command::Train(t) => Ok(t),
+            _ => unreachable!("a train command line"),
         }
-        assert!(parse(&["--negative", "0"]).is_ok());
+    }
+
+    fn config(args: &[&str]) -> RunConfig {
+        let t = train_args(args).unwrap();
+        t.model.config(&t.corpus, t.device)
+    }
+
+    #[test]
+    fn flag_defaults_are_the_configuration_defaults() {
+        assert_eq!(config(&[]), RunConfig::default());
+        assert_eq!(config(&["--model", "cbow"]).train.lr, 0.05);
+        assert_eq!(config(&["--optimizer", "adam"]).train.lr, 0.001);
+        assert_eq!(config(&["--lr", "0.5"]).train.lr, 0.5);
+        assert_eq!(config(&["--device", "cuda:2"]).device, Device::Cuda(2));
+    }
+
+    #[test]
+    fn every_enum_reads_its_flag_spellings() {
+        let c = config(&[
+            "--format",
+            "ptb",
+            "--model",
+            "cbow",
+            "--negatives",
+            "distinct",
+            "--optimizer",
+            "adam",
+            "--init",
+            "book",
+            "--step",
+            "composed",
+            "--storage",
+            "f16",
+            "--device",
+            "emulator",
+        ]);
+        assert_eq!(c.corpus.read.format, CorpusFormat::Ptb);
+        assert_eq!(
+            (c.train.model, c.train.negatives, c.train.optimizer),
+            (ModelKind::Cbow, NegativeMode::Distinct, OptimizerKind::Adam)
+        );
+        assert_eq!(
+            (c.train.init, c.train.step, c.train.storage, c.device),
+            (
+                Init::Book,
+                StepKind::Composed,
+                Storage::F16,
+                Device::Emulator
+            )
+        );
+        let t = train_args(&["--output-format", "text", "--save-dtype", "f16"]).unwrap();
+        assert_eq!(
+            (t.output_format, t.save_dtype),
+            (VectorFormat::Text, SaveDtype::F16)
+        );
+    }
+
+    #[test]
+    fn bad_flag_values_are_refused_by_the_parser_naming_the_flag() {
+        for (args, flag) in [
+            (&["--device", "gpu0"][..], "--device"),
+            (&["--storage", "f8"], "--storage"),
+            (&["--dim", "ten"], "--dim"),
+        ] {
+            let e = train_args(args).unwrap_err().to_string();
+            assert!(e.contains(flag), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn bench_takes_a_comma_separated_device_list() {
+        let parsed = Cli::try_parse_from(["w2v-gpu", "bench", "--device", "cuda:1,cpu"]).unwrap();
+        let Command::Bench(b) = parsed.command else {
+            unreachable!("a bench command line")
+        };
+        assert_eq!(b.device, vec![Device::Cuda(1), Device::Cpu]);
+        assert!(Cli::try_parse_from(["w2v-gpu", "bench", "--device", "cpu,tpu"]).is_err());
     }
 }

@@ -1,11 +1,9 @@
 //! `bench`: train once on each named device and report words/s, wall time and peak memory.
 
-use super::device::{bench_backends, with_backend};
+use super::device::{self, with_backend};
 use super::memory::{peak_memory, reset_peak_memory};
 use super::train::{load_data, settings_line};
-use crate::backend::Backend;
-use crate::cli::{BenchArgs, RunConfig};
-use crate::error::Result;
+use crate::cli::BenchArgs;
 use crate::train::progress::thousands;
 use crate::train::{self, NoHooks, Trained};
 
@@ -16,29 +14,34 @@ struct BenchRow {
     peak: Option<u64>,
 }
 
-pub(super) fn bench(a: &BenchArgs) -> Result<()> {
-    let mut model = a.model.clone();
-    model.device = "cpu".into();
-    let cfg = RunConfig::from_args(&a.corpus, &model)?;
-    let backends = bench_backends(&a.model.device, cfg.threads, cfg.device_chunk)?;
+pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
+    let mut devices = a.device.clone();
+    devices.dedup();
+    let Some(&first) = devices.first() else {
+        anyhow::bail!("no device in --device; use e.g. --device cuda:0,cpu");
+    };
+    let cfg = a.model.config(&a.corpus, first);
+    cfg.validate()?;
+    let opened = device::open_all(&devices, &cfg)?;
     let data = load_data(&cfg, None)?;
     let mut rows = Vec::new();
-    for (chosen, note) in backends {
-        let name = with_backend!(chosen, |b| b.name());
+    for o in opened {
+        let label = o.label();
         if !a.json {
-            eprintln!("benchmarking on {name}{note}...");
+            eprintln!("benchmarking on {label}...");
         }
         reset_peak_memory();
-        let trained = with_backend!(chosen, |b| train::train(
+        let trained = with_backend!(o.backend, |b| train::train(
             b,
             &data.enc,
             &data.vocab,
             &cfg.train,
+            o.step,
             None,
             &mut NoHooks
         ))?;
         rows.push(BenchRow {
-            device: format!("{name}{note}"),
+            device: label,
             trained,
             peak: peak_memory(),
         });

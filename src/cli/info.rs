@@ -1,9 +1,8 @@
 //! `info`: the devices this binary can train on, how its kernels were built, and a model's memory.
 
 use crate::cli::InfoArgs;
-use crate::error::Result;
 
-pub(super) fn info(a: &InfoArgs) -> Result<()> {
+pub(super) fn info(a: &InfoArgs) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("cpu      {cores} cores available (--device cpu, --threads N; 0 = all)");
     let words = |n: usize| crate::train::progress::thousands(n as u64);
@@ -12,13 +11,17 @@ pub(super) fn info(a: &InfoArgs) -> Result<()> {
     {
         use crate::backend::cuda;
         print!("{}", cuda::device_report());
-        use crate::backend::{OptimizerKind, Storage};
-        if a.storage == Storage::F16 && a.optimizer != OptimizerKind::Sgd {
-            return Err(crate::backend::f16_storage_unsupported(
-                "--optimizer adam (composed path)",
-            ));
-        }
-        let fused = cuda::Footprint::of(a.vocab, a.dim, a.optimizer, false, a.storage);
+        use crate::backend::{choose_step, Step};
+        // The step these settings would train with on any GPU (its shared memory unknown here).
+        let cfg = crate::train::TrainConfig {
+            dim: a.dim,
+            optimizer: a.optimizer,
+            storage: a.storage,
+            ..Default::default()
+        };
+        let caps = cuda::backend::capabilities(None);
+        let composed = choose_step("the CUDA backend", &caps, &cfg)? == Step::Composed;
+        let fused = cuda::Footprint::of(a.vocab, a.dim, a.optimizer, composed, a.storage);
         println!(
             "model    {} words x dim {}, {:?}, {:?} storage: {fused} on the device, plus {} for a \
              resident corpus chunk of 100M tokens",

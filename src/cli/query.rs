@@ -1,7 +1,8 @@
 //! The commands that use trained vectors: `similar`, `analogy` and `eval`.
 
+use super::FlagContext;
 use crate::cli::{AnalogyArgs, EvalArgs, SimilarArgs};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output::vectors::read_vectors;
 use crate::query::eval;
 use crate::query::similarity::{Index, Neighbour};
@@ -17,35 +18,37 @@ fn print_neighbours(list: &[Neighbour]) {
     }
 }
 
-pub(super) fn similar(a: &SimilarArgs) -> Result<()> {
+pub(super) fn similar(a: &SimilarArgs) -> anyhow::Result<()> {
     let index = Index::new(&read_vectors(&a.vectors)?);
     print_neighbours(&index.most_similar(&a.word, a.k)?);
     Ok(())
 }
 
-pub(super) fn analogy(a: &AnalogyArgs) -> Result<()> {
+pub(super) fn analogy(a: &AnalogyArgs) -> anyhow::Result<()> {
     let index = Index::new(&read_vectors(&a.vectors)?);
     print_neighbours(&index.analogy(&a.a, &a.b, &a.c, a.k)?);
     Ok(())
 }
 
-pub(super) fn eval(a: &EvalArgs) -> Result<()> {
+pub(super) fn eval(a: &EvalArgs) -> anyhow::Result<()> {
     if a.analogies.is_none() && a.similarity.is_empty() {
-        return Err(Error::Config(
-            "eval needs something to score: give --analogies FILE and/or --similarity FILE".into(),
-        ));
+        anyhow::bail!(
+            "eval needs something to score: give --analogies FILE and/or --similarity FILE"
+        );
     }
     // Read every input before the (slow) vectors file so a typo fails at once.
     let sections = a
         .analogies
         .as_deref()
         .map(eval::read_analogies)
-        .transpose()?;
+        .transpose()
+        .flag("--analogies")?;
     let pairs = a
         .similarity
         .iter()
         .map(|p| Ok((p, eval::read_similarity(p)?)))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()
+        .flag("--similarity")?;
     let index = Index::new(&read_vectors(&a.vectors)?);
     if let Some(sections) = &sections {
         println!(

@@ -1,60 +1,43 @@
-//! `train --resume`: the settings and vocabulary a checkpoint records, and where it continues.
+//! `train --resume`: the settings and vocabulary a checkpoint records, checked like any others.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::cli::RunConfig;
-use crate::error::{Error, Result};
-use crate::input::corpus::ReadOptions;
+use anyhow::Context;
+
+use super::FlagContext;
 use crate::input::vocab::Vocab;
 use crate::output::checkpoint::{load_checkpoint, Checkpoint};
-use crate::train::{Resume, TrainConfig};
+use crate::train::{Resume, RunConfig};
 
-/// What a checkpoint records besides the tensors, so `--resume` can rebuild the same run.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct SavedSettings {
-    train: TrainConfig,
-    read: ReadOptions,
-    corpus: Option<PathBuf>,
-    min_count: u64,
-    max_vocab: Option<usize>,
+/// A checkpoint to continue: the run it records (validated) and where training stands in it.
+pub(super) struct Resumed {
+    pub cfg: RunConfig,
+    pub vocab: Vocab,
+    pub checkpoint: Checkpoint,
 }
 
-/// The settings of `cfg` as a checkpoint records them.
-pub(super) fn settings_json(cfg: &RunConfig) -> Result<String> {
-    serde_json::to_string(&SavedSettings {
-        train: cfg.train.clone(),
-        read: cfg.read,
-        corpus: cfg.corpus.clone(),
-        min_count: cfg.min_count,
-        max_vocab: cfg.max_vocab,
-    })
-    .map_err(|e| Error::Input(format!("cannot record the settings: {e}")))
-}
-
-/// Reads the checkpoint at `path` and puts its settings into `cfg` (the corpus given on the
-/// command line wins); returns the checkpoint and its vocabulary.
-pub(super) fn load(path: &Path, cfg: &mut RunConfig) -> Result<(Checkpoint, Vocab)> {
-    let ck = load_checkpoint(path)?;
-    let saved: SavedSettings = serde_json::from_str(&ck.settings_json).map_err(|e| {
-        Error::format(
-            path,
-            format!("checkpoint settings are not readable ({e}); train afresh"),
-        )
+/// Reads the checkpoint at `path`: its settings replace those of `cfg` (the device, threads and
+/// a corpus given on the command line stay), and go through [`RunConfig::validate`].
+pub(super) fn load(path: &Path, cfg: &RunConfig) -> anyhow::Result<Resumed> {
+    let ck = load_checkpoint(path).flag("--resume")?;
+    let shown = path.display();
+    let resumed = cfg.resumed(&ck.settings_json).map_err(|e| {
+        anyhow::anyhow!("'{shown}': checkpoint settings are not readable ({e}); train afresh")
     })?;
-    if ck.epoch >= saved.train.epochs as u64 {
-        return Err(Error::Input(format!(
-            "checkpoint '{}' already finished all {} epochs; nothing to resume",
-            path.display(),
-            saved.train.epochs
-        )));
+    resumed
+        .validate()
+        .with_context(|| format!("settings recorded in checkpoint '{shown}'"))?;
+    if ck.epoch >= resumed.train.epochs as u64 {
+        anyhow::bail!(
+            "checkpoint '{shown}' already finished all {} epochs; nothing to resume",
+            resumed.train.epochs
+        );
     }
-    cfg.train = saved.train;
-    cfg.read = saved.read;
-    cfg.corpus = cfg.corpus.take().or(saved.corpus);
-    cfg.min_count = saved.min_count;
-    cfg.max_vocab = saved.max_vocab;
-    let vocab = Vocab::from_parts(ck.words.clone(), ck.counts.clone());
-    Ok((ck, vocab))
+    Ok(Resumed {
+        cfg: resumed,
+        vocab: Vocab::from_parts(ck.words.clone(), ck.counts.clone()),
+        checkpoint: ck,
+    })
 }
 
 /// Where training continues from `ck`.

@@ -3,10 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::device::{choose_backend, with_backend};
-use super::resume;
-use crate::backend::Backend;
-use crate::cli::{RunConfig, TrainArgs};
+use anyhow::Context;
+
+use super::device::{self, with_backend};
+use super::{resume, FlagContext};
+use crate::cli::TrainArgs;
 use crate::error::Result;
 use crate::input::corpus::{self, Encoded, Source};
 use crate::input::synthetic;
@@ -19,7 +20,7 @@ use crate::output::vectors::{write_vectors, Embeddings};
 use crate::query::eval::{self, AnalogySection};
 use crate::query::similarity::Index;
 use crate::train::progress::{self, thousands, Progress};
-use crate::train::{self, BatchProgress, EpochStats, Hooks, Snapshot, TrainConfig};
+use crate::train::{self, BatchProgress, EpochStats, Hooks, RunConfig, Snapshot, TrainConfig};
 
 /// An encoded corpus with its vocabulary; the built-in one brings its analogy questions.
 pub(super) struct Data {
@@ -29,8 +30,11 @@ pub(super) struct Data {
     pub questions: Option<Vec<AnalogySection>>,
 }
 
+/// Reads the corpus `cfg` names (the built-in one without a path), encoded with `vocab` when
+/// resuming, else with the vocabulary it builds.
 pub(super) fn load_data(cfg: &RunConfig, vocab: Option<Vocab>) -> Result<Data> {
-    let (src, questions) = match &cfg.corpus {
+    let c = &cfg.corpus;
+    let (src, questions) = match &c.path {
         Some(p) => (Source::File(p.clone()), None),
         None => {
             let s = synthetic::generate(cfg.train.seed, synthetic::DEFAULT_SENTENCES_PER_WORD);
@@ -40,10 +44,10 @@ pub(super) fn load_data(cfg: &RunConfig, vocab: Option<Vocab>) -> Result<Data> {
     };
     let (vocab, enc) = match vocab {
         Some(v) => {
-            let enc = corpus::encode(&src, cfg.read, &v)?;
+            let enc = corpus::encode(&src, c.read, &v)?;
             (v, enc)
         }
-        None => corpus::load(&src, cfg.read, cfg.min_count, cfg.max_vocab)?,
+        None => corpus::load(&src, c.read, c.min_count, c.max_vocab)?,
     };
     Ok(Data {
         name: src.name(),
@@ -82,40 +86,60 @@ fn stem(p: &Path) -> String {
         |s| s.to_string_lossy().into_owned(),
     )
 }
-pub(super) fn train(a: &TrainArgs) -> Result<()> {
-    let mut cfg = RunConfig::from_args(&a.corpus, &a.model)?;
+pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
+    let mut cfg = a.model.config(&a.corpus, a.device);
     let checkpoint_probe = a.checkpoint.as_deref().map(|p| checkpoint_path(p, 0));
-    let outputs = [&a.output, &a.metrics, &a.plot, &checkpoint_probe];
-    for p in outputs.into_iter().flatten() {
-        fsutil::check_writable(p)?;
+    let outputs = [
+        (&a.output, "--output"),
+        (&a.metrics, "--metrics"),
+        (&a.plot, "--plot"),
+        (&checkpoint_probe, "--checkpoint"),
+    ];
+    for (path, flag) in outputs {
+        if let Some(p) = path {
+            fsutil::check_writable(p).flag(flag)?;
+        }
     }
     let analogies = a
         .eval_analogies
         .as_deref()
         .map(eval::read_analogies)
-        .transpose()?;
+        .transpose()
+        .flag("--eval-analogies")?;
     let similarity = a
         .eval_similarity
         .iter()
         .map(|p| Ok((stem(p), eval::read_similarity(p)?)))
-        .collect::<Result<Vec<_>>>()?;
-    let mut resume = None;
+        .collect::<Result<Vec<_>>>()
+        .flag("--eval-similarity")?;
+    let resumed = match &a.resume {
+        Some(path) => Some(resume::load(path, &cfg)?),
+        None => {
+            cfg.validate()?;
+            None
+        }
+    };
     let mut vocab = None;
-    if let Some(path) = &a.resume {
-        let (ck, v) = resume::load(path, &mut cfg)?;
-        resume = Some(ck);
-        vocab = Some(v);
+    let mut resume = None;
+    if let Some(r) = resumed {
+        cfg = r.cfg;
+        vocab = Some(r.vocab);
+        resume = Some(r.checkpoint);
     }
-    let (chosen, note) = choose_backend(cfg.device, cfg.threads, cfg.device_chunk)?;
-    let data = load_data(&cfg, vocab)?;
-    println!("device: {}{note}", with_backend!(chosen, |b| b.name()));
+    let opened = device::open(cfg.device, &cfg)?;
+    let data = match (&a.resume, &a.corpus.corpus) {
+        (Some(ck), None) => load_data(&cfg, vocab)
+            .with_context(|| format!("the corpus recorded in checkpoint '{}'", ck.display()))?,
+        _ => load_data(&cfg, vocab)?,
+    };
+    println!("device: {}", opened.label());
     println!(
         "corpus: {}: {} words, {} in vocabulary ({} distinct kept, min-count {})",
         data.name,
         thousands(data.enc.raw_words),
         thousands(data.enc.words()),
         thousands(data.vocab.len() as u64),
-        cfg.min_count
+        cfg.corpus.min_count
     );
     println!("settings: {}", settings_line(&cfg.train));
     let resume = match (resume, &a.resume) {
@@ -130,7 +154,7 @@ pub(super) fn train(a: &TrainArgs) -> Result<()> {
         }
         _ => None,
     };
-    let settings_json = resume::settings_json(&cfg)?;
+    let settings_json = cfg.checkpoint_json()?;
     let mut hooks = RunHooks {
         progress: Progress::new(data.enc.raw_words * cfg.train.epochs as u64),
         vocab: &data.vocab,
@@ -141,16 +165,18 @@ pub(super) fn train(a: &TrainArgs) -> Result<()> {
             .metrics
             .as_deref()
             .map(MetricsWriter::create)
-            .transpose()?,
+            .transpose()
+            .flag("--metrics")?,
         plot_points: Vec::new(),
         checkpoint: a.checkpoint.as_ref().map(|p| (p.clone(), a.save_dtype)),
         settings_json,
     };
-    let trained = with_backend!(chosen, |b| train::train(
+    let trained = with_backend!(opened.backend, |b| train::train(
         b,
         &data.enc,
         &data.vocab,
         &cfg.train,
+        opened.step,
         resume,
         &mut hooks
     ));
@@ -159,7 +185,7 @@ pub(super) fn train(a: &TrainArgs) -> Result<()> {
     println!("{}", progress::summary(&trained));
     if let Some(p) = &a.plot {
         let title = format!("{:?} loss, {}", cfg.train.model, data.name).to_lowercase();
-        write_loss_plot(p, &hooks.plot_points, &title)?;
+        write_loss_plot(p, &hooks.plot_points, &title).flag("--plot")?;
         println!("loss plot written to '{}'", p.display());
     }
     let emb = Embeddings::new(
@@ -169,7 +195,7 @@ pub(super) fn train(a: &TrainArgs) -> Result<()> {
     );
     match &a.output {
         Some(p) => {
-            write_vectors(p, &emb, a.output_format)?;
+            write_vectors(p, &emb, a.output_format).flag("--output")?;
             println!(
                 "vectors written to '{}' ({} words, dim {})",
                 p.display(),

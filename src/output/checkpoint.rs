@@ -27,7 +27,7 @@ const VERSION: &str = "1";
 const ADAM_NAMES: [&str; 4] = ["adam_m_in", "adam_v_in", "adam_m_out", "adam_v_out"];
 
 /// Element type of the stored weights.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SaveDtype {
     /// Exact weights (resuming continues bit-for-bit).
     F32,

@@ -6,17 +6,7 @@
 use crate::train::rng::{self, unit_f32, PURPOSE_INIT};
 
 /// How `W_in` and `W_out` start.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Default,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Init {
     /// word2vec.c: `W_in` uniform in ±0.5/dim, `W_out` zero.
     #[default]

@@ -1,14 +1,14 @@
 //! Helpers shared by the test files that train on the built-in synthetic corpus.
 #![allow(dead_code)]
 
-use w2v_gpu::backend::{OptimizerKind, Storage};
+use w2v_gpu::backend::{choose_step, Backend, OptimizerKind, Storage};
 use w2v_gpu::input::corpus::{self, Encoded, ReadOptions, Source};
 use w2v_gpu::input::synthetic;
 use w2v_gpu::input::vocab::Vocab;
 use w2v_gpu::train::model::Init;
 use w2v_gpu::train::plan::ModelKind;
 use w2v_gpu::train::sampler::NegativeMode;
-use w2v_gpu::train::{StepKind, TrainConfig};
+use w2v_gpu::train::{train, NoHooks, StepKind, TrainConfig, Trained};
 
 /// The settings the planted-analogy tests train with (dim 50, 5 epochs, fused SGD, seed 7).
 pub fn config(model: ModelKind, lr: f64) -> TrainConfig {
@@ -41,4 +41,16 @@ pub fn corpus(seed: u64, sentences_per_word: usize) -> (Vocab, Encoded, syntheti
     };
     let (vocab, enc) = corpus::load(&src, ReadOptions::default(), 5, None).unwrap();
     (vocab, enc, syn)
+}
+
+/// Trains `cfg` from scratch on `backend` with the step `choose_step` decides for it, as the
+/// binary does.
+pub fn train_on<B: Backend>(
+    backend: &B,
+    enc: &Encoded,
+    vocab: &Vocab,
+    cfg: &TrainConfig,
+) -> w2v_gpu::Result<Trained> {
+    let step = choose_step(&backend.name(), &backend.capabilities(), cfg)?;
+    train(backend, enc, vocab, cfg, step, None, &mut NoHooks)
 }

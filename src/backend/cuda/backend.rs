@@ -17,7 +17,10 @@ use std::sync::Mutex;
 
 use super::device::{fmt_bytes, Arg, Device, DeviceBuf, LaunchConfig};
 use super::geometry;
-use crate::backend::{AdamStep, Backend, Elem, OptimizerKind, State, StepStats};
+use crate::backend::{
+    AdamStep, Backend, Capabilities, Elem, Model, OptimizerKind, StepStats, Storage, Tables,
+    Weights,
+};
 use crate::error::{Error, Result};
 use crate::train::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
 use crate::train::sampler::NegativeMode;
@@ -126,7 +129,8 @@ impl<D: Device> CudaBackend<D> {
     /// The fused step over the whole of `batch`, piece by piece through the resident chunk.
     fn fused_batch(
         &self,
-        state: &mut State<Self>,
+        model: &mut Model<Self>,
+        tables: &Tables<Self>,
         tokens: &[u32],
         batch: &Batch,
         cfg: &StepConfig,
@@ -174,7 +178,7 @@ impl<D: Device> CudaBackend<D> {
                 }
             };
             words += res.words(tokens, s, e);
-            self.fused_piece(res, state, &sub, cfg)?;
+            self.fused_piece(res, model, tables, &sub, cfg)?;
             s = e;
         }
         let loss = self
@@ -226,7 +230,8 @@ impl<D: Device> CudaBackend<D> {
     fn fused_piece(
         &self,
         res: &mut Resident<D>,
-        state: &mut State<Self>,
+        model: &mut Model<Self>,
+        tables: &Tables<Self>,
         sub: &Batch,
         cfg: &StepConfig,
     ) -> Result<()> {
@@ -264,7 +269,7 @@ impl<D: Device> CudaBackend<D> {
             &[
                 chunk.arg_at(sub.start - res.start),
                 batch_len,
-                state.keep_dev.arg(),
+                tables.keep_dev.arg(),
                 Arg::U64(cfg.seed),
                 Arg::U64(key_first),
                 kept_ids.arg_mut(),
@@ -272,29 +277,22 @@ impl<D: Device> CudaBackend<D> {
                 kept_count.arg_mut(),
             ],
         )?;
-        let half = state.w_in_h.is_some() && state.w_out_h.is_some();
+        let half = model.storage() == Storage::F16;
         let kernel = geometry::step_kernel(cfg.model, half, cfg.negative);
-        let (w_in, w_out) = match (&mut state.w_in_h, &mut state.w_out_h) {
-            (Some(h_in), Some(h_out)) => (h_in.arg_mut(), h_out.arg_mut()),
-            _ => (state.w_in.arg_mut(), state.w_out.arg_mut()),
+        let (w_in, w_out) = match &mut model.weights {
+            Weights::F32 { w_in, w_out } => (w_in.arg_mut(), w_out.arg_mut()),
+            Weights::F16 { w_in, w_out } => (w_in.arg_mut(), w_out.arg_mut()),
         };
-        let dim = state.dim;
+        let dim = model.dim;
         let props = self.dev.props();
         let step_launch = if self.serial {
             geometry::sgns_step_serial(props, dim, cfg.negative)
         } else {
             geometry::sgns_step(props, n_spans, dim, cfg.negative)
         };
-        let step_launch = step_launch.ok_or_else(|| {
-            Error::Config(format!(
-                "--dim {dim} with --negative {} needs more shared memory per block than {} has ({}); \
-                 use a smaller --dim or --step composed",
-                cfg.negative,
-                self.label,
-                fmt_bytes(self.dev.props().shared_per_block as u64)
-            ))
-        })?;
-        let vocab = u32_arg("vocabulary size", state.vocab_size)?;
+        let step_launch =
+            step_launch.expect("choose_step keeps --dim within the fused step's shared memory");
+        let vocab = u32_arg("vocabulary size", model.vocab_size)?;
         let distinct = Arg::U32((cfg.negatives == NegativeMode::Distinct) as u32);
         self.launch(
             kernel,
@@ -307,8 +305,8 @@ impl<D: Device> CudaBackend<D> {
                 kept_off.arg(),
                 kept_count.arg(),
                 n_spans_arg,
-                state.alias_prob.arg(),
-                state.alias_alias.arg(),
+                tables.alias_prob.arg(),
+                tables.alias_alias.arg(),
                 vocab,
                 Arg::U64(cfg.seed),
                 Arg::U64(key_first),
@@ -363,6 +361,18 @@ fn fingerprint(tokens: &[u32], start: usize, len: usize) -> u64 {
     h.finish()
 }
 
+/// What the fused CUDA step trains, on a device with `shared_per_block` bytes of shared memory per
+/// block (`None` where no device is open, e.g. `info`): SGD, f32 or f16 weights, at most
+/// [`geometry::MAX_FUSED_NEGATIVE`] negatives, rows that fit shared memory.
+pub fn capabilities(shared_per_block: Option<usize>) -> Capabilities {
+    Capabilities {
+        fused_optimizers: &[OptimizerKind::Sgd],
+        fused_storages: &[Storage::F32, Storage::F16],
+        max_fused_negative: Some(geometry::MAX_FUSED_NEGATIVE),
+        fused_shared_bytes: shared_per_block,
+    }
+}
+
 impl<D: Device> Backend for CudaBackend<D> {
     type Buf<T: Elem> = DeviceBuf<D, T>;
 
@@ -374,8 +384,8 @@ impl<D: Device> Backend for CudaBackend<D> {
         PREFERRED_BATCH_TOKENS.min(self.chunk_tokens)
     }
 
-    fn supports_f16_storage(&self) -> bool {
-        true
+    fn capabilities(&self) -> Capabilities {
+        capabilities(Some(self.dev.props().shared_per_block as usize))
     }
 
     fn upload<T: Elem>(&self, host: &[T]) -> Result<DeviceBuf<D, T>> {
@@ -546,7 +556,7 @@ impl<D: Device> Backend for CudaBackend<D> {
 
     fn sample_negatives(
         &self,
-        state: &State<Self>,
+        tables: &Tables<Self>,
         centres: &DeviceBuf<D, u32>,
         positions: &DeviceBuf<D, u64>,
         k: usize,
@@ -562,9 +572,9 @@ impl<D: Device> Backend for CudaBackend<D> {
             "w2v_sample_negatives",
             geometry::elementwise(self.dev.props(), n),
             &[
-                state.alias_prob.arg(),
-                state.alias_alias.arg(),
-                u32_arg("vocabulary size", state.vocab_size)?,
+                tables.alias_prob.arg(),
+                tables.alias_alias.arg(),
+                u32_arg("vocabulary size", tables.vocab_size())?,
                 centres.arg(),
                 positions.arg(),
                 u32_arg("centres", n)?,
@@ -642,29 +652,20 @@ impl<D: Device> Backend for CudaBackend<D> {
 
     fn train_batch(
         &self,
-        state: &mut State<Self>,
+        model: &mut Model<Self>,
+        tables: &Tables<Self>,
         tokens: &[u32],
         batch: &Batch,
         cfg: &StepConfig,
-        batch_size: usize,
     ) -> Result<StepStats> {
-        if state.optimizer != OptimizerKind::Sgd {
-            // The composed path refuses f16 storage itself.
-            return crate::backend::composed::train_batch(
-                self, state, tokens, batch, cfg, batch_size,
-            );
-        }
-        if cfg.negative > geometry::MAX_FUSED_NEGATIVE {
-            return Err(Error::Config(format!(
-                "--negative {} is more than the fused CUDA step takes ({}); use --step composed",
-                cfg.negative,
-                geometry::MAX_FUSED_NEGATIVE
-            )));
-        }
+        debug_assert!(
+            cfg.negative <= geometry::MAX_FUSED_NEGATIVE,
+            "choose_step keeps the fused step's negatives in range"
+        );
         if batch.len == 0 {
             return Ok(StepStats::default());
         }
-        self.fused_batch(state, tokens, batch, cfg)
+        self.fused_batch(model, tables, tokens, batch, cfg)
     }
 }
 
