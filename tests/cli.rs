@@ -45,6 +45,8 @@ fn assert_one_line_error(dir: &Path, args: &[&str], needle: &str) {
         !stderr.contains("panicked") && !stderr.contains("backtrace"),
         "{stderr}"
     );
+    // A cause is said once, not again by each layer of context.
+    assert!(lines[0].matches("(os error").count() <= 1, "{stderr}");
     assert_eq!(files(dir), before, "{args:?} left files behind");
 }
 

@@ -86,8 +86,9 @@ fn stem(p: &Path) -> String {
         |s| s.to_string_lossy().into_owned(),
     )
 }
+
 pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
-    let mut cfg = a.model.config(&a.corpus, a.device);
+    let cfg = a.model.config(&a.corpus, a.device);
     let checkpoint_probe = a.checkpoint.as_deref().map(|p| checkpoint_path(p, 0));
     let outputs = [
         (&a.output, "--output"),
@@ -112,20 +113,19 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         .map(|p| Ok((stem(p), eval::read_similarity(p)?)))
         .collect::<Result<Vec<_>>>()
         .flag("--eval-similarity")?;
-    let resumed = match &a.resume {
-        Some(path) => Some(resume::load(path, &cfg)?),
+    // With --resume the checkpoint's settings replace the flags' (and are validated there).
+    let resumed = a
+        .resume
+        .as_deref()
+        .map(|p| resume::load(p, &cfg))
+        .transpose()?;
+    let (cfg, vocab, checkpoint) = match resumed {
+        Some(r) => (r.cfg, Some(r.vocab), Some(r.checkpoint)),
         None => {
             cfg.validate()?;
-            None
+            (cfg, None, None)
         }
     };
-    let mut vocab = None;
-    let mut resume = None;
-    if let Some(r) = resumed {
-        cfg = r.cfg;
-        vocab = Some(r.vocab);
-        resume = Some(r.checkpoint);
-    }
     let opened = device::open(cfg.device, &cfg)?;
     let data = match (&a.resume, &a.corpus.corpus) {
         (Some(ck), None) => load_data(&cfg, vocab)
@@ -142,7 +142,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         cfg.corpus.min_count
     );
     println!("settings: {}", settings_line(&cfg.train));
-    let resume = match (resume, &a.resume) {
+    let resume = match (checkpoint, &a.resume) {
         (Some(ck), Some(path)) => {
             println!(
                 "resuming from '{}' after epoch {} of {}",
