@@ -3,17 +3,21 @@
 //! Each planted word is an (entity, attribute) pair: `queen` = (royalty, female), `paris` =
 //! (france, capital), `dogs` = (dog, plural), `walked` = (walk, past). A sentence about a planted word
 //! holds the word, two of its entity's three topic words, two of its attribute's four marker words
-//! and a few filler words drawn from a Zipf distribution over common English words, in random order.
+//! and 2–5 filler words drawn from a Zipf distribution (exponent 1) over common English words, in
+//! random order.
 //! A word's vector then learns entity + attribute, so `queen − king + man ≈ woman` is the offset
 //! between attributes that word2vec's analogy test looks for. The questions (every ordered pair of
 //! pairs in a family) come with the text, in word2vec's questions-words sections.
+//!
+//! Sentence `s` is drawn from the Philox stream `(seed, PURPOSE_SYNTHETIC, s)` with rand's uniform
+//! choices and shuffle and rand_distr's `Zipf`, so a sentence depends on the seed and its index only.
+
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::RngExt;
+use rand_distr::{Distribution, Zipf};
 
 use crate::query::eval::AnalogySection;
-use crate::train::rng;
-use crate::train::sampler::AliasTable;
-
-/// Counter purpose for the generator's draws (apart from training's purposes 0–3).
-const PURPOSE_SYNTHETIC: u32 = 0x5359_4e54;
+use crate::train::rng::{Philox, PURPOSE_SYNTHETIC};
 
 /// A relation family: two attributes (with marker words) and the planted pairs with their topic words.
 struct Family {
@@ -132,41 +136,6 @@ pub struct Synthetic {
     pub sections: Vec<AnalogySection>,
 }
 
-/// Sequential u32 draws from Philox blocks keyed by `(seed, sentence, PURPOSE_SYNTHETIC, block)`.
-struct Draws {
-    seed: u64,
-    sentence: u64,
-    block: u32,
-    buf: [u32; 4],
-    used: usize,
-}
-
-impl Draws {
-    fn new(seed: u64, sentence: u64) -> Self {
-        Draws {
-            seed,
-            sentence,
-            block: 0,
-            buf: [0; 4],
-            used: 4,
-        }
-    }
-
-    fn next(&mut self) -> u32 {
-        if self.used == 4 {
-            self.buf = rng::draw(self.seed, self.sentence, PURPOSE_SYNTHETIC, self.block);
-            self.block += 1;
-            self.used = 0;
-        }
-        self.used += 1;
-        self.buf[self.used - 1]
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        rng::below(self.next(), n as u32) as usize
-    }
-}
-
 /// Every word with a role (planted, topic, marker), for keeping the filler apart from them.
 fn special_words() -> Vec<&'static str> {
     let mut v = Vec::new();
@@ -199,36 +168,27 @@ pub fn generate(seed: u64, sentences_per_word: usize) -> Synthetic {
         .flat_map(|f| (0..f.pairs.len()).flat_map(move |p| [(f, p, 0), (f, p, 1)]))
         .collect();
     let filler = filler_words();
-    let zipf: Vec<f64> = (0..filler.len()).map(|r| 1.0 / (r + 1) as f64).collect();
-    let zipf = AliasTable::from_weights(&zipf);
+    // P(rank k) ∝ 1/k over ranks 1..=n, the classic shape of word frequencies.
+    let zipf = Zipf::new(filler.len() as f64, 1.0).expect("a non-empty filler list");
     let n_sentences = planted.len() * sentences_per_word;
     let mut text = String::with_capacity(n_sentences * 64);
     let mut sentence: Vec<&str> = Vec::with_capacity(16);
     for s in 0..n_sentences {
-        let mut d = Draws::new(seed, s as u64);
-        let (family, pair, side) = planted[d.below(planted.len())];
+        let mut rng = Philox::new(seed, PURPOSE_SYNTHETIC, s as u64);
+        let &(family, pair, side) = planted.choose(&mut rng).expect("planted words exist");
         let (x, y, topics) = &family.pairs[pair];
         sentence.clear();
         sentence.push(if side == 0 { x } else { y });
-        let skip_topic = d.below(3);
-        sentence.extend(
-            topics
-                .iter()
-                .enumerate()
-                .filter(|&(i, _)| i != skip_topic)
-                .map(|(_, t)| *t),
-        );
-        let markers = &family.markers[side];
-        let m1 = d.below(4);
-        let m2 = (m1 + 1 + d.below(3)) % 4;
-        sentence.extend([markers[m1], markers[m2]]);
-        for _ in 0..2 + d.below(4) {
-            let (a, b) = (d.next(), d.next());
-            sentence.push(filler[zipf.sample(a, b) as usize]);
+        let two_topics: [&str; 2] = topics.sample_array(&mut rng).expect("three topic words");
+        let two_markers: [&str; 2] = family.markers[side]
+            .sample_array(&mut rng)
+            .expect("four marker words");
+        sentence.extend(two_topics.into_iter().chain(two_markers));
+        for _ in 0..rng.random_range(2..=5) {
+            // Zipf's ranks are 1-based whole numbers in [1, n], held in an f64.
+            sentence.push(filler[zipf.sample(&mut rng) as usize - 1]);
         }
-        for i in (1..sentence.len()).rev() {
-            sentence.swap(i, d.below(i + 1));
-        }
+        sentence.shuffle(&mut rng);
         text.push_str(&sentence.join(" "));
         text.push('\n');
     }
@@ -306,6 +266,55 @@ mod tests {
         }
         // Zipf filler: the most frequent filler word far outnumbers a mid-rank one.
         assert!(counts["the"] > 20 * counts.get("study").copied().unwrap_or(1));
+    }
+
+    /// Pearson's χ² of the filler words' counts against P(rank k) ∝ k^−s.
+    fn chi_square(counts: &HashMap<&str, u64>, filler: &[&str], s: f64) -> f64 {
+        let weights: Vec<f64> = (1..=filler.len()).map(|k| (k as f64).powf(-s)).collect();
+        let sum_w: f64 = weights.iter().sum();
+        let observed: Vec<f64> = filler
+            .iter()
+            .map(|w| counts.get(w).copied().unwrap_or(0) as f64)
+            .collect();
+        let total: f64 = observed.iter().sum();
+        observed
+            .iter()
+            .zip(&weights)
+            .map(|(o, w)| {
+                let e = total * w / sum_w;
+                (o - e).powi(2) / e
+            })
+            .sum()
+    }
+
+    #[test]
+    fn filler_words_follow_zipf_and_sentences_keep_their_length() {
+        let syn = generate(5, 100);
+        let mut counts: HashMap<&str, u64> = HashMap::new();
+        for w in syn.text.split_whitespace() {
+            *counts.entry(w).or_default() += 1;
+        }
+        let filler = filler_words();
+        // 9 600 sentences × 3.5 fillers: the rarest rank still expects ≈ 30 draws, enough for χ².
+        // With the right law the statistic is χ² with k − 1 degrees of freedom (mean df, sd
+        // √(2·df)); mean + 5 sd is exceeded with probability ≈ 1e-5 (Wilson–Hilferty).
+        let df = (filler.len() - 1) as f64;
+        let limit = df + 5.0 * (2.0 * df).sqrt();
+        let fit = chi_square(&counts, &filler, 1.0);
+        assert!(fit < limit, "χ² {fit:.0} against Zipf(1), limit {limit:.0}");
+        // The check has power at this size: exponents 0.1 off, or uniform fillers, fail it.
+        for s in [0.9, 1.1, 0.0] {
+            let miss = chi_square(&counts, &filler, s);
+            assert!(miss > 2.0 * limit, "χ² {miss:.0} against Zipf({s})");
+        }
+        // 1 + 2 + 2 role words and 2–5 fillers: 8.5 words a sentence (sd √1.25), which makes
+        // `--sentences-per-word 21000` about 17M words.
+        let lines = syn.text.lines().count() as f64;
+        let per = syn.text.split_whitespace().count() as f64 / lines;
+        assert!(
+            (per - 8.5).abs() < 5.0 * (1.25 / lines).sqrt(),
+            "{per} words a sentence"
+        );
     }
 
     #[test]

@@ -1,9 +1,16 @@
-//! Initial parameters, identical for a seed on every device (drawn on the host from Philox).
+//! Initial parameters, identical for a seed on every device and thread count (drawn on the host).
 //!
-//! Element `(row, col)` of `W_in` uses `rng::draw(seed, row·dim + col, PURPOSE_INIT, 0)`, of `W_out`
-//! block 1 instead of 0, so the two matrices are independent.
+//! Row `r` of `W_in` is drawn from the Philox stream `(seed, PURPOSE_INIT, r)` and row `r` of `W_out`
+//! from `(seed, PURPOSE_INIT, 1 << 32 | r)` (so the counter is `[r, matrix, PURPOSE_INIT, block]`),
+//! element after element through rand's `Uniform` or rand_distr's `Normal`. One stream per row lets
+//! the rows fill in parallel with the same values for any number of threads, and a row does not
+//! depend on the vocabulary's size.
 
-use crate::train::rng::{self, unit_f32, PURPOSE_INIT};
+use rand::distr::{Distribution, Uniform};
+use rand_distr::Normal;
+use rayon::prelude::*;
+
+use crate::train::rng::{Philox, PURPOSE_INIT};
 
 /// How `W_in` and `W_out` start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -17,38 +24,54 @@ pub enum Init {
 
 /// `(w_in, w_out)`, each `[vocab_size, dim]` row-major.
 pub fn init_weights(vocab_size: usize, dim: usize, init: Init, seed: u64) -> (Vec<f32>, Vec<f32>) {
-    let n = vocab_size * dim;
+    assert!(
+        dim > 0,
+        "init_weights needs dim ≥ 1 (--dim is checked on the command line)"
+    );
     match init {
         Init::Word2vec => {
-            let w_in = (0..n as u64)
-                .map(|i| (unit_f32(rng::draw(seed, i, PURPOSE_INIT, 0)[0]) - 0.5) / dim as f32)
-                .collect();
-            (w_in, vec![0.0; n])
+            // word2vec.c: (u − 0.5) / dim for u uniform in [0, 1), i.e. uniform in [−b, b).
+            let bound = 0.5 / dim as f32;
+            let uniform =
+                Uniform::new(-bound, bound).expect("±0.5/dim is a finite, non-empty range");
+            (
+                draw_rows(vocab_size, dim, seed, 0, uniform),
+                vec![0.0; vocab_size * dim],
+            )
         }
         Init::Book => {
-            let normal = |block| {
-                (0..n as u64)
-                    .map(move |i| 0.01 * standard_normal(seed, i, block))
-                    .collect()
-            };
-            (normal(0), normal(1))
+            let normal = Normal::new(0.0, 0.01).expect("0.01 is a valid standard deviation");
+            (
+                draw_rows(vocab_size, dim, seed, 0, normal),
+                draw_rows(vocab_size, dim, seed, 1, normal),
+            )
         }
     }
 }
 
-/// One N(0, 1) value by Box–Muller from the first two words of a Philox block.
-fn standard_normal(seed: u64, i: u64, block: u32) -> f32 {
-    let r = rng::draw(seed, i, PURPOSE_INIT, block);
-    // u1 in (0, 1] so the logarithm is finite.
-    let u1 = ((r[0] >> 8) as f64 + 1.0) / 16_777_216.0;
-    let u2 = (r[1] >> 8) as f64 / 16_777_216.0;
-    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+/// A `[vocab_size, dim]` matrix whose row `r` holds `dim` draws of `dist` from the stream
+/// `(seed, PURPOSE_INIT, matrix << 32 | r)`.
+fn draw_rows(
+    vocab_size: usize,
+    dim: usize,
+    seed: u64,
+    matrix: u64,
+    dist: impl Distribution<f32> + Sync,
+) -> Vec<f32> {
+    let mut w = vec![0.0; vocab_size * dim];
+    w.par_chunks_mut(dim).enumerate().for_each(|(row, out)| {
+        // Token ids are u32, so the row fits counter word 0 and `matrix` word 1.
+        let mut rng = Philox::new(seed, PURPOSE_INIT, matrix << 32 | row as u64);
+        out.iter_mut().for_each(|v| *v = dist.sample(&mut rng));
+    });
+    w
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Sample mean and (population) variance.
     fn mean_var(x: &[f32]) -> (f64, f64) {
         let n = x.len() as f64;
         let m = x.iter().map(|&v| v as f64).sum::<f64>() / n;
@@ -58,38 +81,85 @@ mod tests {
         )
     }
 
+    // The draws are fixed by the seed, so each statistical check below either always passes or
+    // always fails; the bounds are 5 standard errors of the statistic under the documented law,
+    // which a correct draw exceeds with probability < 1e-6 and a wrong law (another range, scale
+    // or shape) misses by far at these sample sizes.
+
     #[test]
     fn word2vec_init_is_uniform_in_half_over_dim_and_zero_out() {
-        let dim = 50;
-        let (w_in, w_out) = init_weights(400, dim, Init::Word2vec, 3);
-        let bound = 0.5 / dim as f32;
-        assert!(w_in.iter().all(|&v| (-bound..bound).contains(&v)));
-        let (m, var) = mean_var(&w_in);
-        // Uniform(−b, b): mean 0, variance b²/3; 20 000 samples.
+        let (rows, dim) = (400, 50);
+        let (w_in, w_out) = init_weights(rows, dim, Init::Word2vec, 3);
+        let n = (rows * dim) as f64;
+        let b = 0.5 / dim as f64;
+        assert!(w_in.iter().all(|&v| (-b..b).contains(&(v as f64))));
+        // The whole range is used: P(no draw within 2b·20/n of an end) = e^−20.
+        let (lo, hi) = w_in.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &v| {
+            (lo.min(v as f64), hi.max(v as f64))
+        });
         assert!(
-            m.abs() < 4.0 * (bound as f64) / (3.0f64 * 20_000.0).sqrt(),
-            "mean {m}"
+            lo < -b + 40.0 * b / n && hi > b - 40.0 * b / n,
+            "[{lo}, {hi}]"
         );
+        // Uniform(−b, b): mean 0 with sd b/√(3n); variance b²/3, the estimate's relative sd √(0.8/n).
+        let (m, var) = mean_var(&w_in);
+        assert!(m.abs() < 5.0 * b / (3.0 * n).sqrt(), "mean {m}");
         assert!(
-            (var / (bound as f64 * bound as f64 / 3.0) - 1.0).abs() < 0.05,
+            (var / (b * b / 3.0) - 1.0).abs() < 5.0 * (0.8 / n).sqrt(),
             "var {var}"
         );
         assert!(w_out.iter().all(|&v| v == 0.0));
-        assert_eq!(init_weights(400, dim, Init::Word2vec, 3).0, w_in);
-        assert_ne!(init_weights(400, dim, Init::Word2vec, 4).0, w_in);
+        assert_eq!(init_weights(rows, dim, Init::Word2vec, 3).0, w_in);
+        assert_ne!(init_weights(rows, dim, Init::Word2vec, 4).0, w_in);
     }
 
     #[test]
     fn book_init_is_small_gaussian_in_both_matrices() {
         let (w_in, w_out) = init_weights(500, 40, Init::Book, 9);
+        let n = w_in.len() as f64;
         for w in [&w_in, &w_out] {
+            // N(0, 0.01²): mean sd 0.01/√n; the variance estimate's relative sd √(2/n).
             let (m, var) = mean_var(w);
-            assert!(m.abs() < 0.0004, "mean {m}");
-            assert!((var.sqrt() / 0.01 - 1.0).abs() < 0.03, "sd {}", var.sqrt());
-            // Gaussian tails: about 4.55% beyond two standard deviations.
-            let tail = w.iter().filter(|v| v.abs() > 0.02).count() as f64 / w.len() as f64;
-            assert!((tail - 0.0455).abs() < 0.006, "tail {tail}");
+            assert!(m.abs() < 5.0 * 0.01 / n.sqrt(), "mean {m}");
+            assert!(
+                (var / 1e-4 - 1.0).abs() < 5.0 * (2.0 / n).sqrt(),
+                "var {var}"
+            );
+            // Gaussian tails: P(|x| > 2σ) = 0.0455, a binomial fraction with sd √(p(1−p)/n).
+            let p = 0.0455;
+            let tail = w.iter().filter(|v| v.abs() > 0.02).count() as f64 / n;
+            assert!(
+                (tail - p).abs() < 5.0 * (p * (1.0 - p) / n).sqrt(),
+                "tail {tail}"
+            );
         }
-        assert_ne!(w_in, w_out);
+        // The matrices are independent: their correlation has sd 1/√n.
+        let dot: f64 = w_in
+            .iter()
+            .zip(&w_out)
+            .map(|(&a, &b)| a as f64 * b as f64)
+            .sum();
+        let (_, var_in) = mean_var(&w_in);
+        let (_, var_out) = mean_var(&w_out);
+        let corr = dot / n / (var_in * var_out).sqrt();
+        assert!(corr.abs() < 5.0 / n.sqrt(), "correlation {corr}");
+    }
+
+    #[test]
+    fn init_is_the_same_for_any_thread_count_and_rows_do_not_depend_on_vocab_size() {
+        let draw = |threads, rows| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| init_weights(rows, 30, Init::Book, 5))
+        };
+        let one = draw(1, 300);
+        assert_eq!(one, draw(4, 300));
+        let (w_in, w_out) = draw(3, 100);
+        assert_eq!(
+            (&one.0[..w_in.len()], &one.1[..w_out.len()]),
+            (&w_in[..], &w_out[..])
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! Philox4x32-10, the counter-based generator shared by the CPU and the CUDA kernels.
+//! Philox4x32-10, the counter-based generator shared by the CPU and the CUDA kernels, and the
+//! same cipher as a sequential stream ([`Philox`]) for rand's distributions on the host.
 //!
 //! Every random decision in training is a pure function of `(seed, token position, purpose, slot)`,
 //! so the same seed gives the same subsampling, windows and negatives for any thread count and on
@@ -10,17 +11,33 @@
 //! - counter = `[pos as u32, (pos >> 32) as u32, purpose, block]`
 //!
 //! `pos` is the absolute key position of a token: `epoch * corpus_len + index` (see `plan.rs`).
+//!
+//! Host-side draws (initial weights, the built-in corpus) take [`Philox`] streams instead, through
+//! rand's `Rng` traits. The stream `(seed, purpose, stream)` uses the same key and counter layout with
+//! `pos` = `stream`: its words are `draw(seed, stream, purpose, 0)` in order `[0..4]`, then block 1,
+//! 2, …, so a stream is reproduced from those three numbers alone, and a host purpose (3 and up)
+//! never meets training's keyed draws (0–2).
+
+use rand::rand_core::block::{BlockRng, Generator};
+use rand::rand_core::Infallible;
+use rand::{SeedableRng, TryRng};
 
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;
 const W0: u32 = 0x9E37_79B9;
 const W1: u32 = 0xBB67_AE85;
 
-/// Purpose word of the counter: which decision a draw serves.
+/// Purpose word of the counter: which decision a draw serves. 0–2 are training's keyed draws
+/// (`kernels/common.cuh` has the same numbers); the rest name host-side streams.
 pub const PURPOSE_SUBSAMPLE: u32 = 0;
 pub const PURPOSE_WINDOW: u32 = 1;
 pub const PURPOSE_NEGATIVE: u32 = 2;
+/// Initial weights: one stream per matrix row (`model.rs`).
 pub const PURPOSE_INIT: u32 = 3;
+/// Streams made by `SeedableRng::seed_from_u64`, for draws without a purpose of their own.
+pub const PURPOSE_GENERIC: u32 = 4;
+/// The built-in corpus: one stream per sentence (`input/synthetic.rs`); "SYNT" in ASCII.
+pub const PURPOSE_SYNTHETIC: u32 = 0x5359_4e54;
 
 #[inline(always)]
 fn mulhilo(a: u32, b: u32) -> (u32, u32) {
@@ -66,9 +83,83 @@ pub fn unit_f32(r: u32) -> f32 {
     (r >> 8) as f32 * (1.0 / 16_777_216.0)
 }
 
+/// The Philox block function as a rand block generator: counter word 3 (`block`) counts up.
+#[derive(Clone, Debug)]
+struct Blocks {
+    key: [u32; 2],
+    counter: [u32; 4],
+}
+
+impl Generator for Blocks {
+    type Output = [u32; 4];
+
+    fn generate(&mut self, out: &mut [u32; 4]) {
+        *out = philox4x32_10(self.counter, self.key);
+        self.counter[3] = self.counter[3].wrapping_add(1);
+    }
+}
+
+/// A sequential Philox stream, keyed as the module doc says, for rand's `Rng` methods and
+/// distributions. `next_u64` joins two consecutive words, the first as the low half; `fill_bytes`
+/// writes words little-endian. The block counter is 32 bits, so a stream repeats after 2³⁴ words;
+/// host streams are per row or per sentence and use a handful of blocks.
+#[derive(Clone, Debug)]
+pub struct Philox(BlockRng<Blocks>);
+
+impl Philox {
+    /// The stream `(seed, purpose, stream)`, from its first word.
+    pub fn new(seed: u64, purpose: u32, stream: u64) -> Self {
+        Philox(BlockRng::new(Blocks {
+            key: [seed as u32, (seed >> 32) as u32],
+            counter: [stream as u32, (stream >> 32) as u32, purpose, 0],
+        }))
+    }
+}
+
+impl TryRng for Philox {
+    type Error = Infallible;
+
+    #[inline]
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok(self.0.next_word())
+    }
+
+    #[inline]
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        Ok(self.0.next_u64_from_u32())
+    }
+
+    #[inline]
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        self.0.fill_bytes(dst);
+        Ok(())
+    }
+}
+
+impl SeedableRng for Philox {
+    /// Little-endian `seed` (8 bytes), `stream` (8 bytes), `purpose` (4 bytes).
+    type Seed = [u8; 20];
+
+    fn from_seed(bytes: [u8; 20]) -> Self {
+        let word = |at: usize, n: usize| {
+            let mut b = [0u8; 8];
+            b[..n].copy_from_slice(&bytes[at..at + n]);
+            u64::from_le_bytes(b)
+        };
+        Philox::new(word(0, 8), word(16, 4) as u32, word(8, 8))
+    }
+
+    /// `Philox::new(seed, PURPOSE_GENERIC, 0)`: the seed is the Philox key itself, as for `--seed`;
+    /// the cipher needs no scrambling of low-entropy seeds, unlike the trait's default.
+    fn seed_from_u64(seed: u64) -> Self {
+        Philox::new(seed, PURPOSE_GENERIC, 0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, RngExt};
 
     /// Random123 `tests/kat_vectors`, the three `philox4x32 10` lines: counter, key, expected.
     const KAT: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
@@ -122,5 +213,62 @@ mod tests {
         }
         assert_eq!(below(u32::MAX, n), n - 1);
         assert_eq!(below(0, n), 0);
+    }
+
+    #[test]
+    fn stream_is_the_keyed_draws_in_block_order() {
+        let (seed, purpose, stream) = (0x1234_5678_9abc_def0, PURPOSE_INIT, 1 << 40 | 17);
+        let mut rng = Philox::new(seed, purpose, stream);
+        let words: Vec<u32> = (0..12).map(|_| rng.next_u32()).collect();
+        let want: Vec<u32> = (0..3)
+            .flat_map(|block| draw(seed, stream, purpose, block))
+            .collect();
+        assert_eq!(words, want);
+        // u64s join consecutive words low half first; bytes are the words little-endian.
+        let mut rng = Philox::new(seed, purpose, stream);
+        assert_eq!(rng.next_u64(), want[0] as u64 | (want[1] as u64) << 32);
+        let mut bytes = [0u8; 10];
+        rng.fill_bytes(&mut bytes);
+        let le: Vec<u8> = want[2..5].iter().flat_map(|w| w.to_le_bytes()).collect();
+        assert_eq!(bytes[..], le[..10]);
+        assert_eq!(rng.next_u32(), want[5]);
+    }
+
+    #[test]
+    fn seeding_reproduces_a_stream_and_every_input_changes_it() {
+        let first = |mut rng: Philox| -> [u64; 4] { std::array::from_fn(|_| rng.next_u64()) };
+        let mut bytes = [0u8; 20];
+        bytes[..8].copy_from_slice(&9u64.to_le_bytes());
+        bytes[8..16].copy_from_slice(&(5u64 << 32 | 2).to_le_bytes());
+        bytes[16..].copy_from_slice(&PURPOSE_SYNTHETIC.to_le_bytes());
+        let base = first(Philox::from_seed(bytes));
+        assert_eq!(base, first(Philox::new(9, PURPOSE_SYNTHETIC, 5 << 32 | 2)));
+        assert_eq!(base, first(Philox::from_seed(bytes)));
+        assert_ne!(base, first(Philox::new(10, PURPOSE_SYNTHETIC, 5 << 32 | 2)));
+        assert_ne!(
+            base,
+            first(Philox::new(9 << 32, PURPOSE_SYNTHETIC, 5 << 32 | 2))
+        );
+        assert_ne!(base, first(Philox::new(9, PURPOSE_INIT, 5 << 32 | 2)));
+        assert_ne!(base, first(Philox::new(9, PURPOSE_SYNTHETIC, 2)));
+        assert_ne!(base, first(Philox::new(9, PURPOSE_SYNTHETIC, 5 << 32 | 3)));
+
+        let seeded = first(Philox::seed_from_u64(3));
+        assert_eq!(seeded, first(Philox::new(3, PURPOSE_GENERIC, 0)));
+        assert_eq!(seeded, first(Philox::seed_from_u64(3)));
+        assert_ne!(seeded, first(Philox::seed_from_u64(4)));
+    }
+
+    #[test]
+    fn stream_feeds_rand_ranges_evenly() {
+        // 70 000 draws over 7 values: each count is Binomial(70 000, 1/7), sd ≈ 93; ±500 is 5 sd.
+        let mut rng = Philox::seed_from_u64(1);
+        let mut hist = [0u32; 7];
+        for _ in 0..70_000 {
+            hist[rng.random_range(0..7usize)] += 1;
+        }
+        for h in hist {
+            assert!((9_500..10_500).contains(&h), "{hist:?}");
+        }
     }
 }

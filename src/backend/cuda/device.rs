@@ -160,6 +160,15 @@ impl Arg<'_> {
     }
 }
 
+/// A host size as a kernel's `u32` argument; `what` names it in the error when it does not fit.
+pub(super) fn u32_arg(what: &str, n: usize) -> Result<Arg<'static>> {
+    u32::try_from(n).map(Arg::U32).map_err(|_| {
+        Error::Input(format!(
+            "{what} = {n} exceeds the CUDA kernels' 32-bit sizes; use smaller batches or model"
+        ))
+    })
+}
+
 /// Grid, block and dynamic shared memory of one launch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LaunchConfig {
