@@ -101,6 +101,15 @@ mod tests {
         fused_shared_bytes: Some(48 << 10),
     };
 
+    /// The tables above are what the backends report.
+    #[test]
+    fn the_backends_report_these_capabilities() {
+        use crate::backend::Backend;
+        assert_eq!(crate::backend::cpu::CpuBackend::new(1).capabilities(), CPU);
+        #[cfg(any(feature = "cuda", feature = "emulator"))]
+        assert_eq!(crate::backend::cuda::backend::capabilities(Some(48 << 10)), CUDA);
+    }
+
     /// What each combination must give, stated as the rules users read in `--help`: f16 trains
     /// only on CUDA's fused SGD step; Adam and `--step composed` compose; the fused CUDA step
     /// takes at most 31 negatives and rows that fit its shared memory.
