@@ -129,6 +129,11 @@ pub fn train<B: Backend>(
     resume: Option<Resume>,
     hooks: &mut dyn Hooks,
 ) -> Result<Trained> {
+    debug_assert_eq!(
+        crate::backend::choose_step(&backend.name(), &backend.capabilities(), cfg).ok(),
+        Some(step),
+        "train() runs the step choose_step decided"
+    );
     cfg.check_vocabulary(vocab.len())?;
     let started = Instant::now();
     let n = enc.tokens.len();
