@@ -68,8 +68,8 @@ pub fn choose_step(name: &str, caps: &Capabilities, cfg: &TrainConfig) -> Result
     }
     if let Some(max) = caps.max_fused_negative.filter(|&m| cfg.negative > m) {
         return Err(Error::Config(format!(
-            "--negative {} is more than the fused step of {name} takes ({max}); use --negative {max} \
-             or --step composed",
+            "--negative {}: the fused step on {name} takes at most {max}; use --negative {max} or \
+             --step composed",
             cfg.negative
         )));
     }

@@ -109,7 +109,7 @@ impl Trained {
 const MIN_BATCHES_PER_EPOCH: usize = 16;
 
 /// Corpus tokens per batch for a corpus of `n` tokens: the backend's preference, smaller for small
-/// corpora so an epoch has [`MIN_BATCHES_PER_EPOCH`] batches, rounded to whole spans.
+/// corpora so an epoch has `MIN_BATCHES_PER_EPOCH` batches, rounded to whole spans.
 pub fn batch_tokens<B: Backend>(backend: &B, n: usize) -> usize {
     let tokens = backend
         .preferred_batch_tokens()
