@@ -6,7 +6,7 @@
 //! σ/loss pass per example, and an AVX2 build chosen at run time that is bit-identical to the
 //! baseline build.
 
-use ndarray::{Array2, ArrayView1};
+use ndarray::Array2;
 
 use super::hogwild::HogwildMatrix;
 use super::simd::{axpy, dot, exp_nonpositive};
@@ -246,30 +246,36 @@ impl Lanes {
     }
 }
 
-/// The rows of a standard-layout matrix as contiguous slices (one check per call, not per row:
-/// the per-example loops below run on these).
+/// The rows of a scratch matrix as contiguous slices (one layout check per call, not per row).
 #[inline(always)]
 fn row_slices(m: &Array2<f32>) -> std::slice::ChunksExact<'_, f32> {
     let dim = m.ncols();
-    m.as_slice()
-        .expect("scratch rows are contiguous")
-        .chunks_exact(dim)
+    m.as_slice().expect(SCRATCH).chunks_exact(dim)
 }
+
+/// [`row_slices`] for writing.
+#[inline(always)]
+fn row_slices_mut(m: &mut Array2<f32>) -> std::slice::ChunksExactMut<'_, f32> {
+    let dim = m.ncols();
+    m.as_slice_mut().expect(SCRATCH).chunks_exact_mut(dim)
+}
+
+const SCRATCH: &str = "scratch matrices are standard-layout";
 
 /// One example group: scores of `h` against the target `rows`; with `g = lr·(σ(x) − label)`,
 /// sets `grad_h = Σ g_t rows_t` and adds `g_t h` to `acc_t`.
 #[inline(always)]
 fn train_group(
     h: &[f32],
-    rows: &Array2<f32>,
+    rows: &[f32],
     lanes: &mut Lanes,
     lr: f32,
     grad_h: &mut [f32],
-    acc: &mut Array2<f32>,
+    acc: &mut [f32],
     loss: &mut LossAcc,
 ) {
     let dim = h.len();
-    for (x, r) in lanes.score.iter_mut().zip(row_slices(rows)) {
+    for (x, r) in lanes.score.iter_mut().zip(rows.chunks_exact(dim)) {
         *x = dot(h, r);
     }
     lanes.activate(lr);
@@ -279,8 +285,8 @@ fn train_group(
     }
     loss.settle(false);
     grad_h.fill(0.0);
-    let acc = acc.as_slice_mut().expect("scratch rows are contiguous");
-    for ((r, a), &g) in row_slices(rows)
+    for ((r, a), &g) in rows
+        .chunks_exact(dim)
         .zip(acc.chunks_exact_mut(dim))
         .zip(&lanes.g)
     {
@@ -347,10 +353,10 @@ impl<'a> Worker<'a> {
     fn load_targets(&mut self, c: &Pending) {
         self.targets[0] = c.word;
         self.targets[1..].copy_from_slice(&c.negatives);
-        for (mut dst, &t) in self.rows.rows_mut().into_iter().zip(&self.targets) {
-            dst.assign(&ArrayView1::from(self.w_out.row(t as usize)));
+        for (dst, &t) in row_slices_mut(&mut self.rows).zip(&self.targets) {
+            dst.copy_from_slice(self.w_out.row(t as usize));
         }
-        self.acc.fill(0.0);
+        self.acc.as_slice_mut().expect(SCRATCH).fill(0.0);
     }
 
     /// Subtracts the accumulated target-row gradients from `w_out`, once per centre.
@@ -392,15 +398,17 @@ impl<'a> Worker<'a> {
     fn skipgram(&mut self, c: &Pending) {
         let lr = c.lr;
         self.load_targets(c);
+        let rows = self.rows.as_slice().expect(SCRATCH);
+        let acc = self.acc.as_slice_mut().expect(SCRATCH);
         for &ctx in &c.contexts {
             let h = self.w_in.row_mut(ctx as usize);
             train_group(
                 h,
-                &self.rows,
+                rows,
                 &mut self.lanes,
                 lr,
                 &mut self.grad_h,
-                &mut self.acc,
+                acc,
                 &mut self.loss,
             );
             axpy(h, -1.0, &self.grad_h);
@@ -421,11 +429,11 @@ impl<'a> Worker<'a> {
         self.h.iter_mut().for_each(|x| *x *= inv);
         train_group(
             &self.h,
-            &self.rows,
+            self.rows.as_slice().expect(SCRATCH),
             &mut self.lanes,
             lr,
             &mut self.grad_h,
-            &mut self.acc,
+            self.acc.as_slice_mut().expect(SCRATCH),
             &mut self.loss,
         );
         for &ctx in &c.contexts {
