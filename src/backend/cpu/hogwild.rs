@@ -117,6 +117,13 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "row-major and contiguous")]
+    fn a_view_whose_rows_are_not_contiguous_is_refused() {
+        let mut data = Array2::<f32>::zeros((3, 2));
+        let _ = HogwildMatrix::new(data.view_mut().reversed_axes());
+    }
+
+    #[test]
     #[should_panic(expected = "out of 2 rows")]
     fn row_index_is_bounds_checked() {
         let mut data = Array2::<f32>::zeros((2, 2));
