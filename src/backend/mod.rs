@@ -11,7 +11,6 @@ pub mod composed;
 pub mod cpu;
 #[cfg(any(feature = "cuda", feature = "emulator"))]
 pub mod cuda;
-pub mod hogwild;
 
 use crate::error::Result;
 use crate::train::plan::{Batch, StepConfig};
