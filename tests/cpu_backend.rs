@@ -1,6 +1,7 @@
 //! The CPU backend: each layer operation against hand-computed values and finite differences,
 //! and the Hogwild fast path against the composed path, itself, and a planted-structure corpus.
 
+use ndarray::{arr1, Array1};
 use w2v_gpu::backend::cpu::CpuBackend;
 use w2v_gpu::backend::{
     choose_step, composed, AdamStep, Backend, OptimizerKind, State, Step, StepStats,
@@ -14,8 +15,8 @@ fn cpu() -> CpuBackend {
     CpuBackend::new(1)
 }
 
-fn poisoned(n: usize) -> Vec<f32> {
-    vec![f32::NAN; n]
+fn poisoned(n: usize) -> Array1<f32> {
+    Array1::from_elem(n, f32::NAN)
 }
 
 fn assert_close(got: &[f32], want: &[f32], tol: f32) {
@@ -49,35 +50,35 @@ fn name_and_thread_count() {
 #[test]
 fn gather_copies_indexed_rows_over_poison() {
     let b = cpu();
-    let table = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let table = arr1(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     let mut out = poisoned(6);
-    b.gather(&table, 2, &vec![2, 0, 2], &mut out).unwrap();
-    assert_eq!(out, vec![5.0, 6.0, 1.0, 2.0, 5.0, 6.0]);
+    b.gather(&table, 2, &arr1(&[2, 0, 2]), &mut out).unwrap();
+    assert_eq!(out, arr1(&[5.0, 6.0, 1.0, 2.0, 5.0, 6.0]));
 }
 
 #[test]
 fn batched_dot_groups_rows_per_input() {
     let b = cpu();
     // Two inputs of dim 3, two rows each.
-    let h = vec![1.0, 2.0, 3.0, -1.0, 0.5, 2.0];
-    let rows = vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 0.0, -2.0, 1.0];
+    let h = arr1(&[1.0, 2.0, 3.0, -1.0, 0.5, 2.0]);
+    let rows = arr1(&[1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 0.0, -2.0, 1.0]);
     let mut out = poisoned(4);
     b.batched_dot(&h, &rows, 3, 2, &mut out).unwrap();
-    assert_eq!(out, vec![1.0, 6.0, 3.0, 1.0]);
+    assert_eq!(out, arr1(&[1.0, 6.0, 3.0, 1.0]));
 }
 
 #[test]
 fn batched_dot_backward_by_hand() {
     let b = cpu();
-    let h = vec![1.0, 2.0, -1.0, 3.0];
-    let rows = vec![1.0, 0.0, 0.5, 0.5, 2.0, 1.0, 0.0, -1.0];
-    let g = vec![2.0, -1.0, 0.5, 1.0];
+    let h = arr1(&[1.0, 2.0, -1.0, 3.0]);
+    let rows = arr1(&[1.0, 0.0, 0.5, 0.5, 2.0, 1.0, 0.0, -1.0]);
+    let g = arr1(&[2.0, -1.0, 0.5, 1.0]);
     let (mut gh, mut gr) = (poisoned(4), poisoned(8));
     b.batched_dot_backward(&g, &h, &rows, 2, 2, &mut gh, &mut gr)
         .unwrap();
     // grad_h[0] = 2·(1,0) − 1·(.5,.5); grad_h[1] = .5·(2,1) + 1·(0,−1)
-    assert_eq!(gh, vec![1.5, -0.5, 1.0, -0.5]);
-    assert_eq!(gr, vec![2.0, 4.0, -1.0, -2.0, -0.5, 1.5, -1.0, 3.0]);
+    assert_eq!(gh, arr1(&[1.5, -0.5, 1.0, -0.5]));
+    assert_eq!(gr, arr1(&[2.0, 4.0, -1.0, -2.0, -0.5, 1.5, -1.0, 3.0]));
 }
 
 /// Softplus in f64: `log(1 + e^z)` without overflow.
@@ -97,6 +98,7 @@ fn sigmoid_bce_matches_closed_forms_at_extremes() {
             labels.push(t);
         }
     }
+    let (scores, labels) = (Array1::from(scores), Array1::from(labels));
     let (mut loss, mut grad) = (poisoned(scores.len()), poisoned(scores.len()));
     b.sigmoid_bce(&scores, &labels, &mut loss, &mut grad)
         .unwrap();
@@ -128,29 +130,29 @@ fn sigmoid_bce_matches_closed_forms_at_extremes() {
 #[test]
 fn scatter_add_accumulates_repeated_indices() {
     let b = cpu();
-    let mut table = vec![1.0, 1.0, 10.0, 10.0, 100.0, 100.0];
-    let rows = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-    b.scatter_add(&rows, 2, &vec![1, 1, 0], 2.0, &mut table)
+    let mut table = arr1(&[1.0, 1.0, 10.0, 10.0, 100.0, 100.0]);
+    let rows = arr1(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    b.scatter_add(&rows, 2, &arr1(&[1, 1, 0]), 2.0, &mut table)
         .unwrap();
-    assert_eq!(table, vec![11.0, 13.0, 18.0, 22.0, 100.0, 100.0]);
+    assert_eq!(table, arr1(&[11.0, 13.0, 18.0, 22.0, 100.0, 100.0]));
 }
 
 #[test]
 fn segment_mean_averages_each_segment() {
     let b = cpu();
-    let rows = vec![1.0, 2.0, 3.0, 6.0, -4.0, 8.0, 7.0, 0.0];
+    let rows = arr1(&[1.0, 2.0, 3.0, 6.0, -4.0, 8.0, 7.0, 0.0]);
     let mut out = poisoned(6);
-    b.segment_mean(&rows, 2, &vec![0, 2, 3, 4], &mut out)
+    b.segment_mean(&rows, 2, &arr1(&[0, 2, 3, 4]), &mut out)
         .unwrap();
-    assert_eq!(out, vec![2.0, 4.0, -4.0, 8.0, 7.0, 0.0]);
+    assert_eq!(out, arr1(&[2.0, 4.0, -4.0, 8.0, 7.0, 0.0]));
 }
 
 /// `W_in` and `W_out` of a CPU state (f32, plain vectors).
-fn w_in(st: &State<CpuBackend>) -> &[f32] {
+fn w_in(st: &State<CpuBackend>) -> &Array1<f32> {
     st.model.f32().unwrap().0
 }
 
-fn w_out(st: &State<CpuBackend>) -> &[f32] {
+fn w_out(st: &State<CpuBackend>) -> &Array1<f32> {
     st.model.f32().unwrap().1
 }
 
@@ -172,13 +174,14 @@ fn sample_negatives_equals_reference_draws() {
     let b = cpu();
     let counts: Vec<u64> = (1..=30).map(|r| 3000 / r).collect();
     let st = state(&b, &counts, 1, &[0.0; 30], &[0.0; 30], 0.0);
-    let centres: Vec<u32> = (0..200).map(|i| i % 30).collect();
-    let positions: Vec<u64> = (0..200).map(|i| i * 7 + (1 << 33)).collect();
+    let centres: Array1<u32> = (0..200).map(|i| i % 30).collect();
+    let positions: Array1<u64> = (0..200).map(|i| i * 7 + (1 << 33)).collect();
     for mode in [NegativeMode::Replace, NegativeMode::Distinct] {
         let k = 5;
-        let mut out = vec![u32::MAX; centres.len() * k];
+        let mut out = Array1::from_elem(centres.len() * k, u32::MAX);
         b.sample_negatives(&st.tables, &centres, &positions, k, mode, 99, &mut out)
             .unwrap();
+        let out = out.to_vec();
         let mut want = vec![0u32; k];
         for (c, o) in out.chunks_exact(k).enumerate() {
             negatives_for_centre(
@@ -197,11 +200,12 @@ fn sample_negatives_equals_reference_draws() {
 #[test]
 fn sgd_rows_steps_listed_rows_and_zeroes_their_gradients() {
     let b = cpu();
-    let mut w = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-    let mut grad = vec![10.0, 20.0, 30.0, 40.0, 50.0, 60.0];
-    b.sgd_rows(&mut w, &mut grad, 2, &vec![2, 0], 0.1).unwrap();
-    assert_close(&w, &[0.0, 0.0, 3.0, 4.0, 0.0, 0.0], 1e-6);
-    assert_eq!(grad, vec![0.0, 0.0, 30.0, 40.0, 0.0, 0.0]);
+    let mut w = arr1(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    let mut grad = arr1(&[10.0, 20.0, 30.0, 40.0, 50.0, 60.0]);
+    b.sgd_rows(&mut w, &mut grad, 2, &arr1(&[2, 0]), 0.1)
+        .unwrap();
+    assert_close(&w.to_vec(), &[0.0, 0.0, 3.0, 4.0, 0.0, 0.0], 1e-6);
+    assert_eq!(grad, arr1(&[0.0, 0.0, 30.0, 40.0, 0.0, 0.0]));
 }
 
 #[test]
@@ -213,7 +217,7 @@ fn adam_rows_matches_hand_computed_step() {
     let m0 = [0.1, -0.2, 0.7, 0.7, 0.3, 0.3];
     let v0 = [0.01, 0.04, 0.5, 0.5, 0.2, 0.2];
     let g0 = [1.0, -2.0, 9.0, 9.0, 0.5, 0.0];
-    let (mut w, mut m, mut v, mut g) = (w0.to_vec(), m0.to_vec(), v0.to_vec(), g0.to_vec());
+    let (mut w, mut m, mut v, mut g) = (arr1(&w0), arr1(&m0), arr1(&v0), arr1(&g0));
     let step = AdamStep {
         lr: lr as f32,
         beta1: b1 as f32,
@@ -221,7 +225,7 @@ fn adam_rows_matches_hand_computed_step() {
         eps: eps as f32,
         t,
     };
-    b.adam_rows(&mut w, &mut m, &mut v, &mut g, 2, &vec![0, 2], step)
+    b.adam_rows(&mut w, &mut m, &mut v, &mut g, 2, &arr1(&[0, 2]), step)
         .unwrap();
     let rate = lr * (1.0 - b2.powi(t as i32)).sqrt() / (1.0 - b1.powi(t as i32));
     for i in [0usize, 1, 4, 5] {
@@ -248,15 +252,15 @@ fn adam_rows_matches_hand_computed_step() {
 /// Total loss `Σ bce(h_p · rows_{p,t}, label)` through the backend's forward ops, summed in f64.
 fn total_loss(
     b: &CpuBackend,
-    h: &Vec<f32>,
-    rows: &Vec<f32>,
-    labels: &Vec<f32>,
+    h: &Array1<f32>,
+    rows: &Array1<f32>,
+    labels: &Array1<f32>,
     dim: usize,
     per_row: usize,
 ) -> f64 {
-    let mut scores = vec![0.0; labels.len()];
+    let mut scores = poisoned(labels.len());
     b.batched_dot(h, rows, dim, per_row, &mut scores).unwrap();
-    let (mut loss, mut g) = (vec![0.0; labels.len()], vec![0.0; labels.len()]);
+    let (mut loss, mut g) = (poisoned(labels.len()), poisoned(labels.len()));
     b.sigmoid_bce(&scores, labels, &mut loss, &mut g).unwrap();
     loss.iter().map(|&l| l as f64).sum()
 }
@@ -265,15 +269,15 @@ fn total_loss(
 fn gradients_match_central_finite_differences() {
     let b = cpu();
     let (n_h, per_row, dim) = (3, 4, 5);
-    let h = uniform(1, n_h * dim, 1.0);
-    let rows = uniform(2, n_h * per_row * dim, 1.0);
-    let labels: Vec<f32> = (0..n_h * per_row)
+    let h = Array1::from(uniform(1, n_h * dim, 1.0));
+    let rows = Array1::from(uniform(2, n_h * per_row * dim, 1.0));
+    let labels: Array1<f32> = (0..n_h * per_row)
         .map(|i| if i % per_row == 0 { 1.0 } else { 0.0 })
         .collect();
 
-    let mut scores = vec![0.0; labels.len()];
+    let mut scores = poisoned(labels.len());
     b.batched_dot(&h, &rows, dim, per_row, &mut scores).unwrap();
-    let (mut loss, mut g) = (vec![0.0; labels.len()], vec![0.0; labels.len()]);
+    let (mut loss, mut g) = (poisoned(labels.len()), poisoned(labels.len()));
     b.sigmoid_bce(&scores, &labels, &mut loss, &mut g).unwrap();
     let (mut gh, mut gr) = (poisoned(h.len()), poisoned(rows.len()));
     b.batched_dot_backward(&g, &h, &rows, dim, per_row, &mut gh, &mut gr)
@@ -370,14 +374,14 @@ fn whole(tokens: &[u32], epoch: u64, lr_begin: f32, lr_end: f32) -> Batch {
     }
 }
 
-fn rel_diff(a: &[f32], b: &[f32]) -> f64 {
+fn rel_diff(a: &Array1<f32>, b: &Array1<f32>) -> f64 {
     let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
     let den: f64 = b.iter().map(|&y| (y as f64).powi(2)).sum();
     (num / den).sqrt()
 }
 
-fn delta(after: &[f32], before: &[f32]) -> Vec<f32> {
-    after.iter().zip(before).map(|(a, b)| a - b).collect()
+fn delta(after: &Array1<f32>, before: &Array1<f32>) -> Array1<f32> {
+    after - before
 }
 
 #[test]
@@ -391,7 +395,7 @@ fn fast_path_matches_composed_path_to_first_order() {
             let batch = whole(&tokens, 1, 1e-3, 5e-4);
             let mut fast = fresh_state(&b, &tokens, dim, 1e-2);
             let mut slow = fresh_state(&b, &tokens, dim, 1e-2);
-            let (in0, out0) = (w_in(&fast).to_vec(), w_out(&fast).to_vec());
+            let (in0, out0) = (w_in(&fast).clone(), w_out(&fast).clone());
             let sf = b
                 .train_batch(&mut fast.model, &fast.tables, &tokens, &batch, &cfg)
                 .unwrap();
@@ -457,7 +461,7 @@ fn one_thread_is_bit_reproducible() {
         let (a, sa) = run(1, model, &tokens, 2);
         let (b, sb) = run(1, model, &tokens, 2);
         assert_eq!(sa, sb);
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let bits = |v: &Array1<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(w_in(&a)), bits(w_in(&b)));
         assert_eq!(bits(w_out(&a)), bits(w_out(&b)));
     }
@@ -506,7 +510,7 @@ fn sub_batches_use_the_parent_learning_rate_ramp() {
     for threads in [1, 2] {
         let b = CpuBackend::new(threads);
         let mut st = fresh_state(&b, &tokens, 16, 0.0);
-        let before = w_in(&st).to_vec();
+        let before = w_in(&st).clone();
         b.train_batch(&mut st.model, &st.tables, &tokens, &batch, &cfg)
             .unwrap();
         deltas.push(delta(w_in(&st), &before));
@@ -560,7 +564,8 @@ fn training_separates_words_that_never_co_occur() {
             )
             .unwrap();
         }
-        let row = |i: usize| &w_in(&st)[i * dim..(i + 1) * dim];
+        let w_in = w_in(&st).as_slice().unwrap();
+        let row = |i: usize| &w_in[i * dim..(i + 1) * dim];
         let (mut within, mut across) = (Vec::new(), Vec::new());
         for i in 0..20 {
             for j in i + 1..20 {
@@ -610,5 +615,5 @@ fn adam_trains_with_the_composed_path() {
     // One Adam update per minibatch of 16 centres.
     assert_eq!(moments.t, stats.centres.div_ceil(16));
     assert!(moments.t > 1 && moments.m_in.iter().any(|&m| m != 0.0));
-    assert!(w_in(&st) != &w_in0[..] && w_out(&st) != &w_out0[..]);
+    assert!(w_in(&st).to_vec() != w_in0 && w_out(&st).to_vec() != w_out0);
 }

@@ -111,6 +111,11 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
     }
 }
 
+/// A CPU buffer holding `host`.
+fn arr<T: Clone>(host: &[T]) -> ndarray::Array1<T> {
+    ndarray::Array1::from(host.to_vec())
+}
+
 /// A buffer of NaNs: any element a kernel fails to write stays NaN and fails the comparison.
 fn poisoned<B: Backend>(b: &B, n: usize) -> B::Buf<f32> {
     b.upload(&vec![f32::NAN; n]).unwrap()
@@ -137,9 +142,14 @@ fn layer_ops<O: Opener>(o: &O) {
             &mut out_g,
         )
         .unwrap();
-        let mut out_c = vec![f32::NAN; n * dim];
-        c.gather(&table, dim, &idx, &mut out_c).unwrap();
-        assert_eq!(g.download(&out_g).unwrap(), out_c, "{}", what("gather"));
+        let mut out_c = poisoned(&c, n * dim);
+        c.gather(&arr(&table), dim, &arr(&idx), &mut out_c).unwrap();
+        assert_eq!(
+            g.download(&out_g).unwrap(),
+            out_c.to_vec(),
+            "{}",
+            what("gather")
+        );
 
         // batched dot and its backward over groups of per_row rows.
         let per_row = 1 + case % 6;
@@ -148,12 +158,13 @@ fn layer_ops<O: Opener>(o: &O) {
         let (hg, rg) = (g.upload(&h).unwrap(), g.upload(&rows).unwrap());
         let mut sg = poisoned(&g, n * per_row);
         g.batched_dot(&hg, &rg, dim, per_row, &mut sg).unwrap();
-        let mut sc = vec![f32::NAN; n * per_row];
-        c.batched_dot(&h, &rows, dim, per_row, &mut sc).unwrap();
+        let mut sc = poisoned(&c, n * per_row);
+        c.batched_dot(&arr(&h), &arr(&rows), dim, per_row, &mut sc)
+            .unwrap();
         assert_close(
             &what("batched_dot"),
             &g.download(&sg).unwrap(),
-            &sc,
+            &sc.to_vec(),
             1e-5 * dim as f32,
             1e-5,
         );
@@ -170,20 +181,21 @@ fn layer_ops<O: Opener>(o: &O) {
             &mut grg,
         )
         .unwrap();
-        let (mut ghc, mut grc) = (vec![f32::NAN; n * dim], vec![f32::NAN; n * per_row * dim]);
-        c.batched_dot_backward(&gr, &h, &rows, dim, per_row, &mut ghc, &mut grc)
+        let (mut ghc, mut grc) = (poisoned(&c, n * dim), poisoned(&c, n * per_row * dim));
+        let (grc_in, hc, rc) = (arr(&gr), arr(&h), arr(&rows));
+        c.batched_dot_backward(&grc_in, &hc, &rc, dim, per_row, &mut ghc, &mut grc)
             .unwrap();
         assert_close(
             &what("batched_dot_backward grad_h"),
             &g.download(&ghg).unwrap(),
-            &ghc,
+            &ghc.to_vec(),
             1e-5,
             1e-5,
         );
         assert_close(
             &what("batched_dot_backward grad_rows"),
             &g.download(&grg).unwrap(),
-            &grc,
+            &grc.to_vec(),
             0.0,
             0.0,
         );
@@ -199,12 +211,13 @@ fn layer_ops<O: Opener>(o: &O) {
             &mut tg,
         )
         .unwrap();
-        let mut tc = table.clone();
-        c.scatter_add(&rows_s, dim, &idx, -0.5, &mut tc).unwrap();
+        let mut tc = arr(&table);
+        c.scatter_add(&arr(&rows_s), dim, &arr(&idx), -0.5, &mut tc)
+            .unwrap();
         assert_close(
             &what("scatter_add"),
             &g.download(&tg).unwrap(),
-            &tc,
+            &tc.to_vec(),
             1e-5 * n as f32 / vocab as f32 + 1e-6,
             1e-5,
         );
@@ -229,12 +242,13 @@ fn layer_ops<O: Opener>(o: &O) {
             &mut mg,
         )
         .unwrap();
-        let mut mc = vec![f32::NAN; n * dim];
-        c.segment_mean(&seg_rows, dim, &offsets, &mut mc).unwrap();
+        let mut mc = poisoned(&c, n * dim);
+        c.segment_mean(&arr(&seg_rows), dim, &arr(&offsets), &mut mc)
+            .unwrap();
         assert_close(
             &what("segment_mean"),
             &g.download(&mg).unwrap(),
-            &mc,
+            &mc.to_vec(),
             1e-6,
             1e-6,
         );
@@ -247,16 +261,22 @@ fn layer_ops<O: Opener>(o: &O) {
         let (mut wg, mut gg) = (g.upload(&table).unwrap(), g.upload(&grad).unwrap());
         let rows_dev = g.upload(&distinct).unwrap();
         g.sgd_rows(&mut wg, &mut gg, dim, &rows_dev, 0.25).unwrap();
-        let (mut wc, mut gc) = (table.clone(), grad.clone());
-        c.sgd_rows(&mut wc, &mut gc, dim, &distinct, 0.25).unwrap();
+        let (mut wc, mut gc) = (arr(&table), arr(&grad));
+        c.sgd_rows(&mut wc, &mut gc, dim, &arr(&distinct), 0.25)
+            .unwrap();
         assert_close(
             &what("sgd_rows w"),
             &g.download(&wg).unwrap(),
-            &wc,
+            &wc.to_vec(),
             1e-7,
             1e-6,
         );
-        assert_eq!(g.download(&gg).unwrap(), gc, "{}", what("sgd_rows grad"));
+        assert_eq!(
+            g.download(&gg).unwrap(),
+            gc.to_vec(),
+            "{}",
+            what("sgd_rows grad")
+        );
 
         let step = AdamStep {
             lr: 0.01,
@@ -275,32 +295,44 @@ fn layer_ops<O: Opener>(o: &O) {
         );
         g.adam_rows(&mut wg, &mut mg, &mut vg, &mut gg, dim, &rows_dev, step)
             .unwrap();
-        let (mut wc, mut mc, mut vc, mut gc) =
-            (table.clone(), m0.clone(), v0.clone(), grad.clone());
-        c.adam_rows(&mut wc, &mut mc, &mut vc, &mut gc, dim, &distinct, step)
-            .unwrap();
+        let (mut wc, mut mc, mut vc, mut gc) = (arr(&table), arr(&m0), arr(&v0), arr(&grad));
+        c.adam_rows(
+            &mut wc,
+            &mut mc,
+            &mut vc,
+            &mut gc,
+            dim,
+            &arr(&distinct),
+            step,
+        )
+        .unwrap();
         assert_close(
             &what("adam_rows w"),
             &g.download(&wg).unwrap(),
-            &wc,
+            &wc.to_vec(),
             1e-6,
             1e-5,
         );
         assert_close(
             &what("adam_rows m"),
             &g.download(&mg).unwrap(),
-            &mc,
+            &mc.to_vec(),
             1e-7,
             1e-6,
         );
         assert_close(
             &what("adam_rows v"),
             &g.download(&vg).unwrap(),
-            &vc,
+            &vc.to_vec(),
             1e-7,
             1e-6,
         );
-        assert_eq!(g.download(&gg).unwrap(), gc, "{}", what("adam_rows grad"));
+        assert_eq!(
+            g.download(&gg).unwrap(),
+            gc.to_vec(),
+            "{}",
+            what("adam_rows grad")
+        );
     }
 }
 on_device!(layer_operations_match_the_cpu, layer_ops);
@@ -325,8 +357,9 @@ fn bce<O: Opener>(o: &O) {
             &mut gg,
         )
         .unwrap();
-        let (mut lc, mut gc) = (vec![f32::NAN; n], vec![f32::NAN; n]);
-        c.sigmoid_bce(&x, &t, &mut lc, &mut gc).unwrap();
+        let (mut lc, mut gc) = (poisoned(&c, n), poisoned(&c, n));
+        c.sigmoid_bce(&arr(&x), &arr(&t), &mut lc, &mut gc).unwrap();
+        let (lc, gc) = (lc.to_vec(), gc.to_vec());
         let lg = g.download(&lg).unwrap();
         assert!(
             lg.iter().all(|l| l.is_finite() && *l >= 0.0),
@@ -420,12 +453,13 @@ fn sample_negatives<O: Opener>(o: &O) {
             let (cg, pg) = (g.upload(&centres).unwrap(), g.upload(&positions).unwrap());
             g.sample_negatives(&sg.tables, &cg, &pg, k, mode, 12345, &mut og)
                 .unwrap();
-            let mut oc = vec![u32::MAX; n * k];
-            c.sample_negatives(&sc.tables, &centres, &positions, k, mode, 12345, &mut oc)
+            let mut oc = arr(&vec![u32::MAX; n * k]);
+            let (cc, pc) = (arr(&centres), arr(&positions));
+            c.sample_negatives(&sc.tables, &cc, &pc, k, mode, 12345, &mut oc)
                 .unwrap();
             assert_eq!(
                 g.download(&og).unwrap(),
-                oc,
+                oc.to_vec(),
                 "negatives differ for n={n} k={k} {mode:?}"
             );
         }

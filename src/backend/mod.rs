@@ -14,7 +14,6 @@ pub mod composed;
 pub mod cpu;
 #[cfg(any(feature = "cuda", feature = "emulator"))]
 pub mod cuda;
-pub mod hogwild;
 pub mod state;
 pub mod step;
 

@@ -107,7 +107,10 @@ mod tests {
         use crate::backend::Backend;
         assert_eq!(crate::backend::cpu::CpuBackend::new(1).capabilities(), CPU);
         #[cfg(any(feature = "cuda", feature = "emulator"))]
-        assert_eq!(crate::backend::cuda::backend::capabilities(Some(48 << 10)), CUDA);
+        assert_eq!(
+            crate::backend::cuda::backend::capabilities(Some(48 << 10)),
+            CUDA
+        );
     }
 
     /// What each combination must give, stated as the rules users read in `--help`: f16 trains

@@ -1,6 +1,10 @@
-//! A row-major matrix that several threads update at once without locks (Hogwild!, Recht et al. 2011).
+//! A `[rows, dim]` ndarray matrix whose rows several threads update at once without locks
+//! (Hogwild!, Recht et al. 2011).
 //!
-//! This type owns the CPU backend's only `unsafe`. Why it is sound enough:
+//! The handle wraps the memory of a standard-layout (row-major, contiguous) `ArrayViewMut2`, so
+//! every row is one contiguous `&[f32]` slice for the fast path's vector loops.
+//!
+//! This type owns the CPU backend's only `unsafe` outside the AVX2 dispatch. Why it is sound enough:
 //! - **Lifetime.** A handle borrows the matrix mutably for `'a`, so nothing outside the handles can
 //!   read or write it while they live; the backend's worker threads are scoped and joined before
 //!   that borrow ends.
@@ -18,6 +22,8 @@
 
 use std::marker::PhantomData;
 
+use ndarray::ArrayViewMut2;
+
 /// A shared handle to a `[rows, dim]` row-major f32 matrix; clone one per worker thread.
 #[derive(Clone, Debug)]
 pub struct HogwildMatrix<'a> {
@@ -33,16 +39,16 @@ pub struct HogwildMatrix<'a> {
 unsafe impl Send for HogwildMatrix<'_> {}
 
 impl<'a> HogwildMatrix<'a> {
-    /// Wraps `data` (length a multiple of `dim`, `dim > 0`) for lock-free shared updates.
-    pub fn new(data: &'a mut [f32], dim: usize) -> Self {
-        assert!(
-            dim > 0 && data.len() % dim == 0,
-            "matrix length {} is not a multiple of dim {dim}",
-            data.len()
-        );
+    /// Wraps `matrix` (standard layout, `dim > 0` columns) for lock-free shared updates.
+    pub fn new(matrix: ArrayViewMut2<'a, f32>) -> Self {
+        let (rows, dim) = matrix.dim();
+        assert!(dim > 0, "matrix has no columns");
+        let data = matrix
+            .into_slice()
+            .expect("a Hogwild matrix is row-major and contiguous");
         HogwildMatrix {
             ptr: data.as_mut_ptr(),
-            rows: data.len() / dim,
+            rows,
             dim,
             _borrow: PhantomData,
         }
@@ -50,10 +56,6 @@ impl<'a> HogwildMatrix<'a> {
 
     pub fn dim(&self) -> usize {
         self.dim
-    }
-
-    pub fn rows(&self) -> usize {
-        self.rows
     }
 
     /// Asks the CPU to start loading row `r` into cache (a hint: no effect on values).
@@ -95,11 +97,12 @@ impl<'a> HogwildMatrix<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Array2;
 
     #[test]
     fn threads_updating_disjoint_rows_see_all_their_writes() {
-        let mut data = vec![0.0f32; 4 * 3];
-        let m = HogwildMatrix::new(&mut data, 3);
+        let mut data = Array2::<f32>::zeros((4, 3));
+        let m = HogwildMatrix::new(data.view_mut());
         std::thread::scope(|s| {
             for t in 0..4 {
                 let mut h = m.clone();
@@ -114,10 +117,17 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "row-major and contiguous")]
+    fn a_view_whose_rows_are_not_contiguous_is_refused() {
+        let mut data = Array2::<f32>::zeros((3, 2));
+        let _ = HogwildMatrix::new(data.view_mut().reversed_axes());
+    }
+
+    #[test]
     #[should_panic(expected = "out of 2 rows")]
     fn row_index_is_bounds_checked() {
-        let mut data = vec![0.0f32; 4];
-        let m = HogwildMatrix::new(&mut data, 2);
+        let mut data = Array2::<f32>::zeros((2, 2));
+        let m = HogwildMatrix::new(data.view_mut());
         let _ = m.row(2);
     }
 }

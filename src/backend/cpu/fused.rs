@@ -1,0 +1,532 @@
+//! The Hogwild fast path (`--device cpu`): the batch split over scoped threads, and each thread's
+//! per-centre step on contiguous rows of the shared `W_in` and `W_out` arrays.
+//!
+//! The step follows `plan.rs` exactly (same centres, contexts, negatives and learning rates as the
+//! composed path); what makes it fast is reading each target row once per centre, one fused
+//! σ/loss pass per example, and an AVX2 build chosen at run time that is bit-identical to the
+//! baseline build.
+
+use ndarray::Array2;
+
+use super::hogwild::HogwildMatrix;
+use super::simd::{axpy, dot, exp_nonpositive};
+use super::{matrix_mut, CpuBackend};
+use crate::backend::{Model, StepStats, Tables};
+use crate::train::plan::{self, Batch, Centre, ModelKind, StepConfig, SENTENCE_BREAK};
+use crate::train::sampler::AliasTable;
+
+/// Trains `batch` with `threads` Hogwild workers (SGD).
+///
+/// The batch is cut at span boundaries into at most `threads` contiguous groups, one scoped
+/// thread each; every thread trains exactly the centres [`plan::centres`] gives its spans, with
+/// the parent batch's learning-rate ramp, and writes the shared matrices without locks.
+/// One thread is bit-reproducible; more threads race as Hogwild does (lost updates are rare
+/// and harmless to convergence).
+pub fn train_batch(
+    threads: usize,
+    model: &mut Model<CpuBackend>,
+    tables: &Tables<CpuBackend>,
+    tokens: &[u32],
+    batch: &Batch,
+    cfg: &StepConfig,
+) -> StepStats {
+    let dim = model.dim;
+    let (w_in, w_out) = model
+        .f32_mut()
+        .expect("choose_step gives the CPU fast path f32 weights only");
+    let words = tokens[batch.start..batch.start + batch.len]
+        .iter()
+        .filter(|&&w| w != SENTENCE_BREAK)
+        .count() as u64;
+    let spans: Vec<(usize, usize)> = batch.spans().collect();
+    let groups = threads.min(spans.len()).max(1);
+    let sub_batches: Vec<Batch> = (0..groups)
+        .filter_map(|g| {
+            let (a, b) = (g * spans.len() / groups, (g + 1) * spans.len() / groups);
+            (b > a).then(|| Batch {
+                start: spans[a].0,
+                len: spans[b - 1].1 - spans[a].0,
+                ..batch.clone()
+            })
+        })
+        .collect();
+    let w_in = HogwildMatrix::new(matrix_mut(w_in, dim));
+    let w_out = HogwildMatrix::new(matrix_mut(w_out, dim));
+    let shared = Shared {
+        tokens,
+        parent: batch,
+        keep: &tables.keep,
+        table: &tables.alias,
+        cfg,
+    };
+    let mut stats = if sub_batches.len() <= 1 {
+        sub_batches
+            .first()
+            .map(|sub| shared.run(sub, w_in, w_out))
+            .unwrap_or_default()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = sub_batches
+                .iter()
+                .map(|sub| {
+                    let (w_in, w_out, shared) = (w_in.clone(), w_out.clone(), &shared);
+                    scope.spawn(move || shared.run(sub, w_in, w_out))
+                })
+                .collect();
+            let mut total = StepStats::default();
+            for h in handles {
+                total.add(&h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            total
+        })
+    };
+    stats.words = words;
+    stats
+}
+
+/// What every worker of one `train_batch` call reads.
+struct Shared<'a> {
+    tokens: &'a [u32],
+    parent: &'a Batch,
+    keep: &'a [u32],
+    table: &'a AliasTable,
+    cfg: &'a StepConfig,
+}
+
+impl Shared<'_> {
+    /// Trains the centres of `sub` (a span-aligned piece of the parent batch) on one thread.
+    fn run(&self, sub: &Batch, w_in: HogwildMatrix<'_>, w_out: HogwildMatrix<'_>) -> StepStats {
+        self.run_with(sub, w_in, w_out, has_avx2())
+    }
+
+    /// [`Shared::run`] with the AVX2 build of the step chosen by the caller (`avx2` must only be
+    /// true where the CPU has AVX2).
+    fn run_with(
+        &self,
+        sub: &Batch,
+        w_in: HogwildMatrix<'_>,
+        w_out: HogwildMatrix<'_>,
+        avx2: bool,
+    ) -> StepStats {
+        let model = self.cfg.model;
+        let mut worker = Worker::new(w_in, w_out, self.cfg.negative as usize, avx2);
+        // One centre of look-ahead: its rows start loading while the previous centre trains.
+        plan::centres(self.tokens, sub, self.keep, self.table, self.cfg, |c| {
+            if !c.contexts.is_empty() {
+                worker.prefetch(c);
+                worker.train_pending(model);
+                worker.stash(c, self.parent.lr_at(c.index));
+            }
+        });
+        worker.train_pending(model);
+        worker.finish()
+    }
+}
+
+/// Whether this CPU can run the AVX2 build of the per-centre step.
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Running loss of one worker, in a form that needs a logarithm only every few hundred examples
+/// instead of a `log1p` per example: `Σ bce = Σ (max(x,0) − x·t) + ln Π (1 + exp(−|x|))`. Each
+/// factor lies in [1, 2], so the f64 product is folded into the sum long before it could overflow.
+struct LossAcc {
+    linear: f64,
+    product: f64,
+    sum: f64,
+}
+
+impl LossAcc {
+    fn new() -> Self {
+        LossAcc {
+            linear: 0.0,
+            product: 1.0,
+            sum: 0.0,
+        }
+    }
+
+    /// Folds the product into the sum when it grows large (call between examples' groups).
+    #[inline(always)]
+    fn settle(&mut self, force: bool) {
+        if force || self.product > 1e250 {
+            self.sum += self.linear + self.product.ln();
+            self.linear = 0.0;
+            self.product = 1.0;
+        }
+    }
+}
+
+/// The centre a worker trains next: what [`Centre`] gives it, plus its learning rate.
+#[derive(Default)]
+struct Pending {
+    word: u32,
+    lr: f32,
+    contexts: Vec<u32>,
+    negatives: Vec<u32>,
+}
+
+/// One thread's scratch buffers (allocated once per call, reused for every centre).
+struct Worker<'a> {
+    w_in: HogwildMatrix<'a>,
+    w_out: HogwildMatrix<'a>,
+    /// `[1 + K]` target ids of the current centre, and their labels, scores and gradients.
+    targets: Vec<u32>,
+    lanes: Lanes,
+    /// Copies of the target rows, read once per centre.
+    rows: Array2<f32>,
+    /// Accumulated target-row gradients (already scaled by the learning rate), one row per target.
+    acc: Array2<f32>,
+    /// `[dim]` CBOW's mean input, and the input gradient of the current example.
+    h: Vec<f32>,
+    grad_h: Vec<f32>,
+    loss: LossAcc,
+    stats: StepStats,
+    /// The centre whose rows are being prefetched, trained when the next one arrives.
+    pending: Option<Pending>,
+    /// Emptied `Pending` kept for its allocations.
+    spare: Pending,
+    /// Whether this CPU runs the AVX2 build of the per-centre step.
+    avx2: bool,
+}
+
+/// Width of the σ/loss pass over one centre's targets (`1 + K` padded to whole chunks).
+const LANES: usize = 8;
+
+/// Per-target values of one example group, `LANES`-padded (padding lanes are computed and ignored).
+struct Lanes {
+    /// Targets in use (`1 + K`).
+    n: usize,
+    label: Vec<f32>,
+    score: Vec<f32>,
+    /// `exp(−|score|)`, the loss's linear part `max(x, 0) − x·t`, and `lr·(σ(x) − t)`.
+    e: Vec<f32>,
+    linear: Vec<f32>,
+    g: Vec<f32>,
+}
+
+impl Lanes {
+    fn new(n: usize) -> Self {
+        let padded = n.div_ceil(LANES) * LANES;
+        let mut label = vec![0.0; padded];
+        label[0] = 1.0;
+        let z = vec![0.0; padded];
+        Lanes {
+            n,
+            label,
+            score: z.clone(),
+            e: z.clone(),
+            linear: z.clone(),
+            g: z,
+        }
+    }
+
+    /// σ, gradient and loss parts of every lane: fixed-size, branch-free chunks with no libm call.
+    #[inline(always)]
+    fn activate(&mut self, lr: f32) {
+        let chunks = self.score.len() / LANES;
+        for c in 0..chunks {
+            let lanes = c * LANES..(c + 1) * LANES;
+            let x: &[f32; LANES] = self.score[lanes.clone()].try_into().unwrap();
+            let t: &[f32; LANES] = self.label[lanes.clone()].try_into().unwrap();
+            let e: &mut [f32; LANES] = (&mut self.e[lanes.clone()]).try_into().unwrap();
+            for i in 0..LANES {
+                e[i] = exp_nonpositive(-x[i].abs());
+            }
+            let lin: &mut [f32; LANES] = (&mut self.linear[lanes.clone()]).try_into().unwrap();
+            for i in 0..LANES {
+                lin[i] = x[i].max(0.0) - x[i] * t[i];
+            }
+            let g: &mut [f32; LANES] = (&mut self.g[lanes]).try_into().unwrap();
+            for i in 0..LANES {
+                let inv = 1.0 / (1.0 + e[i]);
+                let s = if x[i] >= 0.0 { inv } else { e[i] * inv };
+                g[i] = (s - t[i]) * lr;
+            }
+        }
+    }
+}
+
+/// The rows of a scratch matrix as contiguous slices (one layout check per call, not per row).
+#[inline(always)]
+fn row_slices(m: &Array2<f32>) -> std::slice::ChunksExact<'_, f32> {
+    let dim = m.ncols();
+    m.as_slice().expect(SCRATCH).chunks_exact(dim)
+}
+
+/// [`row_slices`] for writing.
+#[inline(always)]
+fn row_slices_mut(m: &mut Array2<f32>) -> std::slice::ChunksExactMut<'_, f32> {
+    let dim = m.ncols();
+    m.as_slice_mut().expect(SCRATCH).chunks_exact_mut(dim)
+}
+
+const SCRATCH: &str = "scratch matrices are standard-layout";
+
+/// One example group: scores of `h` against the target `rows`; with `g = lr·(σ(x) − label)`,
+/// sets `grad_h = Σ g_t rows_t` and adds `g_t h` to `acc_t`.
+#[inline(always)]
+fn train_group(
+    h: &[f32],
+    rows: &[f32],
+    lanes: &mut Lanes,
+    lr: f32,
+    grad_h: &mut [f32],
+    acc: &mut [f32],
+    loss: &mut LossAcc,
+) {
+    let dim = h.len();
+    for (x, r) in lanes.score.iter_mut().zip(rows.chunks_exact(dim)) {
+        *x = dot(h, r);
+    }
+    lanes.activate(lr);
+    for (&lin, &e) in lanes.linear[..lanes.n].iter().zip(&lanes.e[..lanes.n]) {
+        loss.linear += lin as f64;
+        loss.product *= 1.0 + e as f64;
+    }
+    loss.settle(false);
+    grad_h.fill(0.0);
+    for ((r, a), &g) in rows
+        .chunks_exact(dim)
+        .zip(acc.chunks_exact_mut(dim))
+        .zip(&lanes.g)
+    {
+        axpy(grad_h, g, r);
+        axpy(a, g, h);
+    }
+}
+
+impl<'a> Worker<'a> {
+    fn new(w_in: HogwildMatrix<'a>, w_out: HogwildMatrix<'a>, k: usize, avx2: bool) -> Self {
+        let dim = w_in.dim();
+        let n = 1 + k;
+        Worker {
+            w_in,
+            w_out,
+            targets: vec![0; n],
+            lanes: Lanes::new(n),
+            rows: Array2::zeros((n, dim)),
+            acc: Array2::zeros((n, dim)),
+            h: vec![0.0; dim],
+            grad_h: vec![0.0; dim],
+            loss: LossAcc::new(),
+            stats: StepStats::default(),
+            pending: None,
+            spare: Pending::default(),
+            avx2,
+        }
+    }
+
+    /// Starts loading every row centre `c` touches into cache, so that the misses overlap with
+    /// the previous centre's arithmetic instead of stalling this one's.
+    fn prefetch(&self, c: &Centre) {
+        self.w_out.prefetch(c.word as usize);
+        for &t in &c.negatives {
+            self.w_out.prefetch(t as usize);
+        }
+        for &ctx in &c.contexts {
+            self.w_in.prefetch(ctx as usize);
+        }
+    }
+
+    /// Queues `c` (copied into reused buffers) as the next centre to train.
+    fn stash(&mut self, c: &Centre, lr: f32) {
+        let mut p = std::mem::take(&mut self.spare);
+        p.word = c.word;
+        p.lr = lr;
+        p.contexts.clear();
+        p.contexts.extend_from_slice(&c.contexts);
+        p.negatives.clear();
+        p.negatives.extend_from_slice(&c.negatives);
+        self.pending = Some(p);
+    }
+
+    /// Trains the queued centre, if any.
+    fn train_pending(&mut self, model: ModelKind) {
+        if let Some(p) = self.pending.take() {
+            self.centre(&p, model);
+            self.spare = p;
+        }
+    }
+
+    /// Copies the centre's target rows `[centre, negatives…]` out of `w_out`.
+    #[inline(always)]
+    fn load_targets(&mut self, c: &Pending) {
+        self.targets[0] = c.word;
+        self.targets[1..].copy_from_slice(&c.negatives);
+        for (dst, &t) in row_slices_mut(&mut self.rows).zip(&self.targets) {
+            dst.copy_from_slice(self.w_out.row(t as usize));
+        }
+        self.acc.as_slice_mut().expect(SCRATCH).fill(0.0);
+    }
+
+    /// Subtracts the accumulated target-row gradients from `w_out`, once per centre.
+    #[inline(always)]
+    fn store_targets(&mut self) {
+        for (a, &t) in row_slices(&self.acc).zip(&self.targets) {
+            axpy(self.w_out.row_mut(t as usize), -1.0, a);
+        }
+        self.stats.centres += 1;
+    }
+
+    /// Trains one centre, with 256-bit vectors where the CPU has them. Neither path contracts to
+    /// FMA, so both compute bit-identical results (the same operations in the same order).
+    fn centre(&mut self, c: &Pending, model: ModelKind) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only true where a run-time check found AVX2 on this CPU (see
+            // `has_avx2` and `Shared::run_with`), the only feature `centre_avx2` enables.
+            return unsafe { self.centre_avx2(c, model) };
+        }
+        self.centre_body(c, model)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn centre_avx2(&mut self, c: &Pending, model: ModelKind) {
+        self.centre_body(c, model)
+    }
+
+    #[inline(always)]
+    fn centre_body(&mut self, c: &Pending, model: ModelKind) {
+        match model {
+            ModelKind::Skipgram => self.skipgram(c),
+            ModelKind::Cbow => self.cbow(c),
+        }
+    }
+
+    #[inline(always)]
+    fn skipgram(&mut self, c: &Pending) {
+        let lr = c.lr;
+        self.load_targets(c);
+        let rows = self.rows.as_slice().expect(SCRATCH);
+        let acc = self.acc.as_slice_mut().expect(SCRATCH);
+        for &ctx in &c.contexts {
+            let h = self.w_in.row_mut(ctx as usize);
+            train_group(
+                h,
+                rows,
+                &mut self.lanes,
+                lr,
+                &mut self.grad_h,
+                acc,
+                &mut self.loss,
+            );
+            axpy(h, -1.0, &self.grad_h);
+        }
+        self.stats.examples += (c.contexts.len() * self.targets.len()) as u64;
+        self.store_targets();
+    }
+
+    #[inline(always)]
+    fn cbow(&mut self, c: &Pending) {
+        let lr = c.lr;
+        self.load_targets(c);
+        self.h.fill(0.0);
+        for &ctx in &c.contexts {
+            axpy(&mut self.h, 1.0, self.w_in.row(ctx as usize));
+        }
+        let inv = 1.0 / c.contexts.len() as f32;
+        self.h.iter_mut().for_each(|x| *x *= inv);
+        train_group(
+            &self.h,
+            self.rows.as_slice().expect(SCRATCH),
+            &mut self.lanes,
+            lr,
+            &mut self.grad_h,
+            self.acc.as_slice_mut().expect(SCRATCH),
+            &mut self.loss,
+        );
+        for &ctx in &c.contexts {
+            axpy(self.w_in.row_mut(ctx as usize), -1.0, &self.grad_h);
+        }
+        self.stats.examples += self.targets.len() as u64;
+        self.store_targets();
+    }
+
+    fn finish(mut self) -> StepStats {
+        self.loss.settle(true);
+        self.stats.loss_sum = self.loss.sum;
+        self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::sampler::{keep_thresholds, NegativeMode};
+
+    /// The AVX2 build and the baseline build of the step give bit-identical parameters and loss.
+    #[test]
+    fn avx2_and_baseline_steps_are_bit_identical() {
+        let vocab = 40usize;
+        let dim = 37; // not a multiple of the vector width: exercises the scalar tails
+        let tokens: Vec<u32> = (0..3000u64)
+            .map(|i| {
+                let r = crate::train::rng::draw(4, i, 9, 0);
+                if r[1] % 13 == 0 {
+                    SENTENCE_BREAK
+                } else {
+                    crate::train::rng::below(r[0], vocab as u32)
+                }
+            })
+            .collect();
+        let counts: Vec<u64> = (0..vocab as u64).map(|i| 100 + 50 * i).collect();
+        let table = AliasTable::unigram(&counts, 0.75);
+        let keep = keep_thresholds(&counts, 0.0);
+        let init = Array2::from_shape_fn((vocab, dim), |(r, c)| {
+            let i = (r * dim + c) as u64;
+            crate::train::rng::unit_f32(crate::train::rng::draw(2, i, 3, 0)[0]) - 0.5
+        });
+        let batch = Batch {
+            start: 0,
+            len: tokens.len(),
+            epoch: 0,
+            corpus_len: 3000,
+            lr_begin: 0.05,
+            lr_end: 0.01,
+        };
+        for model in [ModelKind::Skipgram, ModelKind::Cbow] {
+            let cfg = StepConfig {
+                model,
+                window: 3,
+                fixed_window: false,
+                negative: 4,
+                negatives: NegativeMode::Replace,
+                seed: 1,
+            };
+            let shared = Shared {
+                tokens: &tokens,
+                parent: &batch,
+                keep: &keep,
+                table: &table,
+                cfg: &cfg,
+            };
+            let mut results = Vec::new();
+            for avx2 in [false, has_avx2()] {
+                let (mut w_in, mut w_out) = (init.clone(), init.clone());
+                let stats = shared.run_with(
+                    &batch,
+                    HogwildMatrix::new(w_in.view_mut()),
+                    HogwildMatrix::new(w_out.view_mut()),
+                    avx2,
+                );
+                let bits = |v: &Array2<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                results.push((
+                    stats.loss_sum.to_bits(),
+                    stats.examples,
+                    bits(&w_in),
+                    bits(&w_out),
+                ));
+            }
+            assert!(results[0].1 > 0);
+            assert!(
+                results[0] == results[1],
+                "{model:?}: AVX2 and baseline builds differ"
+            );
+        }
+    }
+}
