@@ -1,0 +1,25 @@
+//! The backend conformance suite: one body per property, run on every device (candle's
+//! `test_device!`): the CPU backend, the emulated device (feature `emulator`) and a GPU
+//! (`W2V_TEST_DEVICE=cuda:N`, ignored unless asked for; see `common/devices.rs`). Each body checks
+//! a backend against a reference that is not itself a backend — hand-computed values, closed
+//! forms, `w2v_gpu::train::sampler`, `w2v_gpu::train::plan`, and the reference step
+//! `w2v_gpu::train::reference` — so the CPU instance tests the CPU backend too.
+//!
+//! By subject: `layers` (the book's operations), `sampling` (negatives, subsampling), `fused` (the
+//! fast path against the reference step, serial and concurrent), `composed` (the composed path),
+//! `storage` (`--storage f16` and the half helpers), `chunking` (the resident corpus chunk),
+//! `training` (whole runs), `kernels` (launch geometry and argument checks on CUDA devices) and
+//! `cpu` (what only the CPU backend has: its threads).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod chunking;
+mod composed;
+mod cpu;
+mod fused;
+mod kernels;
+mod layers;
+mod sampling;
+mod storage;
+mod training;
