@@ -9,7 +9,9 @@ use w2v_gpu::train::plan::{ModelKind, SENTENCE_BREAK, SPAN_LEN};
 use w2v_gpu::train::rng;
 use w2v_gpu::train::sampler::NegativeMode;
 
-use crate::common::devices::{conformance, KernelDevice, TestDevice};
+#[cfg(any(feature = "emulator", feature = "cuda"))]
+use crate::common::devices::KernelDevice;
+use crate::common::devices::{conformance, TestDevice};
 use crate::common::fixture::{batch, delta, rel_err, step_cfg, train, uniform, Model, Step};
 
 const VOCAB: usize = 50;
@@ -91,6 +93,7 @@ conformance!(
     [cpu, cuda]
 );
 
+#[cfg(any(feature = "emulator", feature = "cuda"))]
 /// The default (concurrent) fused steps against the CPU's composition, minibatches of 64.
 fn concurrent_matches_composed<T: KernelDevice>(dev: &T) {
     let (fast, cpu) = (dev.open(), CpuBackend::new(1));
@@ -121,12 +124,14 @@ fn concurrent_matches_composed<T: KernelDevice>(dev: &T) {
         }
     }
 }
+#[cfg(any(feature = "emulator", feature = "cuda"))]
 conformance!(
     concurrent_fused_steps_match_composed_to_first_order,
     concurrent_matches_composed,
     [emulated, cuda]
 );
 
+#[cfg(any(feature = "emulator", feature = "cuda"))]
 /// The same minibatches on the device and on the CPU: only the order of float additions in the
 /// device's atomic scatter differs.
 fn composed_matches_cpu<T: KernelDevice>(dev: &T) {
@@ -155,6 +160,7 @@ fn composed_matches_cpu<T: KernelDevice>(dev: &T) {
         }
     }
 }
+#[cfg(any(feature = "emulator", feature = "cuda"))]
 conformance!(
     composed_path_matches_the_cpu,
     composed_matches_cpu,

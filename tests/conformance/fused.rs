@@ -4,12 +4,13 @@
 //! and batches that do not start on a span; concurrently (Hogwild) to first order at a small rate;
 //! and bit-reproducible when serial.
 
-use w2v_gpu::backend::Backend;
 use w2v_gpu::train::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
 use w2v_gpu::train::rng::{self, draw, PURPOSE_INIT};
 use w2v_gpu::train::sampler::{AliasTable, NegativeMode};
 
-use crate::common::devices::{conformance, KernelDevice, TestDevice};
+#[cfg(any(feature = "emulator", feature = "cuda"))]
+use crate::common::devices::KernelDevice;
+use crate::common::devices::{conformance, TestDevice};
 use crate::common::fixture::{
     assert_close, batch, rel_err, step_cfg, train, uniform, words, Model, Step,
 };
@@ -190,7 +191,9 @@ conformance!(
     serial_matches_reference
 );
 
+#[cfg(any(feature = "emulator", feature = "cuda"))]
 fn concurrent_matches_serial<T: KernelDevice>(dev: &T) {
+    use w2v_gpu::backend::Backend;
     let (fast, serial) = (dev.open(), dev.serial());
     let m = Model::zipf(400, 24);
     let tokens = m.corpus(3 * SPAN_LEN + 1000);
@@ -217,6 +220,7 @@ fn concurrent_matches_serial<T: KernelDevice>(dev: &T) {
         }
     }
 }
+#[cfg(any(feature = "emulator", feature = "cuda"))]
 // The CPU's threads take whole spans each: `cpu::two_threads_reach_the_same_loss` checks them.
 conformance!(
     concurrent_fast_path_matches_serial_to_first_order,

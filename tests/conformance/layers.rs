@@ -510,15 +510,15 @@ fn finite_differences<T: TestDevice>(dev: &T) {
         v[i] += by;
         v
     };
-    for i in 0..h.len() {
+    for (i, &analytic) in gh.iter().enumerate() {
         let lp = total_loss(&b, &nudged(&h, i, eps), &rows, &labels, dim);
         let lm = total_loss(&b, &nudged(&h, i, -eps), &rows, &labels, dim);
-        check(gh[i], lp, lm, &format!("d/dh[{i}]"));
+        check(analytic, lp, lm, &format!("d/dh[{i}]"));
     }
-    for i in 0..rows.len() {
+    for (i, &analytic) in gr.iter().enumerate() {
         let lp = total_loss(&b, &h, &nudged(&rows, i, eps), &labels, dim);
         let lm = total_loss(&b, &h, &nudged(&rows, i, -eps), &labels, dim);
-        check(gr[i], lp, lm, &format!("d/drows[{i}]"));
+        check(analytic, lp, lm, &format!("d/drows[{i}]"));
     }
 }
 conformance!(

@@ -9,17 +9,21 @@
 //! fast path against the reference step, serial and concurrent), `composed` (the composed path),
 //! `storage` (`--storage f16` and the half helpers), `chunking` (the resident corpus chunk),
 //! `training` (whole runs), `kernels` (launch geometry and argument checks on CUDA devices) and
-//! `cpu` (what only the CPU backend has: its threads).
+//! `cpu` (what only the CPU backend has: its threads). Bodies over `KernelDevice` (the CUDA
+//! backend's) build only with feature `emulator` or `cuda`.
 
 #[path = "../common/mod.rs"]
 mod common;
 
+#[cfg(any(feature = "emulator", feature = "cuda"))]
 mod chunking;
 mod composed;
 mod cpu;
 mod fused;
+#[cfg(any(feature = "emulator", feature = "cuda"))]
 mod kernels;
 mod layers;
 mod sampling;
+#[cfg(any(feature = "emulator", feature = "cuda"))]
 mod storage;
 mod training;
