@@ -8,6 +8,9 @@
 //!   formatting, so text files read back bit-identical. Trailing spaces (word2vec.c) are accepted.
 //!
 //! A word can hold no whitespace in either format, so writing such a word is refused.
+//!
+//! Reading checks the header's promise against the file's length before allocating anything, and
+//! refuses NaN and infinite values unless [`ReadOptions::allow_nonfinite`] is set.
 
 use std::path::Path;
 
