@@ -314,7 +314,7 @@ fn checksums<'a>(
         .map(|(name, dtype, shape, data)| {
             let mut h = crc32fast::Hasher::new();
             field(&mut h, name.as_bytes());
-            // The dtype as the file spells it ("F32"), which no release of the crate renames.
+            // The dtype as the file format spells it ("F32"): fixed by the format, not by a release.
             field(
                 &mut h,
                 serde_json::to_string(&dtype).unwrap_or_default().as_bytes(),
