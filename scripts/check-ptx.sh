@@ -2,9 +2,10 @@
 # check-ptx.sh: compiles every kernel the way a release does and checks it for real GPUs, with no GPU.
 #
 # 1. installs the pinned nvcc (scripts/install-nvcc.sh) unless $NVCC names one;
-# 2. `cargo build --features cuda` with it, which writes one PTX module per kernels/*.cu;
-# 3. `ptxas -v` on every module for sm_80 and sm_90: prints registers, stack and spills per kernel,
-#    fails on any ptxas error and on any spill in the fused kernels;
+# 2. `cargo build --features cuda` with it, which writes one PTX module per kernels/*.cu (and per
+#    test-only kernels/test/*.cu, in the build's test/ folder, which the binary does not embed);
+# 3. `ptxas -v` on every module, test-only ones included, for sm_80 and sm_90: prints registers,
+#    stack and spills per kernel, fails on any ptxas error and on any spill in the fused kernels;
 # 4. compiles the NVRTC sources (common.cuh inlined) alone, with no include path, as NVRTC will.
 set -euo pipefail
 
@@ -20,7 +21,7 @@ dirs = [m["out_dir"] for m in map(json.loads, sys.stdin)
         if m.get("reason") == "build-script-executed" and "w2v-gpu" in m.get("package_id", "")]
 print(dirs[-1] if dirs else "")
 ')"
-if [ -z "$out_dir" ] || ! ls "$out_dir"/*.ptx >/dev/null 2>&1; then
+if [ -z "$out_dir" ] || ! ls "$out_dir"/*.ptx "$out_dir"/test/*.ptx >/dev/null 2>&1; then
     echo "check-ptx: the build produced no PTX (is nvcc at $nvcc working?)" >&2
     exit 1
 fi
@@ -29,7 +30,7 @@ grep -h 'BUILD_INFO' "$out_dir/kernels.rs"
 status=0
 printf '%-7s %-26s %5s %6s %7s %7s\n' arch kernel regs stack spill_st spill_ld
 for arch in sm_80 sm_90; do
-    for ptx in "$out_dir"/*.ptx; do
+    for ptx in "$out_dir"/*.ptx "$out_dir"/test/*.ptx; do
         if ! log="$("$ptxas" -v -arch="$arch" "$ptx" -o /dev/null 2>&1)"; then
             echo "$log" >&2
             echo "check-ptx: ptxas failed on $(basename "$ptx") for $arch" >&2
@@ -57,7 +58,7 @@ done
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-for src in "$out_dir"/*.inlined.cu; do
+for src in "$out_dir"/*.inlined.cu "$out_dir"/test/*.inlined.cu; do
     cp "$src" "$scratch/"
     if ! (cd "$scratch" && "$nvcc" -ptx -std=c++17 -arch=compute_75 -o /dev/null "$(basename "$src")"); then
         echo "check-ptx: the NVRTC source $(basename "$src") does not compile on its own" >&2

@@ -7,8 +7,10 @@
 #
 # Steps, each PASS/FAIL/SKIP in the summary; the exit status is non-zero when any step fails:
 #   1. `w2v-gpu info`                      the driver, the devices, how the kernels were built;
-#   2. the CUDA test binaries              with W2V_TEST_DEVICE=cuda:N (every kernel against the CPU,
-#                                          fused against composed, chunked against unchunked, arguments);
+#   2. the conformance suite on the GPU    its `::cuda` instances (ignored elsewhere) with
+#                                          W2V_TEST_DEVICE=cuda:N: every layer, the fused steps against
+#                                          the reference step, composed against the CPU, chunking, f16,
+#                                          the test-only half kernels, launch checks, whole runs;
 #   3. CPU/GPU parity on a fixed seed      train the built-in corpus on both devices; losses within
 #                                          5% and planted-analogy accuracy within 0.10;
 #   4. `w2v-gpu bench --device cuda:N,cpu` side by side (words/s, loss) on a text8-sized corpus
@@ -21,7 +23,7 @@
 #   --bench-corpus FILE  bench on this corpus instead (text8, or a real text: the built-in corpus has
 #                     only ~460 distinct words, so its rows all sit in cache and collide often)
 #   --bench-repeat N  concatenate N copies of --bench-corpus (e.g. 21 × KJV ≈ text8's 17M words)
-#   --tests  a test binary or a folder to search for cuda_parity-* test binaries (repeatable;
+#   --tests  a test binary or a folder to search for conformance-* test binaries (repeatable;
 #            default: target/release/deps and target/debug/deps)
 set -u
 
@@ -43,7 +45,7 @@ while [ $# -gt 0 ]; do
         --bench-epochs) bench_epochs="$2"; shift 2 ;;
         --bench-corpus) bench_corpus="$2"; shift 2 ;;
         --bench-repeat) bench_repeat="$2"; shift 2 ;;
-        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -83,25 +85,28 @@ else
     fi
 fi
 
-echo "== 2. CUDA test binaries on $device"
+echo "== 2. conformance tests on $device"
 found=()
 for t in "${tests[@]}"; do
     if [ -f "$t" ] && [ -x "$t" ]; then
         found+=("$t")
     elif [ -d "$t" ]; then
         # The newest build only: a target folder keeps stale binaries of older builds.
-        newest="$(ls -t "$t"/cuda_parity-* 2>/dev/null | while read -r f; do [ -f "$f" ] && [ -x "$f" ] && echo "$f"; done | head -n1)"
+        newest="$(ls -t "$t"/conformance-* 2>/dev/null | while read -r f; do [ -f "$f" ] && [ -x "$f" ] && echo "$f"; done | head -n1)"
         [ -n "$newest" ] && found+=("$newest")
     fi
 done
 if [ ${#found[@]} -eq 0 ]; then
-    record SKIP "CUDA tests" "no cuda_parity-* binary (cargo test --release --features cuda --no-run; pass --tests)"
+    record SKIP "CUDA tests" "no conformance-* binary (cargo test --release --features cuda --no-run; pass --tests)"
 else
     for t in "${found[@]}"; do
-        W2V_TEST_DEVICE="$device" "$t" --test-threads=1 > "$work/tests.txt" 2>&1
+        # Only the GPU instances: they are the ignored tests whose names end in `::cuda`.
+        W2V_TEST_DEVICE="$device" "$t" --ignored --test-threads=1 ::cuda > "$work/tests.txt" 2>&1
         rc=$?
         cat "$work/tests.txt"
-        if [ $rc = 0 ]; then
+        if [ $rc = 0 ] && grep -q 'test result: ok. 0 passed' "$work/tests.txt"; then
+            record FAIL "CUDA tests $(basename "$t")" "no ::cuda test ran (was it built with --features cuda?)"
+        elif [ $rc = 0 ]; then
             record PASS "CUDA tests $(basename "$t")" "$(grep -m1 'test result' "$work/tests.txt")"
         else
             record FAIL "CUDA tests $(basename "$t")" "see the failures above"

@@ -1,35 +1,21 @@
-//! Training on the synthetic corpus reaches the planted-analogy threshold with both models, and
-//! subsampling keeps word2vec's fraction of each word of an encoded corpus.
+//! The planted-analogy threshold means something (untrained vectors fail it; trained ones pass it on
+//! every device in tests/conformance/training.rs), and subsampling keeps word2vec's fraction of each
+//! word of an encoded corpus.
 
 mod common;
 
-use w2v_gpu::backend::cpu::CpuBackend;
 use w2v_gpu::output::vectors::Embeddings;
 use w2v_gpu::query::eval::evaluate_analogies;
 use w2v_gpu::query::similarity::Index;
 use w2v_gpu::train::model::Init;
-use w2v_gpu::train::plan::{ModelKind, SENTENCE_BREAK};
+use w2v_gpu::train::plan::SENTENCE_BREAK;
 use w2v_gpu::train::sampler::{keep_thresholds, keep_token};
 
-use common::{config, corpus, train_on};
-
-#[test]
-fn both_models_learn_the_planted_analogies() {
-    let (vocab, enc, syn) = corpus(11, 150);
-    let backend = CpuBackend::new(2);
-    for (model, lr) in [(ModelKind::Skipgram, 0.025), (ModelKind::Cbow, 0.05)] {
-        let cfg = config(model, lr);
-        let t = train_on(&backend, &enc, &vocab, &cfg).unwrap();
-        let emb = Embeddings::new(vocab.words.clone(), cfg.dim, t.w_in);
-        let report = evaluate_analogies(&Index::new(&emb), &syn.sections, None);
-        assert_eq!(report.total.skipped, 0);
-        assert!(report.accuracy() >= 0.9, "{model:?}:\n{report}");
-    }
-}
+use common::corpus;
 
 #[test]
 fn untrained_vectors_fail_the_planted_analogies() {
-    // The threshold above means something: random initial vectors score near zero.
+    // Random initial vectors score near zero against the threshold trained vectors reach (0.9).
     let (vocab, _, syn) = corpus(11, 20);
     let (w_in, _) = w2v_gpu::train::model::init_weights(vocab.len(), 50, Init::Word2vec, 7);
     let emb = Embeddings::new(vocab.words.clone(), 50, w_in);

@@ -10,9 +10,13 @@
 //!
 //! The metadata map (string → string) holds `format` = `w2v-gpu-checkpoint`, `version` = `1`,
 //! `words` (a JSON array of the vocabulary in id order), `dim`, `epoch`, `next_token`, `adam_t`,
-//! `seed` (decimal integers) and `settings` (the run's settings as a JSON object).
+//! `seed` (decimal integers), `settings` (the run's settings as a JSON object) and `checksum`: a
+//! JSON object mapping each tensor's name, and `metadata`, to the CRC-32 (8 hex digits) of that
+//! tensor's name, dtype, shape and bytes, or of every other metadata key and value in key order.
+//! Loading verifies it, so bit rot is refused instead of resumed; checkpoints written before it
+//! existed (no `checksum` key) load unverified.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
@@ -20,11 +24,14 @@ use half::f16;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{Error, Result};
+use crate::input::read::read_input;
 use crate::output::fsutil::write_atomic;
+use crate::output::vectors::ReadOptions;
 
 const FORMAT: &str = "w2v-gpu-checkpoint";
 const VERSION: &str = "1";
 const ADAM_NAMES: [&str; 4] = ["adam_m_in", "adam_v_in", "adam_m_out", "adam_v_out"];
+const CHECKSUM: &str = "checksum";
 
 /// Element type of the stored weights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,7 +132,7 @@ pub fn save_checkpoint(path: &Path, ck: &Checkpoint, dtype: SaveDtype) -> Result
         .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()
         .map_err(|e| bad(e.to_string()))?;
     let words_json = serde_json::to_string(&ck.words).map_err(|e| bad(e.to_string()))?;
-    let metadata: HashMap<String, String> = [
+    let mut metadata: HashMap<String, String> = [
         ("format", FORMAT.to_string()),
         ("version", VERSION.to_string()),
         ("words", words_json),
@@ -139,24 +146,54 @@ pub fn save_checkpoint(path: &Path, ck: &Checkpoint, dtype: SaveDtype) -> Result
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    let sums = checksums(
+        views
+            .iter()
+            .map(|(name, t)| (*name, t.dtype(), t.shape(), t.data())),
+        &metadata,
+    );
+    metadata.insert(
+        CHECKSUM.into(),
+        serde_json::to_string(&sums).map_err(|e| bad(e.to_string()))?,
+    );
     let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| bad(e.to_string()))?;
     write_atomic(path, |w| w.write_all(&bytes))
 }
 
-/// Reads a checkpoint written by [`save_checkpoint`] (f32 or f16 weights).
+/// Reads a checkpoint written by [`save_checkpoint`] (f32 or f16 weights), refusing a damaged one
+/// (checksum mismatch) and one holding NaN or infinite values.
 pub fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read checkpoint", path, e))?;
+    load_checkpoint_with(path, ReadOptions::default())
+}
+
+/// [`load_checkpoint`] with the strictness of `options`.
+pub fn load_checkpoint_with(path: &Path, options: ReadOptions) -> Result<Checkpoint> {
+    let bytes = read_input(path, "cannot read checkpoint")?;
+    parse_checkpoint(&bytes, path, options)
+}
+
+/// Parses the bytes of a checkpoint; `path` only names the file in errors.
+pub fn parse_checkpoint(bytes: &[u8], path: &Path, options: ReadOptions) -> Result<Checkpoint> {
     let fail = |msg: String| {
         Error::format(
             path,
             format!("{msg}; expected a checkpoint written by `w2v-gpu train`"),
         )
     };
-    let (_, header) = SafeTensors::read_metadata(&bytes)
+    let (_, header) = SafeTensors::read_metadata(bytes)
         .map_err(|e| fail(format!("not a safetensors file ({e})")))?;
-    let tensors = SafeTensors::deserialize(&bytes)
+    let tensors = SafeTensors::deserialize(bytes)
         .map_err(|e| fail(format!("not a safetensors file ({e})")))?;
     let meta = header.metadata().clone().unwrap_or_default();
+    verify_checksums(&tensors, &meta).map_err(|what| {
+        Error::format(
+            path,
+            format!(
+                "the checkpoint is damaged (checksum mismatch in {what}); resume from an earlier checkpoint or \
+                 train again"
+            ),
+        )
+    })?;
     let get = |key: &str| {
         meta.get(key)
             .ok_or_else(|| fail(format!("metadata has no '{key}'")))
@@ -203,12 +240,27 @@ pub fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
                 rows.unwrap_or(shape[0])
             )));
         }
-        floats(&t).ok_or_else(|| {
+        let values = floats(&t).ok_or_else(|| {
             fail(format!(
                 "tensor '{name}' has dtype {:?}, expected F32 or F16",
                 t.dtype()
             ))
-        })
+        })?;
+        if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+            if !options.allow_nonfinite {
+                let (row, word) = (i / dim, words.get(i / dim));
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "tensor '{name}' row {row}{} holds {}, not a finite number: the run had diverged when this \
+                         checkpoint was written; resume from an earlier checkpoint (--allow-nonfinite reads it anyway)",
+                        word.map(|w| format!(" (word {w:?})")).unwrap_or_default(),
+                        values[i]
+                    ),
+                ));
+            }
+        }
+        Ok(values)
     };
     let w_in = tensor("w_in", Some(v))?;
     let w_out = tensor("w_out", None)?;
@@ -246,6 +298,74 @@ pub fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
         settings_json: get("settings")?.clone(),
         seed: number("seed")?,
     })
+}
+
+/// The CRC-32 of each tensor and of the metadata but its `checksum` key, as stored under that key.
+fn checksums<'a>(
+    tensors: impl Iterator<Item = (&'a str, Dtype, &'a [usize], &'a [u8])>,
+    meta: &HashMap<String, String>,
+) -> BTreeMap<String, String> {
+    // Lengths go before every variable-length field, so no two layouts hash the same bytes.
+    let field = |h: &mut crc32fast::Hasher, bytes: &[u8]| {
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    let mut sums: BTreeMap<String, String> = tensors
+        .map(|(name, dtype, shape, data)| {
+            let mut h = crc32fast::Hasher::new();
+            field(&mut h, name.as_bytes());
+            // The dtype as the file format spells it ("F32"): fixed by the format, not by a release.
+            field(
+                &mut h,
+                serde_json::to_string(&dtype).unwrap_or_default().as_bytes(),
+            );
+            let dims: Vec<u8> = shape
+                .iter()
+                .flat_map(|&n| (n as u64).to_le_bytes())
+                .collect();
+            field(&mut h, &dims);
+            field(&mut h, data);
+            (name.to_string(), format!("{:08x}", h.finalize()))
+        })
+        .collect();
+    let mut h = crc32fast::Hasher::new();
+    for (key, value) in meta
+        .iter()
+        .filter(|(k, _)| *k != CHECKSUM)
+        .collect::<BTreeMap<_, _>>()
+    {
+        field(&mut h, key.as_bytes());
+        field(&mut h, value.as_bytes());
+    }
+    sums.insert("metadata".into(), format!("{:08x}", h.finalize()));
+    sums
+}
+
+/// `Err(what)` when the stored checksums do not match the file's tensors and metadata; a file
+/// without checksums predates them and passes.
+fn verify_checksums(
+    tensors: &SafeTensors<'_>,
+    meta: &HashMap<String, String>,
+) -> Result<(), String> {
+    let Some(stored) = meta.get(CHECKSUM) else {
+        return Ok(());
+    };
+    let stored: BTreeMap<String, String> =
+        serde_json::from_str(stored).map_err(|_| "the checksum record itself".to_string())?;
+    let views = tensors.tensors();
+    let actual = checksums(
+        views
+            .iter()
+            .map(|(name, t)| (name.as_str(), t.dtype(), t.shape(), t.data())),
+        meta,
+    );
+    let differs = |key: &String| stored.get(key) != actual.get(key);
+    match actual.keys().chain(stored.keys()).find(|k| differs(k)) {
+        None => Ok(()),
+        Some(key) if key == "metadata" => Err("the metadata".into()),
+        Some(key) if !actual.contains_key(key) => Err(format!("tensor '{key}', which is missing")),
+        Some(key) => Err(format!("tensor '{key}'")),
+    }
 }
 
 fn f32_bytes(w: &[f32]) -> Vec<u8> {
@@ -346,6 +466,71 @@ mod tests {
         );
         let saved = std::fs::metadata(&p32).unwrap().len() - std::fs::metadata(&p16).unwrap().len();
         assert_eq!(saved, 2 * 2 * 12);
+    }
+
+    /// The same checkpoint as written before checksums existed.
+    fn without_checksum(bytes: &[u8]) -> Vec<u8> {
+        let (_, header) = SafeTensors::read_metadata(bytes).unwrap();
+        let mut meta = header.metadata().clone().unwrap();
+        assert!(meta.remove(CHECKSUM).is_some());
+        let tensors = SafeTensors::deserialize(bytes).unwrap();
+        safetensors::serialize(tensors.tensors(), Some(meta)).unwrap()
+    }
+
+    #[test]
+    fn checksums_refuse_damage_and_old_checkpoints_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ck.safetensors");
+        let ck = sample(true);
+        save_checkpoint(&p, &ck, SaveDtype::F32).unwrap();
+        let good = std::fs::read(&p).unwrap();
+        let load = |bytes: &[u8]| parse_checkpoint(bytes, &p, ReadOptions::default());
+
+        let mut rotten = good.clone();
+        *rotten.last_mut().unwrap() ^= 0x10;
+        let e = load(&rotten).unwrap_err().to_string();
+        assert!(
+            e.contains("ck.safetensors") && e.contains("damaged (checksum mismatch in tensor '"),
+            "{e}"
+        );
+        // Same length, so the file still parses: only the checksum sees it.
+        let at = good
+            .windows(11)
+            .position(|w| w == br#""epoch":"2""#)
+            .unwrap();
+        let mut edited = good.clone();
+        edited[at + 9] = b'3';
+        let e = load(&edited).unwrap_err().to_string();
+        assert!(e.contains("mismatch in the metadata"), "{e}");
+
+        assert_eq!(load(&without_checksum(&good)).unwrap(), ck);
+        let mut old_rotten = without_checksum(&good);
+        *old_rotten.last_mut().unwrap() ^= 0x10;
+        assert_ne!(
+            load(&old_rotten).unwrap(),
+            ck,
+            "no checksum, nothing to catch it"
+        );
+    }
+
+    #[test]
+    fn nonfinite_weights_are_refused_with_tensor_row_and_word_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("nan.safetensors");
+        let mut ck = sample(false);
+        ck.w_in[2 * 4 + 1] = f32::NAN;
+        save_checkpoint(&p, &ck, SaveDtype::F32).unwrap();
+        let e = load_checkpoint(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("tensor 'w_in' row 2 (word \"ünï\")")
+                && e.contains("NaN")
+                && e.contains("diverged"),
+            "{e}"
+        );
+        let allow = ReadOptions {
+            allow_nonfinite: true,
+        };
+        assert!(load_checkpoint_with(&p, allow).unwrap().w_in[9].is_nan());
     }
 
     #[test]

@@ -8,10 +8,14 @@
 //!   formatting, so text files read back bit-identical. Trailing spaces (word2vec.c) are accepted.
 //!
 //! A word can hold no whitespace in either format, so writing such a word is refused.
+//!
+//! Reading checks the header's promise against the file's length before allocating anything, and
+//! refuses NaN and infinite values unless [`ReadOptions::allow_nonfinite`] is set.
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::input::read::read_input;
 use crate::output::fsutil::write_atomic;
 
 /// A vocabulary with one vector per word: row `i` of `data` belongs to `words[i]`.
@@ -102,14 +106,35 @@ pub fn write_vectors(path: &Path, emb: &Embeddings, format: VectorFormat) -> Res
     })
 }
 
-/// Reads a word2vec binary or text file, telling them apart by the first record.
-pub fn read_vectors(path: &Path) -> Result<Embeddings> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read vectors", path, e))?;
-    parse_vectors(&bytes, path)
+/// How strict the readers of vectors and checkpoints are about the values they hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Accept NaN and infinite values (a diverged run's output, kept for inspection) instead of
+    /// refusing the file: one NaN row tops every neighbour list and zeroes every benchmark.
+    pub allow_nonfinite: bool,
 }
 
-/// Parses the bytes of a vectors file; `path` only names the file in errors.
+/// Reads a word2vec binary or text file, telling them apart by the first record; refuses
+/// non-finite values.
+pub fn read_vectors(path: &Path) -> Result<Embeddings> {
+    read_vectors_with(path, ReadOptions::default())
+}
+
+/// [`read_vectors`] with the strictness of `options`.
+pub fn read_vectors_with(path: &Path, options: ReadOptions) -> Result<Embeddings> {
+    let bytes = read_input(path, "cannot read vectors")?;
+    parse_vectors_with(&bytes, path, options)
+}
+
+/// Parses the bytes of a vectors file, refusing non-finite values; `path` only names the file in
+/// errors.
 pub fn parse_vectors(bytes: &[u8], path: &Path) -> Result<Embeddings> {
+    parse_vectors_with(bytes, path, ReadOptions::default())
+}
+
+/// [`parse_vectors`] with the strictness of `options`. Nothing is allocated before the header's
+/// promise is checked against the bytes that follow it.
+pub fn parse_vectors_with(bytes: &[u8], path: &Path, options: ReadOptions) -> Result<Embeddings> {
     let fail = |msg: String| Error::format(path, msg);
     let header_end = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
         fail(if bytes.is_empty() {
@@ -126,15 +151,37 @@ pub fn parse_vectors(bytes: &[u8], path: &Path) -> Result<Embeddings> {
         ))
     })?;
     let body = &bytes[header_end + 1..];
-    let cap = count.min(body.len() / (dim + 1) + 1);
-    let mut words = Vec::with_capacity(cap);
-    let mut data = Vec::with_capacity(cap.saturating_mul(dim));
-    if looks_like_text(body) {
-        parse_text(body, count, dim, &mut words, &mut data).map_err(fail)?;
+    let text = looks_like_text(body);
+    if least_body_bytes(count, dim, text).is_none_or(|n| n > body.len()) {
+        return Err(fail(format!(
+            "line 1: the header promises {count} vectors of {dim} values, more than the {} bytes after it can \
+             hold; the file is truncated or its header is wrong",
+            body.len()
+        )));
+    }
+    // Bounded by the file's length now: `count · dim` values take at least two bytes each.
+    let mut words = Vec::with_capacity(count);
+    let mut data = Vec::with_capacity(count * dim);
+    let allow = options.allow_nonfinite;
+    if text {
+        parse_text(body, count, dim, allow, &mut words, &mut data).map_err(fail)?;
     } else {
-        parse_binary(body, count, dim, &mut words, &mut data).map_err(fail)?;
+        parse_binary(body, count, dim, allow, &mut words, &mut data).map_err(fail)?;
     }
     Ok(Embeddings::new(words, dim, data))
+}
+
+/// The fewest bytes `count` records of `dim` values can take after the header, `None` when that
+/// overflows: a one-byte word, then per value a space and one digit (text) or a space and four
+/// bytes (binary); text records are also separated by line breaks.
+fn least_body_bytes(count: usize, dim: usize, text: bool) -> Option<usize> {
+    let record = if text {
+        dim.checked_mul(2)?.checked_add(2)?
+    } else {
+        dim.checked_mul(4)?.checked_add(2)?
+    };
+    let total = record.checked_mul(count)?;
+    Some(if text { total.saturating_sub(1) } else { total })
 }
 
 fn parse_header(line: &str) -> Option<(usize, usize)> {
@@ -142,6 +189,14 @@ fn parse_header(line: &str) -> Option<(usize, usize)> {
     let count = parts.next()?.parse().ok()?;
     let dim: usize = parts.next()?.parse().ok()?;
     (parts.next().is_none() && dim > 0).then_some((count, dim))
+}
+
+/// The refusal of a NaN or infinite value, naming where it is and the way around it.
+fn nonfinite(place: String, word: &str, value: &str) -> String {
+    format!(
+        "{place} (word {word:?}): the value {value} is not a finite number; the vectors come from a diverged run \
+         or the file is damaged (--allow-nonfinite reads it anyway)"
+    )
 }
 
 /// A text file's first record is a printable line `word number ...`. A binary record is `word `
@@ -167,6 +222,7 @@ fn parse_text(
     body: &[u8],
     count: usize,
     dim: usize,
+    allow_nonfinite: bool,
     words: &mut Vec<String>,
     data: &mut Vec<f32>,
 ) -> Result<(), String> {
@@ -189,6 +245,13 @@ fn parse_text(
             let v: f32 = part
                 .parse()
                 .map_err(|_| format!("line {line_no} (word {word:?}): {part:?} is not a number"))?;
+            if !v.is_finite() && !allow_nonfinite {
+                return Err(nonfinite(
+                    format!("line {line_no}"),
+                    word,
+                    &format!("{part:?}"),
+                ));
+            }
             data.push(v);
         }
         let got = data.len() - before;
@@ -210,6 +273,7 @@ fn parse_binary(
     body: &[u8],
     count: usize,
     dim: usize,
+    allow_nonfinite: bool,
     words: &mut Vec<String>,
     data: &mut Vec<f32>,
 ) -> Result<(), String> {
@@ -237,6 +301,7 @@ fn parse_binary(
             return Err(format!("record {record}: the word {word:?} holds control characters; the file is garbled or not in word2vec binary format"));
         }
         pos += len + 1;
+        // `4 · dim` fits: the header's check bounded it by the file's length.
         let need = 4 * dim;
         if body.len() - pos < need {
             return Err(format!(
@@ -244,11 +309,22 @@ fn parse_binary(
                 body.len() - pos
             ));
         }
+        let row = data.len();
         data.extend(
             body[pos..pos + need]
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
         );
+        if let Some((k, v)) = (!allow_nonfinite)
+            .then(|| data[row..].iter().enumerate().find(|(_, v)| !v.is_finite()))
+            .flatten()
+        {
+            return Err(nonfinite(
+                format!("record {record}, value {}", k + 1),
+                word,
+                &v.to_string(),
+            ));
+        }
         words.push(word.to_string());
         pos += need;
     }
@@ -375,6 +451,77 @@ mod tests {
         bin.extend([0u8; 4]);
         bin.extend(b"extra");
         assert!(err(&bin).contains("follow the header"));
+    }
+
+    #[test]
+    fn nonfinite_values_are_refused_with_place_and_word_unless_allowed() {
+        let allow = ReadOptions {
+            allow_nonfinite: true,
+        };
+        let text = b"2 2\nfoo 1 2\nbar nan 4\n";
+        let e = parse_vectors(text, Path::new("v.txt"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'v.txt'")
+                && e.contains("line 3")
+                && e.contains("\"bar\"")
+                && e.contains("not a finite"),
+            "{e}"
+        );
+        assert!(parse_vectors_with(text, Path::new("v.txt"), allow)
+            .unwrap()
+            .data[2]
+            .is_nan());
+        // Finite in decimal, infinite as f32.
+        assert!(parse_vectors(b"1 1\nx 1e39\n", Path::new("v.txt")).is_err());
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.bin");
+        let emb = Embeddings::new(
+            vec!["a".into(), "b".into()],
+            2,
+            vec![1.0, 2.0, 3.0, f32::NEG_INFINITY],
+        );
+        write_vectors(&p, &emb, VectorFormat::Bin).unwrap();
+        let e = read_vectors(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("record 2, value 2") && e.contains("\"b\"") && e.contains("-inf"),
+            "{e}"
+        );
+        assert_eq!(read_vectors_with(&p, allow).unwrap(), emb);
+    }
+
+    #[test]
+    fn headers_promising_more_than_the_file_holds_are_refused_before_allocating() {
+        let huge = [
+            "1 18446744073709551615",
+            "2 4611686018427387904",
+            "1 1000000000000",
+            "18446744073709551615 1",
+        ];
+        for header in huge {
+            for body in [&b"foo 1 2\n"[..], b"foo \0\0\0\0\0\0\0\0"] {
+                let file = [header.as_bytes(), b"\n", body].concat();
+                let e = parse_vectors(&file, Path::new("h.bin"))
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    e.contains("line 1") && e.contains("promises"),
+                    "{header}: {e}"
+                );
+            }
+        }
+        // Exactly as many bytes as the smallest records need are enough.
+        assert_eq!(
+            parse_vectors(b"2 1\na 1\nb 2", Path::new("t.txt"))
+                .unwrap()
+                .len(),
+            2
+        );
+        let mut bin = b"1 1\na ".to_vec();
+        bin.extend(1.0f32.to_le_bytes());
+        assert_eq!(parse_vectors(&bin, Path::new("b.bin")).unwrap().len(), 1);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::input::read::read_input;
 use crate::query::similarity::{top_k, Index};
 
 /// One `: name` section of an analogy file and its questions `a b c d` ("a is to b as c is to d").
@@ -73,9 +74,22 @@ pub fn parse_analogies(text: &str, source: &Path) -> Result<Vec<AnalogySection>>
 
 /// Reads an analogy file (see [`parse_analogies`]).
 pub fn read_analogies(path: &Path) -> Result<Vec<AnalogySection>> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::io("cannot read analogies", path, e))?;
-    parse_analogies(&text, path)
+    let bytes = read_input(path, "cannot read analogies")?;
+    parse_analogies(utf8(&bytes, path)?, path)
+}
+
+/// `bytes` as text, or an error naming the first line that is not UTF-8.
+fn utf8<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let line = 1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        Error::format(
+            path,
+            format!("line {line}: not valid UTF-8; save the file as UTF-8"),
+        )
+    })
 }
 
 /// Counts for one section (or a group of sections).
@@ -307,8 +321,13 @@ impl fmt::Display for SimilarityReport {
 /// tab); `#` lines and blank lines are skipped, and so is a first line whose score is not a number
 /// (a column header).
 pub fn read_similarity(path: &Path) -> Result<Vec<(String, String, f64)>> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::io("cannot read word pairs", path, e))?;
+    let bytes = read_input(path, "cannot read word pairs")?;
+    parse_similarity(utf8(&bytes, path)?, path)
+}
+
+/// Parses word pairs (see [`read_similarity`]); `source` only names the input in errors. A score
+/// that is NaN or infinite is refused: it would make both correlations NaN.
+pub fn parse_similarity(text: &str, source: &Path) -> Result<Vec<(String, String, f64)>> {
     let mut pairs = Vec::new();
     let mut first = true;
     for (i, line) in text.lines().enumerate() {
@@ -331,11 +350,17 @@ pub fn read_similarity(path: &Path) -> Result<Vec<(String, String, f64)>> {
             _ => None,
         };
         match parsed {
+            Some((_, _, score)) if !score.is_finite() => {
+                return Err(Error::format(
+                    source,
+                    format!("line {}: the score {score} is not a finite number; fix or remove the line", i + 1),
+                ))
+            }
             Some(pair) => pairs.push(pair),
             None if first && fields.len() == 3 => {}
             None => {
                 return Err(Error::format(
-                    path,
+                    source,
                     format!("line {}: expected 'word1<TAB>word2<TAB>score' (WordSim-353 / SimLex-999 layout), found {trimmed:?}", i + 1),
                 ))
             }
@@ -344,7 +369,7 @@ pub fn read_similarity(path: &Path) -> Result<Vec<(String, String, f64)>> {
     }
     if pairs.is_empty() {
         return Err(Error::format(
-            path,
+            source,
             "no word pairs; expected lines 'word1<TAB>word2<TAB>score'",
         ));
     }
@@ -576,5 +601,15 @@ mod tests {
         assert!(e.contains("line 2") && e.contains("ws.tsv"), "{e}");
         std::fs::write(&p, "# only comments\n").unwrap();
         assert!(read_similarity(&p).is_err());
+        let e = parse_similarity("a\tb\t1\nc\td\tNaN\n", &p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("not a finite"), "{e}");
+        std::fs::write(&p, b"a\tb\t1\n\xffc\td\t2\n").unwrap();
+        let e = read_similarity(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("ws.tsv") && e.contains("line 2: not valid UTF-8"),
+            "{e}"
+        );
     }
 }

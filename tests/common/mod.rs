@@ -1,5 +1,10 @@
-//! Helpers shared by the test files that train on the built-in synthetic corpus.
+//! Helpers shared by the test binaries: the devices and fixtures of the conformance suite, and the
+//! built-in synthetic corpus with the settings the planted-analogy tests train with.
 #![allow(dead_code)]
+
+pub mod devices;
+pub mod fixture;
+pub mod test_kernels;
 
 use w2v_gpu::backend::{choose_step, Backend, OptimizerKind, Storage};
 use w2v_gpu::input::corpus::{self, Encoded, ReadOptions, Source};

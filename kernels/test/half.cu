@@ -1,6 +1,6 @@
-// test_half.cu: checks of common.cuh's half (binary16) helpers, for the tests only; training never
-// launches these. The fused `_f16` steps use exactly these helpers, so the tests compare them with
-// the `half` crate bit for bit.
+// test/half.cu: checks of common.cuh's half (binary16) helpers, for the tests only: build.rs keeps
+// kernels/test/ out of the production PTX (the emulator and the test binaries get it). The fused `_f16`
+// steps use exactly these helpers, so the tests compare them with the `half` crate bit for bit.
 //
 // w2v_test_half_convert(x, h, back, n)
 //   x: [n] floats; h: [n] half bits; back: [n] floats. h[i] = f32 → f16 of x[i] (round to nearest

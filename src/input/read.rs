@@ -1,0 +1,65 @@
+//! Reading an input file whole, refusing what never ends or was never a file (devices, sockets).
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// The bytes of `path`: a regular file, or a FIFO (`<(zcat vectors.gz)`) read to its end.
+/// Devices such as `/dev/zero` are refused before reading, since they could fill memory;
+/// `action` names the read in errors ("cannot read vectors").
+pub fn read_input(path: &Path, action: &'static str) -> Result<Vec<u8>> {
+    let mut file = File::open(path).map_err(|e| Error::io(action, path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(action, path, e))?;
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        return Err(Error::format(path, "is a directory; give a file"));
+    }
+    if !kind.is_file() && !is_fifo(&kind) {
+        return Err(Error::format(
+            path,
+            "is not a regular file (a device or socket); give a file or a pipe",
+        ));
+    }
+    // The length is only a hint (a FIFO's is 0, a file may grow): it sizes the first buffer.
+    let hint = usize::try_from(meta.len()).unwrap_or(0);
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(hint)
+        .map_err(|_| Error::format(path, format!("{hint} bytes do not fit in memory")))?;
+    file.read_to_end(&mut bytes)
+        .map_err(|e| Error::io(action, path, e))?;
+    Ok(bytes)
+}
+
+#[cfg(unix)]
+fn is_fifo(kind: &std::fs::FileType) -> bool {
+    std::os::unix::fs::FileTypeExt::is_fifo(kind)
+}
+
+#[cfg(not(unix))]
+fn is_fifo(_: &std::fs::FileType) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_files_and_refuses_directories_and_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"abc").unwrap();
+        assert_eq!(read_input(&p, "cannot read test").unwrap(), b"abc");
+        let e = read_input(dir.path(), "cannot read test").unwrap_err();
+        assert!(e.to_string().contains("directory"), "{e}");
+        if Path::new("/dev/zero").exists() {
+            let e = read_input(Path::new("/dev/zero"), "cannot read test").unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
+        let e = read_input(&dir.path().join("missing"), "cannot read test").unwrap_err();
+        assert!(e.to_string().starts_with("cannot read test"), "{e}");
+    }
+}

@@ -1,0 +1,82 @@
+//! What only the CPU backend has: its name and thread count, and Hogwild over threads (each
+//! worker takes whole spans; the other devices' concurrency is checked in `fused` and `chunking`).
+
+use w2v_gpu::backend::cpu::CpuBackend;
+use w2v_gpu::backend::{Backend, StepStats};
+use w2v_gpu::train::plan::{Batch, ModelKind, SENTENCE_BREAK, SPAN_LEN};
+use w2v_gpu::train::sampler::NegativeMode;
+
+use crate::common::fixture::{batch, rel_err, step_cfg, Model, Step};
+use crate::composed::{small_vocab_corpus, small_vocab_model};
+
+#[test]
+fn name_and_thread_count() {
+    assert_eq!(CpuBackend::new(2).name(), "cpu (2 threads)");
+    assert_eq!(CpuBackend::new(1).name(), "cpu (1 thread)");
+    assert!(CpuBackend::new(0).threads() >= 1);
+}
+
+/// `epochs` epochs of the whole of `tokens` on `threads` threads, rate 0.025 → 0.01.
+fn epochs(threads: usize, model: ModelKind, tokens: &[u32], epochs: u64) -> StepStats {
+    let m = small_vocab_model(tokens, 32, 1e-3);
+    let bts: Vec<Batch> = (0..epochs)
+        .map(|e| Batch {
+            epoch: e,
+            lr_end: 0.01,
+            ..batch(0, tokens.len(), tokens.len(), 0.025)
+        })
+        .collect();
+    let cfg = step_cfg(model, NegativeMode::Replace, 17);
+    m.run(&CpuBackend::new(threads), tokens, &bts, &cfg, Step::Fast)
+        .0
+}
+
+#[test]
+fn two_threads_reach_the_same_loss() {
+    let tokens = small_vocab_corpus(9, 6 * SPAN_LEN);
+    for model in [ModelKind::Skipgram, ModelKind::Cbow] {
+        let (s1, s2) = (epochs(1, model, &tokens, 3), epochs(2, model, &tokens, 3));
+        assert_eq!(
+            (s1.examples, s1.words, s1.centres),
+            (s2.examples, s2.words, s2.centres)
+        );
+        let (l1, l2) = (s1.mean_loss(), s2.mean_loss());
+        assert!(
+            (l1 - l2).abs() < 0.03 * l1,
+            "{model:?}: 1 thread {l1}, 2 threads {l2}"
+        );
+    }
+}
+
+#[test]
+fn sub_batches_use_the_parent_learning_rate_ramp() {
+    // A batch of two short spans: words 0..25 before the span boundary, 25..50 after it, so each
+    // worker of two moves its own half of w_in. A worker that restarted the ramp at its own first
+    // token would train the first half with a mean rate of 5e-4 instead of 7.5e-4 and the second
+    // with 5e-4 instead of 2.5e-4; Hogwild races and the order of the halves matter far less.
+    let half = 1500;
+    let mut tokens = small_vocab_corpus(10, 2 * SPAN_LEN);
+    for (i, t) in tokens
+        .iter_mut()
+        .enumerate()
+        .filter(|(_, t)| **t != SENTENCE_BREAK)
+    {
+        *t = *t / 2 + if i < SPAN_LEN { 0 } else { 25 };
+    }
+    let cfg = step_cfg(ModelKind::Skipgram, NegativeMode::Replace, 17);
+    let bt = [Batch {
+        start: SPAN_LEN - half,
+        len: 2 * half,
+        epoch: 0,
+        lr_end: 1e-6,
+        ..batch(0, tokens.len(), tokens.len(), 1e-4)
+    }];
+    let m: Model = small_vocab_model(&tokens, 16, 0.0);
+    let (_, d1, _) = m.run(&CpuBackend::new(1), &tokens, &bt, &cfg, Step::Fast);
+    let (_, d2, _) = m.run(&CpuBackend::new(2), &tokens, &bt, &cfg, Step::Fast);
+    let d = rel_err(&d2, &d1);
+    assert!(
+        d < 0.05,
+        "2-thread deltas differ from 1-thread deltas by {d}"
+    );
+}

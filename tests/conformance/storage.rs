@@ -1,0 +1,215 @@
+//! `--storage f16` on the CUDA devices: the `_f16` fused steps against the reference step from
+//! weights half represents exactly, the device memory they take, the paths that refuse half
+//! storage; and common.cuh's half helpers (the test-only kernels/test/half.cu) against the `half`
+//! crate bit for bit.
+
+use half::f16;
+use w2v_gpu::backend::cpu::CpuBackend;
+use w2v_gpu::backend::Storage;
+use w2v_gpu::train::plan::{ModelKind, SPAN_LEN};
+use w2v_gpu::train::rng::{draw, PURPOSE_INIT};
+use w2v_gpu::train::sampler::NegativeMode;
+
+use crate::common::devices::{conformance, KernelDevice, LaunchSpec, TestArg};
+use crate::common::fixture::{batch, rel_err, step_cfg, weight_bytes, words, Model, Step};
+
+fn widen(w: &[f32]) -> Vec<f32> {
+    w.iter().map(|&x| f16::from_f32(x).to_f32()).collect()
+}
+
+/// The `_f16` steps (serial, one batch): their updates differ from the reference by the rounding
+/// of each stored update, far more than the f32 steps' do, and every stored weight is a half.
+fn f16_steps<T: KernelDevice>(dev: &T) {
+    let serial = dev.serial();
+    let mut m = Model::zipf(400, 24);
+    m.w_in = widen(&m.w_in);
+    m.w_out = widen(&m.w_out);
+    let tokens = m.corpus(3 * SPAN_LEN + 1000);
+    let bt = [batch(100, tokens.len() - 200, tokens.len(), 0.025)];
+    for model in [ModelKind::Skipgram, ModelKind::Cbow] {
+        for mode in [NegativeMode::Replace, NegativeMode::Distinct] {
+            let cfg = step_cfg(model, mode, 2024);
+            let what = format!("{model:?} {mode:?}");
+            let (r, ri, ro) = m.reference(&tokens, &bt, &cfg);
+            let (fs, fi, fo) = m.run(&serial, &tokens, &bt, &cfg, Step::Fast);
+            assert_eq!(
+                fs.examples, r.examples,
+                "{what}: examples, f32 vs reference"
+            );
+            let sgd = w2v_gpu::backend::OptimizerKind::Sgd;
+            let (ks, ki, ko) =
+                m.run_with(&serial, &tokens, &bt, &cfg, Step::Fast, Storage::F16, sgd);
+            assert_eq!(
+                ks.examples, r.examples,
+                "{what}: examples, f16 vs reference"
+            );
+            assert_eq!(ks.words, words(&tokens, &bt[0]), "{what}: words, f16");
+            assert!(ks.examples > 0);
+            let loss_rel = (ks.loss_sum - r.loss_sum).abs() / r.loss_sum;
+            assert!(
+                loss_rel < 1e-3,
+                "{what}: loss {} vs {}",
+                ks.loss_sum,
+                r.loss_sum
+            );
+            for (name, k, f, h, w0) in [
+                ("w_in", &ki, &fi, &ri, &m.w_in),
+                ("w_out", &ko, &fo, &ro, &m.w_out),
+            ] {
+                let (e32, e16) = (rel_err(f, h), rel_err(k, h));
+                eprintln!(
+                    "{what} {name}: update vs reference, f32 storage {e32:.2e}, f16 {e16:.2e}"
+                );
+                assert!(e32 < 1e-4, "{what}: f32 {name} differs by {e32:.2e}");
+                assert!(e16 < 2e-2, "{what}: f16 {name} update differs by {e16:.2e}");
+                // The half path really ran: every stored weight is a half, and it is not the f32 run.
+                let after: Vec<f32> = k.iter().zip(w0).map(|(d, w)| d + w).collect();
+                assert_eq!(after, widen(&after), "{what}: {name} holds non-half values");
+                assert!(
+                    e16 > 10.0 * e32,
+                    "{what}: f16 {name} update is as exact as f32's"
+                );
+            }
+        }
+    }
+    // On the device the matrices take half the bytes (the f32 buffers are left empty), and they
+    // come back as they went in.
+    let st32 = m.state(&serial);
+    let sgd = w2v_gpu::backend::OptimizerKind::Sgd;
+    let st16 = m.state_with(&serial, Storage::F16, sgd);
+    assert_eq!(st16.model.storage(), Storage::F16);
+    assert_eq!(weight_bytes(&st32), 2 * 400 * 24 * 4);
+    assert_eq!(weight_bytes(&st16), weight_bytes(&st32) / 2);
+    assert_eq!(
+        st16.model.download(&serial).unwrap(),
+        (m.w_in.clone(), m.w_out.clone())
+    );
+    // Only the fused step trains half storage: composing it, or the CPU, is refused up front.
+    use w2v_gpu::backend::{choose_step, Backend, Step as Decided};
+    use w2v_gpu::train::{StepKind, TrainConfig};
+    let f16 = TrainConfig {
+        storage: Storage::F16,
+        ..TrainConfig::default()
+    };
+    let caps = serial.capabilities();
+    assert_eq!(
+        choose_step(&serial.name(), &caps, &f16).unwrap(),
+        Decided::Fused
+    );
+    let composed = TrainConfig {
+        step: StepKind::Composed,
+        ..f16.clone()
+    };
+    let cpu = CpuBackend::new(1);
+    for (name, caps, cfg) in [
+        (serial.name(), caps.clone(), composed),
+        (cpu.name(), cpu.capabilities(), f16),
+    ] {
+        let err = choose_step(&name, &caps, &cfg).unwrap_err();
+        assert!(err.to_string().contains("--storage f16"), "{err}");
+    }
+}
+conformance!(
+    f16_storage_steps_match_the_reference_to_half_precision,
+    f16_steps,
+    [emulated, cuda]
+);
+
+/// Conversions of special values, both rounding boundaries, every half and the ties between
+/// neighbours, and random floats; then the compare-and-swap atomic add into neighbouring halves
+/// from many threads.
+fn half_helpers<T: KernelDevice>(dev: &T) {
+    let mut x: Vec<f32> = vec![
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        65504.0,
+        65519.99,
+        65520.0,
+        -65520.0,
+        1e9,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        1e-45,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::from_bits(0x7F80_0001),
+        f32::from_bits(0xFFC1_2345),
+        2f32.powi(-14),
+        2f32.powi(-24),
+        2f32.powi(-25),
+        3.0 * 2f32.powi(-25),
+        2f32.powi(-25) * 1.0001,
+    ];
+    // Every half, and the midpoints (ties) and near-midpoints between neighbouring finite halves.
+    for b in 0..=u16::MAX {
+        let v = f16::from_bits(b).to_f32();
+        x.push(v);
+        let next = f16::from_bits(b.wrapping_add(1)).to_f32();
+        if v.is_finite() && next.is_finite() && (b & 0x7FFF) != 0x7BFF {
+            let mid = ((v as f64 + next as f64) / 2.0) as f32;
+            x.extend([
+                mid,
+                f32::from_bits(mid.to_bits() + 1),
+                f32::from_bits(mid.to_bits() - 1),
+            ]);
+        }
+    }
+    // Random bit patterns over the whole f32 range.
+    x.extend((0..100_000u64).map(|i| f32::from_bits(draw(5, i, PURPOSE_INIT, 0)[0])));
+    let n = x.len();
+    let (mut h, mut back) = (vec![f16::ZERO; n], vec![0.0f32; n]);
+    let grid = LaunchSpec {
+        blocks: 64,
+        threads: 256,
+    };
+    let mut args = [
+        TestArg::F32(&x),
+        TestArg::F16Mut(&mut h),
+        TestArg::F32Mut(&mut back),
+        TestArg::Scalar(n as u32),
+    ];
+    dev.launch_test_kernel("w2v_test_half_convert", grid, &mut args);
+    for i in 0..n {
+        let want = f16::from_f32(x[i]);
+        let at = format!("f32 {:e} ({:#010x}) → f16", x[i], x[i].to_bits());
+        assert_eq!(h[i].to_bits(), want.to_bits(), "{at}");
+        let wb = f16::from_bits(h[i].to_bits()).to_f32();
+        assert_eq!(
+            back[i].to_bits(),
+            wb.to_bits(),
+            "f16 {:#06x} → f32",
+            h[i].to_bits()
+        );
+    }
+
+    // 64 neighbouring halves (32 words), each added to from 50 threads spread over the grid.
+    let slots = 64usize;
+    let idx: Vec<u32> = (0..slots as u32 * 50)
+        .map(|i| (i * 7) % slots as u32)
+        .collect();
+    let v: Vec<f32> = idx.iter().map(|&i| 0.5 * (1 + i % 4) as f32).collect();
+    let mut h: Vec<f16> = (0..slots).map(|i| f16::from_f32(i as f32)).collect();
+    let grid = LaunchSpec {
+        blocks: 16,
+        threads: 64,
+    };
+    let mut args = [
+        TestArg::F16Mut(&mut h),
+        TestArg::U32(&idx),
+        TestArg::F32(&v),
+        TestArg::Scalar(idx.len() as u32),
+    ];
+    dev.launch_test_kernel("w2v_test_half_atomic_add", grid, &mut args);
+    for (i, h) in h.iter().enumerate() {
+        let want = i as f32 + 50.0 * 0.5 * (1 + i % 4) as f32;
+        assert_eq!(h.to_f32(), want, "half {i} after 50 concurrent adds");
+    }
+}
+conformance!(
+    half_conversions_and_atomic_add_match_the_half_crate,
+    half_helpers,
+    [emulated, cuda]
+);
