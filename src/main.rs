@@ -1,4 +1,5 @@
-//! The `w2v-gpu` binary: parse the command line, run it, print any error as one line.
+//! The `w2v-gpu` binary: parse the command line, run it, print any error (its context chain
+//! joined) as one line.
 
 use std::process::ExitCode;
 
@@ -38,8 +39,21 @@ fn main() -> ExitCode {
     match cli::run(parsed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The context chain of `e` joined by `: `, ending at the library's error: its message already
+/// says its own cause (an I/O error's reason), which `{:#}` would print a second time.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut parts = Vec::new();
+    for cause in e.chain() {
+        parts.push(cause.to_string());
+        if cause.is::<w2v_gpu::Error>() {
+            break;
+        }
+    }
+    parts.join(": ")
 }

@@ -45,6 +45,8 @@ fn assert_one_line_error(dir: &Path, args: &[&str], needle: &str) {
         !stderr.contains("panicked") && !stderr.contains("backtrace"),
         "{stderr}"
     );
+    // A cause is said once, not again by each layer of context.
+    assert!(lines[0].matches("(os error").count() <= 1, "{stderr}");
     assert_eq!(files(dir), before, "{args:?} left files behind");
 }
 
@@ -109,7 +111,7 @@ fn bad_inputs_fail_with_one_line_and_no_partial_output() {
         ),
         (
             vec!["--corpus", &ok, "--device", "tpu"],
-            "unknown device 'tpu'",
+            "invalid value 'tpu' for '--device",
         ),
         (vec!["--corpus", &ok, "--device", "cuda:0"], "cuda:0"),
         (vec!["--corpus", &ok, "--dim", "ten"], "--dim"),
@@ -126,6 +128,22 @@ fn bad_inputs_fail_with_one_line_and_no_partial_output() {
             "--storage f16",
         ),
         (vec!["--corpus", &ok, "--storage", "f8"], "--storage"),
+        // The step is decided when the device opens, before the corpus is read.
+        (
+            vec![
+                "--corpus",
+                "missing.txt",
+                "--storage",
+                "f16",
+                "--device",
+                "cpu",
+            ],
+            "keeps f32",
+        ),
+        (
+            vec!["--corpus", &ok, "--max-vocab", "0"],
+            "--max-vocab must be at least 1",
+        ),
         (
             vec!["--corpus", &ok, "--resume", "nothing.safetensors"],
             "nothing.safetensors",
@@ -145,7 +163,22 @@ fn bad_inputs_fail_with_one_line_and_no_partial_output() {
     assert_one_line_error(
         d,
         &["train", "--corpus", &ok, "--metrics", "no/dir/m.csv"],
-        "no/dir/m.csv",
+        "--metrics: cannot write 'no/dir/m.csv'",
+    );
+    assert_one_line_error(
+        d,
+        &["train", "--corpus", &ok, "--eval-analogies", "q.txt"],
+        "--eval-analogies: cannot read analogies 'q.txt'",
+    );
+    assert_one_line_error(
+        d,
+        &["bench", "--corpus", &ok, "--device", "cpu,tpu"],
+        "invalid value 'tpu' for '--device",
+    );
+    assert_one_line_error(
+        d,
+        &["bench", "--corpus", &ok, "--device", "cpu", "--window", "0"],
+        "--window must be at least 1",
     );
     assert_one_line_error(
         d,
@@ -320,4 +353,70 @@ fn resuming_a_checkpoint_with_one_thread_equals_the_uninterrupted_run() {
         &["train", "--resume", "ck-3.safetensors"],
         "already finished all 3 epochs",
     );
+}
+
+/// A checkpoint's settings go through the same validation as the command line's: one edited
+/// setting is refused in one line that says where it came from.
+#[test]
+fn settings_read_from_a_checkpoint_are_validated() {
+    use w2v_gpu::output::checkpoint::{load_checkpoint, save_checkpoint, SaveDtype};
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let corpus = write(
+        d,
+        "c.txt",
+        &"alpha beta gamma delta epsilon zeta\n".repeat(40),
+    );
+    stdout(&run(
+        d,
+        &[
+            "train",
+            "--corpus",
+            &corpus,
+            "--dim",
+            "8",
+            "--epochs",
+            "2",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+            "--checkpoint",
+            "ck.safetensors",
+        ],
+    ));
+    let mut ck = load_checkpoint(&d.join("ck.safetensors")).unwrap();
+    let mut settings: serde_json::Value = serde_json::from_str(&ck.settings_json).unwrap();
+    settings["train"]["epochs"] = 3.into();
+    for (key, value, needle) in [
+        (
+            "window",
+            serde_json::json!(0),
+            "--window must be at least 1",
+        ),
+        ("lr", serde_json::json!(-1.0), "--lr must be positive"),
+        (
+            "batch_size",
+            serde_json::json!(0),
+            "--batch-size must be at least 1",
+        ),
+    ] {
+        let mut bad = settings.clone();
+        bad["train"][key] = value;
+        ck.settings_json = bad.to_string();
+        save_checkpoint(&d.join("bad.safetensors"), &ck, SaveDtype::F32).unwrap();
+        assert_one_line_error(
+            d,
+            &["train", "--resume", "bad.safetensors", "--device", "cpu"],
+            &format!("settings recorded in checkpoint 'bad.safetensors': {needle}"),
+        );
+    }
+    // The same checkpoint with its settings intact resumes (the third epoch).
+    ck.settings_json = settings.to_string();
+    save_checkpoint(&d.join("good.safetensors"), &ck, SaveDtype::F32).unwrap();
+    let s = stdout(&run(
+        d,
+        &["train", "--resume", "good.safetensors", "--device", "cpu"],
+    ));
+    assert!(s.contains("after epoch 2 of 3"), "{s}");
 }

@@ -14,9 +14,7 @@
 //! All parameters are read before any is written within a minibatch (a true minibatch gradient);
 //! the learning rate is the ramp's value at the minibatch's first centre.
 
-use crate::backend::{
-    f16_storage_unsupported, AdamStep, Backend, OptimizerKind, State, StepStats, Storage,
-};
+use crate::backend::{AdamMoments, AdamStep, Backend, Gradients, Model, State, StepStats};
 use crate::error::Result;
 use crate::train::plan::{self, Batch, Centre, ModelKind, StepConfig, SENTENCE_BREAK};
 
@@ -96,9 +94,6 @@ pub fn train_batch<B: Backend>(
     cfg: &StepConfig,
     batch_size: usize,
 ) -> Result<StepStats> {
-    if state.storage() != Storage::F32 {
-        return Err(f16_storage_unsupported("the composed step"));
-    }
     let mut stats = StepStats {
         words: tokens[batch.start..batch.start + batch.len]
             .iter()
@@ -108,15 +103,19 @@ pub fn train_batch<B: Backend>(
     };
     let mut mb = Minibatch::default();
     let mut failure = None;
-    let alias = state.alias.clone();
-    let keep = state.keep.clone();
-    plan::centres(tokens, batch, &keep, &alias, cfg, |c| {
+    let State {
+        model,
+        tables,
+        grads,
+        adam,
+    } = state;
+    plan::centres(tokens, batch, &tables.keep, &tables.alias, cfg, |c| {
         if failure.is_some() {
             return;
         }
         mb.push(c, cfg.model);
         if mb.centres as usize >= batch_size.max(1) {
-            match step(backend, state, &mb, batch, cfg) {
+            match step(backend, model, grads, adam, &mb, batch, cfg) {
                 Ok(s) => stats.add(&s),
                 Err(e) => failure = Some(e),
             }
@@ -127,19 +126,25 @@ pub fn train_batch<B: Backend>(
         return Err(e);
     }
     if mb.centres > 0 {
-        stats.add(&step(backend, state, &mb, batch, cfg)?);
+        stats.add(&step(backend, model, grads, adam, &mb, batch, cfg)?);
     }
     Ok(stats)
 }
 
+/// One minibatch: forward, backward, and the optimiser on the rows it touched.
 fn step<B: Backend>(
     b: &B,
-    state: &mut State<B>,
+    model: &mut Model<B>,
+    grads: &mut Option<Gradients<B>>,
+    adam: &mut Option<AdamMoments<B>>,
     mb: &Minibatch,
     batch: &Batch,
     cfg: &StepConfig,
 ) -> Result<StepStats> {
-    let dim = state.dim;
+    let (dim, n) = (model.dim, model.vocab_size * model.dim);
+    let (w_in, w_out) = model
+        .f32_mut()
+        .expect("choose_step composes f32 weights only");
     let per_row = 1 + cfg.negative as usize;
     let n_targets = mb.targets.len();
     let n_h = n_targets / per_row;
@@ -149,7 +154,7 @@ fn step<B: Backend>(
 
     // Forward.
     let mut ctx_rows = b.zeros(mb.contexts.len() * dim)?;
-    b.gather(&state.w_in, dim, &ctx_idx, &mut ctx_rows)?;
+    b.gather(w_in, dim, &ctx_idx, &mut ctx_rows)?;
     let h = match cfg.model {
         ModelKind::Skipgram => ctx_rows,
         ModelKind::Cbow => {
@@ -160,7 +165,7 @@ fn step<B: Backend>(
         }
     };
     let mut rows = b.zeros(n_targets * dim)?;
-    b.gather(&state.w_out, dim, &tgt_idx, &mut rows)?;
+    b.gather(w_out, dim, &tgt_idx, &mut rows)?;
     let mut scores = b.zeros(n_targets)?;
     b.batched_dot(&h, &rows, dim, per_row, &mut scores)?;
     let mut loss = b.zeros(n_targets)?;
@@ -171,15 +176,19 @@ fn step<B: Backend>(
     let mut grad_h = b.zeros(n_h * dim)?;
     let mut grad_rows = b.zeros(n_targets * dim)?;
     b.batched_dot_backward(&g, &h, &rows, dim, per_row, &mut grad_h, &mut grad_rows)?;
-    let n = state.vocab_size * dim;
-    if state.grad_in.is_none() {
-        state.grad_in = Some(b.zeros(n)?);
-        state.grad_out = Some(b.zeros(n)?);
+    if grads.is_none() {
+        *grads = Some(Gradients {
+            w_in: b.zeros(n)?,
+            w_out: b.zeros(n)?,
+        });
     }
-    let (grad_in, grad_out) = (
-        state.grad_in.as_mut().unwrap(),
-        state.grad_out.as_mut().unwrap(),
-    );
+    let Some(Gradients {
+        w_in: grad_in,
+        w_out: grad_out,
+    }) = grads.as_mut()
+    else {
+        unreachable!("allocated above")
+    };
     b.scatter_add(&grad_rows, dim, &tgt_idx, 1.0, grad_out)?;
     match cfg.model {
         ModelKind::Skipgram => b.scatter_add(&grad_h, dim, &ctx_idx, 1.0, grad_in)?,
@@ -196,34 +205,31 @@ fn step<B: Backend>(
     let lr = batch.lr_at(mb.first_index.unwrap_or(batch.start));
     let rows_in = b.upload(&distinct(&mb.contexts))?;
     let rows_out = b.upload(&distinct(&mb.targets))?;
-    match state.optimizer {
-        OptimizerKind::Sgd => {
-            b.sgd_rows(&mut state.w_in, grad_in, dim, &rows_in, lr)?;
-            b.sgd_rows(&mut state.w_out, grad_out, dim, &rows_out, lr)?;
+    match adam {
+        None => {
+            b.sgd_rows(w_in, grad_in, dim, &rows_in, lr)?;
+            b.sgd_rows(w_out, grad_out, dim, &rows_out, lr)?;
         }
-        OptimizerKind::Adam => {
-            state.adam_t += 1;
+        Some(adam) => {
+            adam.t += 1;
             let step = AdamStep {
                 lr,
                 beta1: ADAM_BETA1,
                 beta2: ADAM_BETA2,
                 eps: ADAM_EPS,
-                t: state.adam_t,
+                t: adam.t,
             };
-            let [m_in, v_in, m_out, v_out] = state
-                .adam
-                .as_mut()
-                .expect("Adam state allocated by State::new");
-            b.adam_rows(&mut state.w_in, m_in, v_in, grad_in, dim, &rows_in, step)?;
             b.adam_rows(
-                &mut state.w_out,
-                m_out,
-                v_out,
-                grad_out,
+                w_in,
+                &mut adam.m_in,
+                &mut adam.v_in,
+                grad_in,
                 dim,
-                &rows_out,
+                &rows_in,
                 step,
             )?;
+            let (m, v) = (&mut adam.m_out, &mut adam.v_out);
+            b.adam_rows(w_out, m, v, grad_out, dim, &rows_out, step)?;
         }
     }
 

@@ -4,17 +4,25 @@
 //! 1. the book's layers as operations on device buffers — gather, batched dot and its backward,
 //!    fused sigmoid + binary cross-entropy, scatter-add, segment mean, unigram sampling, optimiser
 //!    row updates — each testable on every backend against the same inputs;
-//! 2. [`Backend::train_batch`], whose default ([`composed::train_batch`]) composes those operations
-//!    exactly as the book's forward/backward do. Backends override it with their fast path.
+//! 2. a training step: [`composed::train_batch`] composes those operations exactly as the book's
+//!    forward/backward do; [`Backend::train_batch`] is the backend's fused fast path.
+//!
+//! Which of the two trains a run is decided once, before training, by [`choose_step`] from the
+//! backend's [`Backend::capabilities`]; the fast paths themselves decide nothing.
 
 pub mod composed;
 pub mod cpu;
 #[cfg(any(feature = "cuda", feature = "emulator"))]
 pub mod cuda;
+pub mod state;
+pub mod step;
+
+pub use state::{AdamMoments, Gradients, Model, State, Tables, Weights};
+pub use step::{choose_step, Capabilities, Step};
 
 use crate::error::Result;
 use crate::train::plan::{Batch, StepConfig};
-use crate::train::sampler::{AliasTable, NegativeMode};
+use crate::train::sampler::NegativeMode;
 
 /// Kinds of element a device buffer holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,9 +60,7 @@ impl Elem for u64 {
 }
 
 /// Optimiser of a run.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub enum OptimizerKind {
     /// Plain SGD with word2vec.c's linear decay (the fused fast path).
     #[default]
@@ -65,17 +71,7 @@ pub enum OptimizerKind {
 }
 
 /// How the device stores `W_in` and `W_out` (arithmetic is f32 either way).
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Default,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Storage {
     /// 32-bit floats, as the CPU backend (the default).
     #[default]
@@ -83,14 +79,6 @@ pub enum Storage {
     /// IEEE half (16-bit): half the device memory and traffic of the two matrices; each update is
     /// computed in f32 and rounded to the nearest half when stored. CUDA fused SGD step only.
     F16,
-}
-
-/// The one-line error for `--storage f16` where `what` (e.g. "the CPU backend") keeps f32.
-pub fn f16_storage_unsupported(what: &str) -> crate::error::Error {
-    crate::error::Error::Config(format!(
-        "--storage f16 needs --device cuda:N (or emulator) with the fused SGD step (--optimizer sgd, \
-         --step fused); {what} keeps f32: drop --storage f16 or use --storage f32"
-    ))
 }
 
 /// Adam's constants and the global step number (1-based) of the update being applied.
@@ -129,144 +117,6 @@ impl StepStats {
     }
 }
 
-/// The model and its tables as a backend holds them.
-pub struct State<B: Backend> {
-    pub vocab_size: usize,
-    pub dim: usize,
-    /// `[vocab_size, dim]` row-major input embeddings (the vectors users get); empty (zero-length)
-    /// with [`Storage::F16`], whose copy is `w_in_h`.
-    pub w_in: B::Buf<f32>,
-    /// `[vocab_size, dim]` row-major output embeddings; empty with [`Storage::F16`].
-    pub w_out: B::Buf<f32>,
-    /// With [`Storage::F16`]: `W_in` and `W_out` as IEEE half, the only copies on the device.
-    pub w_in_h: Option<B::Buf<half::f16>>,
-    pub w_out_h: Option<B::Buf<half::f16>>,
-    /// Dense gradient accumulators for the composed path (allocated on first use, kept zero between steps).
-    pub grad_in: Option<B::Buf<f32>>,
-    pub grad_out: Option<B::Buf<f32>>,
-    /// Adam moments `(m_in, v_in, m_out, v_out)`, allocated when the optimiser is Adam.
-    pub adam: Option<[B::Buf<f32>; 4]>,
-    /// Adam's global step count (number of minibatch updates applied so far).
-    pub adam_t: u64,
-    pub optimizer: OptimizerKind,
-    /// Host copies of the sampling tables (the composed path enumerates centres on the host).
-    pub alias: AliasTable,
-    pub keep: Vec<u32>,
-    /// Device copies: alias thresholds, alias targets, subsampling thresholds.
-    pub alias_prob: B::Buf<u32>,
-    pub alias_alias: B::Buf<u32>,
-    pub keep_dev: B::Buf<u32>,
-}
-
-impl<B: Backend> State<B> {
-    /// Uploads parameters (as f32) and tables to the backend.
-    pub fn new(
-        backend: &B,
-        dim: usize,
-        w_in: &[f32],
-        w_out: &[f32],
-        alias: AliasTable,
-        keep: Vec<u32>,
-        optimizer: OptimizerKind,
-    ) -> Result<Self> {
-        Self::with_storage(
-            backend,
-            dim,
-            w_in,
-            w_out,
-            alias,
-            keep,
-            optimizer,
-            Storage::F32,
-        )
-    }
-
-    /// Uploads parameters stored as `storage` (f16: rounded to the nearest half) and tables.
-    /// Whether the backend can train that storage is the caller's check
-    /// ([`Backend::supports_f16_storage`]).
-    #[allow(clippy::too_many_arguments)]
-    pub fn with_storage(
-        backend: &B,
-        dim: usize,
-        w_in: &[f32],
-        w_out: &[f32],
-        alias: AliasTable,
-        keep: Vec<u32>,
-        optimizer: OptimizerKind,
-        storage: Storage,
-    ) -> Result<Self> {
-        let vocab_size = alias.len();
-        assert_eq!(w_in.len(), vocab_size * dim);
-        assert_eq!(w_out.len(), vocab_size * dim);
-        let adam = if optimizer == OptimizerKind::Adam {
-            let n = vocab_size * dim;
-            Some([
-                backend.zeros(n)?,
-                backend.zeros(n)?,
-                backend.zeros(n)?,
-                backend.zeros(n)?,
-            ])
-        } else {
-            None
-        };
-        let halves =
-            |w: &[f32]| -> Vec<half::f16> { w.iter().map(|&x| half::f16::from_f32(x)).collect() };
-        let (w_in_f, w_out_f, w_in_h, w_out_h) = match storage {
-            Storage::F32 => (backend.upload(w_in)?, backend.upload(w_out)?, None, None),
-            Storage::F16 => (
-                backend.zeros(0)?,
-                backend.zeros(0)?,
-                Some(backend.upload(&halves(w_in))?),
-                Some(backend.upload(&halves(w_out))?),
-            ),
-        };
-        Ok(Self {
-            vocab_size,
-            dim,
-            w_in: w_in_f,
-            w_out: w_out_f,
-            w_in_h,
-            w_out_h,
-            grad_in: None,
-            grad_out: None,
-            adam,
-            adam_t: 0,
-            optimizer,
-            alias_prob: backend.upload(&alias.prob)?,
-            alias_alias: backend.upload(&alias.alias)?,
-            keep_dev: backend.upload(&keep)?,
-            alias,
-            keep,
-        })
-    }
-
-    /// How `W_in` and `W_out` are stored on the device.
-    pub fn storage(&self) -> Storage {
-        if self.w_in_h.is_some() {
-            Storage::F16
-        } else {
-            Storage::F32
-        }
-    }
-
-    /// `W_in` and `W_out` downloaded as f32 (from half storage, exactly: every half is an f32).
-    pub fn weights(&self, backend: &B) -> Result<(Vec<f32>, Vec<f32>)> {
-        match (&self.w_in_h, &self.w_out_h) {
-            (Some(h_in), Some(h_out)) => {
-                let widen = |h: Vec<half::f16>| h.into_iter().map(f32::from).collect();
-                Ok((
-                    widen(backend.download(h_in)?),
-                    widen(backend.download(h_out)?),
-                ))
-            }
-            _ => Ok((
-                backend.download(&self.w_in)?,
-                backend.download(&self.w_out)?,
-            )),
-        }
-    }
-}
-
 /// A device: memory, the book's layers as operations, and a training step.
 ///
 /// Matrices are flat row-major buffers with an explicit `dim`. Operations check nothing the caller
@@ -283,11 +133,8 @@ pub trait Backend: Sized {
         1 << 20
     }
 
-    /// Whether [`Backend::train_batch`]'s fast path trains [`Storage::F16`] weights (only the CUDA
-    /// backend's fused SGD step does; everything else keeps f32).
-    fn supports_f16_storage(&self) -> bool {
-        false
-    }
+    /// What [`Backend::train_batch`]'s fast path trains, for [`choose_step`].
+    fn capabilities(&self) -> Capabilities;
 
     fn upload<T: Elem>(&self, host: &[T]) -> Result<Self::Buf<T>>;
     fn download<T: Elem>(&self, buf: &Self::Buf<T>) -> Result<Vec<T>>;
@@ -359,7 +206,7 @@ pub trait Backend: Sized {
     #[allow(clippy::too_many_arguments)]
     fn sample_negatives(
         &self,
-        state: &State<Self>,
+        tables: &Tables<Self>,
         centres: &Self::Buf<u32>,
         positions: &Self::Buf<u64>,
         k: usize,
@@ -392,18 +239,16 @@ pub trait Backend: Sized {
         step: AdamStep,
     ) -> Result<()>;
 
-    /// Trains one batch of the encoded corpus (`tokens` is the whole corpus) per `plan.rs`.
-    /// The default composes the operations above in minibatches of `batch_size` centres; a backend
-    /// overrides it with its fast path, which the trainer calls only with SGD (Adam and
-    /// `--step composed` call [`composed::train_batch`] directly).
+    /// The fused fast path: trains one batch of the encoded corpus (`tokens` is the whole corpus)
+    /// per `plan.rs`. The trainer calls it only where [`choose_step`] chose [`Step::Fused`] from
+    /// [`Backend::capabilities`], so `model`'s storage, the optimiser (SGD) and the settings are
+    /// ones the path trains.
     fn train_batch(
         &self,
-        state: &mut State<Self>,
+        model: &mut Model<Self>,
+        tables: &Tables<Self>,
         tokens: &[u32],
         batch: &Batch,
         cfg: &StepConfig,
-        batch_size: usize,
-    ) -> Result<StepStats> {
-        composed::train_batch(self, state, tokens, batch, cfg, batch_size)
-    }
+    ) -> Result<StepStats>;
 }

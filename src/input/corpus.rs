@@ -21,17 +21,7 @@ use crate::train::plan::SENTENCE_BREAK;
 pub const EOS: &str = "<eos>";
 
 /// How line ends are read.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Default,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum CorpusFormat {
     /// Whitespace-separated words; a line end ends a sentence.
     #[default]

@@ -34,7 +34,7 @@ const ADAM_NAMES: [&str; 4] = ["adam_m_in", "adam_v_in", "adam_m_out", "adam_v_o
 const CHECKSUM: &str = "checksum";
 
 /// Element type of the stored weights.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SaveDtype {
     /// Exact weights (resuming continues bit-for-bit).
     F32,

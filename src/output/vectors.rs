@@ -52,7 +52,7 @@ impl Embeddings {
 }
 
 /// On-disk layout of a vectors file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VectorFormat {
     /// word2vec binary (`-binary 1`), what gensim reads with `binary=True`.
     Bin,

@@ -10,82 +10,14 @@
 
 use std::time::Instant;
 
-use crate::backend::{
-    composed, f16_storage_unsupported, Backend, OptimizerKind, State, StepStats, Storage,
-};
+use crate::backend::{composed, AdamMoments, Backend, State, Step, StepStats};
 use crate::error::{Error, Result};
 use crate::input::corpus::Encoded;
 use crate::input::vocab::Vocab;
-use crate::train::model::{init_weights, Init};
-use crate::train::plan::{Batch, ModelKind, StepConfig, SPAN_LEN};
-use crate::train::sampler::{keep_thresholds, AliasTable, NegativeMode};
-
-/// Which implementation of a step trains: the backend's fast path or the composed layers.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Default,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-pub enum StepKind {
-    /// The backend's fused fast path (SGD only; Adam always composes).
-    #[default]
-    Fused,
-    /// The book's layers composed, in minibatches of `--batch-size` centres.
-    Composed,
-}
-
-/// Every setting that shapes training (stored in checkpoints).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrainConfig {
-    pub model: ModelKind,
-    pub dim: usize,
-    pub window: u32,
-    pub fixed_window: bool,
-    pub negative: u32,
-    pub negatives: NegativeMode,
-    pub power: f64,
-    pub sample: f64,
-    pub epochs: u32,
-    pub lr: f64,
-    pub optimizer: OptimizerKind,
-    pub init: Init,
-    pub batch_size: usize,
-    pub step: StepKind,
-    pub seed: u64,
-    /// How the device stores W_in and W_out (absent from older checkpoints: f32).
-    #[serde(default)]
-    pub storage: Storage,
-}
-
-impl TrainConfig {
-    pub fn step_config(&self) -> StepConfig {
-        StepConfig {
-            model: self.model,
-            window: self.window,
-            fixed_window: self.fixed_window,
-            negative: self.negative,
-            negatives: self.negatives,
-            seed: self.seed,
-        }
-    }
-
-    /// Learning rate at global token position `g` of `total` (all epochs' tokens).
-    pub fn lr_at(&self, g: u64, total: u64) -> f32 {
-        match self.optimizer {
-            OptimizerKind::Adam => self.lr as f32,
-            OptimizerKind::Sgd => {
-                let frac = g as f64 / total.max(1) as f64;
-                (self.lr + (self.lr * 1e-4 - self.lr) * frac) as f32
-            }
-        }
-    }
-}
+use crate::train::model::init_weights;
+use crate::train::plan::{Batch, SPAN_LEN};
+use crate::train::sampler::{keep_thresholds, AliasTable};
+use crate::train::TrainConfig;
 
 /// What one epoch did.
 #[derive(Clone, Debug, PartialEq)]
@@ -173,34 +105,11 @@ impl Trained {
     }
 }
 
-/// Checks settings against the vocabulary and the backend before any work.
-fn validate<B: Backend>(backend: &B, cfg: &TrainConfig, vocab: &Vocab) -> Result<()> {
-    if cfg.storage == Storage::F16 {
-        if !backend.supports_f16_storage() {
-            return Err(f16_storage_unsupported(&backend.name()));
-        }
-        if cfg.optimizer != OptimizerKind::Sgd {
-            return Err(f16_storage_unsupported("--optimizer adam (composed path)"));
-        }
-        if cfg.step != StepKind::Fused {
-            return Err(f16_storage_unsupported("--step composed"));
-        }
-    }
-    if cfg.negatives == NegativeMode::Distinct && vocab.len() <= cfg.negative as usize {
-        return Err(Error::Config(format!(
-            "--negatives distinct needs more than --negative {} words, but the vocabulary has {}; lower --negative or --min-count",
-            cfg.negative,
-            vocab.len()
-        )));
-    }
-    Ok(())
-}
-
 /// Batches per epoch at least, when the corpus is small enough (progress and loss-plot points).
 const MIN_BATCHES_PER_EPOCH: usize = 16;
 
 /// Corpus tokens per batch for a corpus of `n` tokens: the backend's preference, smaller for small
-/// corpora so an epoch has [`MIN_BATCHES_PER_EPOCH`] batches, rounded to whole spans.
+/// corpora so an epoch has `MIN_BATCHES_PER_EPOCH` batches, rounded to whole spans.
 pub fn batch_tokens<B: Backend>(backend: &B, n: usize) -> usize {
     let tokens = backend
         .preferred_batch_tokens()
@@ -209,16 +118,23 @@ pub fn batch_tokens<B: Backend>(backend: &B, n: usize) -> usize {
     spans.max(1) * SPAN_LEN
 }
 
-/// Trains `cfg.epochs` epochs over `enc` (from `resume`'s position, or from a fresh initialisation).
+/// Trains `cfg.epochs` epochs over `enc` (from `resume`'s position, or from a fresh initialisation)
+/// with the step [`crate::backend::choose_step`] chose for `cfg` on `backend`.
 pub fn train<B: Backend>(
     backend: &B,
     enc: &Encoded,
     vocab: &Vocab,
     cfg: &TrainConfig,
+    step: Step,
     resume: Option<Resume>,
     hooks: &mut dyn Hooks,
 ) -> Result<Trained> {
-    validate(backend, cfg, vocab)?;
+    debug_assert_eq!(
+        crate::backend::choose_step(&backend.name(), &backend.capabilities(), cfg).ok(),
+        Some(step),
+        "train() runs the step choose_step decided"
+    );
+    cfg.check_vocabulary(vocab.len())?;
     let started = Instant::now();
     let n = enc.tokens.len();
     let alias = AliasTable::unigram(&vocab.counts, cfg.power);
@@ -253,12 +169,9 @@ pub fn train<B: Backend>(
         cfg.storage,
     )?;
     drop((w_in, w_out));
-    if let (Some(dev), Some(host)) = (state.adam.as_mut(), adam) {
-        for (d, h) in dev.iter_mut().zip(host.iter()) {
-            *d = backend.upload(h)?;
-        }
+    if let (Some(moments), Some(host)) = (&mut state.adam, adam) {
+        *moments = AdamMoments::upload(backend, &host, adam_t)?;
     }
-    state.adam_t = adam_t;
 
     let step_cfg = cfg.step_config();
     let per_batch = batch_tokens(backend, n);
@@ -287,17 +200,20 @@ pub fn train<B: Backend>(
                 lr_end: cfg.lr_at(g + len as u64, total_tokens),
             };
             lr_end = batch.lr_end;
-            let s = if cfg.optimizer == OptimizerKind::Sgd && cfg.step == StepKind::Fused {
-                backend.train_batch(&mut state, &enc.tokens, &batch, &step_cfg, cfg.batch_size)?
-            } else {
-                composed::train_batch(
+            let tokens = &enc.tokens;
+            let s = match step {
+                Step::Fused => {
+                    let State { model, tables, .. } = &mut state;
+                    backend.train_batch(model, tables, tokens, &batch, &step_cfg)?
+                }
+                Step::Composed => composed::train_batch(
                     backend,
                     &mut state,
-                    &enc.tokens,
+                    tokens,
                     &batch,
                     &step_cfg,
                     cfg.batch_size,
-                )?
+                )?,
             };
             stats.add(&s);
             words_done += (s.words as f64 * raw_per_word).round() as u64;
@@ -321,21 +237,17 @@ pub fn train<B: Backend>(
             lr: lr_end as f64,
         };
         if hooks.wants_snapshot() {
-            let (w_in, w_out) = state.weights(backend)?;
-            let adam = match &state.adam {
-                Some([a, b, c, d]) => Some([
-                    backend.download(a)?,
-                    backend.download(b)?,
-                    backend.download(c)?,
-                    backend.download(d)?,
-                ]),
-                None => None,
-            };
+            let (w_in, w_out) = state.model.download(backend)?;
+            let adam = state
+                .adam
+                .as_ref()
+                .map(|m| m.download(backend))
+                .transpose()?;
             let snap = Snapshot {
                 w_in: &w_in,
                 w_out: &w_out,
                 adam: adam.as_ref(),
-                adam_t: state.adam_t,
+                adam_t: state.adam.as_ref().map_or(0, |m| m.t),
                 epochs_done: epoch + 1,
             };
             hooks.on_epoch(&es, Some(&snap))?;
@@ -344,7 +256,7 @@ pub fn train<B: Backend>(
         }
         epochs.push(es);
     }
-    let (w_in, w_out) = state.weights(backend)?;
+    let (w_in, w_out) = state.model.download(backend)?;
     Ok(Trained {
         w_in,
         w_out,
@@ -358,27 +270,32 @@ pub fn train<B: Backend>(
 mod tests {
     use super::*;
     use crate::backend::cpu::CpuBackend;
+    use crate::backend::{choose_step, OptimizerKind};
     use crate::input::corpus::{self, ReadOptions, Source};
+    use crate::train::plan::ModelKind;
+    use crate::train::StepKind;
 
-    pub(crate) fn config(model: ModelKind, epochs: u32) -> TrainConfig {
+    fn config(model: ModelKind, epochs: u32) -> TrainConfig {
         TrainConfig {
             model,
             dim: 32,
-            window: 5,
-            fixed_window: false,
-            negative: 5,
-            negatives: NegativeMode::Replace,
-            power: 0.75,
-            sample: 1e-3,
             epochs,
-            lr: 0.025,
-            optimizer: OptimizerKind::Sgd,
-            init: Init::Word2vec,
             batch_size: 100,
-            step: StepKind::Fused,
-            seed: 1,
-            storage: Storage::F32,
+            ..TrainConfig::default()
         }
+    }
+
+    /// [`train`] with the step the backend's capabilities give `cfg`.
+    fn run(
+        backend: &CpuBackend,
+        enc: &Encoded,
+        vocab: &Vocab,
+        cfg: &TrainConfig,
+        resume: Option<Resume>,
+        hooks: &mut dyn Hooks,
+    ) -> Result<Trained> {
+        let step = choose_step(&backend.name(), &backend.capabilities(), cfg)?;
+        train(backend, enc, vocab, cfg, step, resume, hooks)
     }
 
     fn small_corpus() -> (Vocab, Encoded) {
@@ -430,7 +347,7 @@ mod tests {
                     ..config(model, 4)
                 };
                 let mut rec = Record::default();
-                let t = train(&backend, &enc, &vocab, &cfg, None, &mut rec).unwrap();
+                let t = run(&backend, &enc, &vocab, &cfg, None, &mut rec).unwrap();
                 let l: Vec<f64> = t.epochs.iter().map(|e| e.loss).collect();
                 assert!(
                     l.windows(2).all(|w| w[1] < w[0]),
@@ -455,7 +372,7 @@ mod tests {
                 optimizer,
                 ..config(ModelKind::Skipgram, 3)
             };
-            let whole = train(&backend, &enc, &vocab, &cfg, None, &mut NoHooks).unwrap();
+            let whole = run(&backend, &enc, &vocab, &cfg, None, &mut NoHooks).unwrap();
 
             struct Stop(Option<Resume>);
             impl Hooks for Stop {
@@ -478,8 +395,8 @@ mod tests {
             }
             // The state after epoch 1 of the same run is what a checkpoint would hold.
             let mut stop = Stop(None);
-            train(&backend, &enc, &vocab, &cfg, None, &mut stop).unwrap();
-            let resumed = train(&backend, &enc, &vocab, &cfg, stop.0, &mut NoHooks).unwrap();
+            run(&backend, &enc, &vocab, &cfg, None, &mut stop).unwrap();
+            let resumed = run(&backend, &enc, &vocab, &cfg, stop.0, &mut NoHooks).unwrap();
             assert_eq!(resumed.w_in, whole.w_in, "{optimizer:?}");
             assert_eq!(resumed.w_out, whole.w_out, "{optimizer:?}");
             assert_eq!(resumed.epochs.len(), 2);

@@ -1,6 +1,7 @@
-//! Training: the step contract every backend follows, its random draws, the initial weights, and
-//! the epoch loop that feeds batches to a backend.
+//! Training: the settings of a run, the step contract every backend follows, its random draws, the
+//! initial weights, and the epoch loop that feeds batches to a backend.
 
+pub mod config;
 mod epoch;
 pub mod model;
 pub mod plan;
@@ -9,4 +10,5 @@ pub mod reference;
 pub mod rng;
 pub mod sampler;
 
+pub use config::{default_lr, CorpusConfig, Device, RunConfig, StepKind, TrainConfig};
 pub use epoch::*;

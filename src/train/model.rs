@@ -13,17 +13,7 @@ use rayon::prelude::*;
 use crate::train::rng::{Philox, PURPOSE_INIT};
 
 /// How `W_in` and `W_out` start.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Default,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Init {
     /// word2vec.c: `W_in` uniform in ±0.5/dim, `W_out` zero.
     #[default]

@@ -37,17 +37,7 @@ pub const SENTENCE_BREAK: u32 = u32::MAX;
 pub const SPAN_LEN: usize = 8192;
 
 /// Model architecture.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Default,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum ModelKind {
     #[default]
     Skipgram,

@@ -9,17 +9,7 @@ use crate::train::rng::{self, below, PURPOSE_NEGATIVE, PURPOSE_SUBSAMPLE};
 
 /// Which negatives a centre gets. `Replace` is the book's GPU path (the centre itself may be drawn);
 /// `Distinct` is its CPU path (centre excluded, no repeats within the centre's row).
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Default,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum NegativeMode {
     #[default]
     Replace,

@@ -149,13 +149,21 @@ impl Gpu {
         );
         Gpu(spec)
     }
+
+    /// The ordinal `N` of its `cuda:N`.
+    pub fn ordinal(&self) -> usize {
+        match self.0.parse() {
+            Ok(w2v_gpu::train::Device::Cuda(n)) => n,
+            _ => panic!("W2V_TEST_DEVICE={}: use cuda:N", self.0),
+        }
+    }
 }
 
 #[cfg(feature = "cuda")]
 cuda_test_device!(
     Gpu,
     w2v_gpu::backend::cuda::CudaDriver,
-    |g: &Gpu, chunk| w2v_gpu::backend::cuda::open_device(&g.0, chunk)
+    |g: &Gpu, chunk| w2v_gpu::backend::cuda::open_device(g.ordinal(), chunk)
         .unwrap_or_else(|e| panic!("{}: {e}", g.0)),
     false,
     crate::common::test_kernels::launch_gpu

@@ -189,7 +189,7 @@ impl Model {
     ) -> (StepStats, Vec<f32>, Vec<f32>) {
         let mut st = self.state_with(b, storage, optimizer);
         let stats = train(b, &mut st, tokens, batches, cfg, step);
-        let (w_in, w_out) = st.weights(b).unwrap();
+        let (w_in, w_out) = st.model.download(b).unwrap();
         (stats, delta(&w_in, &self.w_in), delta(&w_out, &self.w_out))
     }
 
@@ -225,25 +225,15 @@ pub fn train<B: Backend>(
 ) -> StepStats {
     let mut stats = StepStats::default();
     for bt in batches {
-        let r = try_train(b, st, tokens, bt, cfg, step);
+        let r = match step {
+            Step::Fast => b.train_batch(&mut st.model, &st.tables, tokens, bt, cfg),
+            Step::Composed { minibatch } => {
+                composed::train_batch(b, st, tokens, bt, cfg, minibatch)
+            }
+        };
         stats.add(&r.unwrap_or_else(|e| panic!("{} {step:?}: {e}", b.name())));
     }
     stats
-}
-
-/// One step call, its error kept (for the tests of what a backend refuses).
-pub fn try_train<B: Backend>(
-    b: &B,
-    st: &mut State<B>,
-    tokens: &[u32],
-    bt: &Batch,
-    cfg: &StepConfig,
-    step: Step,
-) -> w2v_gpu::error::Result<StepStats> {
-    match step {
-        Step::Fast => b.train_batch(st, tokens, bt, cfg, 64),
-        Step::Composed { minibatch } => composed::train_batch(b, st, tokens, bt, cfg, minibatch),
-    }
 }
 
 /// Non-break tokens of `tokens[batch]`: what a step reports as `words`.
@@ -259,7 +249,9 @@ pub fn words(tokens: &[u32], bt: &Batch) -> u64 {
 pub fn weight_bytes<D: w2v_gpu::backend::cuda::Device>(
     st: &State<w2v_gpu::backend::cuda::CudaBackend<D>>,
 ) -> usize {
-    4 * (st.w_in.len() + st.w_out.len())
-        + 2 * (st.w_in_h.as_ref().map_or(0, |b| b.len())
-            + st.w_out_h.as_ref().map_or(0, |b| b.len()))
+    use w2v_gpu::backend::Weights as Stored;
+    match &st.model.weights {
+        Stored::F32 { w_in, w_out } => 4 * (w_in.len() + w_out.len()),
+        Stored::F16 { w_in, w_out } => 2 * (w_in.len() + w_out.len()),
+    }
 }

@@ -6,34 +6,22 @@ pub mod devices;
 pub mod fixture;
 pub mod test_kernels;
 
-use w2v_gpu::backend::{OptimizerKind, Storage};
+use w2v_gpu::backend::{choose_step, Backend};
 use w2v_gpu::input::corpus::{self, Encoded, ReadOptions, Source};
 use w2v_gpu::input::synthetic;
 use w2v_gpu::input::vocab::Vocab;
-use w2v_gpu::train::model::Init;
 use w2v_gpu::train::plan::ModelKind;
-use w2v_gpu::train::sampler::NegativeMode;
-use w2v_gpu::train::{StepKind, TrainConfig};
+use w2v_gpu::train::{train, NoHooks, TrainConfig, Trained};
 
-/// The settings the planted-analogy tests train with (dim 50, 5 epochs, fused SGD, seed 7).
+/// The settings the planted-analogy tests train with: word2vec's defaults (5 epochs, fused SGD)
+/// at dim 50 and seed 7.
 pub fn config(model: ModelKind, lr: f64) -> TrainConfig {
     TrainConfig {
         model,
         dim: 50,
-        window: 5,
-        fixed_window: false,
-        negative: 5,
-        negatives: NegativeMode::Replace,
-        power: 0.75,
-        sample: 1e-3,
-        epochs: 5,
         lr,
-        optimizer: OptimizerKind::Sgd,
-        init: Init::Word2vec,
-        batch_size: 128,
-        step: StepKind::Fused,
         seed: 7,
-        storage: Storage::F32,
+        ..TrainConfig::default()
     }
 }
 
@@ -46,4 +34,16 @@ pub fn corpus(seed: u64, sentences_per_word: usize) -> (Vocab, Encoded, syntheti
     };
     let (vocab, enc) = corpus::load(&src, ReadOptions::default(), 5, None).unwrap();
     (vocab, enc, syn)
+}
+
+/// Trains `cfg` from scratch on `backend` with the step `choose_step` decides for it, as the
+/// binary does.
+pub fn train_on<B: Backend>(
+    backend: &B,
+    enc: &Encoded,
+    vocab: &Vocab,
+    cfg: &TrainConfig,
+) -> w2v_gpu::Result<Trained> {
+    let step = choose_step(&backend.name(), &backend.capabilities(), cfg)?;
+    train(backend, enc, vocab, cfg, step, None, &mut NoHooks)
 }

@@ -93,8 +93,7 @@ pub fn launch_gpu(
         U16(CudaSlice<u16>),
         Scalar(u32),
     }
-    let ordinal = w2v_gpu::backend::cuda::parse_spec(&g.0)
-        .unwrap_or_else(|| panic!("W2V_TEST_DEVICE={}: use cuda:N", g.0));
+    let ordinal = g.ordinal();
     let ctx = CudaContext::new(ordinal).unwrap_or_else(|e| panic!("{}: {e:?}", g.0));
     let stream = ctx.default_stream();
     let module = module_of(kernel);

@@ -243,7 +243,7 @@ fn serial_is_reproducible<T: TestDevice>(dev: &T) {
         let run = || {
             let mut st = m.state(&b);
             let stats = train(&b, &mut st, &tokens, &bts, &cfg, Step::Fast);
-            (stats, st.weights(&b).unwrap())
+            (stats, st.model.download(&b).unwrap())
         };
         let ((sa, (ia, oa)), (sb, (ib, ob))) = (run(), run());
         assert_eq!(sa, sb, "{model:?}");

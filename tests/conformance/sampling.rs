@@ -58,7 +58,7 @@ fn sample_negatives<T: TestDevice>(dev: &T) {
             for mode in [NegativeMode::Replace, NegativeMode::Distinct] {
                 let mut out = b.upload(&vec![u32::MAX; n * k]).unwrap();
                 let (cb, pb) = (b.upload(&centres).unwrap(), b.upload(&positions).unwrap());
-                b.sample_negatives(&st, &cb, &pb, k, mode, seed, &mut out)
+                b.sample_negatives(&st.tables, &cb, &pb, k, mode, seed, &mut out)
                     .unwrap();
                 let got = b.download(&out).unwrap();
                 let mut want = vec![0u32; k];

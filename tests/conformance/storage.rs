@@ -11,9 +11,7 @@ use w2v_gpu::train::rng::{draw, PURPOSE_INIT};
 use w2v_gpu::train::sampler::NegativeMode;
 
 use crate::common::devices::{conformance, KernelDevice, LaunchSpec, TestArg};
-use crate::common::fixture::{
-    batch, rel_err, step_cfg, try_train, weight_bytes, words, Model, Step,
-};
+use crate::common::fixture::{batch, rel_err, step_cfg, weight_bytes, words, Model, Step};
 
 fn widen(w: &[f32]) -> Vec<f32> {
     w.iter().map(|&x| f16::from_f32(x).to_f32()).collect()
@@ -79,23 +77,37 @@ fn f16_steps<T: KernelDevice>(dev: &T) {
     let st32 = m.state(&serial);
     let sgd = w2v_gpu::backend::OptimizerKind::Sgd;
     let st16 = m.state_with(&serial, Storage::F16, sgd);
-    assert_eq!(st16.storage(), Storage::F16);
+    assert_eq!(st16.model.storage(), Storage::F16);
     assert_eq!(weight_bytes(&st32), 2 * 400 * 24 * 4);
     assert_eq!(weight_bytes(&st16), weight_bytes(&st32) / 2);
     assert_eq!(
-        st16.weights(&serial).unwrap(),
+        st16.model.download(&serial).unwrap(),
         (m.w_in.clone(), m.w_out.clone())
     );
-    // The other paths refuse half storage rather than train the empty f32 buffers.
-    let cfg = step_cfg(ModelKind::Skipgram, NegativeMode::Replace, 2024);
-    let mut st = m.state_with(&serial, Storage::F16, sgd);
-    let composed = Step::Composed { minibatch: 64 };
-    let err = try_train(&serial, &mut st, &tokens, &bt[0], &cfg, composed).unwrap_err();
-    assert!(err.to_string().contains("--storage"), "{err}");
+    // Only the fused step trains half storage: composing it, or the CPU, is refused up front.
+    use w2v_gpu::backend::{choose_step, Backend, Step as Decided};
+    use w2v_gpu::train::{StepKind, TrainConfig};
+    let f16 = TrainConfig {
+        storage: Storage::F16,
+        ..TrainConfig::default()
+    };
+    let caps = serial.capabilities();
+    assert_eq!(
+        choose_step(&serial.name(), &caps, &f16).unwrap(),
+        Decided::Fused
+    );
+    let composed = TrainConfig {
+        step: StepKind::Composed,
+        ..f16.clone()
+    };
     let cpu = CpuBackend::new(1);
-    let mut st = m.state_with(&cpu, Storage::F16, sgd);
-    let err = try_train(&cpu, &mut st, &tokens, &bt[0], &cfg, Step::Fast).unwrap_err();
-    assert!(err.to_string().contains("--storage"), "{err}");
+    for (name, caps, cfg) in [
+        (serial.name(), caps.clone(), composed),
+        (cpu.name(), cpu.capabilities(), f16),
+    ] {
+        let err = choose_step(&name, &caps, &cfg).unwrap_err();
+        assert!(err.to_string().contains("--storage f16"), "{err}");
+    }
 }
 conformance!(
     f16_storage_steps_match_the_reference_to_half_precision,

@@ -10,7 +10,7 @@ use w2v_gpu::query::similarity::Index;
 use w2v_gpu::train::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
 use w2v_gpu::train::rng;
 use w2v_gpu::train::sampler::NegativeMode;
-use w2v_gpu::train::{train, NoHooks, TrainConfig};
+use w2v_gpu::train::TrainConfig;
 
 use crate::common::devices::{conformance, TestDevice};
 use crate::common::fixture::{self, step_cfg, uniform, Model, Step};
@@ -29,13 +29,13 @@ fn planted_analogies<T: TestDevice>(dev: &T, model: ModelKind, lr: f64, storage:
         ..crate::common::config(model, lr)
     };
     if storage == Storage::F16 && !dev.f16_storage() {
-        let Err(err) = train(&b, &enc, &vocab, &cfg, None, &mut NoHooks) else {
+        let Err(err) = crate::common::train_on(&b, &enc, &vocab, &cfg) else {
             panic!("{} trained --storage f16", b.name());
         };
         assert!(err.to_string().contains("--storage f16"), "{err}");
         return;
     }
-    let t = train(&b, &enc, &vocab, &cfg, None, &mut NoHooks).unwrap();
+    let t = crate::common::train_on(&b, &enc, &vocab, &cfg).unwrap();
     let emb = Embeddings::new(vocab.words.clone(), cfg.dim, t.w_in);
     let report = evaluate_analogies(&Index::new(&emb), &syn.sections, None);
     assert_eq!(report.total.skipped, 0);
@@ -111,7 +111,7 @@ fn separates_groups<T: TestDevice>(dev: &T) {
             .collect();
         let mut st = m.state(&b);
         fixture::train(&b, &mut st, &tokens, &epochs, &cfg, Step::Fast);
-        let (w, _) = st.weights(&b).unwrap();
+        let (w, _) = st.model.download(&b).unwrap();
         let row = |i: usize| &w[i * dim..(i + 1) * dim];
         let (mut within, mut across) = (Vec::new(), Vec::new());
         for i in 0..20 {

@@ -11,7 +11,7 @@ use ndarray::Array2;
 use super::hogwild::HogwildMatrix;
 use super::simd::{axpy, dot, exp_nonpositive};
 use super::{matrix_mut, CpuBackend};
-use crate::backend::{State, StepStats};
+use crate::backend::{Model, StepStats, Tables};
 use crate::train::plan::{self, Batch, Centre, ModelKind, StepConfig, SENTENCE_BREAK};
 use crate::train::sampler::AliasTable;
 
@@ -24,12 +24,16 @@ use crate::train::sampler::AliasTable;
 /// and harmless to convergence).
 pub fn train_batch(
     threads: usize,
-    state: &mut State<CpuBackend>,
+    model: &mut Model<CpuBackend>,
+    tables: &Tables<CpuBackend>,
     tokens: &[u32],
     batch: &Batch,
     cfg: &StepConfig,
 ) -> StepStats {
-    let dim = state.dim;
+    let dim = model.dim;
+    let (w_in, w_out) = model
+        .f32_mut()
+        .expect("choose_step gives the CPU fast path f32 weights only");
     let words = tokens[batch.start..batch.start + batch.len]
         .iter()
         .filter(|&&w| w != SENTENCE_BREAK)
@@ -46,13 +50,13 @@ pub fn train_batch(
             })
         })
         .collect();
-    let w_in = HogwildMatrix::new(matrix_mut(&mut state.w_in, dim));
-    let w_out = HogwildMatrix::new(matrix_mut(&mut state.w_out, dim));
+    let w_in = HogwildMatrix::new(matrix_mut(w_in, dim));
+    let w_out = HogwildMatrix::new(matrix_mut(w_out, dim));
     let shared = Shared {
         tokens,
         parent: batch,
-        keep: &state.keep,
-        table: &state.alias,
+        keep: &tables.keep,
+        table: &tables.alias,
         cfg,
     };
     let mut stats = if sub_batches.len() <= 1 {

@@ -14,7 +14,9 @@ mod simd;
 
 use ndarray::{Array1, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Zip};
 
-use crate::backend::{composed, AdamStep, Backend, Elem, OptimizerKind, State, StepStats};
+use crate::backend::{
+    AdamStep, Backend, Capabilities, Elem, Model, OptimizerKind, StepStats, Storage, Tables,
+};
 use crate::error::Result;
 use crate::train::plan::{Batch, StepConfig};
 use crate::train::sampler::{negatives_for_centre, NegativeMode};
@@ -93,6 +95,15 @@ impl Backend for CpuBackend {
     fn name(&self) -> String {
         let s = if self.threads == 1 { "" } else { "s" };
         format!("cpu ({} thread{s})", self.threads)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            fused_optimizers: &[OptimizerKind::Sgd],
+            fused_storages: &[Storage::F32],
+            max_fused_negative: None,
+            fused_shared_bytes: None,
+        }
     }
 
     fn upload<T: Elem>(&self, host: &[T]) -> Result<Array1<T>> {
@@ -210,7 +221,7 @@ impl Backend for CpuBackend {
 
     fn sample_negatives(
         &self,
-        state: &State<Self>,
+        tables: &Tables<Self>,
         centres: &Array1<u32>,
         positions: &Array1<u64>,
         k: usize,
@@ -227,7 +238,7 @@ impl Backend for CpuBackend {
             .and(positions)
             .for_each(|o, &c, &pos| {
                 let o = o.into_slice().expect(CONTIGUOUS);
-                negatives_for_centre(&state.alias, seed, pos, c, mode, o);
+                negatives_for_centre(&tables.alias, seed, pos, c, mode, o);
             });
         Ok(())
     }
@@ -265,22 +276,22 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    /// The Hogwild fast path (SGD only; with Adam it runs [`composed::train_batch`]); see
-    /// [`fused::train_batch`].
+    /// The Hogwild fast path (SGD on f32 weights); see [`fused::train_batch`].
     fn train_batch(
         &self,
-        state: &mut State<Self>,
+        model: &mut Model<Self>,
+        tables: &Tables<Self>,
         tokens: &[u32],
         batch: &Batch,
         cfg: &StepConfig,
-        batch_size: usize,
     ) -> Result<StepStats> {
-        if state.storage() != crate::backend::Storage::F32 {
-            return Err(crate::backend::f16_storage_unsupported("the CPU backend"));
-        }
-        if state.optimizer != OptimizerKind::Sgd {
-            return composed::train_batch(self, state, tokens, batch, cfg, batch_size);
-        }
-        Ok(fused::train_batch(self.threads, state, tokens, batch, cfg))
+        Ok(fused::train_batch(
+            self.threads,
+            model,
+            tables,
+            tokens,
+            batch,
+            cfg,
+        ))
     }
 }

@@ -10,8 +10,10 @@ use std::sync::Mutex;
 use super::device::{Device, DeviceBuf};
 use super::resident::{self, Resident};
 use super::{geometry, layers};
-use crate::backend::{AdamStep, Backend, Elem, OptimizerKind, State, StepStats};
-use crate::error::{Error, Result};
+use crate::backend::{
+    AdamStep, Backend, Capabilities, Elem, Model, OptimizerKind, StepStats, Storage, Tables,
+};
+use crate::error::Result;
 use crate::train::plan::{Batch, StepConfig};
 use crate::train::sampler::NegativeMode;
 
@@ -60,6 +62,18 @@ impl<D: Device> CudaBackend<D> {
     }
 }
 
+/// What the fused CUDA step trains, on a device with `shared_per_block` bytes of shared memory per
+/// block (`None` where no device is open, e.g. `info`): SGD, f32 or f16 weights, at most
+/// [`geometry::MAX_FUSED_NEGATIVE`] negatives, rows that fit shared memory.
+pub fn capabilities(shared_per_block: Option<usize>) -> Capabilities {
+    Capabilities {
+        fused_optimizers: &[OptimizerKind::Sgd],
+        fused_storages: &[Storage::F32, Storage::F16],
+        max_fused_negative: Some(geometry::MAX_FUSED_NEGATIVE),
+        fused_shared_bytes: shared_per_block,
+    }
+}
+
 impl<D: Device> Backend for CudaBackend<D> {
     type Buf<T: Elem> = DeviceBuf<D, T>;
 
@@ -71,8 +85,8 @@ impl<D: Device> Backend for CudaBackend<D> {
         PREFERRED_BATCH_TOKENS.min(self.chunk_tokens)
     }
 
-    fn supports_f16_storage(&self) -> bool {
-        true
+    fn capabilities(&self) -> Capabilities {
+        capabilities(Some(self.dev.props().shared_per_block as usize))
     }
 
     fn upload<T: Elem>(&self, host: &[T]) -> Result<DeviceBuf<D, T>> {
@@ -154,7 +168,7 @@ impl<D: Device> Backend for CudaBackend<D> {
 
     fn sample_negatives(
         &self,
-        state: &State<Self>,
+        tables: &Tables<Self>,
         centres: &DeviceBuf<D, u32>,
         positions: &DeviceBuf<D, u64>,
         k: usize,
@@ -162,7 +176,7 @@ impl<D: Device> Backend for CudaBackend<D> {
         seed: u64,
         out: &mut DeviceBuf<D, u32>,
     ) -> Result<()> {
-        layers::sample_negatives(&self.dev, state, centres, positions, k, mode, seed, out)
+        layers::sample_negatives(&self.dev, tables, centres, positions, k, mode, seed, out)
     }
 
     fn sgd_rows(
@@ -191,28 +205,19 @@ impl<D: Device> Backend for CudaBackend<D> {
 
     fn train_batch(
         &self,
-        state: &mut State<Self>,
+        model: &mut Model<Self>,
+        tables: &Tables<Self>,
         tokens: &[u32],
         batch: &Batch,
         cfg: &StepConfig,
-        batch_size: usize,
     ) -> Result<StepStats> {
-        if state.optimizer != OptimizerKind::Sgd {
-            // The composed path refuses f16 storage itself.
-            return crate::backend::composed::train_batch(
-                self, state, tokens, batch, cfg, batch_size,
-            );
-        }
-        if cfg.negative > geometry::MAX_FUSED_NEGATIVE {
-            return Err(Error::Config(format!(
-                "--negative {} is more than the fused CUDA step takes ({}); use --step composed",
-                cfg.negative,
-                geometry::MAX_FUSED_NEGATIVE
-            )));
-        }
+        debug_assert!(
+            cfg.negative <= geometry::MAX_FUSED_NEGATIVE,
+            "choose_step keeps the fused step's negatives in range"
+        );
         if batch.len == 0 {
             return Ok(StepStats::default());
         }
-        self.fused_batch(state, tokens, batch, cfg)
+        self.fused_batch(model, tables, tokens, batch, cfg)
     }
 }

@@ -6,15 +6,15 @@
 //! launches (`w2v_subsample_compact`, then `w2v_skipgram_step` or `w2v_cbow_step`); the loss
 //! accumulates on the device and 16 bytes come back once per call.
 //!
-//! With `--storage f16` ([`crate::backend::Storage::F16`]) the state's weights live only in its half
+//! With `--storage f16` ([`crate::backend::Storage::F16`]) the model's weights are its half
 //! buffers and the step kernels are the `_f16` ones (same arguments, half `w_in`/`w_out`).
 
 use super::backend::{CudaBackend, PREFERRED_BATCH_TOKENS};
-use super::device::{fmt_bytes, u32_arg, Arg, Device};
+use super::device::{u32_arg, Arg, Device};
 use super::geometry;
 use super::resident::{next_span_start, Resident};
-use crate::backend::{State, StepStats};
-use crate::error::{Error, Result};
+use crate::backend::{Model, StepStats, Storage, Tables, Weights};
+use crate::error::Result;
 use crate::train::plan::{Batch, ModelKind, StepConfig, SPAN_LEN};
 use crate::train::sampler::NegativeMode;
 
@@ -22,7 +22,8 @@ impl<D: Device> CudaBackend<D> {
     /// The fused step over the whole of `batch`, piece by piece through the resident chunk.
     pub(super) fn fused_batch(
         &self,
-        state: &mut State<Self>,
+        model: &mut Model<Self>,
+        tables: &Tables<Self>,
         tokens: &[u32],
         batch: &Batch,
         cfg: &StepConfig,
@@ -66,7 +67,7 @@ impl<D: Device> CudaBackend<D> {
                 }
             };
             words += res.words(tokens, s, e);
-            self.fused_piece(res, state, &sub, cfg)?;
+            self.fused_piece(res, model, tables, &sub, cfg)?;
             s = e;
         }
         let loss = self
@@ -90,7 +91,8 @@ impl<D: Device> CudaBackend<D> {
     fn fused_piece(
         &self,
         res: &mut Resident<D>,
-        state: &mut State<Self>,
+        model: &mut Model<Self>,
+        tables: &Tables<Self>,
         sub: &Batch,
         cfg: &StepConfig,
     ) -> Result<()> {
@@ -128,7 +130,7 @@ impl<D: Device> CudaBackend<D> {
             &[
                 chunk.arg_at(sub.start - res.start),
                 batch_len,
-                state.keep_dev.arg(),
+                tables.keep_dev.arg(),
                 Arg::U64(cfg.seed),
                 Arg::U64(key_first),
                 kept_ids.arg_mut(),
@@ -136,29 +138,22 @@ impl<D: Device> CudaBackend<D> {
                 kept_count.arg_mut(),
             ],
         )?;
-        let half = state.w_in_h.is_some() && state.w_out_h.is_some();
+        let half = model.storage() == Storage::F16;
         let kernel = geometry::step_kernel(cfg.model, half, cfg.negative);
-        let (w_in, w_out) = match (&mut state.w_in_h, &mut state.w_out_h) {
-            (Some(h_in), Some(h_out)) => (h_in.arg_mut(), h_out.arg_mut()),
-            _ => (state.w_in.arg_mut(), state.w_out.arg_mut()),
+        let (w_in, w_out) = match &mut model.weights {
+            Weights::F32 { w_in, w_out } => (w_in.arg_mut(), w_out.arg_mut()),
+            Weights::F16 { w_in, w_out } => (w_in.arg_mut(), w_out.arg_mut()),
         };
-        let dim = state.dim;
+        let dim = model.dim;
         let props = self.dev.props();
         let step_launch = if self.serial {
             geometry::sgns_step_serial(props, dim, cfg.negative)
         } else {
             geometry::sgns_step(props, n_spans, dim, cfg.negative)
         };
-        let step_launch = step_launch.ok_or_else(|| {
-            Error::Config(format!(
-                "--dim {dim} with --negative {} needs more shared memory per block than {} has ({}); \
-                 use a smaller --dim or --step composed",
-                cfg.negative,
-                self.label,
-                fmt_bytes(self.dev.props().shared_per_block as u64)
-            ))
-        })?;
-        let vocab = u32_arg("vocabulary size", state.vocab_size)?;
+        let step_launch =
+            step_launch.expect("choose_step keeps --dim within the fused step's shared memory");
+        let vocab = u32_arg("vocabulary size", model.vocab_size)?;
         let distinct = Arg::U32((cfg.negatives == NegativeMode::Distinct) as u32);
         self.dev.launch(
             kernel,
@@ -171,8 +166,8 @@ impl<D: Device> CudaBackend<D> {
                 kept_off.arg(),
                 kept_count.arg(),
                 n_spans_arg,
-                state.alias_prob.arg(),
-                state.alias_alias.arg(),
+                tables.alias_prob.arg(),
+                tables.alias_alias.arg(),
                 vocab,
                 Arg::U64(cfg.seed),
                 Arg::U64(key_first),

@@ -7,7 +7,7 @@
 use super::backend::CudaBackend;
 use super::device::{u32_arg, Arg, Device, DeviceBuf};
 use super::geometry;
-use crate::backend::{AdamStep, State};
+use crate::backend::{AdamStep, Tables};
 use crate::error::Result;
 use crate::train::sampler::NegativeMode;
 
@@ -176,7 +176,7 @@ pub(super) fn segment_mean<D: Device>(
 #[allow(clippy::too_many_arguments)]
 pub(super) fn sample_negatives<D: Device>(
     dev: &D,
-    state: &State<CudaBackend<D>>,
+    tables: &Tables<CudaBackend<D>>,
     centres: &DeviceBuf<D, u32>,
     positions: &DeviceBuf<D, u64>,
     k: usize,
@@ -192,9 +192,9 @@ pub(super) fn sample_negatives<D: Device>(
         "w2v_sample_negatives",
         geometry::elementwise(dev.props(), n),
         &[
-            state.alias_prob.arg(),
-            state.alias_alias.arg(),
-            u32_arg("vocabulary size", state.vocab_size)?,
+            tables.alias_prob.arg(),
+            tables.alias_alias.arg(),
+            u32_arg("vocabulary size", tables.vocab_size())?,
             centres.arg(),
             positions.arg(),
             u32_arg("centres", n)?,

@@ -30,9 +30,9 @@ pub use driver::CudaDriver;
 #[cfg(feature = "emulator")]
 pub use emulated::EmulatedDevice;
 pub use footprint::{fused_overhead, Footprint};
+pub use open::auto_device;
 #[cfg(feature = "cuda")]
 pub use open::open_device;
 #[cfg(feature = "emulator")]
 pub use open::open_emulated;
-pub use open::{auto_device, parse_spec};
 pub use report::device_report;

@@ -9,25 +9,12 @@ use super::driver::CudaDriver;
 use super::emulated::EmulatedDevice;
 use super::CudaBackend;
 #[cfg(feature = "cuda")]
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-/// Parses `cuda:N` (or `cuda`, meaning `cuda:0`) into a device ordinal.
-pub fn parse_spec(spec: &str) -> Option<usize> {
-    match spec {
-        "cuda" => Some(0),
-        _ => spec.strip_prefix("cuda:")?.parse().ok(),
-    }
-}
-
-/// Opens the GPU `spec` (`cuda:N`) with a resident corpus chunk of `chunk_tokens` tokens
+/// Opens GPU `cuda:{ordinal}` with a resident corpus chunk of `chunk_tokens` tokens
 /// (0 = sized from free memory).
 #[cfg(feature = "cuda")]
-pub fn open_device(spec: &str, chunk_tokens: usize) -> Result<CudaBackend<CudaDriver>> {
-    let ordinal = parse_spec(spec).ok_or_else(|| {
-        Error::Config(format!(
-            "unknown CUDA device '{spec}' for --device; use cuda:N, e.g. cuda:0"
-        ))
-    })?;
+pub fn open_device(ordinal: usize, chunk_tokens: usize) -> Result<CudaBackend<CudaDriver>> {
     let dev = CudaDriver::open(ordinal)?;
     let label = format!("cuda:{ordinal} {}", dev.props().name);
     CudaBackend::new(dev, label, chunk_tokens)
@@ -61,14 +48,6 @@ pub fn auto_device() -> std::result::Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn specs_parse() {
-        assert_eq!(parse_spec("cuda:3"), Some(3));
-        assert_eq!(parse_spec("cuda"), Some(0));
-        assert_eq!(parse_spec("cuda:x"), None);
-        assert_eq!(parse_spec("cpu"), None);
-    }
 
     #[test]
     fn auto_choice_is_cuda_0_or_one_line_why_not() {

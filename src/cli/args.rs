@@ -1,0 +1,435 @@
+//! The command line's clap structs, how the library's enums read as flag values, and how the
+//! flags map into the clap-free [`RunConfig`].
+
+use std::path::PathBuf;
+
+use clap::builder::PossibleValue;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::backend::{OptimizerKind, Storage};
+use crate::input::corpus::{CorpusFormat, ReadOptions};
+use crate::output::checkpoint::SaveDtype;
+use crate::output::vectors::VectorFormat;
+use crate::train::model::Init;
+use crate::train::plan::ModelKind;
+use crate::train::sampler::NegativeMode;
+use crate::train::{CorpusConfig, Device, RunConfig, StepKind, TrainConfig};
+
+/// word2vec (skip-gram and CBOW with negative sampling) on the CPU or CUDA.
+#[derive(Parser, Debug)]
+#[command(name = "w2v-gpu", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train word vectors (on the built-in corpus when --corpus is not given).
+    Train(TrainArgs),
+    /// Nearest neighbours of a word by cosine similarity.
+    Similar(SimilarArgs),
+    /// Words closest to B − A + C ("A is to B as C is to ?"), inputs excluded.
+    Analogy(AnalogyArgs),
+    /// Score vectors on analogy questions and word-pair similarity benchmarks.
+    Eval(EvalArgs),
+    /// Measure training speed (words/s) and peak memory.
+    Bench(BenchArgs),
+    /// List the devices this binary can train on, how its kernels were built, and the device
+    /// memory a model needs.
+    Info(InfoArgs),
+    /// Write the built-in corpus and its analogy questions to files.
+    Synthetic(SyntheticArgs),
+}
+
+/// Where the training text comes from and how it is read.
+#[derive(Args, Debug, Clone)]
+pub struct CorpusArgs {
+    /// Text corpus (whitespace-separated words). Without it: the built-in synthetic corpus.
+    #[arg(long, value_name = "FILE")]
+    pub corpus: Option<PathBuf>,
+    /// plain: a line end ends a sentence; ptb: a line end is the word <eos> (the book's PTB loader).
+    #[arg(long, value_enum, default_value_t = CorpusFormat::Plain)]
+    pub format: CorpusFormat,
+    /// Lowercase every word before counting.
+    #[arg(long)]
+    pub lowercase: bool,
+    /// Drop words seen fewer times than this.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub min_count: u64,
+    /// Keep at most this many of the most frequent words.
+    #[arg(long, value_name = "N")]
+    pub max_vocab: Option<usize>,
+}
+
+/// The model, its training and the device.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    #[arg(long, value_enum, default_value_t = ModelKind::Skipgram)]
+    pub model: ModelKind,
+    /// Passes over the corpus.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub epochs: u32,
+    /// Vector dimension.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub dim: usize,
+    /// Largest context half-width (each centre draws 1..=N unless --fixed-window).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub window: u32,
+    /// Use exactly --window words on each side (the book's create_contexts_target).
+    #[arg(long)]
+    pub fixed_window: bool,
+    /// Negative samples per centre.
+    #[arg(long, default_value_t = 5, value_name = "K")]
+    pub negative: u32,
+    /// replace: drawn with replacement, the centre may be drawn (the book's GPU path);
+    /// distinct: centre excluded, no repeats (its CPU path).
+    #[arg(long, value_enum, default_value_t = NegativeMode::Replace)]
+    pub negatives: NegativeMode,
+    /// Exponent of the unigram counts for negative sampling.
+    #[arg(long, default_value_t = 0.75)]
+    pub power: f64,
+    /// Subsampling threshold of frequent words (word2vec's -sample); 0 turns it off.
+    #[arg(long, default_value_t = 1e-3)]
+    pub sample: f64,
+    /// sgd: word2vec.c's linear decay (fast path); adam: lazy row-sparse Adam (composed path).
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    pub optimizer: OptimizerKind,
+    /// Learning rate [default: 0.025 skip-gram, 0.05 CBOW, 0.001 Adam].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// word2vec: W_in uniform in ±0.5/dim, W_out zero; book: 0.01·N(0,1) for both.
+    #[arg(long, value_enum, default_value_t = Init::Word2vec)]
+    pub init: Init,
+    /// Centres per minibatch of the composed path (Adam, --step composed).
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    pub batch_size: usize,
+    /// fused: the backend's fast path; composed: the book's layers one by one.
+    #[arg(long, value_enum, default_value_t = StepKind::Fused)]
+    pub step: StepKind,
+    /// How the device stores W_in and W_out: f32, or f16 (IEEE half, f32 arithmetic; half the
+    /// memory of the two matrices; CUDA fused SGD step only).
+    #[arg(long, value_enum, default_value_t = Storage::F32)]
+    pub storage: Storage,
+    /// Seed of every random draw (initialisation, subsampling, windows, negatives, built-in corpus).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// CPU worker threads; 0 = all cores. With 1, a seed gives bit-identical vectors.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+    /// Corpus tokens kept resident on the GPU at once (0 = sized from free device memory); a
+    /// larger corpus streams through in chunks of this size.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub device_chunk: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// cpu, cuda:N, auto (cuda:0 when a working GPU is present, else cpu), or emulator
+    /// (builds with the `emulator` feature: the CUDA kernels run on the CPU, for checking only).
+    #[arg(long, default_value = "auto")]
+    pub device: Device,
+    /// Vectors file to write (word2vec format). Without it, vectors are not saved.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = VectorFormat::Bin)]
+    pub output_format: VectorFormat,
+    /// Analogy questions (questions-words format) scored after each epoch.
+    #[arg(long, value_name = "FILE")]
+    pub eval_analogies: Option<PathBuf>,
+    /// Word-pair similarity file (WordSim-353 / SimLex-999 TSV) scored after each epoch; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub eval_similarity: Vec<PathBuf>,
+    /// Per-epoch loss, words/s, lr and scores: .csv, or .jsonl / .json for JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+    /// Loss against words processed, as an SVG picture.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Complete model (safetensors) written after each epoch, for --resume; `{epoch}` in the
+    /// name keeps one file per epoch (e.g. ckpt-{epoch}.safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Precision of the checkpoint's matrices.
+    #[arg(long, value_enum, default_value_t = SaveDtype::F32)]
+    pub save_dtype: SaveDtype,
+    /// Continue the run saved in this checkpoint (its settings and vocabulary; same corpus).
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SimilarArgs {
+    #[arg(long, value_name = "FILE")]
+    pub vectors: PathBuf,
+    pub word: String,
+    /// Number of neighbours.
+    #[arg(short, default_value_t = 10)]
+    pub k: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct AnalogyArgs {
+    #[arg(long, value_name = "FILE")]
+    pub vectors: PathBuf,
+    pub a: String,
+    pub b: String,
+    pub c: String,
+    /// Number of answers.
+    #[arg(short, default_value_t = 5)]
+    pub k: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    #[arg(long, value_name = "FILE")]
+    pub vectors: PathBuf,
+    /// Analogy questions in word2vec's questions-words format.
+    #[arg(long, value_name = "FILE")]
+    pub analogies: Option<PathBuf>,
+    /// Word-pair similarity file (tab-separated word, word, score); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub similarity: Vec<PathBuf>,
+    /// Count only analogy questions whose words are all among the N most frequent.
+    #[arg(long, value_name = "N")]
+    pub restrict_vocab: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Devices to compare, comma-separated: cpu, cuda:N, auto (the GPU when one works, then the
+    /// CPU) or emulator.
+    #[arg(long, default_value = "auto", value_delimiter = ',')]
+    pub device: Vec<Device>,
+    /// Print one JSON object per device instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// Vocabulary size of the model whose memory footprint is shown (text8 at min-count 5 has 71,290).
+    #[arg(long, default_value_t = 71_290, value_name = "N")]
+    pub vocab: usize,
+    /// Vector dimension of that model.
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    pub dim: usize,
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    pub optimizer: OptimizerKind,
+    /// Storage of W_in and W_out on the device (f16 with the fused SGD step only).
+    #[arg(long, value_enum, default_value_t = Storage::F32)]
+    pub storage: Storage,
+}
+
+#[derive(Args, Debug)]
+pub struct SyntheticArgs {
+    /// Corpus text file to write.
+    #[arg(long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Analogy questions file to write (questions-words format).
+    #[arg(long, value_name = "FILE")]
+    pub questions: Option<PathBuf>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Sentences per planted word.
+    #[arg(long, default_value_t = crate::input::synthetic::DEFAULT_SENTENCES_PER_WORD, value_name = "N")]
+    pub sentences_per_word: usize,
+}
+
+/// `ValueEnum` for a library enum: each variant's flag spelling and `--help` line, so the library
+/// stays free of clap.
+macro_rules! flag_values {
+    ($ty:ident { $($variant:ident => $name:literal $(: $help:literal)?),+ $(,)? }) => {
+        impl ValueEnum for $ty {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$($ty::$variant),+]
+            }
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(match self {
+                    $($ty::$variant => PossibleValue::new($name)$(.help($help))?),+
+                })
+            }
+        }
+    };
+}
+
+flag_values!(CorpusFormat {
+    Plain => "plain": "Whitespace-separated words; a line end ends a sentence",
+    Ptb => "ptb": "Penn Treebank as the book reads it: each line end is the word `<eos>`",
+});
+flag_values!(ModelKind {
+    Skipgram => "skipgram",
+    Cbow => "cbow",
+});
+flag_values!(NegativeMode {
+    Replace => "replace",
+    Distinct => "distinct",
+});
+flag_values!(OptimizerKind {
+    Sgd => "sgd": "Plain SGD with word2vec.c's linear decay (the fused fast path)",
+    Adam => "adam": "Row-sparse (\"lazy\") Adam, the book's choice: only rows touched by a \
+        minibatch update their moments, with bias correction by the global step count (composed \
+        path)",
+});
+flag_values!(Init {
+    Word2vec => "word2vec": "word2vec.c: `W_in` uniform in ±0.5/dim, `W_out` zero",
+    Book => "book": "The book: `0.01 · N(0, 1)` for both matrices",
+});
+flag_values!(StepKind {
+    Fused => "fused": "The backend's fused fast path (SGD only; Adam always composes)",
+    Composed => "composed": "The book's layers composed, in minibatches of `--batch-size` centres",
+});
+flag_values!(Storage {
+    F32 => "f32": "32-bit floats, as the CPU backend (the default)",
+    F16 => "f16": "IEEE half (16-bit): half the device memory and traffic of the two matrices; \
+        each update is computed in f32 and rounded to the nearest half when stored. CUDA fused \
+        SGD step only",
+});
+flag_values!(VectorFormat {
+    Bin => "bin": "word2vec binary (`-binary 1`), what gensim reads with `binary=True`",
+    Text => "text": "word2vec text, one word and its values per line",
+});
+flag_values!(SaveDtype {
+    F32 => "f32": "Exact weights (resuming continues bit-for-bit)",
+    F16 => "f16": "Half the size; weights rounded to 11 significant bits",
+});
+
+impl ModelArgs {
+    /// The run these flags describe on `device` (not yet validated).
+    pub fn config(&self, corpus: &CorpusArgs, device: Device) -> RunConfig {
+        let m = self;
+        RunConfig {
+            train: TrainConfig {
+                model: m.model,
+                dim: m.dim,
+                window: m.window,
+                fixed_window: m.fixed_window,
+                negative: m.negative,
+                negatives: m.negatives,
+                power: m.power,
+                sample: m.sample,
+                epochs: m.epochs,
+                lr: m
+                    .lr
+                    .unwrap_or_else(|| crate::train::default_lr(m.model, m.optimizer)),
+                optimizer: m.optimizer,
+                init: m.init,
+                batch_size: m.batch_size,
+                step: m.step,
+                seed: m.seed,
+                storage: m.storage,
+            },
+            corpus: CorpusConfig {
+                path: corpus.corpus.clone(),
+                read: ReadOptions {
+                    format: corpus.format,
+                    lowercase: corpus.lowercase,
+                },
+                min_count: corpus.min_count,
+                max_vocab: corpus.max_vocab,
+            },
+            threads: m.threads,
+            device,
+            device_chunk: m.device_chunk,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn train_args(args: &[&str]) -> Result<TrainArgs, clap::Error> {
+        let mut all = vec!["w2v-gpu", "train"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all)?.command {
+            Command::Train(t) => Ok(t),
+            _ => unreachable!("a train command line"),
+        }
+    }
+
+    fn config(args: &[&str]) -> RunConfig {
+        let t = train_args(args).unwrap();
+        t.model.config(&t.corpus, t.device)
+    }
+
+    #[test]
+    fn flag_defaults_are_the_configuration_defaults() {
+        assert_eq!(config(&[]), RunConfig::default());
+        assert_eq!(config(&["--model", "cbow"]).train.lr, 0.05);
+        assert_eq!(config(&["--optimizer", "adam"]).train.lr, 0.001);
+        assert_eq!(config(&["--lr", "0.5"]).train.lr, 0.5);
+        assert_eq!(config(&["--device", "cuda:2"]).device, Device::Cuda(2));
+    }
+
+    #[test]
+    fn every_enum_reads_its_flag_spellings() {
+        let c = config(&[
+            "--format",
+            "ptb",
+            "--model",
+            "cbow",
+            "--negatives",
+            "distinct",
+            "--optimizer",
+            "adam",
+            "--init",
+            "book",
+            "--step",
+            "composed",
+            "--storage",
+            "f16",
+            "--device",
+            "emulator",
+        ]);
+        assert_eq!(c.corpus.read.format, CorpusFormat::Ptb);
+        assert_eq!(
+            (c.train.model, c.train.negatives, c.train.optimizer),
+            (ModelKind::Cbow, NegativeMode::Distinct, OptimizerKind::Adam)
+        );
+        assert_eq!(
+            (c.train.init, c.train.step, c.train.storage, c.device),
+            (
+                Init::Book,
+                StepKind::Composed,
+                Storage::F16,
+                Device::Emulator
+            )
+        );
+        let t = train_args(&["--output-format", "text", "--save-dtype", "f16"]).unwrap();
+        assert_eq!(
+            (t.output_format, t.save_dtype),
+            (VectorFormat::Text, SaveDtype::F16)
+        );
+    }
+
+    #[test]
+    fn bad_flag_values_are_refused_by_the_parser_naming_the_flag() {
+        for (args, flag) in [
+            (&["--device", "gpu0"][..], "--device"),
+            (&["--storage", "f8"], "--storage"),
+            (&["--dim", "ten"], "--dim"),
+        ] {
+            let e = train_args(args).unwrap_err().to_string();
+            assert!(e.contains(flag), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn bench_takes_a_comma_separated_device_list() {
+        let parsed = Cli::try_parse_from(["w2v-gpu", "bench", "--device", "cuda:1,cpu"]).unwrap();
+        let Command::Bench(b) = parsed.command else {
+            unreachable!("a bench command line")
+        };
+        assert_eq!(b.device, vec![Device::Cuda(1), Device::Cpu]);
+        assert!(Cli::try_parse_from(["w2v-gpu", "bench", "--device", "cpu,tpu"]).is_err());
+    }
+}

@@ -1,0 +1,444 @@
+//! The settings of a run, in one clap-free type with one validation, whether they come from the
+//! command line, from a checkpoint or from the defaults.
+//!
+//! The command line maps its flags into [`RunConfig`]; `--resume` replaces the training and corpus
+//! settings with those the checkpoint recorded ([`RunConfig::resumed`]); either way
+//! [`RunConfig::validate`] checks the result before any work, and every refusal is one line naming
+//! the flag and the fix. What only the vocabulary can tell ([`TrainConfig::check_vocabulary`]) is
+//! checked once the corpus is read; what only the device can tell is
+//! [`crate::backend::choose_step`]'s.
+
+use std::path::PathBuf;
+
+use crate::backend::{OptimizerKind, Storage};
+use crate::error::{Error, Result};
+use crate::input::corpus::ReadOptions;
+use crate::train::model::Init;
+use crate::train::plan::{ModelKind, StepConfig};
+use crate::train::sampler::NegativeMode;
+
+/// Which implementation of a step trains: the backend's fast path or the composed layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum StepKind {
+    /// The backend's fused fast path (SGD only; Adam always composes).
+    #[default]
+    Fused,
+    /// The book's layers composed, in minibatches of `--batch-size` centres.
+    Composed,
+}
+
+/// Every setting that shapes training (stored in checkpoints).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    pub model: ModelKind,
+    pub dim: usize,
+    pub window: u32,
+    pub fixed_window: bool,
+    pub negative: u32,
+    pub negatives: NegativeMode,
+    pub power: f64,
+    pub sample: f64,
+    pub epochs: u32,
+    pub lr: f64,
+    pub optimizer: OptimizerKind,
+    pub init: Init,
+    pub batch_size: usize,
+    pub step: StepKind,
+    pub seed: u64,
+    /// How the device stores W_in and W_out (absent from older checkpoints: f32).
+    #[serde(default)]
+    pub storage: Storage,
+}
+
+/// word2vec.c's settings (skip-gram, dim 100, window 5, 5 negatives, 5 epochs).
+impl Default for TrainConfig {
+    fn default() -> TrainConfig {
+        let (model, optimizer) = (ModelKind::Skipgram, OptimizerKind::Sgd);
+        TrainConfig {
+            model,
+            dim: 100,
+            window: 5,
+            fixed_window: false,
+            negative: 5,
+            negatives: NegativeMode::Replace,
+            power: 0.75,
+            sample: 1e-3,
+            epochs: 5,
+            lr: default_lr(model, optimizer),
+            optimizer,
+            init: Init::Word2vec,
+            batch_size: 128,
+            step: StepKind::Fused,
+            seed: 1,
+            storage: Storage::F32,
+        }
+    }
+}
+
+/// Default learning rate of a model and optimiser (word2vec.c's and the book's).
+pub fn default_lr(model: ModelKind, optimizer: OptimizerKind) -> f64 {
+    match (optimizer, model) {
+        (OptimizerKind::Adam, _) => 0.001,
+        (OptimizerKind::Sgd, ModelKind::Skipgram) => 0.025,
+        (OptimizerKind::Sgd, ModelKind::Cbow) => 0.05,
+    }
+}
+
+impl TrainConfig {
+    pub fn step_config(&self) -> StepConfig {
+        StepConfig {
+            model: self.model,
+            window: self.window,
+            fixed_window: self.fixed_window,
+            negative: self.negative,
+            negatives: self.negatives,
+            seed: self.seed,
+        }
+    }
+
+    /// Learning rate at global token position `g` of `total` (all epochs' tokens).
+    pub fn lr_at(&self, g: u64, total: u64) -> f32 {
+        match self.optimizer {
+            OptimizerKind::Adam => self.lr as f32,
+            OptimizerKind::Sgd => {
+                let frac = g as f64 / total.max(1) as f64;
+                (self.lr + (self.lr * 1e-4 - self.lr) * frac) as f32
+            }
+        }
+    }
+
+    /// The settings only a vocabulary of `vocab_len` words can refute (checked once it is read).
+    pub fn check_vocabulary(&self, vocab_len: usize) -> Result<()> {
+        if self.negatives == NegativeMode::Distinct && vocab_len <= self.negative as usize {
+            return Err(Error::Config(format!(
+                "--negatives distinct needs more than --negative {} words, but the vocabulary has {vocab_len}; lower --negative or --min-count",
+                self.negative
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Which device trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    Cpu,
+    Cuda(usize),
+    /// `cuda:0` when a working GPU is present, else the CPU.
+    Auto,
+    /// The CUDA kernels compiled for the CPU (builds with the `emulator` feature).
+    Emulator,
+}
+
+impl std::str::FromStr for Device {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Device> {
+        let bad = || Error::Config("expected cpu, cuda:N (e.g. cuda:0), auto or emulator".into());
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Device::Cpu),
+            "auto" => Ok(Device::Auto),
+            "emulator" | "emulated" => Ok(Device::Emulator),
+            "cuda" | "gpu" => Ok(Device::Cuda(0)),
+            other => match other.strip_prefix("cuda:") {
+                Some(n) => n.parse().map(Device::Cuda).map_err(|_| bad()),
+                None => Err(bad()),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => write!(f, "cpu"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
+            Device::Auto => write!(f, "auto"),
+            Device::Emulator => write!(f, "emulator"),
+        }
+    }
+}
+
+/// Where the training text comes from and how its vocabulary is built.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CorpusConfig {
+    /// The corpus file; `None` is the built-in synthetic corpus.
+    #[serde(rename = "corpus")]
+    pub path: Option<PathBuf>,
+    pub read: ReadOptions,
+    pub min_count: u64,
+    pub max_vocab: Option<usize>,
+}
+
+/// A training run's settings: training, corpus, threads and device.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunConfig {
+    pub train: TrainConfig,
+    pub corpus: CorpusConfig,
+    /// CPU worker threads; 0 = all cores.
+    pub threads: usize,
+    pub device: Device,
+    /// Corpus tokens resident on a GPU at once; 0 = sized from free device memory.
+    pub device_chunk: usize,
+}
+
+impl Default for RunConfig {
+    fn default() -> RunConfig {
+        RunConfig {
+            train: TrainConfig::default(),
+            corpus: CorpusConfig {
+                min_count: 5,
+                ..CorpusConfig::default()
+            },
+            threads: 0,
+            device: Device::Auto,
+            device_chunk: 0,
+        }
+    }
+}
+
+/// What a checkpoint records of a run's settings. Device, threads and chunk are not recorded: a
+/// resumed run takes them from its own command line. The layout is that of every checkpoint
+/// written so far (`corpus`, `read`, `min_count`, `max_vocab` beside `train`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Recorded {
+    train: TrainConfig,
+    #[serde(flatten)]
+    corpus: CorpusConfig,
+}
+
+impl RunConfig {
+    /// The one validation of a run's settings, wherever they came from.
+    pub fn validate(&self) -> Result<()> {
+        let t = &self.train;
+        let fail = |msg: String| Err(Error::Config(msg));
+        if t.dim == 0 {
+            return fail("--dim must be at least 1 (got 0); try --dim 100".into());
+        }
+        if t.window == 0 {
+            return fail("--window must be at least 1 (got 0); try --window 5".into());
+        }
+        if t.epochs == 0 {
+            return fail("--epochs must be at least 1 (got 0); try --epochs 5".into());
+        }
+        if t.negative == 0 && t.negatives == NegativeMode::Distinct {
+            return fail(
+                "--negative 0 with --negatives distinct draws no negatives; use --negative 5"
+                    .into(),
+            );
+        }
+        if !(t.sample >= 0.0 && t.sample.is_finite()) {
+            return fail(format!(
+                "--sample must be 0 (off) or positive (got {}); try --sample 1e-3",
+                t.sample
+            ));
+        }
+        if !(t.power.is_finite() && t.power >= 0.0) {
+            return fail(format!(
+                "--power must be a non-negative number (got {}); try --power 0.75",
+                t.power
+            ));
+        }
+        if t.batch_size == 0 {
+            return fail("--batch-size must be at least 1 (got 0); try --batch-size 128".into());
+        }
+        if !(t.lr > 0.0 && t.lr.is_finite()) {
+            return fail(format!(
+                "--lr must be positive (got {}); try --lr {}",
+                t.lr,
+                default_lr(t.model, t.optimizer)
+            ));
+        }
+        if self.corpus.max_vocab == Some(0) {
+            return fail(
+                "--max-vocab must be at least 1 (got 0); leave it out to keep every word".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The settings a checkpoint records (JSON).
+    pub fn checkpoint_json(&self) -> Result<String> {
+        serde_json::to_string(&Recorded {
+            train: self.train.clone(),
+            corpus: self.corpus.clone(),
+        })
+        .map_err(|e| Error::Input(format!("cannot record the settings: {e}")))
+    }
+
+    /// This run continued from the settings a checkpoint recorded (`json`): its training and
+    /// corpus settings, this run's device, threads and chunk, and this run's corpus path when one
+    /// was given. Not validated: that is [`RunConfig::validate`]'s job, as for any other source.
+    pub fn resumed(&self, json: &str) -> std::result::Result<RunConfig, serde_json::Error> {
+        let rec: Recorded = serde_json::from_str(json)?;
+        Ok(RunConfig {
+            train: rec.train,
+            corpus: CorpusConfig {
+                path: self.corpus.path.clone().or(rec.corpus.path),
+                ..rec.corpus
+            },
+            ..self.clone()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each case breaks one setting of a valid run; the refusal must be one line that names the
+    /// flag and shows the fix (`try …`, `use …` or `leave it out`).
+    #[test]
+    fn every_refusal_is_one_line_naming_the_flag_and_the_fix() {
+        let ok = RunConfig::default();
+        ok.validate().unwrap();
+        let t = |f: fn(&mut TrainConfig)| {
+            let mut c = ok.clone();
+            f(&mut c.train);
+            c
+        };
+        let cases = [
+            (t(|t| t.dim = 0), "--dim", "try --dim 100"),
+            (t(|t| t.window = 0), "--window", "try --window 5"),
+            (t(|t| t.epochs = 0), "--epochs", "try --epochs 5"),
+            (
+                t(|t| {
+                    t.negative = 0;
+                    t.negatives = NegativeMode::Distinct
+                }),
+                "--negative 0",
+                "use --negative 5",
+            ),
+            (t(|t| t.sample = -0.1), "--sample", "try --sample 1e-3"),
+            (t(|t| t.sample = f64::NAN), "--sample", "try --sample 1e-3"),
+            (t(|t| t.power = -1.0), "--power", "try --power 0.75"),
+            (
+                t(|t| t.power = f64::INFINITY),
+                "--power",
+                "try --power 0.75",
+            ),
+            (
+                t(|t| t.batch_size = 0),
+                "--batch-size",
+                "try --batch-size 128",
+            ),
+            (t(|t| t.lr = 0.0), "--lr", "try --lr 0.025"),
+            (t(|t| t.lr = f64::NAN), "--lr", "try --lr 0.025"),
+            (
+                t(|t| {
+                    t.optimizer = OptimizerKind::Adam;
+                    t.lr = -1.0
+                }),
+                "--lr",
+                "try --lr 0.001",
+            ),
+            (
+                RunConfig {
+                    corpus: CorpusConfig {
+                        max_vocab: Some(0),
+                        ..ok.corpus.clone()
+                    },
+                    ..ok.clone()
+                },
+                "--max-vocab",
+                "leave it out",
+            ),
+        ];
+        for (cfg, flag, fix) in cases {
+            let e = cfg.validate().unwrap_err().to_string();
+            assert!(e.starts_with(flag), "{flag}: {e}");
+            assert!(e.contains(fix) && !e.contains('\n'), "{flag}: {e}");
+        }
+        assert!(t(|t| t.negative = 0).validate().is_ok());
+    }
+
+    #[test]
+    fn a_distinct_draw_needs_more_words_than_negatives() {
+        let cfg = TrainConfig {
+            negatives: NegativeMode::Distinct,
+            negative: 5,
+            ..TrainConfig::default()
+        };
+        cfg.check_vocabulary(6).unwrap();
+        let e = cfg.check_vocabulary(5).unwrap_err().to_string();
+        assert!(e.contains("--negative 5") && e.contains("has 5"), "{e}");
+        let replace = TrainConfig {
+            negative: 5,
+            ..TrainConfig::default()
+        };
+        replace.check_vocabulary(2).unwrap();
+    }
+
+    #[test]
+    fn devices_parse_and_print_back() {
+        for (s, d) in [
+            ("cpu", Device::Cpu),
+            ("cuda:3", Device::Cuda(3)),
+            ("cuda", Device::Cuda(0)),
+            ("AUTO", Device::Auto),
+            ("emulator", Device::Emulator),
+        ] {
+            assert_eq!(s.parse::<Device>().unwrap(), d);
+            assert_eq!(d.to_string().parse::<Device>().unwrap(), d);
+        }
+        for bad in ["tpu:0", "cuda:x", "cuda:-1", ""] {
+            let e = bad.parse::<Device>().unwrap_err().to_string();
+            assert!(e.contains("cuda:N") && !e.contains('\n'), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_records_training_and_corpus_settings_and_resumes_with_this_device() {
+        let saved = RunConfig {
+            train: TrainConfig {
+                dim: 24,
+                optimizer: OptimizerKind::Adam,
+                ..TrainConfig::default()
+            },
+            corpus: CorpusConfig {
+                path: Some("c.txt".into()),
+                min_count: 2,
+                ..CorpusConfig::default()
+            },
+            threads: 7,
+            device: Device::Emulator,
+            device_chunk: 3,
+        };
+        let json = saved.checkpoint_json().unwrap();
+        let now = RunConfig {
+            device: Device::Cpu,
+            threads: 1,
+            ..RunConfig::default()
+        };
+        let back = now.resumed(&json).unwrap();
+        assert_eq!((back.train, back.corpus), (saved.train, saved.corpus));
+        assert_eq!(
+            (back.device, back.threads, back.device_chunk),
+            (Device::Cpu, 1, 0)
+        );
+        let elsewhere = RunConfig {
+            corpus: CorpusConfig {
+                path: Some("/moved/c.txt".into()),
+                ..CorpusConfig::default()
+            },
+            ..now
+        };
+        let moved = elsewhere.resumed(&json).unwrap();
+        assert_eq!(moved.corpus.path, Some("/moved/c.txt".into()));
+        assert_eq!(moved.corpus.min_count, 2);
+    }
+
+    /// A checkpoint written before this type existed (the settings JSON of an older release).
+    #[test]
+    fn older_checkpoints_settings_still_read() {
+        let old = r#"{"train":{"model":"Skipgram","dim":24,"window":5,"fixed_window":false,
+            "negative":5,"negatives":"Replace","power":0.75,"sample":0.001,"epochs":3,"lr":0.025,
+            "optimizer":"Sgd","init":"Word2vec","batch_size":128,"step":"Fused","seed":1},
+            "read":{"format":"Plain","lowercase":false},"corpus":"c.txt","min_count":5,
+            "max_vocab":null}"#;
+        let back = RunConfig::default().resumed(old).unwrap();
+        assert_eq!(back.train.dim, 24);
+        assert_eq!(back.train.storage, Storage::F32);
+        assert_eq!(back.corpus.path, Some("c.txt".into()));
+        back.validate().unwrap();
+    }
+}
