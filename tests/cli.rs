@@ -420,3 +420,18 @@ fn settings_read_from_a_checkpoint_are_validated() {
     ));
     assert!(s.contains("after epoch 2 of 3"), "{s}");
 }
+
+#[test]
+fn queries_refuse_nonfinite_vectors_unless_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let vec = write(dir, "v.txt", "3 2\nking 1 0\nqueen 0.9 0.1\nbad NaN 1\n");
+    assert_one_line_error(
+        dir,
+        &["similar", "--vectors", &vec, "king"],
+        "--allow-nonfinite",
+    );
+    let out = run(dir, &["similar", "--vectors", &vec, "king", "--allow-nonfinite"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("queen"), "{}", stdout(&out));
+}

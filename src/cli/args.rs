@@ -162,10 +162,34 @@ pub struct TrainArgs {
     pub resume: Option<PathBuf>,
 }
 
+/// The vectors file a query reads, and how strict the reader is.
+#[derive(Args, Debug)]
+pub struct VectorsArgs {
+    /// Vectors in word2vec's binary or text format (told apart by content).
+    #[arg(long = "vectors", value_name = "FILE")]
+    pub path: PathBuf,
+    /// Read NaN and infinite values instead of refusing the file (a diverged run's output, for
+    /// inspection: one NaN row tops every neighbour list).
+    #[arg(long)]
+    pub allow_nonfinite: bool,
+}
+
+impl VectorsArgs {
+    /// Reads the vectors as the flags say.
+    pub fn read(&self) -> crate::error::Result<crate::output::vectors::Embeddings> {
+        crate::output::vectors::read_vectors_with(
+            &self.path,
+            crate::output::vectors::ReadOptions {
+                allow_nonfinite: self.allow_nonfinite,
+            },
+        )
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct SimilarArgs {
-    #[arg(long, value_name = "FILE")]
-    pub vectors: PathBuf,
+    #[command(flatten)]
+    pub vectors: VectorsArgs,
     pub word: String,
     /// Number of neighbours.
     #[arg(short, default_value_t = 10)]
@@ -174,8 +198,8 @@ pub struct SimilarArgs {
 
 #[derive(Args, Debug)]
 pub struct AnalogyArgs {
-    #[arg(long, value_name = "FILE")]
-    pub vectors: PathBuf,
+    #[command(flatten)]
+    pub vectors: VectorsArgs,
     pub a: String,
     pub b: String,
     pub c: String,
@@ -186,8 +210,8 @@ pub struct AnalogyArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    #[arg(long, value_name = "FILE")]
-    pub vectors: PathBuf,
+    #[command(flatten)]
+    pub vectors: VectorsArgs,
     /// Analogy questions in word2vec's questions-words format.
     #[arg(long, value_name = "FILE")]
     pub analogies: Option<PathBuf>,

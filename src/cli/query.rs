@@ -3,7 +3,6 @@
 use super::FlagContext;
 use crate::cli::{AnalogyArgs, EvalArgs, SimilarArgs};
 use crate::error::Result;
-use crate::output::vectors::read_vectors;
 use crate::query::eval;
 use crate::query::similarity::{Index, Neighbour};
 
@@ -19,13 +18,13 @@ fn print_neighbours(list: &[Neighbour]) {
 }
 
 pub(super) fn similar(a: &SimilarArgs) -> anyhow::Result<()> {
-    let index = Index::new(&read_vectors(&a.vectors)?);
+    let index = Index::new(&a.vectors.read()?);
     print_neighbours(&index.most_similar(&a.word, a.k)?);
     Ok(())
 }
 
 pub(super) fn analogy(a: &AnalogyArgs) -> anyhow::Result<()> {
-    let index = Index::new(&read_vectors(&a.vectors)?);
+    let index = Index::new(&a.vectors.read()?);
     print_neighbours(&index.analogy(&a.a, &a.b, &a.c, a.k)?);
     Ok(())
 }
@@ -49,7 +48,7 @@ pub(super) fn eval(a: &EvalArgs) -> anyhow::Result<()> {
         .map(|p| Ok((p, eval::read_similarity(p)?)))
         .collect::<Result<Vec<_>>>()
         .flag("--similarity")?;
-    let index = Index::new(&read_vectors(&a.vectors)?);
+    let index = Index::new(&a.vectors.read()?);
     if let Some(sections) = &sections {
         println!(
             "{}",

@@ -253,7 +253,7 @@ pub fn parse_checkpoint(bytes: &[u8], path: &Path, options: ReadOptions) -> Resu
                     path,
                     format!(
                         "tensor '{name}' row {row}{} holds {}, not a finite number: the run had diverged when this \
-                         checkpoint was written; resume from an earlier checkpoint (--allow-nonfinite reads it anyway)",
+                         checkpoint was written; resume from an earlier checkpoint",
                         word.map(|w| format!(" (word {w:?})")).unwrap_or_default(),
                         values[i]
                     ),
