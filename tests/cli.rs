@@ -431,7 +431,14 @@ fn queries_refuse_nonfinite_vectors_unless_allowed() {
         &["similar", "--vectors", &vec, "king"],
         "--allow-nonfinite",
     );
-    let out = run(dir, &["similar", "--vectors", &vec, "king", "--allow-nonfinite"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        dir,
+        &["similar", "--vectors", &vec, "king", "--allow-nonfinite"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout(&out).contains("queen"), "{}", stdout(&out));
 }

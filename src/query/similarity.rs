@@ -185,22 +185,9 @@ pub fn top_k(scores: &[f32], exclude: &[usize], k: usize) -> Vec<(usize, f32)> {
     best
 }
 
-/// Dot product with eight independent accumulators, so the compiler can vectorise it.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+/// Dot product of two equal-length rows (ndarray's, unrolled and vectorised).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    ndarray::ArrayView1::from(a).dot(&ndarray::ArrayView1::from(b))
 }
 
 /// Scales `v` to unit length in place (norm computed in f64); leaves a zero vector alone.
