@@ -25,6 +25,9 @@ pub enum Error {
     /// A device could not be used: what failed, versions involved, what to do.
     #[error("{0}")]
     Device(String),
+    /// Training stopped because the loss stopped being a finite number.
+    #[error("{0}")]
+    Diverged(String),
 }
 
 impl Error {

@@ -442,3 +442,16 @@ fn queries_refuse_nonfinite_vectors_unless_allowed() {
     );
     assert!(stdout(&out).contains("queen"), "{}", stdout(&out));
 }
+
+#[test]
+fn a_diverging_run_stops_with_one_line_and_writes_no_vectors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    assert_one_line_error(
+        dir,
+        &[
+            "train", "--device", "cpu", "--lr", "1e30", "--epochs", "2", "-o", "v.bin",
+        ],
+        "training diverged in epoch 1",
+    );
+}

@@ -14,10 +14,9 @@ use std::process::Command;
 use serde_json::Value;
 use w2v_gpu::output::checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, SaveDtype};
 use w2v_gpu::output::vectors::{read_vectors, write_vectors, Embeddings, VectorFormat};
-use w2v_gpu::query::eval::{
-    evaluate_analogies, evaluate_similarity, read_analogies, read_similarity,
-};
+use w2v_gpu::query::eval::{evaluate_analogies, read_analogies};
 use w2v_gpu::query::similarity::Index;
+use w2v_gpu::query::wordsim::{evaluate_similarity, read_similarity};
 
 /// The interpreter with gensim, numpy, scipy and safetensors; fails the test without one.
 fn python() -> PathBuf {

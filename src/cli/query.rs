@@ -3,8 +3,8 @@
 use super::FlagContext;
 use crate::cli::{AnalogyArgs, EvalArgs, SimilarArgs};
 use crate::error::Result;
-use crate::query::eval;
 use crate::query::similarity::{Index, Neighbour};
+use crate::query::{eval, wordsim};
 
 fn print_neighbours(list: &[Neighbour]) {
     let width = list
@@ -45,7 +45,7 @@ pub(super) fn eval(a: &EvalArgs) -> anyhow::Result<()> {
     let pairs = a
         .similarity
         .iter()
-        .map(|p| Ok((p, eval::read_similarity(p)?)))
+        .map(|p| Ok((p, wordsim::read_similarity(p)?)))
         .collect::<Result<Vec<_>>>()
         .flag("--similarity")?;
     let index = Index::new(&a.vectors.read()?);
@@ -60,7 +60,7 @@ pub(super) fn eval(a: &EvalArgs) -> anyhow::Result<()> {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        println!("{}", eval::evaluate_similarity(&index, &name, pairs));
+        println!("{}", wordsim::evaluate_similarity(&index, &name, pairs));
     }
     Ok(())
 }

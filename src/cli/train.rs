@@ -19,6 +19,7 @@ use crate::output::plot::write_loss_plot;
 use crate::output::vectors::{write_vectors, Embeddings};
 use crate::query::eval::{self, AnalogySection};
 use crate::query::similarity::Index;
+use crate::query::wordsim;
 use crate::train::progress::{self, thousands, Progress};
 use crate::train::{self, BatchProgress, EpochStats, Hooks, RunConfig, Snapshot, TrainConfig};
 
@@ -110,7 +111,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     let similarity = a
         .eval_similarity
         .iter()
-        .map(|p| Ok((stem(p), eval::read_similarity(p)?)))
+        .map(|p| Ok((stem(p), wordsim::read_similarity(p)?)))
         .collect::<Result<Vec<_>>>()
         .flag("--eval-similarity")?;
     // With --resume the checkpoint's settings replace the flags' (and are validated there).
@@ -275,7 +276,7 @@ impl Hooks for RunHooks<'_> {
                     analogy = Some(acc);
                 }
                 for (name, pairs) in &self.similarity {
-                    let r = eval::evaluate_similarity(&index, name, pairs);
+                    let r = wordsim::evaluate_similarity(&index, name, pairs);
                     line += &format!(", {name} spearman {:.4}", r.spearman);
                     similarity.push((name.clone(), r.spearman));
                 }

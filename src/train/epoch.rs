@@ -118,6 +118,15 @@ pub fn batch_tokens<B: Backend>(backend: &B, n: usize) -> usize {
     spans.max(1) * SPAN_LEN
 }
 
+/// The one line for a run whose loss became `loss` (NaN or infinite) in `epoch` (1-based).
+fn diverged(epoch: u64, lr: f32, loss: f64, lr_setting: f64) -> Error {
+    Error::Diverged(format!(
+        "training diverged in epoch {epoch} at learning rate {lr:e}: the loss became {loss}; no \
+         vectors were written and earlier checkpoints are kept; lower --lr (e.g. --lr {:.1e})",
+        lr_setting / 10.0
+    ))
+}
+
 /// Trains `cfg.epochs` epochs over `enc` (from `resume`'s position, or from a fresh initialisation)
 /// with the step [`crate::backend::choose_step`] chose for `cfg` on `backend`.
 pub fn train<B: Backend>(
@@ -215,6 +224,11 @@ pub fn train<B: Backend>(
                     cfg.batch_size,
                 )?,
             };
+            // One NaN or infinite weight makes every later loss non-finite; stop before it
+            // reaches a checkpoint, the vectors or the next epoch.
+            if !s.loss_sum.is_finite() {
+                return Err(diverged(epoch + 1, batch.lr_begin, s.loss_sum, cfg.lr));
+            }
             stats.add(&s);
             words_done += (s.words as f64 * raw_per_word).round() as u64;
             hooks.on_batch(&BatchProgress {

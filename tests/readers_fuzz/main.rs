@@ -26,7 +26,8 @@ use w2v_gpu::output::checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, 
 use w2v_gpu::output::vectors::{
     read_vectors, read_vectors_with, write_vectors, Embeddings, ReadOptions, VectorFormat,
 };
-use w2v_gpu::query::eval::{read_analogies, read_similarity};
+use w2v_gpu::query::eval::read_analogies;
+use w2v_gpu::query::wordsim::read_similarity;
 
 /// Live heap the whole test binary may hold; every seed is under 2 KiB, so a reader that wants
 /// more was talked into it by a header.
