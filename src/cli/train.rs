@@ -189,11 +189,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         write_loss_plot(p, &hooks.plot_points, &title).flag("--plot")?;
         println!("loss plot written to '{}'", p.display());
     }
-    let emb = Embeddings::new(
-        data.vocab.words.clone(),
-        cfg.train.dim,
-        trained.w_in.clone(),
-    );
+    let emb = Embeddings::new(data.vocab.words.clone(), cfg.train.dim, trained.w_in);
     match &a.output {
         Some(p) => {
             write_vectors(p, &emb, a.output_format).flag("--output")?;

@@ -33,6 +33,17 @@ pub fn read_input(path: &Path, action: &'static str) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// `bytes` as UTF-8 text, or the 1-based line of `bytes` that holds the first byte that is not
+/// UTF-8 (for an error naming where the file is damaged).
+pub fn utf8_lines(bytes: &[u8]) -> std::result::Result<&str, usize> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+    })
+}
+
 #[cfg(unix)]
 fn is_fifo(kind: &std::fs::FileType) -> bool {
     std::os::unix::fs::FileTypeExt::is_fifo(kind)
@@ -61,5 +72,12 @@ mod tests {
         }
         let e = read_input(&dir.path().join("missing"), "cannot read test").unwrap_err();
         assert!(e.to_string().starts_with("cannot read test"), "{e}");
+    }
+
+    #[test]
+    fn the_first_line_that_is_not_utf8_is_named() {
+        assert_eq!(utf8_lines(b"a\nb"), Ok("a\nb"));
+        assert_eq!(utf8_lines(b"\xff"), Err(1));
+        assert_eq!(utf8_lines(b"a\nb\n\nc\xffd\n"), Err(4));
     }
 }

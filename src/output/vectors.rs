@@ -15,7 +15,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::input::read::read_input;
+use crate::input::read::{read_input, utf8_lines};
 use crate::output::fsutil::write_atomic;
 
 /// A vocabulary with one vector per word: row `i` of `data` belongs to `words[i]`.
@@ -226,12 +226,12 @@ fn parse_text(
     words: &mut Vec<String>,
     data: &mut Vec<f32>,
 ) -> Result<(), String> {
-    let text = std::str::from_utf8(body).map_err(|e| {
-        let line = 2 + body[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        format!("line {line}: not valid UTF-8 (a text vectors file must be UTF-8)")
+    // The body starts on the file's line 2.
+    let text = utf8_lines(body).map_err(|line| {
+        format!(
+            "line {}: not valid UTF-8 (a text vectors file must be UTF-8)",
+            line + 1
+        )
     })?;
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 2, l));
     for record in 1..=count {

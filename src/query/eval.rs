@@ -23,7 +23,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::input::read::read_input;
+use crate::input::read::{read_input, utf8_lines};
 use crate::query::similarity::{top_k, Index};
 
 /// One `: name` section of an analogy file and its questions `a b c d` ("a is to b as c is to d").
@@ -80,11 +80,7 @@ pub fn read_analogies(path: &Path) -> Result<Vec<AnalogySection>> {
 
 /// `bytes` as text, or an error naming the first line that is not UTF-8.
 pub(super) fn utf8<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a str> {
-    std::str::from_utf8(bytes).map_err(|e| {
-        let line = 1 + bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
+    utf8_lines(bytes).map_err(|line| {
         Error::format(
             path,
             format!("line {line}: not valid UTF-8; save the file as UTF-8"),
@@ -289,15 +285,7 @@ fn predict(index: &Index, inputs: &[String], candidates: &[(usize, f32)]) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::vectors::Embeddings;
-
-    fn index<const D: usize>(rows: &[(&str, [f32; D])]) -> Index {
-        Index::new(&Embeddings::new(
-            rows.iter().map(|r| r.0.to_string()).collect(),
-            D,
-            rows.iter().flat_map(|r| r.1).collect(),
-        ))
-    }
+    use crate::query::similarity::index_of as index;
 
     #[test]
     fn parses_sections_and_rejects_bad_lines_with_their_number() {

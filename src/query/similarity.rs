@@ -204,6 +204,16 @@ fn normalise(v: &mut [f32]) {
     }
 }
 
+/// An index over literal `(word, vector)` rows (tests build small vocabularies this way).
+#[cfg(test)]
+pub(crate) fn index_of<const D: usize>(rows: &[(&str, [f32; D])]) -> Index {
+    Index::new(&Embeddings::new(
+        rows.iter().map(|r| r.0.to_string()).collect(),
+        D,
+        rows.iter().flat_map(|r| r.1).collect(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

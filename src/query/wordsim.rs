@@ -167,15 +167,7 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::vectors::Embeddings;
-
-    fn index<const D: usize>(rows: &[(&str, [f32; D])]) -> Index {
-        Index::new(&Embeddings::new(
-            rows.iter().map(|r| r.0.to_string()).collect(),
-            D,
-            rows.iter().flat_map(|r| r.1).collect(),
-        ))
-    }
+    use crate::query::similarity::index_of as index;
 
     #[test]
     fn ranks_average_ties_like_scipy() {
