@@ -630,3 +630,98 @@ fn gensim_comparison_script_runs() {
         assert!(stdout.contains(row), "no row {row:?} in:\n{stdout}");
     }
 }
+
+const GENSIM_QUERIES: &str = r#"
+import json, sys
+from gensim.models import KeyedVectors
+kv = KeyedVectors.load_word2vec_format(sys.argv[1], binary=True)
+queries = json.loads(open(sys.argv[2]).read())
+out = []
+for q in queries:
+    add = kv.most_similar(positive=q["pos"], negative=q["neg"], topn=8)
+    mul = kv.most_similar_cosmul(positive=q["pos"], negative=q["neg"], topn=8)
+    out.append({"add": [w for w, _ in add], "mul": [w for w, _ in mul],
+                "odd": kv.doesnt_match(q["pos"] + q["neg"]),
+                "sim": float(kv.similarity(q["pos"][0], (q["pos"] + q["neg"])[-1]))})
+print(json.dumps(out))
+"#;
+
+/// `similar` with several positive and negative words, `--cosmul`, `doesnt-match` and `similarity`
+/// answer as gensim's `most_similar`, `most_similar_cosmul`, `doesnt_match` and `similarity` do on
+/// the same file (random vectors, so no answer is forced by structure).
+#[test]
+#[ignore = "needs the Python env: bash scripts/python-env.sh (scripts/test.sh runs these)"]
+fn queries_equal_gensims() {
+    let py = python();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Lcg(77);
+    let names: Vec<String> = (0..300).map(|i| format!("w{i}")).collect();
+    let data: Vec<f32> = (0..names.len()).flat_map(|_| rng.vec(16, 1.0)).collect();
+    let emb = Embeddings::new(names, 16, data);
+    let bin = dir.path().join("v.bin");
+    write_vectors(&bin, &emb, VectorFormat::Bin).unwrap();
+    let queries: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (vec!["w1", "w2"], vec!["w3"]),
+        (vec!["w10", "w20", "w30"], vec![]),
+        (vec!["w5"], vec!["w6", "w7"]),
+        (vec!["w100", "w200"], vec!["w150", "w250"]),
+    ];
+    let spec = serde_json::json!(queries
+        .iter()
+        .map(|(p, n)| serde_json::json!({"pos": p, "neg": n}))
+        .collect::<Vec<_>>());
+    let qfile = dir.path().join("q.json");
+    std::fs::write(&qfile, spec.to_string()).unwrap();
+    let gensim = run_python(&py, dir.path(), GENSIM_QUERIES, &[&bin, &qfile]);
+    let bin_s = bin.to_str().unwrap();
+    let ours = |args: &[&str]| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
+            .args(args)
+            .args(["--vectors", bin_s, "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let answer_words = |v: &Value| -> Vec<String> {
+        v["neighbours"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["word"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for ((pos, neg), theirs) in queries.iter().zip(gensim.as_array().unwrap()) {
+        let mut args = vec!["similar", "-k", "8"];
+        args.extend(pos);
+        for n in neg {
+            args.extend(["--negative", n]);
+        }
+        assert_eq!(
+            answer_words(&ours(&args)),
+            words(&theirs["add"]),
+            "{pos:?} - {neg:?}"
+        );
+        args.push("--cosmul");
+        assert_eq!(
+            answer_words(&ours(&args)),
+            words(&theirs["mul"]),
+            "cosmul {pos:?} - {neg:?}"
+        );
+        let all: Vec<&str> = pos.iter().chain(neg).copied().collect();
+        let mut odd = vec!["doesnt-match"];
+        odd.extend(&all);
+        assert_eq!(ours(&odd)["doesnt_match"], theirs["odd"], "{all:?}");
+        let sim = ours(&["similarity", all[0], all[all.len() - 1]])["similarity"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            (sim - theirs["sim"].as_f64().unwrap()).abs() < 1e-5,
+            "{all:?}"
+        );
+    }
+}

@@ -27,10 +27,15 @@ pub struct Cli {
 pub enum Command {
     /// Train word vectors (on the built-in corpus when --corpus is not given).
     Train(TrainArgs),
-    /// Nearest neighbours of a word by cosine similarity.
+    /// Nearest neighbours of words added and subtracted (gensim's most_similar); with no words, one
+    /// query a line from standard input.
     Similar(SimilarArgs),
     /// Words closest to B − A + C ("A is to B as C is to ?"), inputs excluded.
     Analogy(AnalogyArgs),
+    /// The word that fits the others least (gensim's doesnt_match).
+    DoesntMatch(DoesntMatchArgs),
+    /// Cosine similarity of two words.
+    Similarity(SimilarityArgs),
     /// Score vectors on analogy questions and word-pair similarity benchmarks.
     Eval(EvalArgs),
     /// Measure training speed (words/s) and peak memory.
@@ -190,22 +195,68 @@ impl VectorsArgs {
 pub struct SimilarArgs {
     #[command(flatten)]
     pub vectors: VectorsArgs,
-    pub word: String,
-    /// Number of neighbours.
-    #[arg(short, default_value_t = 10)]
+    /// Words to add (gensim's `positive`). With none (and no --negative), queries are read from
+    /// standard input, one a line: words to add, and words prefixed with '-' to subtract.
+    #[arg(value_name = "WORD")]
+    pub words: Vec<String>,
+    /// A word to subtract (gensim's `negative`); repeatable.
+    #[arg(long = "negative", value_name = "WORD")]
+    pub negative: Vec<String>,
+    #[command(flatten)]
+    pub answers: AnswerArgs,
+}
+
+/// How many answers a neighbour query prints, ranked how, in which form.
+#[derive(Args, Debug)]
+pub struct AnswerArgs {
+    /// Number of words to print.
+    #[arg(short, default_value_t = 10, value_name = "N")]
     pub k: usize,
+    /// Rank by 3CosMul (gensim's most_similar_cosmul) instead of the cosine with the mean.
+    #[arg(long)]
+    pub cosmul: bool,
+    /// Print one JSON object a query instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct AnalogyArgs {
     #[command(flatten)]
     pub vectors: VectorsArgs,
+    /// A in "A is to B as C is to ?" (subtracted).
     pub a: String,
+    /// B (added).
     pub b: String,
+    /// C (added).
     pub c: String,
-    /// Number of answers.
-    #[arg(short, default_value_t = 5)]
-    pub k: usize,
+    #[command(flatten)]
+    pub answers: AnswerArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DoesntMatchArgs {
+    #[command(flatten)]
+    pub vectors: VectorsArgs,
+    /// Two words or more.
+    #[arg(value_name = "WORD", num_args = 2.., required = true)]
+    pub words: Vec<String>,
+    /// Print a JSON object instead of the word.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SimilarityArgs {
+    #[command(flatten)]
+    pub vectors: VectorsArgs,
+    /// The first word.
+    pub a: String,
+    /// The second word.
+    pub b: String,
+    /// Print a JSON object instead of the number.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -221,6 +272,9 @@ pub struct EvalArgs {
     /// Count only analogy questions whose words are all among the N most frequent.
     #[arg(long, value_name = "N")]
     pub restrict_vocab: Option<usize>,
+    /// Print one JSON document instead of tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

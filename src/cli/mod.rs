@@ -23,6 +23,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => bench::bench(&a),
         Command::Similar(a) => query::similar(&a),
         Command::Analogy(a) => query::analogy(&a),
+        Command::DoesntMatch(a) => query::doesnt_match(&a),
+        Command::Similarity(a) => query::similarity(&a),
         Command::Eval(a) => query::eval(&a),
         Command::Info(a) => info::info(&a),
         Command::Synthetic(a) => synthetic::synthetic(&a),
