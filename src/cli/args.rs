@@ -45,6 +45,17 @@ pub enum Command {
     Info(InfoArgs),
     /// Write the built-in corpus and its analogy questions to files.
     Synthetic(SyntheticArgs),
+    /// Print a shell completion script (e.g. `w2v-gpu completions bash > ~/.local/share/bash-completion/completions/w2v-gpu`).
+    Completions(CompletionsArgs),
+    /// Print the manual page in roff (e.g. `w2v-gpu man > w2v-gpu.1; man ./w2v-gpu.1`).
+    Man,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell the script is for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where the training text comes from and how it is read.
@@ -70,6 +81,7 @@ pub struct CorpusArgs {
 /// The model, its training and the device.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
+    /// skipgram: predict each context word from the centre; cbow: the centre from its contexts' mean.
     #[arg(long, value_enum, default_value_t = ModelKind::Skipgram)]
     pub model: ModelKind,
     /// Passes over the corpus.
@@ -141,6 +153,7 @@ pub struct TrainArgs {
     /// Vectors file to write (word2vec format). Without it, vectors are not saved.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Format of the -o file: word2vec's binary or text.
     #[arg(long, value_enum, default_value_t = VectorFormat::Bin)]
     pub output_format: VectorFormat,
     /// Analogy questions (questions-words format) scored after each epoch.
@@ -300,6 +313,7 @@ pub struct InfoArgs {
     /// Vector dimension of that model.
     #[arg(long, default_value_t = 128, value_name = "N")]
     pub dim: usize,
+    /// Optimiser of that model (adam keeps two more matrices of moments).
     #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
     pub optimizer: OptimizerKind,
     /// Storage of W_in and W_out on the device (f16 with the fused SGD step only).
@@ -315,6 +329,7 @@ pub struct SyntheticArgs {
     /// Analogy questions file to write (questions-words format).
     #[arg(long, value_name = "FILE")]
     pub questions: Option<PathBuf>,
+    /// Seed of the corpus drawn (the same seed gives the same text as `train` without --corpus).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Sentences per planted word.

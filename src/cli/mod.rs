@@ -7,6 +7,7 @@
 mod args;
 mod bench;
 mod device;
+mod help;
 mod info;
 mod memory;
 mod query;
@@ -28,6 +29,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => query::eval(&a),
         Command::Info(a) => info::info(&a),
         Command::Synthetic(a) => synthetic::synthetic(&a),
+        Command::Completions(a) => help::completions(a.shell),
+        Command::Man => help::man(),
     }
 }
 
