@@ -725,3 +725,113 @@ fn queries_equal_gensims() {
         );
     }
 }
+
+const LOADS_EXPORTS: &str = r#"
+import json, sys
+import numpy as np
+from gensim.models import KeyedVectors
+from safetensors.numpy import load_file
+d = sys.argv[1]
+out = {}
+for name, binary in [("in.bin", True), ("out.txt", False), ("avg.vec", False)]:
+    kv = KeyedVectors.load_word2vec_format(f"{d}/{name}", binary=binary)
+    out[name] = {"words": list(kv.index_to_key), "vectors": kv.vectors.astype(float).tolist()}
+a = np.load(f"{d}/top.npy")
+vocab = [l.split(" ") for l in open(f"{d}/top.vocab", encoding="utf-8").read().splitlines()]
+out["top.npy"] = {"dtype": str(a.dtype), "shape": list(a.shape), "vectors": a.astype(float).tolist(),
+                  "words": [w for w, _ in vocab], "counts": [int(c) for _, c in vocab]}
+t = load_file(f"{d}/all.safetensors")
+out["all.safetensors"] = {"dtype": str(t["vectors"].dtype), "vectors": t["vectors"].astype(float).tolist(),
+                          "words": bytes(t["words"]).decode("utf-8").split("\n")[:-1],
+                          "counts": [int(c) for c in t["counts"]]}
+print(json.dumps(out))
+"#;
+
+/// `export` writes every format so that the tools load it: gensim reads the bin/text/vec exports of
+/// W_in, W_out and their mean; numpy reads the `.npy` (and its vocabulary file), and
+/// `safetensors.numpy.load_file` reads the vectors, counts and the vocabulary tensor; each holds
+/// exactly the checkpoint's rows.
+#[test]
+#[ignore = "needs the Python env: bash scripts/python-env.sh (scripts/test.sh runs these)"]
+fn tools_load_every_export_format() {
+    let py = python();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Lcg(8);
+    let (v, d) = (7, 4);
+    let ck = Checkpoint {
+        words: ["the", "of", "königin", "x_y", "1999", "<unk>", "rare"]
+            .map(String::from)
+            .to_vec(),
+        counts: vec![500, 300, 40, 20, 9, 5, 1],
+        dim: d,
+        w_in: rng.vec(v * d, 0.5),
+        w_out: rng.vec(v * d, 0.5),
+        adam: None,
+        adam_t: 0,
+        epoch: 2,
+        next_token: 0,
+        settings_json: "{}".into(),
+        seed: 1,
+    };
+    let ckp = dir.path().join("ck.safetensors");
+    save_checkpoint(&ckp, &ck, SaveDtype::F32).unwrap();
+    let export = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
+            .arg("export")
+            .arg(&ckp)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    export(&["-o", "in.bin"]);
+    export(&["-o", "out.txt", "--which", "out"]);
+    export(&["-o", "avg.vec", "--which", "sum"]);
+    export(&["-o", "top.npy", "--limit", "3"]);
+    export(&["-o", "all.safetensors", "--min-count", "5"]);
+    let got = run_python(&py, dir.path(), LOADS_EXPORTS, &[dir.path()]);
+    let avg: Vec<f32> = ck
+        .w_in
+        .iter()
+        .zip(&ck.w_out)
+        .map(|(a, b)| (a + b) / 2.0)
+        .collect();
+    assert_eq!(words(&got["in.bin"]["words"]), ck.words);
+    assert_eq!(
+        floats(&got["in.bin"]["vectors"]),
+        ck.w_in,
+        "binary is exact"
+    );
+    assert_close(
+        &floats(&got["out.txt"]["vectors"]),
+        &ck.w_out,
+        1e-6,
+        "W_out as text",
+    );
+    assert_close(
+        &floats(&got["avg.vec"]["vectors"]),
+        &avg,
+        1e-6,
+        "the mean as .vec",
+    );
+    let top = &got["top.npy"];
+    assert_eq!(top["dtype"], "float32");
+    assert_eq!(top["shape"], serde_json::json!([3, d]));
+    assert_eq!(floats(&top["vectors"]), ck.w_in[..3 * d]);
+    assert_eq!(words(&top["words"]), ck.words[..3]);
+    assert_eq!(top["counts"], serde_json::json!([500, 300, 40]));
+    let all = &got["all.safetensors"];
+    assert_eq!(all["dtype"], "float32");
+    assert_eq!(
+        words(&all["words"]),
+        ck.words[..6],
+        "words counted 5 times or more"
+    );
+    assert_eq!(floats(&all["vectors"]), ck.w_in[..6 * d]);
+    assert_eq!(all["counts"], serde_json::json!([500, 300, 40, 20, 9, 5]));
+}

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::backend::{OptimizerKind, Storage};
 use crate::input::corpus::{CorpusFormat, ReadOptions};
 use crate::output::checkpoint::SaveDtype;
+use crate::output::export::{ExportFormat, Which};
 use crate::output::vectors::VectorFormat;
 use crate::train::model::Init;
 use crate::train::plan::ModelKind;
@@ -45,10 +46,39 @@ pub enum Command {
     Info(InfoArgs),
     /// Write the built-in corpus and its analogy questions to files.
     Synthetic(SyntheticArgs),
+    /// Write a checkpoint's vectors (W_in, W_out or their mean) as word2vec bin/text, .npy with a
+    /// vocabulary file, or safetensors.
+    Export(ExportArgs),
     /// Print a shell completion script (e.g. `w2v-gpu completions bash > ~/.local/share/bash-completion/completions/w2v-gpu`).
     Completions(CompletionsArgs),
     /// Print the manual page in roff (e.g. `w2v-gpu man > w2v-gpu.1; man ./w2v-gpu.1`).
     Man,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The checkpoint to read (written by train --checkpoint).
+    #[arg(value_name = "CHECKPOINT")]
+    pub checkpoint: PathBuf,
+    /// The file to write; its extension picks the format (.bin, .txt or .vec, .npy, .safetensors)
+    /// unless --format is given. .npy and .safetensors also write NAME.vocab (word count a line).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// The output's format, whatever its extension.
+    #[arg(long, value_enum)]
+    pub format: Option<ExportFormat>,
+    /// Which matrix to export.
+    #[arg(long, value_enum, default_value_t = Which::In)]
+    pub which: Which,
+    /// Export only the first N words (the most frequent).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Export only words counted at least N times in the training corpus.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub min_count: u64,
+    /// Read NaN and infinite weights instead of refusing the checkpoint.
+    #[arg(long)]
+    pub allow_nonfinite: bool,
 }
 
 #[derive(Args, Debug)]
@@ -390,6 +420,30 @@ flag_values!(VectorFormat {
     Bin => "bin": "word2vec binary (`-binary 1`), what gensim reads with `binary=True`",
     Text => "text": "word2vec text, one word and its values per line",
 });
+flag_values!(ExportFormat {
+    Bin => "bin": "word2vec binary",
+    Text => "text": "word2vec text (fastText's .vec)",
+    Npy => "npy": "numpy float32 [words, dim], with NAME.vocab beside it",
+    Safetensors => "safetensors": "tensors vectors, counts and words (the vocabulary, UTF-8 lines), with NAME.vocab beside it",
+});
+
+impl ValueEnum for Which {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Which::In, Which::Out, Which::Avg]
+    }
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Which::In => {
+                PossibleValue::new("in").help("W_in, the word vectors (what train -o writes)")
+            }
+            Which::Out => PossibleValue::new("out").help("W_out, the context vectors"),
+            Which::Avg => PossibleValue::new("avg")
+                .alias("sum")
+                .help("(W_in + W_out) / 2 (`sum` is the same ranking: cosine ignores the scale)"),
+        })
+    }
+}
+
 flag_values!(SaveDtype {
     F32 => "f32": "Exact weights (resuming continues bit-for-bit)",
     F16 => "f16": "Half the size; weights rounded to 11 significant bits",

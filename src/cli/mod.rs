@@ -7,6 +7,7 @@
 mod args;
 mod bench;
 mod device;
+mod export;
 mod help;
 mod info;
 mod memory;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => query::eval(&a),
         Command::Info(a) => info::info(&a),
         Command::Synthetic(a) => synthetic::synthetic(&a),
+        Command::Export(a) => export::export(&a),
         Command::Completions(a) => help::completions(a.shell),
         Command::Man => help::man(),
     }
