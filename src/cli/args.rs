@@ -330,6 +330,13 @@ pub struct BenchArgs {
     /// CPU) or emulator.
     #[arg(long, default_value = "auto", value_delimiter = ',')]
     pub device: Vec<Device>,
+    /// Timed runs per device; the table shows their median words/s, with the slowest and fastest.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+    /// Untimed runs per device before the timed ones (page cache, allocator, GPU clocks); the
+    /// default is 1 when --repeat is above 1, else 0.
+    #[arg(long, value_name = "N")]
+    pub warmup: Option<u32>,
     /// Print one JSON object per device instead of a table.
     #[arg(long)]
     pub json: bool,
