@@ -10,13 +10,14 @@ use super::{resume, FlagContext};
 use crate::cli::TrainArgs;
 use crate::error::Result;
 use crate::input::corpus::{self, Encoded, Source};
+use crate::input::identity;
 use crate::input::synthetic;
 use crate::input::vocab::Vocab;
 use crate::output::checkpoint::{save_checkpoint, Checkpoint, SaveDtype};
 use crate::output::fsutil;
 use crate::output::metrics::{EpochMetrics, MetricsWriter};
 use crate::output::plot::write_loss_plot;
-use crate::output::vectors::{write_vectors, Embeddings};
+use crate::output::vectors::{write_vectors, Embeddings, VectorFormat};
 use crate::query::eval::{self, AnalogySection};
 use crate::query::similarity::Index;
 use crate::query::wordsim;
@@ -115,11 +116,24 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         .collect::<Result<Vec<_>>>()
         .flag("--eval-similarity")?;
     // With --resume the checkpoint's settings replace the flags' (and are validated there).
+    let given = |name: &str| a.given.iter().any(|g| g == name);
     let resumed = a
         .resume
         .as_deref()
-        .map(|p| resume::load(p, &cfg))
+        .map(|p| resume::load(p, &cfg, &given))
         .transpose()?;
+    let corpus_from_checkpoint = a.resume.is_some() && a.corpus.corpus.is_none();
+    let (identity, verified) = match (&resumed, &a.resume) {
+        (Some(r), Some(ck)) => {
+            let (id, line) = resume::verify_corpus(r, ck, corpus_from_checkpoint)?;
+            (id, Some(line))
+        }
+        _ if a.checkpoint.is_some() => (
+            identity::identify(cfg.corpus.path.as_slice()).flag("--corpus")?,
+            None,
+        ),
+        _ => (None, None),
+    };
     let (cfg, vocab, checkpoint) = match resumed {
         Some(r) => (r.cfg, Some(r.vocab), Some(r.checkpoint)),
         None => {
@@ -128,8 +142,8 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         }
     };
     let opened = device::open(cfg.device, &cfg)?;
-    let data = match (&a.resume, &a.corpus.corpus) {
-        (Some(ck), None) => load_data(&cfg, vocab)
+    let data = match &a.resume {
+        Some(ck) if corpus_from_checkpoint => load_data(&cfg, vocab)
             .with_context(|| format!("the corpus recorded in checkpoint '{}'", ck.display()))?,
         _ => load_data(&cfg, vocab)?,
     };
@@ -146,16 +160,22 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     let resume = match (checkpoint, &a.resume) {
         (Some(ck), Some(path)) => {
             println!(
-                "resuming from '{}' after epoch {} of {}",
+                "resuming from '{}' after epoch {} of {}{}; corpus {}",
                 path.display(),
                 ck.epoch,
-                cfg.train.epochs
+                cfg.train.epochs,
+                if ck.next_token > 0 {
+                    format!(" at token {}", thousands(ck.next_token))
+                } else {
+                    String::new()
+                },
+                verified.unwrap_or_default()
             );
             Some(resume::start(ck))
         }
         _ => None,
     };
-    let settings_json = cfg.checkpoint_json()?;
+    let settings_json = cfg.checkpoint_json(identity.as_ref())?;
     let mut hooks = RunHooks {
         progress: Progress::new(data.enc.raw_words * cfg.train.epochs as u64),
         vocab: &data.vocab,
@@ -192,7 +212,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     let emb = Embeddings::new(data.vocab.words.clone(), cfg.train.dim, trained.w_in);
     match &a.output {
         Some(p) => {
-            write_vectors(p, &emb, a.output_format).flag("--output")?;
+            write_vectors(p, &emb, VectorFormat::for_path(p, a.output_format)?).flag("--output")?;
             println!(
                 "vectors written to '{}' ({} words, dim {})",
                 p.display(),
