@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::device::{with_backend, Opened};
+use super::device::Opened;
 use super::{FlagContext, TrainArgs};
-use crate::backend::{Backend, OptimizerKind, Step};
+use crate::backend::{OptimizerKind, Step};
 use crate::input::identity::absolute;
 use crate::output::fsutil;
 use crate::output::plot::check_plot;
@@ -205,7 +205,9 @@ fn device_check(
     shape: &str,
     fix: &str,
 ) -> anyhow::Result<()> {
+    use super::device::with_backend;
     use crate::backend::cuda::{Device as _, Footprint};
+    use crate::backend::Backend;
     let t = &cfg.train;
     let free = match &opened.backend {
         super::device::Chosen::Cpu(_) => return Ok(()),

@@ -14,6 +14,7 @@ use crate::input::corpus::{self, Encoded, Source};
 use crate::input::identity;
 use crate::input::synthetic;
 use crate::input::vocab::Vocab;
+use crate::output::fsutil;
 use crate::output::metrics::MetricsWriter;
 use crate::output::plot::write_loss_plot;
 use crate::output::vectors::{check_words, write_vectors, Embeddings, VectorFormat};
@@ -90,6 +91,10 @@ fn stem(p: &Path) -> String {
 
 pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     signals::install()?;
+    // A killed run's temporaries go even when this run stops early (say, nothing to resume).
+    for p in [&a.output, &a.metrics, &a.plot, &a.checkpoint].into_iter().flatten() {
+        fsutil::remove_stale_temps(p);
+    }
     let cfg = a.model.config(&a.corpus, a.device);
     let analogies = a
         .eval_analogies

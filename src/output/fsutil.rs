@@ -59,8 +59,10 @@ pub fn write_atomic(
 
 /// Fails early, before any long work, when `path` cannot be written: a missing folder, no
 /// permission, or something other than a regular file there.
+/// Stale temporaries of `path` (left by killed runs) are removed on the way.
 pub fn check_writable(path: &Path) -> Result<()> {
     let target = writable_target(path)?;
+    remove_stale_temps(&target);
     let tmp = temp_sibling(&target);
     live().push(tmp.clone());
     let created = File::create(&tmp);
@@ -126,7 +128,7 @@ fn file_name(path: &Path) -> String {
 
 /// Removes the `.NAME.PID.partial` siblings of `target` whose process is gone (best effort:
 /// only where `/proc` tells which processes run).
-fn remove_stale_temps(target: &Path) {
+pub fn remove_stale_temps(target: &Path) {
     if !Path::new("/proc/self").exists() {
         return;
     }
