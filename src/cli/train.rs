@@ -92,7 +92,10 @@ fn stem(p: &Path) -> String {
 pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     signals::install()?;
     // A killed run's temporaries go even when this run stops early (say, nothing to resume).
-    for p in [&a.output, &a.metrics, &a.plot, &a.checkpoint].into_iter().flatten() {
+    for p in [&a.output, &a.metrics, &a.plot, &a.checkpoint]
+        .into_iter()
+        .flatten()
+    {
         fsutil::remove_stale_temps(p);
     }
     let cfg = a.model.config(&a.corpus, a.device);
