@@ -7,7 +7,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::bin::{assert_one_line_error, run, stdout, write, BIN};
+use common::bin::{assert_one_line_error, run, stdout, synthetic_corpus, write, BIN};
 
 #[test]
 fn every_bad_output_is_refused_before_training_and_touches_nothing() {
@@ -129,16 +129,7 @@ fn every_bad_output_is_refused_before_training_and_touches_nothing() {
 fn a_failing_stdout_never_loses_the_vectors() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    stdout(&run(
-        d,
-        &[
-            "synthetic",
-            "--output",
-            "c.txt",
-            "--sentences-per-word",
-            "20",
-        ],
-    ));
+    synthetic_corpus(d, 20);
     let train = |out: Stdio, vectors: &str| {
         Command::new(BIN)
             .args([

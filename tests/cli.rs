@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::bin::{assert_one_line_error, run, stdout, write};
+use common::bin::{assert_one_line_error, run, stdout, synthetic_corpus, write};
 
 #[test]
 fn bad_inputs_fail_with_one_line_and_no_partial_output() {
@@ -236,16 +236,7 @@ fn builtin_corpus_trains_saves_and_answers_queries() {
 fn resuming_a_checkpoint_with_one_thread_equals_the_uninterrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    stdout(&run(
-        d,
-        &[
-            "synthetic",
-            "--output",
-            "c.txt",
-            "--sentences-per-word",
-            "60",
-        ],
-    ));
+    synthetic_corpus(d, 60);
     let common = [
         "--corpus",
         "c.txt",

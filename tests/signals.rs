@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::bin::{run, stdout, BIN};
+use common::bin::{run, stdout, synthetic_corpus, BIN};
 use w2v_gpu::output::checkpoint::load_checkpoint;
 
 const SETTINGS: [&str; 12] = [
@@ -70,16 +70,7 @@ fn no_partial_files(dir: &Path) {
 fn sigint_checkpoints_and_the_resumed_run_equals_the_uninterrupted_one() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    stdout(&run(
-        d,
-        &[
-            "synthetic",
-            "--output",
-            "c.txt",
-            "--sentences-per-word",
-            "250",
-        ],
-    ));
+    synthetic_corpus(d, 250);
     let mut whole = vec!["train"];
     whole.extend(SETTINGS);
     whole.extend(["-o", "whole.bin"]);
@@ -135,16 +126,7 @@ fn sigint_checkpoints_and_the_resumed_run_equals_the_uninterrupted_one() {
 fn sigterm_without_a_checkpoint_exits_143_with_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    stdout(&run(
-        d,
-        &[
-            "synthetic",
-            "--output",
-            "c.txt",
-            "--sentences-per-word",
-            "250",
-        ],
-    ));
+    synthetic_corpus(d, 250);
     let (code, stderr) = interrupt(d, "-TERM", &["-o", "v.bin"]);
     assert_eq!(code, Some(143), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

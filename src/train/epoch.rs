@@ -157,6 +157,36 @@ fn check_weights(w_in: &[f32], w_out: &[f32], epoch: u64, lr: f32, lr_setting: f
     Ok(())
 }
 
+/// Downloads the weights (and Adam's moments), refuses them if one is not finite, and hands
+/// them to `f` as the snapshot at `at` = (epochs done, next token); `lr` is the learning rate
+/// there, for the divergence line.
+fn with_snapshot<B: Backend>(
+    backend: &B,
+    state: &State<B>,
+    at: (u64, u64),
+    lr: f32,
+    lr_setting: f64,
+    f: impl FnOnce(&Snapshot) -> Result<()>,
+) -> Result<()> {
+    let (w_in, w_out) = state.model.download(backend)?;
+    // The epoch in progress (1-based) is the one a divergence is reported in.
+    let epoch = if at.1 > 0 { at.0 + 1 } else { at.0 };
+    check_weights(&w_in, &w_out, epoch, lr, lr_setting)?;
+    let adam = state
+        .adam
+        .as_ref()
+        .map(|m| m.download(backend))
+        .transpose()?;
+    f(&Snapshot {
+        w_in: &w_in,
+        w_out: &w_out,
+        adam: adam.as_ref(),
+        adam_t: state.adam.as_ref().map_or(0, |m| m.t),
+        epochs_done: at.0,
+        next_token: at.1,
+    })
+}
+
 /// Trains `cfg.epochs` epochs over `enc` (from `resume`'s position, or from a fresh initialisation)
 /// with the step [`crate::backend::choose_step`] chose for `cfg` on `backend`.
 pub fn train<B: Backend>(
@@ -271,20 +301,9 @@ pub fn train<B: Backend>(
             });
             start += len;
             if start < n && hooks.stop_requested() {
-                let (w_in, w_out) = state.model.download(backend)?;
-                check_weights(&w_in, &w_out, epoch + 1, lr_end, cfg.lr)?;
-                let adam = state
-                    .adam
-                    .as_ref()
-                    .map(|m| m.download(backend))
-                    .transpose()?;
-                hooks.on_stop(&Snapshot {
-                    w_in: &w_in,
-                    w_out: &w_out,
-                    adam: adam.as_ref(),
-                    adam_t: state.adam.as_ref().map_or(0, |m| m.t),
-                    epochs_done: epoch,
-                    next_token: start as u64,
+                let at = (epoch, start as u64);
+                with_snapshot(backend, &state, at, lr_end, cfg.lr, |snap| {
+                    hooks.on_stop(snap)
                 })?;
                 return Err(Error::Stopped(format!(
                     "stopped in epoch {} at token {start} of {n}",
@@ -303,22 +322,9 @@ pub fn train<B: Backend>(
             lr: lr_end as f64,
         };
         if hooks.wants_snapshot() {
-            let (w_in, w_out) = state.model.download(backend)?;
-            check_weights(&w_in, &w_out, epoch + 1, lr_end, cfg.lr)?;
-            let adam = state
-                .adam
-                .as_ref()
-                .map(|m| m.download(backend))
-                .transpose()?;
-            let snap = Snapshot {
-                w_in: &w_in,
-                w_out: &w_out,
-                adam: adam.as_ref(),
-                adam_t: state.adam.as_ref().map_or(0, |m| m.t),
-                epochs_done: epoch + 1,
-                next_token: 0,
-            };
-            hooks.on_epoch(&es, Some(&snap))?;
+            with_snapshot(backend, &state, (epoch + 1, 0), lr_end, cfg.lr, |snap| {
+                hooks.on_epoch(&es, Some(snap))
+            })?;
         } else {
             hooks.on_epoch(&es, None)?;
         }

@@ -71,3 +71,12 @@ pub fn stdout(o: &Output) -> String {
     );
     String::from_utf8(o.stdout.clone()).unwrap()
 }
+
+/// Writes the built-in corpus with `sentences_per_word` sentences a planted word to `dir/c.txt`.
+pub fn synthetic_corpus(dir: &Path, sentences_per_word: usize) {
+    let n = sentences_per_word.to_string();
+    stdout(&run(
+        dir,
+        &["synthetic", "--output", "c.txt", "--sentences-per-word", &n],
+    ));
+}
