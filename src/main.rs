@@ -4,9 +4,8 @@
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::Parser;
 
-use w2v_gpu::cli::{self, Cli};
+use w2v_gpu::cli;
 
 fn main() -> ExitCode {
     // A bug must still end in one line, not a backtrace.
@@ -18,7 +17,7 @@ fn main() -> ExitCode {
         }
         eprintln!("error: internal error, please report it: {msg}");
     }));
-    let parsed = match Cli::try_parse() {
+    let parsed = match cli::parse() {
         Ok(c) => c,
         Err(e) => {
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
@@ -40,7 +39,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
-            ExitCode::FAILURE
+            ExitCode::from(cli::exit_status(&e))
         }
     }
 }

@@ -183,9 +183,9 @@ pub struct TrainArgs {
     /// Vectors file to write (word2vec format). Without it, vectors are not saved.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Format of the -o file: word2vec's binary or text.
-    #[arg(long, value_enum, default_value_t = VectorFormat::Bin)]
-    pub output_format: VectorFormat,
+    /// Format of --output [default: from its extension: .bin binary, .txt or .vec text].
+    #[arg(long, value_enum)]
+    pub output_format: Option<VectorFormat>,
     /// Analogy questions (questions-words format) scored after each epoch.
     #[arg(long, value_name = "FILE")]
     pub eval_analogies: Option<PathBuf>,
@@ -205,9 +205,40 @@ pub struct TrainArgs {
     /// Precision of the checkpoint's matrices.
     #[arg(long, value_enum, default_value_t = SaveDtype::F32)]
     pub save_dtype: SaveDtype,
-    /// Continue the run saved in this checkpoint (its settings and vocabulary; same corpus).
+    /// Continue the run saved in this checkpoint: its settings and vocabulary, on the same corpus
+    /// (checked). A flag that contradicts the checkpoint is refused; --epochs may extend the run.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
+    /// The settings given on the command line, by argument name (`min_count`), filled by
+    /// [`parse`]: `--resume` refuses those that contradict the checkpoint.
+    #[arg(skip)]
+    pub given: Vec<String>,
+}
+
+/// Parses the process's command line, recording which `train` settings were given explicitly.
+pub fn parse() -> Result<Cli, clap::Error> {
+    parse_from(std::env::args_os())
+}
+
+/// [`parse`] over `args` (the program name first).
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let (Command::Train(t), Some(("train", m))) = (&mut cli.command, matches.subcommand()) {
+        t.given = m
+            .ids()
+            .filter(|id| {
+                m.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|id| id.as_str().to_string())
+            .collect();
+    }
+    Ok(cli)
 }
 
 /// The vectors file a query reads, and how strict the reader is.
@@ -561,7 +592,7 @@ mod tests {
         let t = train_args(&["--output-format", "text", "--save-dtype", "f16"]).unwrap();
         assert_eq!(
             (t.output_format, t.save_dtype),
-            (VectorFormat::Text, SaveDtype::F16)
+            (Some(VectorFormat::Text), SaveDtype::F16)
         );
     }
 
@@ -575,6 +606,18 @@ mod tests {
             let e = train_args(args).unwrap_err().to_string();
             assert!(e.contains(flag), "{args:?}: {e}");
         }
+    }
+
+    #[test]
+    fn the_settings_given_on_the_command_line_are_recorded() {
+        let parsed = parse_from(["w2v-gpu", "train", "--dim", "100", "--min-count=2"]).unwrap();
+        let Command::Train(t) = parsed.command else {
+            unreachable!("a train command line")
+        };
+        // Argument groups (the flattened structs) appear too; settings only when typed.
+        let given = |name: &str| t.given.iter().any(|g| g == name);
+        assert!(given("dim") && given("min_count"), "{:?}", t.given);
+        assert!(!given("epochs") && !given("model"), "{:?}", t.given);
     }
 
     #[test]

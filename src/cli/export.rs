@@ -21,10 +21,18 @@ pub(super) fn export(a: &ExportArgs) -> anyhow::Result<()> {
     }
     let mut targets = vec![out.clone()];
     if matches!(format, ExportFormat::Npy | ExportFormat::Safetensors) {
-        targets.push(vocab_sidecar(out));
+        let vocab = vocab_sidecar(out);
+        if &vocab == out {
+            anyhow::bail!(
+                "-o '{}': the vocabulary file written beside it would have the same name; choose a name not ending in .vocab",
+                out.display()
+            );
+        }
+        targets.push(vocab);
     }
     for t in &targets {
-        if same_file(t, &a.checkpoint) {
+        crate::output::fsutil::check_writable(t)?;
+        if super::preflight::same_file(t, &a.checkpoint) {
             anyhow::bail!(
                 "'{}' is the checkpoint being exported; write the export to another file",
                 t.display()
@@ -58,23 +66,4 @@ pub(super) fn export(a: &ExportArgs) -> anyhow::Result<()> {
         shown.join(" and ")
     );
     Ok(())
-}
-
-/// Whether `a` and `b` name the same existing file (same device and inode, so links and other
-/// spellings of one path count).
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        match (std::fs::metadata(a), std::fs::metadata(b)) {
-            (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-            _ => false,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        a.canonicalize()
-            .ok()
-            .is_some_and(|x| b.canonicalize().ok() == Some(x))
-    }
 }

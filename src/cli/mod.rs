@@ -11,12 +11,16 @@ mod export;
 mod help;
 mod info;
 mod memory;
+mod preflight;
 mod query;
 mod resume;
+mod run_hooks;
+mod signals;
 mod synthetic;
 mod train;
 
 pub use args::*;
+pub use signals::exit_status;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {

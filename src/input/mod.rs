@@ -1,6 +1,7 @@
 //! What goes in: corpus text read into words and encoded as vocabulary ids, and the built-in corpus.
 
 pub mod corpus;
+pub mod identity;
 pub mod read;
 pub mod synthetic;
 pub mod vocab;

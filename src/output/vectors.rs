@@ -60,6 +60,48 @@ pub enum VectorFormat {
     Text,
 }
 
+impl VectorFormat {
+    /// The format of a vectors file named `path`: `explicit` when given, else by extension
+    /// (`.bin` binary, `.txt` or `.vec` text); any other name needs `explicit`.
+    pub fn for_path(path: &Path, explicit: Option<VectorFormat>) -> Result<VectorFormat> {
+        if let Some(f) = explicit {
+            return Ok(f);
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("bin") => Ok(VectorFormat::Bin),
+            Some("txt" | "vec") => Ok(VectorFormat::Text),
+            _ => Err(Error::Config(format!(
+                "--output '{}': cannot tell the format from the name; name it *.bin or *.txt, or \
+                 give --output-format bin|text",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// The first word the word2vec formats cannot hold (empty, or with whitespace, Unicode spaces
+/// included), as a refusal naming `path`: checked before training, so a run is never lost to it.
+pub fn check_words(path: &Path, words: &[String]) -> Result<()> {
+    match words
+        .iter()
+        .enumerate()
+        .find(|(_, w)| w.is_empty() || w.contains(char::is_whitespace))
+    {
+        Some((i, w)) => Err(Error::Input(format!(
+            "cannot write '{}': word #{} {:?} is empty or contains whitespace, which the word2vec \
+             format cannot hold; tokenise the corpus on whitespace",
+            path.display(),
+            i + 1,
+            w
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Writes `emb` to `path` whole or not at all; refuses words the format cannot hold.
 pub fn write_vectors(path: &Path, emb: &Embeddings, format: VectorFormat) -> Result<()> {
     if emb.dim == 0 {
@@ -68,20 +110,7 @@ pub fn write_vectors(path: &Path, emb: &Embeddings, format: VectorFormat) -> Res
             path.display()
         )));
     }
-    if let Some((i, w)) = emb
-        .words
-        .iter()
-        .enumerate()
-        .find(|(_, w)| w.is_empty() || w.contains(char::is_whitespace))
-    {
-        return Err(Error::Input(format!(
-            "cannot write '{}': word #{} {:?} is empty or contains whitespace, which the word2vec format cannot \
-             hold; tokenise the corpus on whitespace",
-            path.display(),
-            i + 1,
-            w
-        )));
-    }
+    check_words(path, &emb.words)?;
     write_atomic(path, |out| {
         use std::io::Write;
         writeln!(out, "{} {}", emb.len(), emb.dim)?;
