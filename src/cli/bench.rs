@@ -1,7 +1,7 @@
 //! `bench`: train on each named device (once, or `--repeat N` times after `--warmup` runs) and
 //! report words/s (median, slowest, fastest), wall time and peak memory.
 
-use super::device::{self, with_backend, Chosen};
+use super::device::{self, with_backend};
 use super::memory::{peak_memory, reset_peak_memory};
 use super::train::{load_data, settings_line};
 use crate::backend::Backend;
@@ -80,10 +80,7 @@ pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for o in opened {
         let label = o.label();
-        let threads = match &o.backend {
-            Chosen::Cpu(b) => Some(b.threads()),
-            _ => None,
-        };
+        let threads = o.backend.cpu_threads();
         let mut runs = Vec::new();
         let mut peak = None;
         for i in 0..warmup + a.repeat {
