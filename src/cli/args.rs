@@ -251,16 +251,20 @@ pub struct VectorsArgs {
     /// inspection: one NaN row tops every neighbour list).
     #[arg(long)]
     pub allow_nonfinite: bool,
+    /// Read only the first N vectors (the most frequent words; gensim's `limit`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
 }
 
 impl VectorsArgs {
     /// Reads the vectors as the flags say.
     pub fn read(&self) -> crate::error::Result<crate::output::vectors::Embeddings> {
-        crate::output::vectors::read_vectors_with(
+        crate::output::vectors::read_vectors_limit(
             &self.path,
             crate::output::vectors::ReadOptions {
                 allow_nonfinite: self.allow_nonfinite,
             },
+            self.limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         )
     }
 }
