@@ -10,8 +10,9 @@ use super::{resume, FlagContext};
 use crate::cli::TrainArgs;
 use crate::error::Result;
 use crate::input::corpus::{self, Encoded, Source};
+use crate::input::pass::{Pass, DEFAULT_TABLE_BUDGET};
 use crate::input::synthetic;
-use crate::input::vocab::Vocab;
+use crate::input::vocab::{read_vocab, write_vocab, Vocab};
 use crate::output::checkpoint::{save_checkpoint, Checkpoint, SaveDtype};
 use crate::output::fsutil;
 use crate::output::metrics::{EpochMetrics, MetricsWriter};
@@ -33,23 +34,47 @@ pub(super) struct Data {
 
 /// Reads the corpus `cfg` names (the built-in one without a path), encoded with `vocab` when
 /// resuming, else with the vocabulary it builds.
-pub(super) fn load_data(cfg: &RunConfig, vocab: Option<Vocab>) -> Result<Data> {
+pub(super) fn load_data(cfg: &RunConfig, vocab: Option<Vocab>) -> anyhow::Result<Data> {
     let c = &cfg.corpus;
-    let (src, questions) = match &c.path {
-        Some(p) => (Source::File(p.clone()), None),
-        None => {
-            let s = synthetic::generate(cfg.train.seed, synthetic::DEFAULT_SENTENCES_PER_WORD);
-            let name = format!("built-in synthetic corpus (seed {})", cfg.train.seed);
-            (Source::Text { name, text: s.text }, Some(s.sections))
-        }
+    let (src, questions) = if c.paths.is_empty() {
+        let s = synthetic::generate(cfg.train.seed, synthetic::DEFAULT_SENTENCES_PER_WORD);
+        let name = format!("built-in synthetic corpus (seed {})", cfg.train.seed);
+        (Source::Text { name, text: s.text }, Some(s.sections))
+    } else {
+        (Source::resolve(&c.paths)?, None)
     };
-    let (vocab, enc) = match vocab {
+    let pass = Pass {
+        threads: cfg.threads,
+        table_budget: c.vocab_budget.unwrap_or(DEFAULT_TABLE_BUDGET),
+        ..Pass::default()
+    };
+    let read = match &c.read_vocab {
+        Some(p) => Some(read_vocab(p).flag("--read-vocab")?.restricted(c.min_count, c.max_vocab)),
+        None => None,
+    };
+    if read.as_ref().is_some_and(Vocab::is_empty) {
+        anyhow::bail!(
+            "--read-vocab: no word of the vocabulary has count >= {}; lower --min-count",
+            c.min_count
+        );
+    }
+    let (vocab, enc) = match vocab.or(read) {
         Some(v) => {
-            let enc = corpus::encode(&src, c.read, &v)?;
+            let enc = corpus::encode_with(&src, c.read, &pass, &v)?;
             (v, enc)
         }
-        None => corpus::load(&src, c.read, c.min_count, c.max_vocab)?,
+        None => {
+            let mut tokens = Vec::new();
+            let l = corpus::load_into(&src, c.read, &pass, c.min_count, c.max_vocab, &mut tokens)?;
+            if let Some(p) = &l.pruning {
+                eprintln!("{p}");
+            }
+            (l.vocab, Encoded::new(tokens, l.raw_words))
+        }
     };
+    if let Some(p) = &c.save_vocab {
+        fsutil::write_atomic(p, |w| write_vocab(w, &vocab)).flag("--save-vocab")?;
+    }
     Ok(Data {
         name: src.name(),
         vocab,
@@ -96,6 +121,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         (&a.metrics, "--metrics"),
         (&a.plot, "--plot"),
         (&checkpoint_probe, "--checkpoint"),
+        (&a.corpus.save_vocab, "--save-vocab"),
     ];
     for (path, flag) in outputs {
         if let Some(p) = path {
@@ -128,8 +154,8 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         }
     };
     let opened = device::open(cfg.device, &cfg)?;
-    let data = match (&a.resume, &a.corpus.corpus) {
-        (Some(ck), None) => load_data(&cfg, vocab)
+    let data = match (&a.resume, a.corpus.corpus.is_empty()) {
+        (Some(ck), true) => load_data(&cfg, vocab)
             .with_context(|| format!("the corpus recorded in checkpoint '{}'", ck.display()))?,
         _ => load_data(&cfg, vocab)?,
     };

@@ -1,22 +1,22 @@
-//! Streams a text corpus twice: once to count words, once to encode it as u32 ids (4 bytes a token).
+//! A text corpus read once into a vocabulary and u32 word ids (4 bytes a token).
 //!
-//! Tokens are runs of non-whitespace bytes (ASCII whitespace separates them), so a text8-style file
-//! that is one 100 MB line streams in fixed-size chunks like any other. Bytes that are not UTF-8
-//! become U+FFFD inside their token instead of failing the run.
+//! [`load`] counts and encodes in one streaming pass ([`super::pass`]): words get provisional ids
+//! in order of first appearance, then one remap over the stored ids puts them in frequency order
+//! and drops words under `--min-count` or past `--max-vocab`. [`encode`] maps a corpus through a
+//! given vocabulary (resuming, `--read-vocab`). Words are split as [`super::tokenize`] says;
+//! where they come from is [`super::source`]'s business.
 //!
 //! Formats:
-//! - `plain`: each line end is a sentence end ([`plan::SENTENCE_BREAK`]; windows never cross it).
+//! - `plain`: each line end is a sentence end ([`SENTENCE_BREAK`]; windows never cross it).
 //! - `ptb`: the book's `ptb.load_data`: each line end becomes the word `<eos>`, which windows cross;
 //!   `<unk>` is an ordinary word.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-
 use crate::error::{Error, Result};
-use crate::input::vocab::{Counter, Vocab};
+use crate::input::pass::{self, Ids, Pass, Pruning, Table};
+use crate::input::vocab::Vocab;
 use crate::train::plan::SENTENCE_BREAK;
 
+pub use crate::input::source::Source;
 /// The word a line end becomes in `--format ptb`.
 pub const EOS: &str = "<eos>";
 
@@ -37,33 +37,6 @@ pub struct ReadOptions {
     pub lowercase: bool,
 }
 
-/// Where a corpus comes from: a file, or text made in memory (the built-in corpus).
-#[derive(Clone, Debug)]
-pub enum Source {
-    File(PathBuf),
-    Text { name: String, text: String },
-}
-
-impl Source {
-    /// The name errors and summaries show.
-    pub fn name(&self) -> String {
-        match self {
-            Source::File(p) => p.display().to_string(),
-            Source::Text { name, .. } => name.clone(),
-        }
-    }
-
-    fn open(&self) -> Result<Box<dyn BufRead + '_>> {
-        match self {
-            Source::File(p) => {
-                let f = File::open(p).map_err(|e| Error::io("cannot read corpus", p, e))?;
-                Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
-            }
-            Source::Text { text, .. } => Ok(Box::new(text.as_bytes())),
-        }
-    }
-}
-
 /// The corpus as word ids, one pass's worth of training data.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Encoded {
@@ -74,135 +47,176 @@ pub struct Encoded {
 }
 
 impl Encoded {
+    /// The in-memory result of a pass into a [`Vec<u32>`].
+    pub fn new(mut tokens: Vec<u32>, raw_words: u64) -> Encoded {
+        tokens.shrink_to_fit();
+        Encoded { tokens, raw_words }
+    }
+
     /// Tokens that are words (not sentence breaks).
     pub fn words(&self) -> u64 {
         self.tokens.iter().filter(|&&t| t != SENTENCE_BREAK).count() as u64
     }
 }
 
-enum Event<'a> {
-    Word(&'a str),
-    LineEnd,
+/// Where the encoded ids of a corpus are put as the pass makes them: in memory ([`Vec<u32>`]) or
+/// in a file behind this seam. Ids are word ids or [`SENTENCE_BREAK`].
+pub trait TokenStore {
+    /// Appends ids after those stored.
+    fn append(&mut self, ids: &[u32]) -> Result<()>;
+    /// Rewrites the stored ids in place with [`compact_ids`].
+    fn compact(&mut self, map: &dyn Fn(u32) -> Option<u32>) -> Result<()>;
 }
 
-/// Calls `f` for every token and line end of `src`, streaming in chunks.
-fn scan(src: &Source, opts: ReadOptions, mut f: impl FnMut(Event)) -> Result<()> {
-    let mut reader = src.open()?;
-    let mut token: Vec<u8> = Vec::with_capacity(64);
-    let mut lowered = String::new();
-    let mut emit = |token: &mut Vec<u8>, f: &mut dyn FnMut(Event)| {
-        if token.is_empty() {
-            return;
-        }
-        let text = String::from_utf8_lossy(token);
-        if opts.lowercase {
-            lowered.clear();
-            lowered.extend(text.chars().flat_map(char::to_lowercase));
-            f(Event::Word(&lowered));
-        } else {
-            f(Event::Word(&text));
-        }
-        token.clear();
-    };
-    let read_err = |e| match src {
-        Source::File(p) => Error::io("cannot read corpus", p, e),
-        Source::Text { name, .. } => Error::Input(format!("cannot read corpus '{name}': {e}")),
-    };
-    loop {
-        let chunk = reader.fill_buf().map_err(read_err)?;
-        if chunk.is_empty() {
-            break;
-        }
-        let n = chunk.len();
-        for &b in chunk {
-            if b.is_ascii_whitespace() {
-                emit(&mut token, &mut f);
-                if b == b'\n' {
-                    f(Event::LineEnd);
-                }
-            } else {
-                token.push(b);
-            }
-        }
-        reader.consume(n);
+impl TokenStore for Vec<u32> {
+    fn append(&mut self, ids: &[u32]) -> Result<()> {
+        self.extend_from_slice(ids);
+        Ok(())
     }
-    emit(&mut token, &mut f);
-    Ok(())
+
+    fn compact(&mut self, map: &dyn Fn(u32) -> Option<u32>) -> Result<()> {
+        let n = compact_ids(self, map);
+        self.truncate(n);
+        Ok(())
+    }
 }
 
-/// Reads `src` twice: counts words into a vocabulary (`min_count`, `max_vocab`), then encodes it.
+/// Maps each word id of `ids` through `map` (`None` drops it) and collapses sentence breaks as
+/// encoding does (none first, never two in a row), moving what stays to the front; returns how
+/// many ids stay.
+pub fn compact_ids(ids: &mut [u32], map: &dyn Fn(u32) -> Option<u32>) -> usize {
+    let mut kept = 0;
+    let mut break_last = true;
+    for r in 0..ids.len() {
+        let t = ids[r];
+        let out = if t == SENTENCE_BREAK {
+            if break_last {
+                continue;
+            }
+            break_last = true;
+            t
+        } else {
+            match map(t) {
+                Some(id) => {
+                    break_last = false;
+                    id
+                }
+                None => continue,
+            }
+        };
+        ids[kept] = out;
+        kept += 1;
+    }
+    kept
+}
+
+/// What one pass over a corpus gave besides its ids.
+#[derive(Debug)]
+pub struct Loaded {
+    pub vocab: Vocab,
+    /// Every token read, in the vocabulary or not.
+    pub raw_words: u64,
+    /// Set when counting pruned rare words to fit its table.
+    pub pruning: Option<Pruning>,
+}
+
+/// Reads `src` once: counts words into a vocabulary (`min_count`, `max_vocab`) and encodes it.
 pub fn load(
     src: &Source,
     opts: ReadOptions,
     min_count: u64,
     max_vocab: Option<usize>,
 ) -> Result<(Vocab, Encoded)> {
-    let mut counter = Counter::default();
-    let mut raw = 0u64;
-    scan(src, opts, |ev| match ev {
-        Event::Word(w) => {
-            counter.add(w);
-            raw += 1;
-        }
-        Event::LineEnd if opts.format == CorpusFormat::Ptb => {
-            counter.add(EOS);
-            raw += 1;
-        }
-        Event::LineEnd => {}
-    })?;
+    let mut tokens = Vec::new();
+    let l = load_into(src, opts, &Pass::default(), min_count, max_vocab, &mut tokens)?;
+    Ok((l.vocab, Encoded::new(tokens, l.raw_words)))
+}
+
+/// [`load`] run as `pass` says, into `store`.
+pub fn load_into(
+    src: &Source,
+    opts: ReadOptions,
+    pass: &Pass,
+    min_count: u64,
+    max_vocab: Option<usize>,
+    store: &mut dyn TokenStore,
+) -> Result<Loaded> {
+    let merged = pass::run(src, opts, pass, Ids::Count(Table::default()), store)?;
+    let Ids::Count(table) = merged.ids else {
+        unreachable!("counting gives a table")
+    };
+    let raw = merged.raw_words;
     if raw == 0 {
-        return Err(Error::Input(format!(
-            "corpus '{}' is empty: it has no words; give a text file of whitespace-separated words",
-            src.name()
-        )));
+        return Err(empty(src));
     }
-    let distinct = counter.distinct();
-    let vocab = counter.into_vocab(min_count, max_vocab);
-    if vocab.is_empty() {
+    let distinct = table.words.len();
+    // Provisional ids are in first-seen order, so sorting by (count desc, id) breaks ties by first
+    // appearance.
+    let mut order: Vec<u32> = (0..distinct as u32)
+        .filter(|&i| table.counts[i as usize] >= min_count)
+        .collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (ca, cb) = (table.counts[a as usize], table.counts[b as usize]);
+        cb.cmp(&ca).then(a.cmp(&b))
+    });
+    if let Some(m) = max_vocab {
+        order.truncate(m);
+    }
+    if order.is_empty() {
         return Err(Error::Input(format!(
             "corpus '{}' has no word with count >= {min_count}; lower --min-count (it has {raw} words, {distinct} distinct)",
             src.name()
         )));
     }
-    let enc = encode(src, opts, &vocab)?;
-    Ok((vocab, enc))
+    let mut new_id = vec![u32::MAX; distinct];
+    for (rank, &p) in order.iter().enumerate() {
+        new_id[p as usize] = rank as u32;
+    }
+    store.compact(&|id| Some(new_id[id as usize]).filter(|&n| n != u32::MAX))?;
+    let (mut words, counts) = (table.words, table.counts);
+    let vocab = Vocab::from_parts(
+        order
+            .iter()
+            .map(|&p| String::from(std::mem::take(&mut words[p as usize])))
+            .collect(),
+        order.iter().map(|&p| counts[p as usize]).collect(),
+    );
+    Ok(Loaded {
+        vocab,
+        raw_words: raw,
+        pruning: merged.pruning,
+    })
 }
 
 /// Encodes `src` with a given vocabulary (out-of-vocabulary words dropped).
 pub fn encode(src: &Source, opts: ReadOptions, vocab: &Vocab) -> Result<Encoded> {
-    let mut enc = Encoded::default();
-    let eos = vocab.id(EOS);
-    scan(src, opts, |ev| match ev {
-        Event::Word(w) => {
-            enc.raw_words += 1;
-            if let Some(id) = vocab.id(w) {
-                enc.tokens.push(id);
-            }
-        }
-        Event::LineEnd => match opts.format {
-            CorpusFormat::Ptb => {
-                enc.raw_words += 1;
-                if let Some(id) = eos {
-                    enc.tokens.push(id);
-                }
-            }
-            CorpusFormat::Plain => {
-                if enc.tokens.last().is_some_and(|&t| t != SENTENCE_BREAK) {
-                    enc.tokens.push(SENTENCE_BREAK);
-                }
-            }
-        },
-    })?;
+    encode_with(src, opts, &Pass::default(), vocab)
+}
+
+/// [`encode`] run as `pass` says.
+pub fn encode_with(src: &Source, opts: ReadOptions, pass: &Pass, vocab: &Vocab) -> Result<Encoded> {
+    let mut tokens = Vec::new();
+    let merged = pass::run(src, opts, pass, Ids::Fixed(vocab), &mut tokens)?;
+    if merged.raw_words == 0 {
+        return Err(empty(src));
+    }
+    let enc = Encoded::new(tokens, merged.raw_words);
     if enc.words() == 0 {
         return Err(Error::Input(format!(
             "corpus '{}' has no word of the vocabulary; train on the corpus the vocabulary came from",
             src.name()
         )));
     }
-    enc.tokens.shrink_to_fit();
     Ok(enc)
 }
 
+
+fn empty(src: &Source) -> Error {
+    Error::Input(format!(
+        "corpus '{}' is empty: it has no words; give a text file of whitespace-separated words",
+        src.name()
+    ))
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,7 +284,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.txt");
         std::fs::write(&p, b"ok \xff\xfe ok\n").unwrap();
-        let (v, enc) = load(&Source::File(p), ReadOptions::default(), 1, None).unwrap();
+        let (v, enc) = load(&Source::file(p), ReadOptions::default(), 1, None).unwrap();
         assert_eq!(v.words, ["ok", "\u{fffd}\u{fffd}"]);
         assert_eq!(enc.raw_words, 3);
     }
@@ -281,7 +295,7 @@ mod tests {
         let p = dir.path().join("one_line.txt");
         let line: String = (0..300_000).map(|i| format!("w{} ", i % 7)).collect();
         std::fs::write(&p, &line).unwrap();
-        let (v, enc) = load(&Source::File(p), ReadOptions::default(), 1, None).unwrap();
+        let (v, enc) = load(&Source::file(p), ReadOptions::default(), 1, None).unwrap();
         assert_eq!(v.len(), 7);
         assert_eq!(enc.raw_words, 300_000);
         assert_eq!(enc.tokens.len(), 300_000);
@@ -302,7 +316,7 @@ mod tests {
             "{e}"
         );
         let e = load(
-            &Source::File("/no/such/corpus.txt".into()),
+            &Source::file("/no/such/corpus.txt"),
             ReadOptions::default(),
             5,
             None,

@@ -1,6 +1,9 @@
 //! What goes in: corpus text read into words and encoded as vocabulary ids, and the built-in corpus.
 
 pub mod corpus;
+pub mod pass;
 pub mod read;
+pub mod source;
 pub mod synthetic;
+pub mod tokenize;
 pub mod vocab;

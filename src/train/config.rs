@@ -161,12 +161,41 @@ impl std::fmt::Display for Device {
 /// Where the training text comes from and how its vocabulary is built.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CorpusConfig {
-    /// The corpus file; `None` is the built-in synthetic corpus.
-    #[serde(rename = "corpus")]
-    pub path: Option<PathBuf>,
+    /// The corpus files, directories or `-` (standard input), read in this order; none is the
+    /// built-in synthetic corpus. Older checkpoints record one path or `null`.
+    #[serde(rename = "corpus", default, deserialize_with = "one_or_many")]
+    pub paths: Vec<PathBuf>,
     pub read: ReadOptions,
     pub min_count: u64,
     pub max_vocab: Option<usize>,
+    /// A vocabulary file to encode with instead of counting (not recorded: a checkpoint keeps the
+    /// vocabulary itself).
+    #[serde(skip)]
+    pub read_vocab: Option<PathBuf>,
+    /// Where to write the vocabulary (not recorded).
+    #[serde(skip)]
+    pub save_vocab: Option<PathBuf>,
+    /// Distinct words counted before rare ones are pruned; `None` = word2vec.c's budget (not
+    /// recorded: it shapes only a vocabulary the checkpoint keeps).
+    #[serde(skip)]
+    pub vocab_budget: Option<usize>,
+}
+
+/// The corpus of a checkpoint's settings: a list of paths, or one path or `null` as older
+/// releases wrote.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<PathBuf>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Paths {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    let paths: Option<Paths> = serde::Deserialize::deserialize(d)?;
+    Ok(match paths {
+        None => Vec::new(),
+        Some(Paths::One(p)) => vec![p],
+        Some(Paths::Many(v)) => v,
+    })
 }
 
 /// A training run's settings: training, corpus, threads and device.
@@ -253,6 +282,12 @@ impl RunConfig {
                 "--max-vocab must be at least 1 (got 0); leave it out to keep every word".into(),
             );
         }
+        if self.corpus.vocab_budget == Some(0) {
+            return fail(
+                "--vocab-budget must be at least 1 (got 0); leave it out for word2vec.c's 14,700,000"
+                    .into(),
+            );
+        }
         Ok(())
     }
 
@@ -273,7 +308,13 @@ impl RunConfig {
         Ok(RunConfig {
             train: rec.train,
             corpus: CorpusConfig {
-                path: self.corpus.path.clone().or(rec.corpus.path),
+                paths: match self.corpus.paths.is_empty() {
+                    true => rec.corpus.paths,
+                    false => self.corpus.paths.clone(),
+                },
+                read_vocab: self.corpus.read_vocab.clone(),
+                save_vocab: self.corpus.save_vocab.clone(),
+                vocab_budget: self.corpus.vocab_budget,
                 ..rec.corpus
             },
             ..self.clone()
@@ -395,7 +436,7 @@ mod tests {
                 ..TrainConfig::default()
             },
             corpus: CorpusConfig {
-                path: Some("c.txt".into()),
+                paths: vec!["c.txt".into()],
                 min_count: 2,
                 ..CorpusConfig::default()
             },
@@ -417,13 +458,13 @@ mod tests {
         );
         let elsewhere = RunConfig {
             corpus: CorpusConfig {
-                path: Some("/moved/c.txt".into()),
+                paths: vec!["/moved/c.txt".into()],
                 ..CorpusConfig::default()
             },
             ..now
         };
         let moved = elsewhere.resumed(&json).unwrap();
-        assert_eq!(moved.corpus.path, Some("/moved/c.txt".into()));
+        assert_eq!(moved.corpus.paths, ["/moved/c.txt"].map(PathBuf::from));
         assert_eq!(moved.corpus.min_count, 2);
     }
 
@@ -438,7 +479,9 @@ mod tests {
         let back = RunConfig::default().resumed(old).unwrap();
         assert_eq!(back.train.dim, 24);
         assert_eq!(back.train.storage, Storage::F32);
-        assert_eq!(back.corpus.path, Some("c.txt".into()));
+        assert_eq!(back.corpus.paths, ["c.txt"].map(PathBuf::from));
+        let none = old.replace(r#""corpus":"c.txt""#, r#""corpus":null"#);
+        assert!(RunConfig::default().resumed(&none).unwrap().corpus.paths.is_empty());
         back.validate().unwrap();
     }
 }
