@@ -241,6 +241,193 @@ mod tests {
             .collect()
     }
 
+    /// Splitmix64: the tests' random numbers.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            ((z ^ (z >> 31)) % n as u64) as usize
+        }
+    }
+
+    /// Python's `str.isspace()` characters, written out (not derived from the tokenizer).
+    const PYTHON_SPACES: &str = "\t\n\u{b}\u{c}\r\u{1c}\u{1d}\u{1e}\u{1f} \u{85}\u{a0}\u{1680}\
+        \u{2000}\u{2001}\u{2002}\u{2003}\u{2004}\u{2005}\u{2006}\u{2007}\u{2008}\u{2009}\u{200a}\
+        \u{2028}\u{2029}\u{202f}\u{205f}\u{3000}";
+
+    /// The corpus read the obvious way: the whole text decoded lossily, split on Python's spaces,
+    /// counted in a map that remembers first appearances, sorted, then encoded as before.
+    fn reference(bytes: &[u8], opts: ReadOptions, min_count: u64) -> (Vocab, Encoded) {
+        let text = String::from_utf8_lossy(bytes);
+        let mut events: Vec<Option<String>> = Vec::new();
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                events.push(None);
+            }
+            for w in line.split(|c| PYTHON_SPACES.contains(c)).filter(|w| !w.is_empty()) {
+                let w = match opts.lowercase {
+                    true => w.chars().flat_map(char::to_lowercase).collect(),
+                    false => w.to_string(),
+                };
+                events.push(Some(w));
+            }
+        }
+        if opts.format == CorpusFormat::Ptb {
+            events = events
+                .into_iter()
+                .map(|e| Some(e.unwrap_or_else(|| EOS.to_string())))
+                .collect();
+        }
+        let mut seen: std::collections::HashMap<&str, (u64, usize)> = Default::default();
+        for w in events.iter().flatten() {
+            let order = seen.len();
+            seen.entry(w).or_insert((0, order)).0 += 1;
+        }
+        let mut entries: Vec<_> = seen.into_iter().filter(|e| e.1 .0 >= min_count).collect();
+        entries.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.1 .1.cmp(&b.1 .1)));
+        let vocab = Vocab::from_parts(
+            entries.iter().map(|e| e.0.to_string()).collect(),
+            entries.iter().map(|e| e.1 .0).collect(),
+        );
+        let mut enc = Encoded::default();
+        for e in &events {
+            match e {
+                Some(w) => {
+                    enc.raw_words += 1;
+                    enc.tokens.extend(vocab.id(w));
+                }
+                None => {
+                    if enc.tokens.last().is_some_and(|&t| t != SENTENCE_BREAK) {
+                        enc.tokens.push(SENTENCE_BREAK);
+                    }
+                }
+            }
+        }
+        (vocab, enc)
+    }
+
+    /// Random text: words in several scripts and cases, every kind of space, line ends, bytes
+    /// that are not UTF-8 (lone, truncated sequences), the odd long line.
+    fn random_corpus(rng: &mut Rng) -> Vec<u8> {
+        let pieces: [&[u8]; 30] = [
+            b"a", b"b", b"ab", b"The", b"the", "ÜBER".as_bytes(), "über".as_bytes(),
+            "日本".as_bytes(), "é".as_bytes(), "\u{fffd}".as_bytes(), "\u{feff}".as_bytes(),
+            b"<eos>", b" ", b" ", b"\n", b"\r\n", b"\t", b"\x0b", b"\x1c", b"\x1f",
+            "\u{a0}".as_bytes(), "\u{2003}".as_bytes(), "\u{3000}".as_bytes(),
+            "\u{85}".as_bytes(), "\u{2028}".as_bytes(), b"\xff", b"\xe2\x80", b"\xc2",
+            b"\xe3\x80", b"\xf0\x9f\x98",
+        ];
+        let long = rng.below(5) == 0;
+        let len = 1 + rng.below(if long { 3000 } else { 200 });
+        let mut out = Vec::new();
+        for _ in 0..len {
+            out.extend_from_slice(pieces[rng.below(pieces.len())]);
+        }
+        out
+    }
+
+    #[test]
+    fn one_parallel_pass_equals_a_naive_sequential_reference() {
+        let mut rng = Rng(7);
+        for case in 0..400 {
+            let bytes = random_corpus(&mut rng);
+            let opts = ReadOptions {
+                format: [CorpusFormat::Plain, CorpusFormat::Ptb][rng.below(2)],
+                lowercase: rng.below(2) == 1,
+            };
+            let min_count = 1 + rng.below(3) as u64;
+            let pass = Pass {
+                threads: 1 + rng.below(4),
+                chunk_bytes: 1 + rng.below(40),
+                ..Pass::default()
+            };
+            let (want_vocab, want) = reference(&bytes, opts, min_count);
+            // Text sources hold UTF-8; the bytes go through a file to keep the invalid ones.
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("c.txt");
+            std::fs::write(&p, &bytes).unwrap();
+            let mut tokens = Vec::new();
+            let got = load_into(&Source::file(&p), opts, &pass, min_count, None, &mut tokens);
+            let ctx = format!("case {case}: {opts:?} {pass:?} min {min_count} {:?}", String::from_utf8_lossy(&bytes));
+            match got {
+                Ok(l) => {
+                    assert_eq!(l.vocab, want_vocab, "{ctx}");
+                    assert_eq!(tokens, want.tokens, "{ctx}");
+                    assert_eq!(l.raw_words, want.raw_words, "{ctx}");
+                    let enc = encode_with(&Source::file(&p), opts, &pass, &l.vocab).unwrap();
+                    assert_eq!(enc, want, "{ctx}");
+                }
+                Err(e) => assert!(want_vocab.is_empty(), "{ctx}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn pruning_keeps_every_word_seen_more_often_than_all_thresholds_together() {
+        let mut rng = Rng(11);
+        for case in 0..30 {
+            // Zipf-like: word k appears about 1/k as often.
+            let mut text = String::new();
+            let mut truth: std::collections::HashMap<String, u64> = Default::default();
+            for i in 0..4000 {
+                let spread = 1 + rng.below(400);
+                let k = 1 + rng.below(spread);
+                let w = format!("w{k}");
+                *truth.entry(w.clone()).or_default() += 1;
+                text += &w;
+                text.push(if i % 13 == 0 { '\n' } else { ' ' });
+            }
+            let pass = Pass {
+                threads: 1 + rng.below(3),
+                chunk_bytes: 64 + rng.below(512),
+                table_budget: 40 + rng.below(100),
+            };
+            let src = Source::Text { name: "t".into(), text };
+            let mut tokens = Vec::new();
+            let l = load_into(&src, ReadOptions::default(), &pass, 1, None, &mut tokens).unwrap();
+            let p = l.pruning.clone().expect("the table outgrew its budget");
+            assert_eq!(p.budget, pass.table_budget);
+            let all_thresholds = p.threshold * (p.threshold + 1) / 2;
+            let mut stored = vec![0u64; l.vocab.len()];
+            for &t in tokens.iter().filter(|&&t| t != SENTENCE_BREAK) {
+                stored[t as usize] += 1;
+            }
+            assert_eq!(stored, l.vocab.counts, "case {case}: counts are the ids stored");
+            for (w, &n) in &truth {
+                let kept = l.vocab.id(w).map_or(0, |id| l.vocab.counts[id as usize]);
+                assert!(kept <= n, "case {case}: {w} kept {kept} of {n}");
+                if n > all_thresholds {
+                    assert!(kept + all_thresholds >= n, "case {case}: {w} {kept} of {n} ({p:?})");
+                }
+            }
+            assert_eq!(l.raw_words, 4000);
+            let line = p.to_string();
+            assert!(line.contains("--vocab-budget") && !line.contains('\n'), "{line}");
+        }
+        let (_, enc) = load(&text("a b a\n"), ReadOptions::default(), 1, None).unwrap();
+        assert_eq!(enc.raw_words, 3);
+    }
+
+    #[test]
+    fn a_control_character_is_refused_naming_the_corpus_and_its_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.txt");
+        let mut text = "good words here\n".repeat(1000).into_bytes();
+        text.extend_from_slice(b"bad\x07word\n");
+        std::fs::write(&p, &text).unwrap();
+        for threads in [1, 3] {
+            let pass = Pass { threads, chunk_bytes: 100, ..Pass::default() };
+            let e = load_into(&Source::file(&p), ReadOptions::default(), &pass, 1, None, &mut Vec::new())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("c.txt") && e.contains("byte 16003"), "{e}");
+            assert!(e.contains("control character") && !e.contains('\n'), "{e}");
+        }
+    }
+
     #[test]
     fn plain_breaks_at_line_ends_and_drops_oov() {
         let src = text("a b c\n\n  a b\r\nd a\n");

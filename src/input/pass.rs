@@ -8,8 +8,10 @@
 //! buffer is needed and memory stays bounded by the channels.
 //!
 //! Counting prunes like word2vec.c's `ReduceVocab`: when the table of provisional ids holds more
-//! than its budget of words after a chunk, words seen at most `t` times so far are dropped, with
-//! their occurrences already stored, and `t` rises by one for the next time.
+//! than its budget of words before the next chunk is merged, words seen at most `t` times so far
+//! are dropped, with their occurrences already stored, and `t` (first 1) rises by one for the
+//! next time. A word that comes back starts counting afresh, so a kept word's count is always the
+//! number of its ids stored; one seen more than 1 + 2 + … + `t` times is always kept.
 
 use std::io::IsTerminal;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -243,6 +245,13 @@ const DROP: u32 = SENTENCE_BREAK - 1;
 
 impl Merge<'_> {
     fn add(&mut self, words: Words, store: &mut dyn TokenStore) -> Result<()> {
+        // Pruned before a chunk, never after the last: the end of the pass leaves the table to
+        // --min-count, so it may pass its budget by one chunk's words.
+        if let Ids::Count(t) = &mut self.ids {
+            if t.words.len() > self.pruning.budget {
+                prune(t, &mut self.pruning, store)?;
+            }
+        }
         let mut lowered = String::new();
         let map: Vec<u32> = (0..words.len())
             .map(|i| {
@@ -275,11 +284,6 @@ impl Merge<'_> {
         }
         store.append(&self.scratch)?;
         self.raw_words += words.raw;
-        if let Ids::Count(t) = &mut self.ids {
-            if t.words.len() > self.pruning.budget {
-                prune(t, &mut self.pruning, store)?;
-            }
-        }
         Ok(())
     }
 }

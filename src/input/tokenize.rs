@@ -13,7 +13,9 @@
 //! but not read back. Bytes that are not UTF-8 become U+FFFD, as `String::from_utf8_lossy`
 //! decodes the whole stream.
 
-use rustc_hash::FxHashMap;
+use std::hash::Hasher;
+
+use rustc_hash::FxHasher;
 
 use crate::train::plan::SENTENCE_BREAK;
 
@@ -138,10 +140,96 @@ fn raw_offset(raw: &[u8], pos: usize) -> usize {
     at_raw
 }
 
+/// A chunk's distinct words: open addressing over their spans in the chunk's text, comparing a
+/// 32-bit tag before the bytes (words are short: a call to `memcmp` per probe would cost more
+/// than the comparison).
+struct Local {
+    /// (id + 1, tag) per slot; id 0 is an empty slot.
+    slots: Vec<(u32, u32)>,
+    hashes: Vec<u64>,
+    spans: Vec<(u32, u32)>,
+    counts: Vec<u64>,
+}
+
+impl Local {
+    fn new() -> Local {
+        Local {
+            slots: vec![(0, 0); 1 << 14],
+            hashes: Vec::new(),
+            spans: Vec::new(),
+            counts: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, span: (u32, u32), hash: u64) -> u32 {
+        self.spans.push(span);
+        self.hashes.push(hash);
+        self.counts.push(0);
+        self.spans.len() as u32 - 1
+    }
+
+    /// The id of `text[start..end]`, counted once more.
+    fn add(&mut self, text: &[u8], start: usize, end: usize) -> u32 {
+        let word = &text[start..end];
+        let mut h = FxHasher::default();
+        h.write(word);
+        let hash = h.finish();
+        let tag = (hash >> 32) as u32;
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        let id = loop {
+            let (id1, t) = self.slots[i];
+            if id1 == 0 {
+                let id = self.push((start as u32, end as u32), hash);
+                self.slots[i] = (id + 1, tag);
+                if self.spans.len() * 2 > self.slots.len() {
+                    self.grow();
+                }
+                break id;
+            }
+            if t == tag {
+                let (s, e) = self.spans[id1 as usize - 1];
+                if same(&text[s as usize..e as usize], word) {
+                    break id1 - 1;
+                }
+            }
+            i = (i + 1) & mask;
+        };
+        self.counts[id as usize] += 1;
+        id
+    }
+
+    fn grow(&mut self) {
+        let mut slots = vec![(0u32, 0u32); self.slots.len() * 2];
+        let mask = slots.len() - 1;
+        for (id, &hash) in self.hashes.iter().enumerate() {
+            let mut i = hash as usize & mask;
+            while slots[i].0 != 0 {
+                i = (i + 1) & mask;
+            }
+            slots[i] = (id as u32 + 1, (hash >> 32) as u32);
+        }
+        self.slots = slots;
+    }
+}
+
+/// Byte equality without a library call: eight bytes at a time, then the tail.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut x, mut y) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (p, q) in (&mut x).zip(&mut y) {
+        let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().expect("eight bytes"));
+        if word(p) != word(q) {
+            return false;
+        }
+    }
+    x.remainder().iter().zip(y.remainder()).all(|(p, q)| p == q)
+}
+
 fn split(text: String, eos: bool) -> Result<Words, usize> {
-    let mut local: FxHashMap<&str, u32> = FxHashMap::default();
-    let mut spans = Vec::new();
-    let mut counts: Vec<u64> = Vec::new();
+    let mut local = Local::new();
     let mut ids = Vec::with_capacity(text.len() / 5);
     let mut raw = 0u64;
     let mut eos_id = None;
@@ -161,12 +249,8 @@ fn split(text: String, eos: bool) -> Result<Words, usize> {
                     ids.push(LINE_END);
                     continue;
                 }
-                let id = *eos_id.get_or_insert_with(|| {
-                    spans.push((u32::MAX, 0));
-                    counts.push(0);
-                    spans.len() as u32 - 1
-                });
-                counts[id as usize] += 1;
+                let id = *eos_id.get_or_insert_with(|| local.push((u32::MAX, 0), 0));
+                local.counts[id as usize] += 1;
                 ids.push(id);
                 raw += 1;
                 continue;
@@ -202,21 +286,13 @@ fn split(text: String, eos: bool) -> Result<Words, usize> {
                 _ => break,
             }
         }
-        let word = &text[start..i];
-        let id = *local.entry(word).or_insert_with(|| {
-            spans.push((start as u32, i as u32));
-            counts.push(0);
-            spans.len() as u32 - 1
-        });
-        counts[id as usize] += 1;
-        ids.push(id);
+        ids.push(local.add(b, start, i));
         raw += 1;
     }
-    drop(local);
     Ok(Words {
+        spans: local.spans,
+        counts: local.counts,
         text,
-        spans,
-        counts,
         ids,
         raw,
     })
@@ -267,7 +343,7 @@ mod tests {
 
     #[test]
     fn control_characters_inside_words_are_refused_at_their_offset() {
-        assert_eq!(tokenize(b"ok b\x1bad".to_vec(), false).err(), Some(5));
+        assert_eq!(tokenize(b"ok b\x1bad".to_vec(), false).err(), Some(4));
         assert_eq!(tokenize(b"\x00".to_vec(), false).err(), Some(0));
         assert_eq!(
             tokenize("ab c\u{9f}".as_bytes().to_vec(), false).err(),
