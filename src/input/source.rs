@@ -218,7 +218,7 @@ impl Origin {
     /// "byte N" of a plain input, "decompressed byte N" of a compressed one.
     pub fn place(&self, offset: u64) -> String {
         match self.codec {
-            Some(c) => format!("{} byte {offset} (decompressed)", c.name()),
+            Some(c) => format!("byte {offset} of the decompressed {} text", c.name()),
             None => format!("byte {offset}"),
         }
     }
