@@ -14,15 +14,30 @@ use w2v_gpu::output::vectors::{read_vectors, write_vectors, Embeddings, VectorFo
 const BIN: &str = env!("CARGO_BIN_EXE_w2v-gpu");
 /// A small, fast, deterministic run.
 const TRAIN: [&str; 13] = [
-    "train", "--device", "cpu", "--threads", "1", "--epochs", "1", "--dim", "8", "--min-count",
-    "2", "--seed", "3",
+    "train",
+    "--device",
+    "cpu",
+    "--threads",
+    "1",
+    "--epochs",
+    "1",
+    "--dim",
+    "8",
+    "--min-count",
+    "2",
+    "--seed",
+    "3",
 ];
 
 fn run(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .current_dir(dir)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -128,7 +143,11 @@ fn every_way_a_corpus_arrives_trains_the_same_vectors() {
         // Concatenated gzip members, as `cat a.gz b.gz` makes.
         (
             "members.gz",
-            [gzip(parts[0].as_bytes()), gzip(&[parts[1].clone(), parts[2].clone()].concat().into_bytes())].concat(),
+            [
+                gzip(parts[0].as_bytes()),
+                gzip(&[parts[1].clone(), parts[2].clone()].concat().into_bytes()),
+            ]
+            .concat(),
         ),
         ("p0.txt", parts[0].clone().into_bytes()),
         ("p1.txt.zst", zstd(parts[1].as_bytes())),
@@ -158,7 +177,10 @@ fn every_way_a_corpus_arrives_trains_the_same_vectors() {
         (&["p0.txt", "-", "p2.txt.xz"], Some(parts[1].as_bytes())),
     ];
     for (corpus, stdin) in ways {
-        assert!(vectors(d, corpus, stdin, &[]) == want, "{corpus:?} trained other vectors");
+        assert!(
+            vectors(d, corpus, stdin, &[]) == want,
+            "{corpus:?} trained other vectors"
+        );
     }
     // Piped into a compressed standard input too.
     assert!(vectors(d, &["-"], Some(&gzip(&text)), &[]) == want);
@@ -168,7 +190,10 @@ fn every_way_a_corpus_arrives_trains_the_same_vectors() {
     assert!(vectors(d, &["plain.txt"], None, &["--save-vocab", "v.txt"]) == want);
     let saved = std::fs::read_to_string(d.join("v.txt")).unwrap();
     let first = saved.lines().next().unwrap();
-    assert!(first.starts_with('w') && first.split(' ').count() == 2, "{first}");
+    assert!(
+        first.starts_with('w') && first.split(' ').count() == 2,
+        "{first}"
+    );
     std::fs::write(d.join("w2v.txt"), format!("</s> 3000\n{saved}")).unwrap();
     assert!(vectors(d, &["c.zst"], None, &["--read-vocab", "w2v.txt"]) == want);
 }
@@ -214,11 +239,17 @@ fn every_word_the_tokenizer_makes_is_written_and_read_back() {
                 text.push(c);
             }
         }
-        let src = Source::Text { name: format!("case {case}"), text };
+        let src = Source::Text {
+            name: format!("case {case}"),
+            text,
+        };
         let (vocab, _) = match load(&src, ReadOptions::default(), 1, None) {
             Ok(v) => v,
             Err(e) => {
-                assert!(e.to_string().contains("control character"), "case {case}: {e}");
+                assert!(
+                    e.to_string().contains("control character"),
+                    "case {case}: {e}"
+                );
                 refused += 1;
                 continue;
             }
@@ -247,14 +278,24 @@ fn every_word_the_tokenizer_makes_is_written_and_read_back() {
         };
         let p = d.join("ck.safetensors");
         save_checkpoint(&p, &ck, SaveDtype::F32).unwrap();
-        assert_eq!(load_checkpoint(&p).unwrap().words, vocab.words, "case {case}");
+        assert_eq!(
+            load_checkpoint(&p).unwrap().words,
+            vocab.words,
+            "case {case}"
+        );
     }
     assert!(refused > 10 && refused < 60, "{refused} refused");
 }
 
+/// A refused run: its arguments, its standard input, what its error names.
+type Case<'a> = (&'a [&'a str], Option<&'a [u8]>, &'a str);
+
 /// Asserts a failed run: non-zero exit, one `error:` line naming `needle`, no new file.
 fn assert_refused(dir: &Path, args: &[&str], stdin: Option<&[u8]>, needle: &str) {
-    let before: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let before: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     let mut all: Vec<&str> = TRAIN.to_vec();
     all.extend(args);
     all.extend(["-o", "out.bin", "--save-vocab", "vocab.txt"]);
@@ -262,9 +303,15 @@ fn assert_refused(dir: &Path, args: &[&str], stdin: Option<&[u8]>, needle: &str)
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "{args:?} succeeded");
     assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-    assert!(err.starts_with("error: ") && err.contains(needle), "{args:?}: {err}");
+    assert!(
+        err.starts_with("error: ") && err.contains(needle),
+        "{args:?}: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
-    let after: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let after: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(after.len(), before.len(), "{args:?} left a file");
 }
 
@@ -291,18 +338,50 @@ fn bad_corpora_are_one_line_before_training_and_nothing_is_written() {
     std::fs::write(d.join("ok.txt"), &text).unwrap();
     std::fs::write(d.join("bad_vocab.txt"), "w1 10\nw2 many\n").unwrap();
     let ctrl_at = format!("byte {}", text.len() + 4);
-    let cases: [(&[&str], Option<&[u8]>, &str); 11] = [
-        (&["--corpus", "cut.gz"], None, "'cut.gz': the gzip data is corrupt or truncated near compressed byte"),
-        (&["--corpus", "bad.zst"], None, "'bad.zst': the zstd data is corrupt or truncated"),
-        (&["--corpus", "cut.xz"], None, "'cut.xz': the xz data is corrupt or truncated"),
-        (&["--corpus", "empty_dir"], None, "'empty_dir': is a directory without corpus files"),
+    let cases: [Case; 11] = [
+        (
+            &["--corpus", "cut.gz"],
+            None,
+            "'cut.gz': the gzip data is corrupt or truncated near compressed byte",
+        ),
+        (
+            &["--corpus", "bad.zst"],
+            None,
+            "'bad.zst': the zstd data is corrupt or truncated",
+        ),
+        (
+            &["--corpus", "cut.xz"],
+            None,
+            "'cut.xz': the xz data is corrupt or truncated",
+        ),
+        (
+            &["--corpus", "empty_dir"],
+            None,
+            "'empty_dir': is a directory without corpus files",
+        ),
         (&["--corpus", "dir"], None, "cannot read corpus 'dir/b.txt'"),
-        (&["--corpus", "-"], Some(b""), "standard input (--corpus -) is empty"),
-        (&["--corpus", "-", "--corpus", "-"], Some(b"a b\n"), "--corpus - is given twice"),
+        (
+            &["--corpus", "-"],
+            Some(b""),
+            "standard input (--corpus -) is empty",
+        ),
+        (
+            &["--corpus", "-", "--corpus", "-"],
+            Some(b"a b\n"),
+            "--corpus - is given twice",
+        ),
         (&["--corpus", "/dev/zero"], None, "is not a regular file"),
         (&["--corpus", "ctrl.txt"], None, &ctrl_at),
-        (&["--corpus", "ok.txt", "--read-vocab", "bad_vocab.txt"], None, "'bad_vocab.txt': line 2: the count \"many\""),
-        (&["--corpus", "ok.txt", "--read-vocab", "missing.txt"], None, "cannot read vocabulary 'missing.txt'"),
+        (
+            &["--corpus", "ok.txt", "--read-vocab", "bad_vocab.txt"],
+            None,
+            "'bad_vocab.txt': line 2: the count \"many\"",
+        ),
+        (
+            &["--corpus", "ok.txt", "--read-vocab", "missing.txt"],
+            None,
+            "cannot read vocabulary 'missing.txt'",
+        ),
     ];
     for (args, stdin, needle) in cases {
         assert_refused(d, args, stdin, needle);

@@ -49,7 +49,11 @@ pub(super) fn load_data(cfg: &RunConfig, vocab: Option<Vocab>) -> anyhow::Result
         ..Pass::default()
     };
     let read = match &c.read_vocab {
-        Some(p) => Some(read_vocab(p).flag("--read-vocab")?.restricted(c.min_count, c.max_vocab)),
+        Some(p) => Some(
+            read_vocab(p)
+                .flag("--read-vocab")?
+                .restricted(c.min_count, c.max_vocab),
+        ),
         None => None,
     };
     if read.as_ref().is_some_and(Vocab::is_empty) {

@@ -128,7 +128,14 @@ pub fn load(
     max_vocab: Option<usize>,
 ) -> Result<(Vocab, Encoded)> {
     let mut tokens = Vec::new();
-    let l = load_into(src, opts, &Pass::default(), min_count, max_vocab, &mut tokens)?;
+    let l = load_into(
+        src,
+        opts,
+        &Pass::default(),
+        min_count,
+        max_vocab,
+        &mut tokens,
+    )?;
     Ok((l.vocab, Encoded::new(tokens, l.raw_words)))
 }
 
@@ -210,7 +217,6 @@ pub fn encode_with(src: &Source, opts: ReadOptions, pass: &Pass, vocab: &Vocab) 
     Ok(enc)
 }
 
-
 fn empty(src: &Source) -> Error {
     Error::Input(format!(
         "corpus '{}' is empty: it has no words; give a text file of whitespace-separated words",
@@ -267,7 +273,10 @@ mod tests {
             if i > 0 {
                 events.push(None);
             }
-            for w in line.split(|c| PYTHON_SPACES.contains(c)).filter(|w| !w.is_empty()) {
+            for w in line
+                .split(|c| PYTHON_SPACES.contains(c))
+                .filter(|w| !w.is_empty())
+            {
                 let w = match opts.lowercase {
                     true => w.chars().flat_map(char::to_lowercase).collect(),
                     false => w.to_string(),
@@ -313,12 +322,36 @@ mod tests {
     /// that are not UTF-8 (lone, truncated sequences), the odd long line.
     fn random_corpus(rng: &mut Rng) -> Vec<u8> {
         let pieces: [&[u8]; 30] = [
-            b"a", b"b", b"ab", b"The", b"the", "ÜBER".as_bytes(), "über".as_bytes(),
-            "日本".as_bytes(), "é".as_bytes(), "\u{fffd}".as_bytes(), "\u{feff}".as_bytes(),
-            b"<eos>", b" ", b" ", b"\n", b"\r\n", b"\t", b"\x0b", b"\x1c", b"\x1f",
-            "\u{a0}".as_bytes(), "\u{2003}".as_bytes(), "\u{3000}".as_bytes(),
-            "\u{85}".as_bytes(), "\u{2028}".as_bytes(), b"\xff", b"\xe2\x80", b"\xc2",
-            b"\xe3\x80", b"\xf0\x9f\x98",
+            b"a",
+            b"b",
+            b"ab",
+            b"The",
+            b"the",
+            "ÜBER".as_bytes(),
+            "über".as_bytes(),
+            "日本".as_bytes(),
+            "é".as_bytes(),
+            "\u{fffd}".as_bytes(),
+            "\u{feff}".as_bytes(),
+            b"<eos>",
+            b" ",
+            b" ",
+            b"\n",
+            b"\r\n",
+            b"\t",
+            b"\x0b",
+            b"\x1c",
+            b"\x1f",
+            "\u{a0}".as_bytes(),
+            "\u{2003}".as_bytes(),
+            "\u{3000}".as_bytes(),
+            "\u{85}".as_bytes(),
+            "\u{2028}".as_bytes(),
+            b"\xff",
+            b"\xe2\x80",
+            b"\xc2",
+            b"\xe3\x80",
+            b"\xf0\x9f\x98",
         ];
         let long = rng.below(5) == 0;
         let len = 1 + rng.below(if long { 3000 } else { 200 });
@@ -351,7 +384,10 @@ mod tests {
             std::fs::write(&p, &bytes).unwrap();
             let mut tokens = Vec::new();
             let got = load_into(&Source::file(&p), opts, &pass, min_count, None, &mut tokens);
-            let ctx = format!("case {case}: {opts:?} {pass:?} min {min_count} {:?}", String::from_utf8_lossy(&bytes));
+            let ctx = format!(
+                "case {case}: {opts:?} {pass:?} min {min_count} {:?}",
+                String::from_utf8_lossy(&bytes)
+            );
             match got {
                 Ok(l) => {
                     assert_eq!(l.vocab, want_vocab, "{ctx}");
@@ -385,7 +421,10 @@ mod tests {
                 chunk_bytes: 64 + rng.below(512),
                 table_budget: 40 + rng.below(100),
             };
-            let src = Source::Text { name: "t".into(), text };
+            let src = Source::Text {
+                name: "t".into(),
+                text,
+            };
             let mut tokens = Vec::new();
             let l = load_into(&src, ReadOptions::default(), &pass, 1, None, &mut tokens).unwrap();
             let p = l.pruning.clone().expect("the table outgrew its budget");
@@ -395,17 +434,26 @@ mod tests {
             for &t in tokens.iter().filter(|&&t| t != SENTENCE_BREAK) {
                 stored[t as usize] += 1;
             }
-            assert_eq!(stored, l.vocab.counts, "case {case}: counts are the ids stored");
+            assert_eq!(
+                stored, l.vocab.counts,
+                "case {case}: counts are the ids stored"
+            );
             for (w, &n) in &truth {
                 let kept = l.vocab.id(w).map_or(0, |id| l.vocab.counts[id as usize]);
                 assert!(kept <= n, "case {case}: {w} kept {kept} of {n}");
                 if n > all_thresholds {
-                    assert!(kept + all_thresholds >= n, "case {case}: {w} {kept} of {n} ({p:?})");
+                    assert!(
+                        kept + all_thresholds >= n,
+                        "case {case}: {w} {kept} of {n} ({p:?})"
+                    );
                 }
             }
             assert_eq!(l.raw_words, 4000);
             let line = p.to_string();
-            assert!(line.contains("--vocab-budget") && !line.contains('\n'), "{line}");
+            assert!(
+                line.contains("--vocab-budget") && !line.contains('\n'),
+                "{line}"
+            );
         }
         let (_, enc) = load(&text("a b a\n"), ReadOptions::default(), 1, None).unwrap();
         assert_eq!(enc.raw_words, 3);
@@ -419,10 +467,21 @@ mod tests {
         text.extend_from_slice(b"bad\x07word\n");
         std::fs::write(&p, &text).unwrap();
         for threads in [1, 3] {
-            let pass = Pass { threads, chunk_bytes: 100, ..Pass::default() };
-            let e = load_into(&Source::file(&p), ReadOptions::default(), &pass, 1, None, &mut Vec::new())
-                .unwrap_err()
-                .to_string();
+            let pass = Pass {
+                threads,
+                chunk_bytes: 100,
+                ..Pass::default()
+            };
+            let e = load_into(
+                &Source::file(&p),
+                ReadOptions::default(),
+                &pass,
+                1,
+                None,
+                &mut Vec::new(),
+            )
+            .unwrap_err()
+            .to_string();
             assert!(e.contains("c.txt") && e.contains("byte 16003"), "{e}");
             assert!(e.contains("control character") && !e.contains('\n'), "{e}");
         }

@@ -251,7 +251,9 @@ pub(crate) fn read_chunks(
             return match chunk_input(&mut r, &origin, size, true, emit) {
                 Ok(_) => Ok(()),
                 Err(ReadError::Other(e)) => Err(e),
-                Err(ReadError::Io(e)) => Err(Error::Input(format!("cannot read corpus '{name}': {e}"))),
+                Err(ReadError::Io(e)) => {
+                    Err(Error::Input(format!("cannot read corpus '{name}': {e}")))
+                }
             };
         }
         Source::Inputs { inputs, .. } => inputs,

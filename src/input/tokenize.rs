@@ -82,7 +82,10 @@ pub(crate) fn cut_point(buf: &[u8]) -> Option<usize> {
             _ => return None,
         };
         let s = std::str::from_utf8(buf.get(i..i + len)?).ok()?;
-        s.chars().next().filter(|&c| is_separator(c)).map(|_| i + len)
+        s.chars()
+            .next()
+            .filter(|&c| is_separator(c))
+            .map(|_| i + len)
     })
 }
 
@@ -304,7 +307,10 @@ mod tests {
 
     fn words(s: &str) -> Vec<String> {
         let w = tokenize(s.as_bytes().to_vec(), true).unwrap();
-        w.ids.iter().map(|&i| w.word(i as usize).to_string()).collect()
+        w.ids
+            .iter()
+            .map(|&i| w.word(i as usize).to_string())
+            .collect()
     }
 
     #[test]
@@ -312,8 +318,8 @@ mod tests {
         // python3 -c "print([hex(i) for i in range(0x110000) if chr(i).isspace()])"
         let python: Vec<u32> = [
             0x9, 0xa, 0xb, 0xc, 0xd, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680, 0x2000,
-            0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a,
-            0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
+            0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028,
+            0x2029, 0x202f, 0x205f, 0x3000,
         ]
         .into();
         let ours: Vec<u32> = (0..=0x10ffffu32)

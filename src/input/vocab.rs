@@ -100,9 +100,12 @@ pub fn parse_vocab(bytes: &[u8], path: &Path) -> Result<Vocab> {
         if n == 1 && word == "</s>" {
             continue;
         }
-        let count: u64 = count
-            .parse()
-            .map_err(|_| fail(n, format!("the count {count:?} of {word:?} is not a whole number")))?;
+        let count: u64 = count.parse().map_err(|_| {
+            fail(
+                n,
+                format!("the count {count:?} of {word:?} is not a whole number"),
+            )
+        })?;
         if let Some(c) = word.chars().find(|&c| is_refused(c)) {
             return Err(fail(
                 n,
@@ -123,7 +126,7 @@ pub fn parse_vocab(bytes: &[u8], path: &Path) -> Result<Vocab> {
             "has no words; give a vocabulary written by --save-vocab or word2vec -save-vocab",
         ));
     }
-    entries.sort_by(|a, b| b.1.cmp(&a.1));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.1));
     let (words, counts) = entries.into_iter().unzip();
     Ok(Vocab::from_parts(words, counts))
 }
@@ -192,11 +195,17 @@ mod tests {
             ("a x\n", "line 1: the count \"x\""),
             ("a -1\n", "not a whole number"),
             ("a 99999999999999999999999\n", "not a whole number"),
-            ("a 1\nb 1\na 2\n", "line 3: the word \"a\" is listed twice (first on line 1)"),
+            (
+                "a 1\nb 1\na 2\n",
+                "line 3: the word \"a\" is listed twice (first on line 1)",
+            ),
             ("a\u{1b}b 1\n", "control character"),
         ] {
             let e = parse(text).unwrap_err().to_string();
-            assert!(e.starts_with("'v.txt': ") && e.contains(needle), "{text:?}: {e}");
+            assert!(
+                e.starts_with("'v.txt': ") && e.contains(needle),
+                "{text:?}: {e}"
+            );
             assert!(!e.contains('\n'), "{e}");
         }
         let e = parse_vocab(b"a 1\n\xff 2\n", Path::new("v.txt")).unwrap_err();

@@ -183,7 +183,9 @@ pub struct CorpusConfig {
 
 /// The corpus of a checkpoint's settings: a list of paths, or one path or `null` as older
 /// releases wrote.
-fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<PathBuf>, D::Error> {
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<PathBuf>, D::Error> {
     #[derive(serde::Deserialize)]
     #[serde(untagged)]
     enum Paths {
@@ -481,7 +483,12 @@ mod tests {
         assert_eq!(back.train.storage, Storage::F32);
         assert_eq!(back.corpus.paths, ["c.txt"].map(PathBuf::from));
         let none = old.replace(r#""corpus":"c.txt""#, r#""corpus":null"#);
-        assert!(RunConfig::default().resumed(&none).unwrap().corpus.paths.is_empty());
+        assert!(RunConfig::default()
+            .resumed(&none)
+            .unwrap()
+            .corpus
+            .paths
+            .is_empty());
         back.validate().unwrap();
     }
 }

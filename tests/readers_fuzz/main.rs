@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 mod mutate;
 
 use mutate::{mutate, mutate_checkpoint, Rng};
+use w2v_gpu::input::vocab::read_vocab;
 use w2v_gpu::output::checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, SaveDtype};
 use w2v_gpu::output::vectors::{
     read_vectors, read_vectors_with, write_vectors, Embeddings, ReadOptions, VectorFormat,
 };
-use w2v_gpu::input::vocab::read_vocab;
 use w2v_gpu::query::eval::read_analogies;
 use w2v_gpu::query::wordsim::read_similarity;
 
@@ -333,7 +333,10 @@ fn read_vocab_checked(p: &Path) -> Result<(), String> {
     if v.is_empty() || distinct.len() != v.len() || v.words.len() != v.counts.len() {
         return Err("accepted an empty or inconsistent vocabulary".into());
     }
-    if v.words.iter().any(|w| w.is_empty() || w.contains(char::is_whitespace)) {
+    if v.words
+        .iter()
+        .any(|w| w.is_empty() || w.contains(char::is_whitespace))
+    {
         return Err(format!("accepted a word with whitespace: {:?}", v.words));
     }
     if v.counts.windows(2).any(|c| c[0] < c[1]) {
