@@ -1,7 +1,7 @@
 //! Text → encoded ids, timed: one `load` pass (count, then remap) over each corpus given, as
 //! `train` runs it, with nothing trained. `benches/ingest.sh` runs it beside `wc -w`.
 //!
-//! `cargo bench --bench ingest -- [--threads N] [--text-bytes N] CORPUS...`: one line per corpus,
+//! `cargo bench --bench ingest -- [--threads N] [--chunk-bytes N] [--text-bytes N] CORPUS...`: one line per corpus,
 //! with words/s and MB/s of text (`--text-bytes`: the decompressed size, for a compressed corpus;
 //! else the size on disk).
 
@@ -24,6 +24,7 @@ fn main() {
         };
         match a.as_str() {
             "--threads" => pass.threads = value("--threads"),
+            "--chunk-bytes" => pass.chunk_bytes = value("--chunk-bytes"),
             "--text-bytes" => text_bytes = Some(value("--text-bytes") as u64),
             "--bench" => {}
             _ => corpora.push(PathBuf::from(a)),

@@ -143,30 +143,40 @@ fn raw_offset(raw: &[u8], pos: usize) -> usize {
     at_raw
 }
 
-/// A chunk's distinct words: open addressing over their spans in the chunk's text, comparing a
-/// 32-bit tag before the bytes (words are short: a call to `memcmp` per probe would cost more
-/// than the comparison).
+/// A chunk's distinct words by open addressing. A word of up to 8 bytes is its own key (its bytes
+/// as a `u64`), so finding it touches only the table; a longer one is keyed by its hash and
+/// compared with its first occurrence in the text.
 struct Local {
-    /// (id + 1, tag) per slot; id 0 is an empty slot.
-    slots: Vec<(u32, u32)>,
-    hashes: Vec<u64>,
+    slots: Vec<Slot>,
     spans: Vec<(u32, u32)>,
     counts: Vec<u64>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    key: u64,
+    /// Local id + 1; 0 is an empty slot.
+    id1: u32,
+    len: u32,
+}
+
+/// The slot a key starts probing from (before masking).
+fn mix(key: u64, len: u32) -> usize {
+    let m = (key ^ ((len as u64) << 56)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (m ^ (m >> 29)) as usize
 }
 
 impl Local {
     fn new() -> Local {
         Local {
-            slots: vec![(0, 0); 1 << 14],
-            hashes: Vec::new(),
+            slots: vec![Slot::default(); 1 << 15],
             spans: Vec::new(),
             counts: Vec::new(),
         }
     }
 
-    fn push(&mut self, span: (u32, u32), hash: u64) -> u32 {
+    fn push(&mut self, span: (u32, u32)) -> u32 {
         self.spans.push(span);
-        self.hashes.push(hash);
         self.counts.push(0);
         self.spans.len() as u32 - 1
     }
@@ -174,26 +184,40 @@ impl Local {
     /// The id of `text[start..end]`, counted once more.
     fn add(&mut self, text: &[u8], start: usize, end: usize) -> u32 {
         let word = &text[start..end];
-        let mut h = FxHasher::default();
-        h.write(word);
-        let hash = h.finish();
-        let tag = (hash >> 32) as u32;
+        let len = word.len() as u32;
+        let key = if let (true, Some(eight)) = (len <= 8, text.get(start..start + 8)) {
+            // Eight bytes read at once, those past the word masked off (no variable-length copy).
+            let bytes = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
+            bytes & (u64::MAX >> (64 - 8 * len))
+        } else if len <= 8 {
+            let mut b = [0u8; 8];
+            b[..word.len()].copy_from_slice(word);
+            u64::from_le_bytes(b)
+        } else {
+            let mut h = FxHasher::default();
+            h.write(word);
+            h.finish()
+        };
         let mask = self.slots.len() - 1;
-        let mut i = hash as usize & mask;
+        let mut i = mix(key, len) & mask;
         let id = loop {
-            let (id1, t) = self.slots[i];
-            if id1 == 0 {
-                let id = self.push((start as u32, end as u32), hash);
-                self.slots[i] = (id + 1, tag);
+            let slot = self.slots[i];
+            if slot.id1 == 0 {
+                let id = self.push((start as u32, end as u32));
+                self.slots[i] = Slot {
+                    key,
+                    id1: id + 1,
+                    len,
+                };
                 if self.spans.len() * 2 > self.slots.len() {
                     self.grow();
                 }
                 break id;
             }
-            if t == tag {
-                let (s, e) = self.spans[id1 as usize - 1];
-                if same(&text[s as usize..e as usize], word) {
-                    break id1 - 1;
+            if slot.key == key && slot.len == len {
+                let (s, e) = self.spans[slot.id1 as usize - 1];
+                if len <= 8 || same(&text[s as usize..e as usize], word) {
+                    break slot.id1 - 1;
                 }
             }
             i = (i + 1) & mask;
@@ -203,20 +227,20 @@ impl Local {
     }
 
     fn grow(&mut self) {
-        let mut slots = vec![(0u32, 0u32); self.slots.len() * 2];
+        let mut slots = vec![Slot::default(); self.slots.len() * 2];
         let mask = slots.len() - 1;
-        for (id, &hash) in self.hashes.iter().enumerate() {
-            let mut i = hash as usize & mask;
-            while slots[i].0 != 0 {
+        for s in self.slots.iter().filter(|s| s.id1 != 0) {
+            let mut i = mix(s.key, s.len) & mask;
+            while slots[i].id1 != 0 {
                 i = (i + 1) & mask;
             }
-            slots[i] = (id as u32 + 1, (hash >> 32) as u32);
+            slots[i] = *s;
         }
         self.slots = slots;
     }
 }
 
-/// Byte equality without a library call: eight bytes at a time, then the tail.
+/// Byte equality without a library call (words are short): eight bytes at a time, then the tail.
 fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
@@ -252,7 +276,7 @@ fn split(text: String, eos: bool) -> Result<Words, usize> {
                     ids.push(LINE_END);
                     continue;
                 }
-                let id = *eos_id.get_or_insert_with(|| local.push((u32::MAX, 0), 0));
+                let id = *eos_id.get_or_insert_with(|| local.push((u32::MAX, 0)));
                 local.counts[id as usize] += 1;
                 ids.push(id);
                 raw += 1;
