@@ -164,7 +164,8 @@ fn every_way_a_corpus_arrives_trains_the_same_vectors() {
     std::fs::write(d.join("shards/sub/x.txt"), "also skipped\n").unwrap();
 
     let want = vectors(d, &["plain.txt"], None, &[]);
-    let ways: [(&[&str], Option<&[u8]>); 10] = [
+    let ways: [(&[&str], Option<&[u8]>); 11] = [
+        (&["/dev/stdin"], Some(&text)),
         (&["c.gz"], None),
         (&["c.bz2"], None),
         (&["c.xz"], None),
@@ -196,6 +197,40 @@ fn every_way_a_corpus_arrives_trains_the_same_vectors() {
     );
     std::fs::write(d.join("w2v.txt"), format!("</s> 3000\n{saved}")).unwrap();
     assert!(vectors(d, &["c.zst"], None, &["--read-vocab", "w2v.txt"]) == want);
+}
+
+#[test]
+fn pruning_says_so_in_one_line_and_the_run_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // More than one 4 MiB chunk (pruning happens between chunks), most words seen once.
+    let lines: String = (0..300_000)
+        .map(|i| format!("w{} w{} common\n", i % 7, i))
+        .collect();
+    std::fs::write(d.join("tail.txt"), lines).unwrap();
+    let mut args: Vec<&str> = TRAIN.to_vec();
+    args.extend([
+        "--corpus",
+        "tail.txt",
+        "--vocab-budget",
+        "1000",
+        "-o",
+        "out.bin",
+    ]);
+    let o = run(d, &args, None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("vocabulary: the counting table outgrew its 1000 words"),
+        "{err}"
+    );
+    let emb = read_vectors(&d.join("out.bin")).unwrap();
+    for w in ["common", "w0", "w6"] {
+        assert!(emb.words.iter().any(|x| x == w), "{w} was pruned");
+    }
+    // Without pruning every word seen twice is kept; with it the tail is gone.
+    assert!(emb.words.len() < 100, "{} words kept", emb.words.len());
 }
 
 #[test]

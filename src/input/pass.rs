@@ -166,7 +166,7 @@ pub(crate) fn run<'v>(
                     return Ok(());
                 };
                 merge.add(done?, store)?;
-                bar.set_message(format!("{} words", merge.raw_words));
+                bar.set_message(format!("{} words", indicatif::HumanCount(merge.raw_words)));
             }
             Ok(())
         })();
