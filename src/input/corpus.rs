@@ -59,25 +59,79 @@ impl Encoded {
     }
 }
 
-/// Where the encoded ids of a corpus are put as the pass makes them: in memory ([`Vec<u32>`]) or
-/// in a file behind this seam. Ids are word ids or [`SENTENCE_BREAK`].
-pub trait TokenStore {
-    /// Appends ids after those stored.
-    fn append(&mut self, ids: &[u32]) -> Result<()>;
-    /// Rewrites the stored ids in place with [`compact_ids`].
+/// Where encoded ids go, in order: memory ([`Vec<u32>`]) or a file. Ids are word ids or
+/// [`SENTENCE_BREAK`].
+pub trait IdSink {
+    fn push(&mut self, id: u32) -> Result<()>;
+    /// Appends `ids` in order (one [`IdSink::push`] each unless a sink does better).
+    fn extend_ids(&mut self, ids: &[u32]) -> Result<()> {
+        ids.iter().try_for_each(|&id| self.push(id))
+    }
+}
+
+/// A sink whose stored ids can be rewritten in place, as counting needs: pruning drops words
+/// already stored, and the remap to frequency order rewrites every id ([`compact_ids`]).
+pub trait TokenStore: IdSink {
     fn compact(&mut self, map: &dyn Fn(u32) -> Option<u32>) -> Result<()>;
 }
 
-impl TokenStore for Vec<u32> {
-    fn append(&mut self, ids: &[u32]) -> Result<()> {
-        self.extend_from_slice(ids);
+impl IdSink for Vec<u32> {
+    fn push(&mut self, id: u32) -> Result<()> {
+        Vec::push(self, id);
         Ok(())
     }
 
+    fn extend_ids(&mut self, ids: &[u32]) -> Result<()> {
+        self.extend_from_slice(ids);
+        Ok(())
+    }
+}
+
+impl TokenStore for Vec<u32> {
     fn compact(&mut self, map: &dyn Fn(u32) -> Option<u32>) -> Result<()> {
         let n = compact_ids(self, map);
         self.truncate(n);
         Ok(())
+    }
+}
+
+/// Counting without keeping the ids ([`vocabulary`]).
+struct Discard;
+
+impl IdSink for Discard {
+    fn push(&mut self, _: u32) -> Result<()> {
+        Ok(())
+    }
+
+    fn extend_ids(&mut self, _: &[u32]) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl TokenStore for Discard {
+    fn compact(&mut self, _: &dyn Fn(u32) -> Option<u32>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// An append-only sink under the pass, which with a fixed vocabulary only appends.
+struct Appending<'a, S: IdSink + ?Sized>(&'a mut S);
+
+impl<S: IdSink + ?Sized> IdSink for Appending<'_, S> {
+    fn push(&mut self, id: u32) -> Result<()> {
+        self.0.push(id)
+    }
+
+    fn extend_ids(&mut self, ids: &[u32]) -> Result<()> {
+        self.0.extend_ids(ids)
+    }
+}
+
+impl<S: IdSink + ?Sized> TokenStore for Appending<'_, S> {
+    fn compact(&mut self, _: &dyn Fn(u32) -> Option<u32>) -> Result<()> {
+        Err(Error::Input(
+            "ids streamed to a sink cannot be rewritten; count with a TokenStore".into(),
+        ))
     }
 }
 
@@ -195,6 +249,24 @@ pub fn load_into(
     })
 }
 
+/// The vocabulary of `src` (`min_count`, `max_vocab`) from one pass that keeps no ids.
+pub fn vocabulary(
+    src: &Source,
+    opts: ReadOptions,
+    min_count: u64,
+    max_vocab: Option<usize>,
+) -> Result<Vocab> {
+    load_into(
+        src,
+        opts,
+        &Pass::default(),
+        min_count,
+        max_vocab,
+        &mut Discard,
+    )
+    .map(|l| l.vocab)
+}
+
 /// Encodes `src` with a given vocabulary (out-of-vocabulary words dropped).
 pub fn encode(src: &Source, opts: ReadOptions, vocab: &Vocab) -> Result<Encoded> {
     encode_with(src, opts, &Pass::default(), vocab)
@@ -203,18 +275,38 @@ pub fn encode(src: &Source, opts: ReadOptions, vocab: &Vocab) -> Result<Encoded>
 /// [`encode`] run as `pass` says.
 pub fn encode_with(src: &Source, opts: ReadOptions, pass: &Pass, vocab: &Vocab) -> Result<Encoded> {
     let mut tokens = Vec::new();
-    let merged = pass::run(src, opts, pass, Ids::Fixed(vocab), &mut tokens)?;
+    let (raw, _) = encode_into_with(src, opts, pass, vocab, &mut tokens)?;
+    Ok(Encoded::new(tokens, raw))
+}
+
+/// Encodes `src` with `vocab` into `sink`; returns the raw words read and the words kept.
+pub fn encode_into(
+    src: &Source,
+    opts: ReadOptions,
+    vocab: &Vocab,
+    sink: &mut impl IdSink,
+) -> Result<(u64, u64)> {
+    encode_into_with(src, opts, &Pass::default(), vocab, sink)
+}
+
+fn encode_into_with<S: IdSink + ?Sized>(
+    src: &Source,
+    opts: ReadOptions,
+    pass: &Pass,
+    vocab: &Vocab,
+    sink: &mut S,
+) -> Result<(u64, u64)> {
+    let merged = pass::run(src, opts, pass, Ids::Fixed(vocab), &mut Appending(sink))?;
     if merged.raw_words == 0 {
         return Err(empty(src));
     }
-    let enc = Encoded::new(tokens, merged.raw_words);
-    if enc.words() == 0 {
+    if merged.words_kept == 0 {
         return Err(Error::Input(format!(
             "corpus '{}' has no word of the vocabulary; train on the corpus the vocabulary came from",
             src.name()
         )));
     }
-    Ok(enc)
+    Ok((merged.raw_words, merged.words_kept))
 }
 
 fn empty(src: &Source) -> Error {
@@ -395,6 +487,8 @@ mod tests {
                     assert_eq!(l.raw_words, want.raw_words, "{ctx}");
                     let enc = encode_with(&Source::file(&p), opts, &pass, &l.vocab).unwrap();
                     assert_eq!(enc, want, "{ctx}");
+                    let counted = vocabulary(&Source::file(&p), opts, min_count, None).unwrap();
+                    assert_eq!(counted, l.vocab, "{ctx}");
                 }
                 Err(e) => assert!(want_vocab.is_empty(), "{ctx}: {e}"),
             }

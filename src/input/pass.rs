@@ -113,6 +113,8 @@ pub(crate) struct Merged<'v> {
     pub ids: Ids<'v>,
     /// Every token read, kept or not.
     pub raw_words: u64,
+    /// Word ids stored (before any pruning or remap).
+    pub words_kept: u64,
     pub pruning: Option<Pruning>,
 }
 
@@ -134,6 +136,7 @@ pub(crate) fn run<'v>(
         ids,
         lowercase: opts.lowercase,
         raw_words: 0,
+        words_kept: 0,
         break_last: true,
         scratch: Vec::new(),
         pruning: Pruning {
@@ -181,6 +184,7 @@ pub(crate) fn run<'v>(
     Ok(Merged {
         ids: merge.ids,
         raw_words: merge.raw_words,
+        words_kept: merge.words_kept,
         pruning,
     })
 }
@@ -234,6 +238,7 @@ struct Merge<'v> {
     ids: Ids<'v>,
     lowercase: bool,
     raw_words: u64,
+    words_kept: u64,
     /// Whether the last id stored is a sentence break (or none is): breaks are not doubled.
     break_last: bool,
     scratch: Vec<u32>,
@@ -279,10 +284,11 @@ impl Merge<'_> {
                 if id != DROP {
                     self.scratch.push(id);
                     self.break_last = false;
+                    self.words_kept += 1;
                 }
             }
         }
-        store.append(&self.scratch)?;
+        store.extend_ids(&self.scratch)?;
         self.raw_words += words.raw;
         Ok(())
     }
