@@ -3,6 +3,7 @@
 pub mod corpus;
 pub mod pass;
 pub mod read;
+pub mod sink;
 pub mod source;
 pub mod synthetic;
 pub mod tokenize;
