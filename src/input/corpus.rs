@@ -451,6 +451,47 @@ mod tests {
         assert_eq!(enc.raw_words, 3);
     }
 
+    /// A sink that takes ids one by one, as a cache file's streaming writer does.
+    struct OneByOne(Vec<u32>);
+    impl IdSink for OneByOne {
+        fn push(&mut self, id: u32) -> Result<()> {
+            self.0.push(id);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_append_only_sink_gets_the_ids_of_memory_and_its_errors_stop_the_pass() {
+        let body: String = (0..20_000).map(|i| format!("w{} ", i % 97)).collect();
+        let src = text(&format!("{body}\n{body}\n"));
+        let (v, enc) = load(&src, ReadOptions::default(), 1, None).unwrap();
+        let mut sink = OneByOne(Vec::new());
+        let (raw, kept) = encode_into(&src, ReadOptions::default(), &v, &mut sink).unwrap();
+        assert_eq!((sink.0, raw, kept), (enc.tokens, 40_000, 40_000));
+        assert_eq!(
+            vocabulary(&src, ReadOptions::default(), 1, None).unwrap(),
+            v
+        );
+
+        struct Full(usize);
+        impl IdSink for Full {
+            fn push(&mut self, _: u32) -> Result<()> {
+                self.0 += 1;
+                match self.0 > 1000 {
+                    true => Err(Error::Input("disk full".into())),
+                    false => Ok(()),
+                }
+            }
+        }
+        let pass = Pass {
+            chunk_bytes: 4096,
+            ..Pass::default()
+        };
+        let e =
+            encode_into_with(&src, ReadOptions::default(), &pass, &v, &mut Full(0)).unwrap_err();
+        assert_eq!(e.to_string(), "disk full");
+    }
+
     #[test]
     fn a_control_character_is_refused_naming_the_corpus_and_its_byte() {
         let dir = tempfile::tempdir().unwrap();
