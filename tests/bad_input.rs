@@ -17,11 +17,7 @@ fn every_bad_output_is_refused_before_training_and_touches_nothing() {
     write(d, "c.txt", &corpus);
     write(d, "q.txt", ": s\nalpha beta gamma delta\n");
     write(d, "pairs.tsv", "alpha\tbeta\t1.0\n");
-    write(
-        d,
-        "spaced.txt",
-        &"alpha beta\u{2003}gamma delta\n".repeat(10),
-    );
+    write(d, "control.txt", &"alpha beta\u{7}gamma delta\n".repeat(10));
     std::fs::create_dir(d.join("out_dir")).unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink("c.txt", d.join("link.bin")).unwrap();
@@ -105,19 +101,20 @@ fn every_bad_output_is_refused_before_training_and_touches_nothing() {
         args.extend(extra);
         assert_one_line_error(d, &args, needle);
     }
-    // A word the vectors file cannot hold (a Unicode space inside) is found before training.
+    // A word no vectors file can hold (a control character inside; Unicode spaces split words)
+    // is found before training, at its byte offset.
     assert_one_line_error(
         d,
         &[
             "train",
             "--corpus",
-            "spaced.txt",
+            "control.txt",
             "--device",
             "cpu",
             "-o",
             "v.bin",
         ],
-        "cannot write 'v.bin': word #",
+        "a control character at byte 10",
     );
     assert!(std::fs::metadata("/dev/null").is_ok_and(|m| !m.is_file()));
 }

@@ -91,9 +91,11 @@ pub struct CompletionsArgs {
 /// Where the training text comes from and how it is read.
 #[derive(Args, Debug, Clone)]
 pub struct CorpusArgs {
-    /// Text corpus (whitespace-separated words). Without it: the built-in synthetic corpus.
-    #[arg(long, value_name = "FILE")]
-    pub corpus: Option<PathBuf>,
+    /// Text corpus of whitespace-separated words: a file (gzip, bzip2, xz or zstd is
+    /// decompressed), a directory (its files, by name) or - (standard input); repeat to read
+    /// several in order. Without it: the built-in synthetic corpus.
+    #[arg(long, value_name = "FILE|DIR|-")]
+    pub corpus: Vec<PathBuf>,
     /// plain: a line end ends a sentence; ptb: a line end is the word <eos> (the book's PTB loader).
     #[arg(long, value_enum, default_value_t = CorpusFormat::Plain)]
     pub format: CorpusFormat,
@@ -106,6 +108,16 @@ pub struct CorpusArgs {
     /// Keep at most this many of the most frequent words.
     #[arg(long, value_name = "N")]
     pub max_vocab: Option<usize>,
+    /// Encode with this vocabulary (word2vec.c's `word count` lines) instead of counting one.
+    #[arg(long, value_name = "FILE")]
+    pub read_vocab: Option<PathBuf>,
+    /// Write the vocabulary (`word count` lines, most frequent first) before training.
+    #[arg(long, value_name = "FILE")]
+    pub save_vocab: Option<PathBuf>,
+    /// Distinct words counted before the rarest are pruned, as word2vec.c does [default:
+    /// 14,700,000].
+    #[arg(long, value_name = "N")]
+    pub vocab_budget: Option<usize>,
 }
 
 /// The model, its training and the device.
@@ -517,13 +529,16 @@ impl ModelArgs {
                 storage: m.storage,
             },
             corpus: CorpusConfig {
-                path: corpus.corpus.clone(),
+                paths: corpus.corpus.clone(),
                 read: ReadOptions {
                     format: corpus.format,
                     lowercase: corpus.lowercase,
                 },
                 min_count: corpus.min_count,
                 max_vocab: corpus.max_vocab,
+                read_vocab: corpus.read_vocab.clone(),
+                save_vocab: corpus.save_vocab.clone(),
+                vocab_budget: corpus.vocab_budget,
             },
             threads: m.threads,
             device,

@@ -58,12 +58,21 @@ pub(super) fn check_outputs(a: &TrainArgs, cfg: &RunConfig) -> anyhow::Result<()
             }
         }
     }
+    if let Some(p) = &cfg.corpus.save_vocab {
+        outputs.push(Output {
+            flag: "--save-vocab",
+            path: p.clone(),
+        });
+    }
     for o in &outputs {
         fsutil::check_writable(&o.path).flag(o.flag)?;
     }
     let mut inputs: Vec<(&str, &Path)> = Vec::new();
-    for p in cfg.corpus.path.as_slice() {
+    for p in &cfg.corpus.paths {
         inputs.push(("--corpus", p));
+    }
+    if let Some(p) = &cfg.corpus.read_vocab {
+        inputs.push(("--read-vocab", p));
     }
     if let Some(p) = &a.eval_analogies {
         inputs.push(("--eval-analogies", p));

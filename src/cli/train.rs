@@ -12,8 +12,9 @@ use crate::cli::TrainArgs;
 use crate::error::Result;
 use crate::input::corpus::{self, Encoded, Source};
 use crate::input::identity;
+use crate::input::pass::{Pass, DEFAULT_TABLE_BUDGET};
 use crate::input::synthetic;
-use crate::input::vocab::Vocab;
+use crate::input::vocab::{read_vocab, write_vocab, Vocab};
 use crate::output::fsutil;
 use crate::output::metrics::MetricsWriter;
 use crate::output::plot::write_loss_plot;
@@ -34,23 +35,51 @@ pub(super) struct Data {
 
 /// Reads the corpus `cfg` names (the built-in one without a path), encoded with `vocab` when
 /// resuming, else with the vocabulary it builds.
-pub(super) fn load_data(cfg: &RunConfig, vocab: Option<Vocab>) -> Result<Data> {
+pub(super) fn load_data(cfg: &RunConfig, vocab: Option<Vocab>) -> anyhow::Result<Data> {
     let c = &cfg.corpus;
-    let (src, questions) = match &c.path {
-        Some(p) => (Source::File(p.clone()), None),
-        None => {
-            let s = synthetic::generate(cfg.train.seed, synthetic::DEFAULT_SENTENCES_PER_WORD);
-            let name = format!("built-in synthetic corpus (seed {})", cfg.train.seed);
-            (Source::Text { name, text: s.text }, Some(s.sections))
-        }
+    let (src, questions) = if c.paths.is_empty() {
+        let s = synthetic::generate(cfg.train.seed, synthetic::DEFAULT_SENTENCES_PER_WORD);
+        let name = format!("built-in synthetic corpus (seed {})", cfg.train.seed);
+        (Source::Text { name, text: s.text }, Some(s.sections))
+    } else {
+        (Source::resolve(&c.paths)?, None)
     };
-    let (vocab, enc) = match vocab {
+    let pass = Pass {
+        threads: cfg.threads,
+        table_budget: c.vocab_budget.unwrap_or(DEFAULT_TABLE_BUDGET),
+        ..Pass::default()
+    };
+    let read = match &c.read_vocab {
+        Some(p) => Some(
+            read_vocab(p)
+                .flag("--read-vocab")?
+                .restricted(c.min_count, c.max_vocab),
+        ),
+        None => None,
+    };
+    if read.as_ref().is_some_and(Vocab::is_empty) {
+        anyhow::bail!(
+            "--read-vocab: no word of the vocabulary has count >= {}; lower --min-count",
+            c.min_count
+        );
+    }
+    let (vocab, enc) = match vocab.or(read) {
         Some(v) => {
-            let enc = corpus::encode(&src, c.read, &v)?;
+            let enc = corpus::encode_with(&src, c.read, &pass, &v)?;
             (v, enc)
         }
-        None => corpus::load(&src, c.read, c.min_count, c.max_vocab)?,
+        None => {
+            let mut tokens = Vec::new();
+            let l = corpus::load_into(&src, c.read, &pass, c.min_count, c.max_vocab, &mut tokens)?;
+            if let Some(p) = &l.pruning {
+                eprintln!("{p}");
+            }
+            (l.vocab, Encoded::new(tokens, l.raw_words))
+        }
     };
+    if let Some(p) = &c.save_vocab {
+        fsutil::write_atomic(p, |w| write_vocab(w, &vocab)).flag("--save-vocab")?;
+    }
     Ok(Data {
         name: src.name(),
         vocab,
@@ -92,9 +121,15 @@ fn stem(p: &Path) -> String {
 pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     signals::install()?;
     // A killed run's temporaries go even when this run stops early (say, nothing to resume).
-    for p in [&a.output, &a.metrics, &a.plot, &a.checkpoint]
-        .into_iter()
-        .flatten()
+    for p in [
+        &a.output,
+        &a.metrics,
+        &a.plot,
+        &a.checkpoint,
+        &a.corpus.save_vocab,
+    ]
+    .into_iter()
+    .flatten()
     {
         fsutil::remove_stale_temps(p);
     }
@@ -118,14 +153,14 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|p| resume::load(p, &cfg, &given))
         .transpose()?;
-    let corpus_from_checkpoint = a.resume.is_some() && a.corpus.corpus.is_none();
+    let corpus_from_checkpoint = a.resume.is_some() && a.corpus.corpus.is_empty();
     let (identity, verified) = match (&resumed, &a.resume) {
         (Some(r), Some(ck)) => {
             let (id, line) = resume::verify_corpus(r, ck, corpus_from_checkpoint)?;
             (id, Some(line))
         }
         _ if a.checkpoint.is_some() => (
-            identity::identify(cfg.corpus.path.as_slice()).flag("--corpus")?,
+            identity::identify_corpus(&cfg.corpus.paths).flag("--corpus")?,
             None,
         ),
         _ => (None, None),
