@@ -18,7 +18,7 @@ start=$(date +%s%N)
 run_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 rm -f probe-*.safetensors
 echo "one run takes ${run_ms} ms; killing $kills runs at random moments"
-loaded=0 resumed=0 clean=0 early=0
+loaded=0 resumed=0 clean=0 early=0 littered=0
 for i in $(seq 1 "$kills"); do
     rm -rf "run$i" && mkdir "run$i" && cd "run$i"
     delay_ms=$(( RANDOM % (run_ms + 1) ))
@@ -28,6 +28,8 @@ for i in $(seq 1 "$kills"); do
     sleep "$(printf '0.%03d' "$delay_ms")" 2>/dev/null || sleep "$(( delay_ms / 1000 ))"
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+    # A kill during a write leaves its temporary: the next run must remove it.
+    if ls -a | grep -q '\.partial$'; then littered=$((littered + 1)); fi
     newest="$(ls -1 ck-*.safetensors 2>/dev/null | sort -t- -k2 -n | tail -n1 || true)"
     if [ -z "$newest" ]; then
         # Killed before the first checkpoint: a fresh run must still finish and tidy up.
@@ -53,5 +55,5 @@ for i in $(seq 1 "$kills"); do
     fi
     cd ..
 done
-echo "kills: $kills; before the first checkpoint: $early; newest checkpoint loaded and resumed: $resumed; no temporary file after the next run: $clean"
+echo "kills: $kills; before the first checkpoint: $early; during a write (temporary left by the kill): $littered; newest checkpoint loaded and resumed: $resumed; no temporary file after the next run: $clean"
 [ "$resumed" -eq "$kills" ] && [ "$clean" -eq "$kills" ]

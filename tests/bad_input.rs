@@ -105,6 +105,19 @@ fn every_bad_output_is_refused_before_training_and_touches_nothing() {
         args.extend(extra);
         assert_one_line_error(d, &args, needle);
     }
+    assert_one_line_error(
+        d,
+        &[
+            "train",
+            "--corpus",
+            "/dev/zero",
+            "--device",
+            "cpu",
+            "-o",
+            "v.bin",
+        ],
+        "--corpus '/dev/zero': is a device or socket",
+    );
     // A word the vectors file cannot hold (a Unicode space inside) is found before training.
     assert_one_line_error(
         d,

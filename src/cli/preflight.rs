@@ -112,6 +112,33 @@ pub(super) fn check_outputs(a: &TrainArgs, cfg: &RunConfig) -> anyhow::Result<()
     Ok(())
 }
 
+/// Refuses a corpus that is a device or socket (`/dev/zero` would be read until memory runs
+/// out) before any of it is read; files and pipes pass, and whatever else fails is the reader's.
+pub(super) fn check_corpus(cfg: &RunConfig) -> anyhow::Result<()> {
+    for p in cfg.corpus.path.as_slice() {
+        if let Ok(m) = std::fs::metadata(p) {
+            if is_device_or_socket(&m.file_type()) {
+                anyhow::bail!(
+                    "--corpus '{}': is a device or socket, not a file; give a text file or a pipe",
+                    p.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn is_device_or_socket(t: &std::fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    t.is_char_device() || t.is_block_device() || t.is_socket()
+}
+
+#[cfg(not(unix))]
+fn is_device_or_socket(_: &std::fs::FileType) -> bool {
+    false
+}
+
 /// Whether `a` and `b` are one existing file (same device and inode; links followed).
 fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::metadata(a), std::fs::metadata(b)) {

@@ -137,6 +137,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
             (cfg, None, None)
         }
     };
+    preflight::check_corpus(&cfg)?;
     preflight::check_outputs(a, &cfg)?;
     let metrics = a
         .metrics
@@ -173,9 +174,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         hooks.wants_snapshot(),
         a.checkpoint.is_some(),
     )?;
-    if let Some(sig) = signals::received() {
-        return Err(stopped(sig, "before training started", None));
-    }
+    signals::defer();
     hooks.say(&format!("device: {}", opened.label()));
     hooks.say(&format!(
         "corpus: {}: {} words, {} in vocabulary ({} distinct kept, min-count {})",
