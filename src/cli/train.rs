@@ -166,6 +166,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         settings_json: cfg.checkpoint_json(identity.as_ref())?,
         written: None,
         stdout_error: None,
+        metrics_error: None,
     };
     preflight::check_memory(
         &opened,
@@ -266,6 +267,9 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     }
     if let Some(questions) = &data.questions {
         report_builtin(&emb, questions, &mut hooks).map_err(|e| safe(e.into()))?;
+    }
+    if let Some(e) = hooks.metrics_error.take() {
+        return Err::<(), _>(e).flag("--metrics").map_err(safe);
     }
     match hooks.stdout_error.take() {
         Some(e) => Err(safe(anyhow::anyhow!("cannot print to stdout ({e})"))),
