@@ -177,15 +177,6 @@ fn a_failing_stdout_never_loses_the_vectors() {
     }
 }
 
-/// The read end of a pipe that is already closed: writing to it fails with EPIPE.
-#[cfg(unix)]
-fn closed_pipe() -> Stdio {
-    let mut child = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
-    let stdin = child.stdin.take().unwrap();
-    child.wait().unwrap();
-    Stdio::from(stdin)
-}
-
 /// `--metrics` that stops being writable mid-run (here its name becomes a folder) does not end
 /// training: the vectors are written, and the failure is reported after them.
 #[test]
@@ -246,4 +237,13 @@ fn a_metrics_file_that_fails_mid_run_never_loses_the_vectors() {
         &["similar", "--vectors", "v.bin", "king", "-k", "1"],
     ));
     assert_eq!(v.lines().count(), 1, "{v}");
+}
+
+/// The read end of a pipe that is already closed: writing to it fails with EPIPE.
+#[cfg(unix)]
+fn closed_pipe() -> Stdio {
+    let mut child = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
+    let stdin = child.stdin.take().unwrap();
+    child.wait().unwrap();
+    Stdio::from(stdin)
 }
