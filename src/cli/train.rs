@@ -173,13 +173,16 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         }
     };
     preflight::check_outputs(a, &cfg)?;
+    // The device and its step are decided first (a refusal there needs no corpus), then the
+    // corpus is checked before anything is created.
+    let opened = device::open(cfg.device, &cfg)?;
+    preflight::check_corpus(&cfg)?;
     let metrics = a
         .metrics
         .as_deref()
         .map(MetricsWriter::create)
         .transpose()
         .flag("--metrics")?;
-    let opened = device::open(cfg.device, &cfg)?;
     let data = match &a.resume {
         Some(ck) if corpus_from_checkpoint => load_data(&cfg, vocab)
             .with_context(|| format!("the corpus recorded in checkpoint '{}'", ck.display()))?,
@@ -200,6 +203,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         settings_json: cfg.checkpoint_json(identity.as_ref())?,
         written: None,
         stdout_error: None,
+        metrics_error: None,
     };
     preflight::check_memory(
         &opened,
@@ -208,9 +212,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         hooks.wants_snapshot(),
         a.checkpoint.is_some(),
     )?;
-    if let Some(sig) = signals::received() {
-        return Err(stopped(sig, "before training started", None));
-    }
+    signals::defer();
     hooks.say(&format!("device: {}", opened.label()));
     hooks.say(&format!(
         "corpus: {}: {} words, {} in vocabulary ({} distinct kept, min-count {})",
@@ -302,6 +304,9 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     }
     if let Some(questions) = &data.questions {
         report_builtin(&emb, questions, &mut hooks).map_err(|e| safe(e.into()))?;
+    }
+    if let Some(e) = hooks.metrics_error.take() {
+        return Err::<(), _>(e).flag("--metrics").map_err(safe);
     }
     match hooks.stdout_error.take() {
         Some(e) => Err(safe(anyhow::anyhow!("cannot print to stdout ({e})"))),
