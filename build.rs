@@ -496,7 +496,8 @@ fn build_emulator(kernels: &Path, modules: &[&Module], sigs: &[&KernelSig], out:
         .flag("-Wno-unknown-pragmas")
         .include(kernels)
         .include(&emu)
-        .file(emu.join("runtime.cpp"));
+        .file(emu.join("runtime.cpp"))
+        .file(emu.join("traffic.cpp"));
     for m in modules {
         let wrapper = out.join(format!("emu_{}.cpp", m.name));
         write(

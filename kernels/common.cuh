@@ -35,6 +35,73 @@
 #define W2V_DYNAMIC_SHARED(T, name) extern __shared__ __align__(16) T name[]
 #endif
 
+// Global-memory access in the step kernels goes through the helpers below (the traffic model,
+// benches/MODEL.md). Under nvcc and NVRTC each is one plain instruction (a load, a store, a `red`
+// or an atomic). Under the emulator each also notes (kind, address, bytes) for the calling lane;
+// the runtime groups the i-th access of every lane of a warp at one call site between two warp
+// barriers into one warp instruction and counts its distinct 32-byte sectors from the lanes' real
+// addresses (kernels/emulator/runtime.cpp), so coalescing is measured, not assumed. A lane that
+// takes part in an access's iteration but does not touch memory (a predicated-off lane) notes
+// 0 bytes so that the lanes' iterations stay aligned. W2V_SITE_PARAM is the hidden call-site
+// argument (file and line of the caller), passed on with W2V_SITE_ARG by wrapping helpers.
+#define W2V_ACC_LOAD 0u
+#define W2V_ACC_STORE 1u
+#define W2V_ACC_ATOMIC 2u
+#ifdef W2V_EMULATOR
+#define W2V_SITE_PARAM , unsigned long long w2v_site = w2v_emu_site(__builtin_FILE(), __builtin_LINE())
+#define W2V_SITE_ARG , w2v_site
+#define W2V_NOTE(kind, p, bytes) w2v_emu_note((kind), (const void*)(p), (bytes), w2v_site)
+#else
+#define W2V_SITE_PARAM
+#define W2V_SITE_ARG
+#define W2V_NOTE(kind, p, bytes) ((void)0)
+#endif
+
+// A global load of one value (4 or 8 bytes; 16 for a float4).
+template <class T>
+__device__ __forceinline__ T w2v_gld(const T* p W2V_SITE_PARAM) {
+    W2V_NOTE(W2V_ACC_LOAD, p, sizeof(T));
+    return *p;
+}
+
+// A global store of one value.
+template <class T>
+__device__ __forceinline__ void w2v_gst(T* p, T v W2V_SITE_PARAM) {
+    W2V_NOTE(W2V_ACC_STORE, p, sizeof(T));
+    *p = v;
+}
+
+// A global atomic add whose result is unused (`red.global.add`).
+template <class T>
+__device__ __forceinline__ void w2v_gred(T* p, T v W2V_SITE_PARAM) {
+    W2V_NOTE(W2V_ACC_ATOMIC, p, sizeof(T));
+    atomicAdd(p, v);
+}
+
+// A global 32-bit compare-and-swap; returns the word it found.
+__device__ __forceinline__ unsigned w2v_gcas(unsigned* p, unsigned compare, unsigned v W2V_SITE_PARAM) {
+    W2V_NOTE(W2V_ACC_ATOMIC, p, 4u);
+    return atomicCAS(p, compare, v);
+}
+
+// The lane takes part in this iteration of an access but touches nothing: pass the access's site
+// (W2V_SITE_ARG inside a helper), or the skip and the access are different instructions.
+__device__ __forceinline__ void w2v_gskip(unsigned kind W2V_SITE_PARAM) {
+    W2V_NOTE(kind, 0, 0u);
+    (void)kind;
+}
+
+// A load that only the lanes with `on` make (the others get `otherwise`): one instruction whose
+// predicated-off lanes are counted as such.
+template <class T>
+__device__ __forceinline__ T w2v_gld_if(bool on, const T* p, T otherwise W2V_SITE_PARAM) {
+    if (!on) {
+        w2v_gskip(W2V_ACC_LOAD W2V_SITE_ARG);
+        return otherwise;
+    }
+    return w2v_gld(p W2V_SITE_ARG);
+}
+
 struct W2vPhilox {
     unsigned v[4];
 };
@@ -80,7 +147,8 @@ __device__ __forceinline__ unsigned w2v_below(unsigned r, unsigned n) {
 __device__ __forceinline__ unsigned w2v_alias_draw(const unsigned* prob, const unsigned* alias,
                                                           unsigned vocab, unsigned a, unsigned b) {
     const unsigned i = w2v_below(a, vocab);
-    return b < prob[i] ? i : alias[i];
+    const bool mine = b < w2v_gld(&prob[i]);
+    return w2v_gld_if(!mine, &alias[i], i);
 }
 
 // Negative slot s of the centre at key position pos: words 2(s%2), 2(s%2)+1 of Philox block s/2.
@@ -148,10 +216,11 @@ __device__ __forceinline__ unsigned w2v_effective_window(unsigned long long seed
     return window - w2v_below(w2v_draw(seed, pos, W2V_PURPOSE_WINDOW, 0u).v[0], window);
 }
 
-// Whether a token of word `id` at key position pos survives subsampling: sampler::keep_token.
-__device__ __forceinline__ bool w2v_keep_token(const unsigned* keep, unsigned long long seed,
-                                                      unsigned long long pos, unsigned id) {
-    const unsigned t = keep[id];
+// Whether the token `w` at key position pos goes to the compacted span: a sentence break always
+// does; a word survives subsampling as sampler::keep_token says.
+__device__ __forceinline__ bool w2v_compacts(const unsigned* keep, unsigned long long seed,
+                                             unsigned long long pos, unsigned w) {
+    const unsigned t = w2v_gld_if(w != W2V_SENTENCE_BREAK, &keep[w], 0xFFFFFFFFu);
     return t == 0xFFFFFFFFu || w2v_draw(seed, pos, W2V_PURPOSE_SUBSAMPLE, 0u).v[0] < t;
 }
 
@@ -224,27 +293,29 @@ __device__ __forceinline__ unsigned short w2v_f32_to_f16(float f) {
 }
 
 // Loads of a weight as f32 from either storage.
-__device__ __forceinline__ float w2v_load(const float* p) {
-    return *p;
+__device__ __forceinline__ float w2v_load(const float* p W2V_SITE_PARAM) {
+    return w2v_gld(p W2V_SITE_ARG);
 }
-__device__ __forceinline__ float w2v_load(const unsigned short* p) {
-    return w2v_f16_to_f32(*p);
+__device__ __forceinline__ float w2v_load(const unsigned short* p W2V_SITE_PARAM) {
+    return w2v_f16_to_f32(w2v_gld(p W2V_SITE_ARG));
 }
 
 // *p += v for a half in memory, atomically (see the header): a CAS loop on its aligned 32-bit word.
-__device__ __forceinline__ void w2v_atomic_add_f16(unsigned short* p, float v) {
+__device__ __forceinline__ void w2v_atomic_add_f16(unsigned short* p, float v W2V_SITE_PARAM) {
     const unsigned long long addr = (unsigned long long)p;
     unsigned* word = (unsigned*)(addr & ~3ull);
     const unsigned shift = (addr & 2ull) != 0ull ? 16u : 0u;
+    W2V_NOTE(W2V_ACC_LOAD, word, 4u);
     unsigned old = *(volatile unsigned*)word;
     for (;;) {
         const unsigned short cur = (unsigned short)(old >> shift);
         const unsigned short next = w2v_f32_to_f16(w2v_f16_to_f32(cur) + v);
         if (next == cur) {
+            w2v_gskip(W2V_ACC_ATOMIC W2V_SITE_ARG);
             return;
         }
         const unsigned desired = (old & ~(0xFFFFu << shift)) | ((unsigned)next << shift);
-        const unsigned seen = atomicCAS(word, old, desired);
+        const unsigned seen = w2v_gcas(word, old, desired W2V_SITE_ARG);
         if (seen == old) {
             return;
         }
@@ -253,11 +324,11 @@ __device__ __forceinline__ void w2v_atomic_add_f16(unsigned short* p, float v) {
 }
 
 // The Hogwild update of a weight in either storage.
-__device__ __forceinline__ void w2v_atomic_add_w(float* p, float v) {
-    atomicAdd(p, v);
+__device__ __forceinline__ void w2v_atomic_add_w(float* p, float v W2V_SITE_PARAM) {
+    w2v_gred(p, v W2V_SITE_ARG);
 }
-__device__ __forceinline__ void w2v_atomic_add_w(unsigned short* p, float v) {
-    w2v_atomic_add_f16(p, v);
+__device__ __forceinline__ void w2v_atomic_add_w(unsigned short* p, float v W2V_SITE_PARAM) {
+    w2v_atomic_add_f16(p, v W2V_SITE_ARG);
 }
 
 // Sum over the 32 lanes of a warp; every lane gets the total. Call from warp-uniform control flow.

@@ -88,8 +88,7 @@ extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigne
 
         unsigned count = 0;
         for (unsigned t = lo; t < hi; ++t) {
-            const unsigned w = tokens[t];
-            count += (w == W2V_SENTENCE_BREAK || w2v_keep_token(keep, seed, key_first + t, w)) ? 1u : 0u;
+            count += w2v_compacts(keep, seed, key_first + t, w2v_gld(&tokens[t])) ? 1u : 0u;
         }
         // Block-wide exclusive scan of the counts: within warps, then over the warp totals.
         const unsigned inclusive = w2v_warp_inclusive_scan(count, lane);
@@ -104,17 +103,17 @@ extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigne
                 warp_base[lane] = scanned - total;
             }
             if (lane == nwarps - 1u) {
-                kept_count[s] = scanned;
+                w2v_gst(&kept_count[s], scanned);
             }
         }
         __syncthreads();
 
         unsigned j = s * W2V_SPAN_LEN + warp_base[warp] + inclusive - count;
         for (unsigned t = lo; t < hi; ++t) {
-            const unsigned w = tokens[t];
-            if (w == W2V_SENTENCE_BREAK || w2v_keep_token(keep, seed, key_first + t, w)) {
-                kept_ids[j] = w;
-                kept_off[j] = t;
+            const unsigned w = w2v_gld(&tokens[t]);
+            if (w2v_compacts(keep, seed, key_first + t, w)) {
+                w2v_gst(&kept_ids[j], w);
+                w2v_gst(&kept_off[j], t);
                 ++j;
             }
         }
@@ -190,22 +189,25 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs<T> a) {
         // Up to the first warp sync every lane computes the same values: these branches are uniform.
         const unsigned s = (unsigned)(v / W2V_SPAN_LEN);
         const unsigned k = (unsigned)(v % W2V_SPAN_LEN);
-        const unsigned count = a.kept_count[s];
+        const unsigned count = w2v_gld(&a.kept_count[s]);
         const unsigned* ids = a.kept_ids + (unsigned long long)s * W2V_SPAN_LEN;
-        if (k >= count || ids[k] == W2V_SENTENCE_BREAK) {
+        if (k >= count) {
             continue;
         }
-        const unsigned centre = ids[k];
-        const unsigned off = a.kept_off[(unsigned long long)s * W2V_SPAN_LEN + k];
+        const unsigned centre = w2v_gld(&ids[k]);
+        if (centre == W2V_SENTENCE_BREAK) {
+            continue;
+        }
+        const unsigned off = w2v_gld(&a.kept_off[(unsigned long long)s * W2V_SPAN_LEN + k]);
         const unsigned long long pos = a.key_first + off;
         const float lr = w2v_lr_at(a.lr_begin, a.lr_end, off, a.batch_len);
         const unsigned b = w2v_effective_window(a.seed, pos, a.window, a.fixed_window != 0u);
         unsigned first = k;
-        while (first > 0u && k - first < b && ids[first - 1u] != W2V_SENTENCE_BREAK) {
+        while (first > 0u && k - first < b && w2v_gld(&ids[first - 1u]) != W2V_SENTENCE_BREAK) {
             --first;
         }
         unsigned last = k;
-        while (last + 1u < count && last - k < b && ids[last + 1u] != W2V_SENTENCE_BREAK) {
+        while (last + 1u < count && last - k < b && w2v_gld(&ids[last + 1u]) != W2V_SENTENCE_BREAK) {
             ++last;
         }
         const unsigned n_ctx = last - first;
@@ -248,7 +250,7 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs<T> a) {
                 float sum = 0.0f;
                 for (unsigned j = first; j <= last; ++j) {
                     if (j != k) {
-                        sum += w2v_load(&a.w_in[(unsigned long long)ids[j] * dim + d]);
+                        sum += w2v_load(&a.w_in[(unsigned long long)w2v_gld(&ids[j]) * dim + d]);
                     }
                 }
                 acc[d] = sum * inv;
@@ -261,7 +263,7 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs<T> a) {
         for (unsigned c = 0; c < n_inputs; ++c) {
             const unsigned j = first + c < k ? first + c : first + c + 1u;
             // The input: h in shared memory (CBOW) or the context's row of w_in (skip-gram).
-            T* h_row = a.w_in + (CBOW ? 0ull : (unsigned long long)ids[j] * dim);
+            T* h_row = a.w_in + (CBOW ? 0ull : (unsigned long long)w2v_gld(&ids[j]) * dim);
 
             // Group mapping: my group's score h · rows[group], reduced over the group's lanes.
             float score = 0.0f;
@@ -311,7 +313,7 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs<T> a) {
                 if (CBOW) {
                     for (unsigned i = first; i <= last; ++i) {
                         if (i != k) {
-                            w2v_atomic_add_w(&a.w_in[(unsigned long long)ids[i] * dim + d], -grad_h);
+                            w2v_atomic_add_w(&a.w_in[(unsigned long long)w2v_gld(&ids[i]) * dim + d], -grad_h);
                         }
                     }
                 } else {
@@ -340,8 +342,8 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs<T> a) {
     }
     loss = w2v_warp_sum_f64(loss);
     if (lane == 0u) {
-        atomicAdd(&a.loss_acc[0], loss);
-        atomicAdd(&a.loss_acc[1], examples);
+        w2v_gred(&a.loss_acc[0], loss);
+        w2v_gred(&a.loss_acc[1], examples);
     }
 }
 

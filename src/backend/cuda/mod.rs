@@ -6,7 +6,8 @@
 //! launch sizes, [`backend`] is `CudaBackend<D>`, the `Backend` trait over any device: `layers`
 //! launches the composed step's operations, `fused` the fused step through the corpus chunk that
 //! `resident` keeps on the device. `open` opens a device, `footprint` sizes device memory and
-//! `report` writes the device part of `w2v-gpu info`.
+//! `report` writes the device part of `w2v-gpu info`; `traffic` (feature `emulator`) reads the
+//! emulated device's memory-traffic counters.
 
 pub mod backend;
 pub mod device;
@@ -22,6 +23,8 @@ mod layers;
 mod open;
 mod report;
 mod resident;
+#[cfg(feature = "emulator")]
+pub mod traffic;
 
 pub use backend::CudaBackend;
 pub use device::{Device, DeviceBuf, DeviceProps};
