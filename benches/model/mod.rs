@@ -151,7 +151,7 @@ pub fn l2_hit(w: &Workload, l2_bytes: f64) -> f64 {
     p.sort_by(|a, b| b.total_cmp(a));
     let row = ((w.dim * if w.half { 2 } else { 4 }).div_ceil(32) * 32) as f64;
     let rows = ((l2_bytes / row) as usize).min(p.len());
-    p[..rows].iter().sum()
+    p[..rows].iter().sum::<f64>().min(1.0)
 }
 
 /// A step kernel's costs per kept centre (emulated counts; `instr` estimated from them and PTX).
@@ -159,7 +159,6 @@ pub struct Kernel {
     pub load_instr: f64,
     pub instr: f64,
     pub sectors: f64,
-    pub load_sectors: f64,
     pub atomic_sectors: f64,
     /// Subsampling's sectors, per kept centre.
     pub raw_sectors_per_centre: f64,
@@ -183,6 +182,7 @@ pub fn roofline(g: &Gpu, w: &Workload, k: &Kernel, warps: u32) -> Modelled {
     // Centres per second under each bound.
     let issue = g.sms as f64 * g.issue_per_clk * g.clock / k.instr;
     let l2 = g.l2_bw / 32.0 / (other + 2.0 * k.atomic_sectors);
+    // Everything fits in L2 (miss 0): no DRAM bound (infinite, left out below).
     let dram = g.dram_bw / (32.0 * (1.0 - hit) * (other + 2.0 * k.atomic_sectors));
     let atomics = g.atomic_sectors_per_clk * g.clock / k.atomic_sectors;
     let latency_cycles = hit * g.l2_latency + (1.0 - hit) * g.dram_latency;
