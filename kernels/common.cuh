@@ -102,6 +102,69 @@ __device__ __forceinline__ T w2v_gld_if(bool on, const T* p, T otherwise W2V_SIT
     return w2v_gld(p W2V_SITE_ARG);
 }
 
+// Four floats, 16-byte aligned: a vector access (`ld.global.v4.f32`).
+struct __align__(16) W2vF4 {
+    float x, y, z, w;
+};
+
+// A 16-byte load of p[0..4) (p 16-byte aligned) by the lanes with `on`; the others get zeros.
+__device__ __forceinline__ W2vF4 w2v_gld4_if(bool on, const float* p W2V_SITE_PARAM) {
+    W2vF4 v{0.0f, 0.0f, 0.0f, 0.0f};
+    if (!on) {
+        W2V_NOTE(W2V_ACC_LOAD, 0, 0u);
+        return v;
+    }
+    W2V_NOTE(W2V_ACC_LOAD, p, 16u);
+#ifdef W2V_EMULATOR
+    memcpy(&v, p, sizeof v);
+#else
+    v = *reinterpret_cast<const W2vF4*>(p);
+#endif
+    return v;
+}
+
+// An atomic add of one float by the lanes with `on` (`red.global.add.f32`).
+__device__ __forceinline__ void w2v_gred_if(bool on, float* p, float v W2V_SITE_PARAM) {
+    if (!on) {
+        W2V_NOTE(W2V_ACC_ATOMIC, 0, 0u);
+        return;
+    }
+    W2V_NOTE(W2V_ACC_ATOMIC, p, 4u);
+    atomicAdd(p, v);
+}
+
+// Whether this compilation has 16-byte vector atomics (`red.global.add.v4.f32`, sm_90 and PTX 8.1):
+// sm_90 and later under nvcc/NVRTC, and the emulator (which counts the sm_90 path).
+#if defined(W2V_EMULATOR) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900)
+#define W2V_VECTOR_ATOMICS 1
+#else
+#define W2V_VECTOR_ATOMICS 0
+#endif
+
+// An atomic add of p[0..4) += v (p 16-byte aligned) by the lanes with `on`: one vector atomic where
+// W2V_VECTOR_ATOMICS, else four scalar ones (callers use the vector layout only with vector atomics).
+__device__ __forceinline__ void w2v_gred4_if(bool on, float* p, W2vF4 v W2V_SITE_PARAM) {
+    if (!on) {
+        W2V_NOTE(W2V_ACC_ATOMIC, 0, 0u);
+        return;
+    }
+    W2V_NOTE(W2V_ACC_ATOMIC, p, 16u);
+#if defined(W2V_EMULATOR)
+    atomicAdd(p, v.x);
+    atomicAdd(p + 1, v.y);
+    atomicAdd(p + 2, v.z);
+    atomicAdd(p + 3, v.w);
+#elif W2V_VECTOR_ATOMICS
+    asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};" ::"l"(p), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w)
+                 : "memory");
+#else
+    atomicAdd(p, v.x);
+    atomicAdd(p + 1, v.y);
+    atomicAdd(p + 2, v.z);
+    atomicAdd(p + 3, v.w);
+#endif
+}
+
 struct W2vPhilox {
     unsigned v[4];
 };
@@ -363,3 +426,34 @@ __device__ __forceinline__ float w2v_lr_at(float lr_begin, float lr_end, unsigne
     const float t = __fdiv_rn((float)off, (float)len);
     return __fadd_rn(lr_begin, __fmul_rn(__fsub_rn(lr_end, lr_begin), t));
 }
+
+// Every argument of the fused step kernels (sgns.cu, sgns_v2.cu), bundled for their templates.
+// T is the weights' storage: float, or unsigned short holding IEEE half bits (`_f16` kernels).
+template <class T>
+struct W2vStepArgs {
+    T* w_in;
+    T* w_out;
+    unsigned dim;
+    const unsigned* kept_ids;
+    const unsigned* kept_off;
+    const unsigned* kept_count;
+    unsigned n_spans;
+    const unsigned* alias_prob;
+    const unsigned* alias_alias;
+    unsigned vocab;
+    unsigned long long seed;
+    unsigned long long key_first;
+    unsigned batch_len;
+    float lr_begin;
+    float lr_end;
+    unsigned window;
+    unsigned fixed_window;
+    unsigned negative;
+    unsigned distinct;
+    double* loss_acc;
+};
+
+// Every step kernel below has the same argument names; this bundles them for the shared template.
+#define W2V_STEP_ARGS                                                                                   \
+    {w_in,   w_out,       dim,   kept_ids, kept_off,  kept_count, n_spans,  alias_prob,   alias_alias, vocab, \
+     seed,   key_first,   batch_len, lr_begin, lr_end, window,   fixed_window, negative, distinct,   loss_acc}

@@ -122,32 +122,6 @@ extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigne
     }
 }
 
-// Every argument of the two step kernels, bundled for the shared implementation.
-// T is the weights' storage: float, or unsigned short holding IEEE half bits (`_f16` kernels).
-template <class T>
-struct W2vStepArgs {
-    T* w_in;
-    T* w_out;
-    unsigned dim;
-    const unsigned* kept_ids;
-    const unsigned* kept_off;
-    const unsigned* kept_count;
-    unsigned n_spans;
-    const unsigned* alias_prob;
-    const unsigned* alias_alias;
-    unsigned vocab;
-    unsigned long long seed;
-    unsigned long long key_first;
-    unsigned batch_len;
-    float lr_begin;
-    float lr_end;
-    unsigned window;
-    unsigned fixed_window;
-    unsigned negative;
-    unsigned distinct;
-    double* loss_acc;
-};
-
 // The step for targets T = 1 + negative ≤ MAXT (MAXT ∈ {8, 16, 32} bounds the register array of
 // gradients). Lane roles: "group" mapping (group g = target g, G lanes, dims member, member+G, …)
 // for staging, dot products and target write-back; "lane" mapping (dims lane, lane+32, …) for the
@@ -364,11 +338,6 @@ __device__ __forceinline__ void w2v_step_dispatch(const W2vStepArgs<T> a) {
         atomicAdd(&a.loss_acc[0], __longlong_as_double(0x7FF8000000000000ll));
     }
 }
-
-// Every step kernel below has the same argument names; this bundles them for the shared template.
-#define W2V_STEP_ARGS                                                                                   \
-    {w_in,   w_out,       dim,   kept_ids, kept_off,  kept_count, n_spans,  alias_prob,   alias_alias, vocab, \
-     seed,   key_first,   batch_len, lr_begin, lr_end, window,   fixed_window, negative, distinct,   loss_acc}
 
 // f32 storage, negative ≤ 7.
 extern "C" __global__ void __launch_bounds__(256, 4)

@@ -41,15 +41,6 @@ struct dim3 {
     unsigned x, y, z;
 };
 
-// CUDA's vector types the kernels use (16- and 8-byte aligned, as in CUDA's vector_types.h).
-struct alignas(16) float4 {
-    float x, y, z, w;
-};
-struct alignas(8) float2 {
-    float x, y;
-};
-inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
-
 #define __global__
 #define __device__
 #define __host__

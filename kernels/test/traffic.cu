@@ -7,7 +7,7 @@
 //   of `pattern` through common.cuh's helpers: 0 coalesced load x[lane]; 1 strided load
 //   x[32·lane] (one sector a lane); 2 the same address x[0]; 3 coalesced atomic add x[lane];
 //   4 row-scattered atomic add x[64·lane]; 5 coalesced load by lanes 0..15 only (the others
-//   predicated off); 6 coalesced float4 load ((float4*)x)[lane]. A warp's loop iteration is one
+//   predicated off); 6 coalesced 16-byte load of x[4·lane..4·lane + 4). A warp's loop iteration is one
 //   warp instruction: per warp and repetition 4, 32, 1, 4, 32, 2 and 16 sectors.
 //   Geometry: any; meant for one block of whole warps. Races: the atomics add 0, so x is unchanged.
 #include "common.cuh"
@@ -24,7 +24,7 @@ extern "C" __global__ void w2v_test_traffic(float* x, unsigned pattern, unsigned
         case 4: w2v_gred(&x[64u * lane], 0.0f); break;
         case 5: sink += w2v_gld_if(lane < 16u, &x[lane], 0.0f); break;
         case 6: {
-            const float4 v = w2v_gld(reinterpret_cast<const float4*>(x) + lane);
+            const W2vF4 v = w2v_gld4_if(true, x + 4u * lane);
             sink += v.x + v.y + v.z + v.w;
             break;
         }

@@ -7,7 +7,7 @@
 //! launches the composed step's operations, `fused` the fused step through the corpus chunk that
 //! `resident` keeps on the device. `open` opens a device, `footprint` sizes device memory and
 //! `report` writes the device part of `w2v-gpu info`; `traffic` (feature `emulator`) reads the
-//! emulated device's memory-traffic counters.
+//! emulated device's memory-traffic counters; `variant` picks the fused step kernel (v1 or v2).
 
 pub mod backend;
 pub mod device;
@@ -25,6 +25,7 @@ mod report;
 mod resident;
 #[cfg(feature = "emulator")]
 pub mod traffic;
+pub mod variant;
 
 pub use backend::CudaBackend;
 pub use device::{Device, DeviceBuf, DeviceProps};
@@ -39,3 +40,4 @@ pub use open::open_device;
 #[cfg(feature = "emulator")]
 pub use open::open_emulated;
 pub use report::device_report;
+pub use variant::KernelVariant;
