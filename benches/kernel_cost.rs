@@ -16,7 +16,8 @@ use std::process::ExitCode;
 
 use serde_json::{json, Value};
 use w2v_gpu::backend::cuda::traffic::{self, Traffic};
-use w2v_gpu::backend::cuda::{geometry, open_emulated, DeviceProps};
+use w2v_gpu::backend::cuda::variant::{self, KernelVariant};
+use w2v_gpu::backend::cuda::{open_emulated, DeviceProps};
 use w2v_gpu::backend::{Backend, OptimizerKind, State, Storage};
 use w2v_gpu::train::plan::{Batch, ModelKind, StepConfig};
 use w2v_gpu::train::rng::{draw, unit_f32, PURPOSE_INIT};
@@ -40,30 +41,47 @@ const TOLERANCE: f64 = 1.02;
 /// One kernel variant: what the trainer would run for a model and storage.
 struct Variant {
     name: &'static str,
+    kernel: KernelVariant,
     model: ModelKind,
     storage: Storage,
 }
 
-const VARIANTS: [Variant; 4] = [
+const VARIANTS: [Variant; 6] = [
     Variant {
         name: "v1 skipgram f32",
+        kernel: KernelVariant::V1,
         model: ModelKind::Skipgram,
         storage: Storage::F32,
     },
     Variant {
         name: "v1 cbow f32",
+        kernel: KernelVariant::V1,
         model: ModelKind::Cbow,
         storage: Storage::F32,
     },
     Variant {
         name: "v1 skipgram f16",
+        kernel: KernelVariant::V1,
         model: ModelKind::Skipgram,
         storage: Storage::F16,
     },
     Variant {
         name: "v1 cbow f16",
+        kernel: KernelVariant::V1,
         model: ModelKind::Cbow,
         storage: Storage::F16,
+    },
+    Variant {
+        name: "v2 skipgram f32",
+        kernel: KernelVariant::V2,
+        model: ModelKind::Skipgram,
+        storage: Storage::F32,
+    },
+    Variant {
+        name: "v2 cbow f32",
+        kernel: KernelVariant::V2,
+        model: ModelKind::Cbow,
+        storage: Storage::F32,
     },
 ];
 
@@ -123,7 +141,9 @@ fn count(
     tokens: &[u32],
     keep: &[u32],
 ) -> Result<(String, Traffic, Traffic), String> {
-    let b = open_emulated(tokens.len()).map_err(|e| e.to_string())?;
+    let b = open_emulated(tokens.len())
+        .map_err(|e| e.to_string())?
+        .with_kernel(v.kernel);
     let vocab = counts.len();
     let w_in: Vec<f32> = (0..vocab * dim)
         .map(|i| (unit_f32(draw(3, i as u64, PURPOSE_INIT, 0)[0]) - 0.5) / dim as f32)
@@ -161,18 +181,23 @@ fn count(
     let r = b.train_batch(&mut st.model, &st.tables, tokens, &batch, &cfg);
     traffic::set_counting(false);
     r.map_err(|e| e.to_string())?;
-    let kernel = geometry::step_kernel(v.model, v.storage == Storage::F16, cfg.negative);
+    let half = v.storage == Storage::F16;
+    let kernel = variant::step_kernel(v.kernel, v.model, half, cfg.negative, dim);
     let rows: BTreeMap<String, Traffic> = traffic::snapshot().into_iter().collect();
     let get = |k: &str| {
         rows.get(k)
             .copied()
             .ok_or_else(|| format!("the emulator counted nothing for {k}"))
     };
-    Ok((kernel.to_string(), get(kernel)?, get("w2v_subsample_compact")?))
+    Ok((
+        kernel.to_string(),
+        get(kernel)?,
+        get("w2v_subsample_compact")?,
+    ))
 }
 
 /// The launch geometry a GPU would get (48 KiB of shared memory per block, many spans).
-fn gpu_geometry(gpu: &Gpu, dim: usize) -> (u32, u32) {
+fn gpu_geometry(gpu: &Gpu, v: &Variant, dim: usize) -> (u32, u32) {
     let props = DeviceProps {
         name: gpu.name.into(),
         sm_count: gpu.sms,
@@ -182,7 +207,8 @@ fn gpu_geometry(gpu: &Gpu, dim: usize) -> (u32, u32) {
         driver_version: String::new(),
         toolkit: String::new(),
     };
-    let c = geometry::sgns_step(&props, 64, dim, 5).expect("dim ≤ 300 fits");
+    let v2 = variant::runs_v2(v.kernel, v.storage == Storage::F16, 5, dim);
+    let c = variant::step_launch(&props, v2, false, 1024, dim, 5).expect("dim ≤ 300 fits");
     (c.block[0] / 32, c.shared_bytes)
 }
 
@@ -236,7 +262,7 @@ fn run() -> Result<(), String> {
             };
             let mut arch = serde_json::Map::new();
             for gpu in &GPUS {
-                let (warps_per_block, shared) = gpu_geometry(gpu, dim);
+                let (warps_per_block, shared) = gpu_geometry(gpu, v, dim);
                 let resident = ptxas.arch(gpu.arch.name, &kernel).map(|r| {
                     gpu.arch
                         .resident_warps(r.regs, warps_per_block, shared + r.static_shared)
@@ -312,8 +338,7 @@ fn print_row(r: &Value) {
 }
 
 fn fmt_rate(v: &Value) -> String {
-    v.as_f64()
-        .map_or("?".into(), |x| format!("{:.2e}", x))
+    v.as_f64().map_or("?".into(), |x| format!("{:.2e}", x))
 }
 
 /// Fails when a row's sectors rose over the committed figures or a step spills.

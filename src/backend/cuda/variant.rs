@@ -9,26 +9,7 @@ use super::device::{DeviceProps, LaunchConfig};
 use super::geometry;
 use crate::train::plan::{ModelKind, SPAN_LEN};
 
-/// A fused step kernel family.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum KernelVariant {
-    /// `kernels/sgns.cu`: rows staged in dynamic shared memory, group-mapped dot products.
-    V1,
-    /// `kernels/sgns_v2.cu`: rows in registers, one butterfly for all scores, vector atomics.
-    #[default]
-    V2,
-}
-
-impl std::str::FromStr for KernelVariant {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "v1" => Ok(KernelVariant::V1),
-            "v2" => Ok(KernelVariant::V2),
-            _ => Err(format!("unknown kernel variant '{s}'; use v1 or v2")),
-        }
-    }
-}
+pub use crate::backend::step::KernelVariant;
 
 /// Most negatives the v2 steps take (their six target rows live in registers).
 pub const V2_MAX_NEGATIVE: u32 = 5;
@@ -123,11 +104,20 @@ mod tests {
             step_kernel(V2, Skipgram, false, 5, 129),
             "w2v_skipgram_step_v2_2"
         );
-        assert_eq!(step_kernel(V1, Skipgram, false, 5, 128), "w2v_skipgram_step");
-        assert_eq!(step_kernel(V2, Skipgram, true, 5, 128), "w2v_skipgram_step_f16");
+        assert_eq!(
+            step_kernel(V1, Skipgram, false, 5, 128),
+            "w2v_skipgram_step"
+        );
+        assert_eq!(
+            step_kernel(V2, Skipgram, true, 5, 128),
+            "w2v_skipgram_step_f16"
+        );
         assert_eq!(step_kernel(V2, Cbow, false, 6, 128), "w2v_cbow_step");
         assert_eq!(step_kernel(V2, Cbow, false, 5, 385), "w2v_cbow_step");
         assert_eq!("v1".parse(), Ok(V1));
-        assert!("v3".parse::<KernelVariant>().unwrap_err().contains("v1 or v2"));
+        assert!("v3"
+            .parse::<KernelVariant>()
+            .unwrap_err()
+            .contains("v1 or v2"));
     }
 }
