@@ -46,7 +46,7 @@ struct Variant {
     storage: Storage,
 }
 
-const VARIANTS: [Variant; 6] = [
+const VARIANTS: [Variant; 8] = [
     Variant {
         name: "v1 skipgram f32",
         kernel: KernelVariant::V1,
@@ -82,6 +82,18 @@ const VARIANTS: [Variant; 6] = [
         kernel: KernelVariant::V2,
         model: ModelKind::Cbow,
         storage: Storage::F32,
+    },
+    Variant {
+        name: "v2 skipgram f16",
+        kernel: KernelVariant::V2,
+        model: ModelKind::Skipgram,
+        storage: Storage::F16,
+    },
+    Variant {
+        name: "v2 cbow f16",
+        kernel: KernelVariant::V2,
+        model: ModelKind::Cbow,
+        storage: Storage::F16,
     },
 ];
 

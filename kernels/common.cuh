@@ -57,7 +57,7 @@
 #define W2V_NOTE(kind, p, bytes) ((void)0)
 #endif
 
-// A global load of one value (4 or 8 bytes; 16 for a float4).
+// A global load of one value (4 or 8 bytes).
 template <class T>
 __device__ __forceinline__ T w2v_gld(const T* p W2V_SITE_PARAM) {
     W2V_NOTE(W2V_ACC_LOAD, p, sizeof(T));
@@ -149,19 +149,67 @@ __device__ __forceinline__ void w2v_gred4_if(bool on, float* p, W2vF4 v W2V_SITE
         return;
     }
     W2V_NOTE(W2V_ACC_ATOMIC, p, 16u);
-#if defined(W2V_EMULATOR)
-    atomicAdd(p, v.x);
-    atomicAdd(p + 1, v.y);
-    atomicAdd(p + 2, v.z);
-    atomicAdd(p + 3, v.w);
-#elif W2V_VECTOR_ATOMICS
+#if W2V_VECTOR_ATOMICS && !defined(W2V_EMULATOR)
     asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};" ::"l"(p), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w)
                  : "memory");
 #else
+    // The emulator counts one 16-byte atomic (noted above) and adds element by element.
     atomicAdd(p, v.x);
     atomicAdd(p + 1, v.y);
     atomicAdd(p + 2, v.z);
     atomicAdd(p + 3, v.w);
+#endif
+}
+
+// Half (binary16 bits) ↔ f32 in one hardware instruction each (`cvt`) under nvcc and NVRTC, the
+// exact software conversions below under the emulator (the same results).
+__device__ __forceinline__ float w2v_f16_to_f32(unsigned short h);
+__device__ __forceinline__ unsigned short w2v_f32_to_f16(float f);
+__device__ __forceinline__ float w2v_h2f(unsigned short h) {
+#ifdef W2V_EMULATOR
+    return w2v_f16_to_f32(h);
+#else
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+#endif
+}
+__device__ __forceinline__ unsigned short w2v_f2h(float f) {
+#ifdef W2V_EMULATOR
+    return w2v_f32_to_f16(f);
+#else
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+#endif
+}
+
+// p[0] += a, p[1] += b for two halves in one aligned 32-bit word, by the lanes with `on`: one packed
+// `red.global.add.noftz.f16x2` (sm_60+). As on the GPU, each update is rounded to half first (round
+// to nearest even), then the half sum is rounded again; the emulator does the same with a
+// compare-and-swap on the word (its sum in f32, exact but for ties of a double rounding).
+__device__ __forceinline__ void w2v_gred_h2_if(bool on, unsigned short* p, float a, float b W2V_SITE_PARAM) {
+    if (!on) {
+        W2V_NOTE(W2V_ACC_ATOMIC, 0, 0u);
+        return;
+    }
+    W2V_NOTE(W2V_ACC_ATOMIC, p, 4u);
+    const unsigned pack = (unsigned)w2v_f2h(a) | ((unsigned)w2v_f2h(b) << 16);
+#ifdef W2V_EMULATOR
+    unsigned* word = reinterpret_cast<unsigned*>(p);
+    unsigned old = __atomic_load_n(word, __ATOMIC_RELAXED);
+    for (;;) {
+        const unsigned short lo = w2v_f2h(w2v_h2f((unsigned short)old) + w2v_h2f((unsigned short)pack));
+        const unsigned short hi = w2v_f2h(w2v_h2f((unsigned short)(old >> 16)) + w2v_h2f((unsigned short)(pack >> 16)));
+        const unsigned next = (unsigned)lo | ((unsigned)hi << 16);
+        const unsigned seen = atomicCAS(word, old, next);
+        if (seen == old) {
+            return;
+        }
+        old = seen;
+    }
+#else
+    asm volatile("red.global.add.noftz.f16x2 [%0], %1;" ::"l"(p), "r"(pack) : "memory");
 #endif
 }
 

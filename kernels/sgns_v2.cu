@@ -3,7 +3,8 @@
 // their gradient accumulators in registers and no dynamic shared memory. Version 1 (sgns.cu) stays
 // as the reference variant (`--kernel v1`) and for what v2 does not take.
 //
-// w2v_skipgram_step_v2_N / w2v_cbow_step_v2_N, N = 1, 2, 3 (dim ≤ 128·N)
+// w2v_skipgram_step_v2_N / w2v_cbow_step_v2_N, N = 1, 2, 3 (dim ≤ 128·N); `_f16_N` for half storage
+//   (the `--storage f16` layout of sgns.cu's `_f16` steps; dim even): see "Half storage" below.
 //   Arguments, inputs and outputs: exactly those of w2v_skipgram_step / w2v_cbow_step (sgns.cu),
 //   for f32 storage, negative ≤ 5 (1 + negative ≤ 6 targets) and dim ≤ 128·N. A launch outside that
 //   range trains nothing and makes the loss NaN.
@@ -108,8 +109,33 @@ __device__ __forceinline__ void w2v_v2_add(float* row, unsigned dim, unsigned la
     }
 }
 
-template <unsigned N, bool CBOW, bool VEC>
-__device__ __forceinline__ void w2v_step_v2(const W2vStepArgs<float>& a) {
+// Half storage (`_f16` steps, dim % 2 == 0): slot pair p of a lane is the half2 at dims
+// 2·(lane + 32·p) and + 1, so a warp reads and updates 128 contiguous bytes an instruction (one
+// 32-bit load, one packed f16x2 atomic); values are widened to f32 in registers.
+template <unsigned N, bool VEC>
+__device__ __forceinline__ void w2v_v2_load(const unsigned short* row, unsigned dim, unsigned lane,
+                                            W2vSlots<N>& x) {
+#pragma unroll
+    for (unsigned p = 0; p < 2u * N; ++p) {
+        const unsigned d = 2u * (lane + 32u * p);
+        const unsigned w = w2v_gld_if(d < dim, reinterpret_cast<const unsigned*>(row + d), 0u);
+        x.v[2u * p] = w2v_h2f((unsigned short)w);
+        x.v[2u * p + 1u] = w2v_h2f((unsigned short)(w >> 16));
+    }
+}
+
+template <unsigned N, bool VEC>
+__device__ __forceinline__ void w2v_v2_add(unsigned short* row, unsigned dim, unsigned lane, const W2vSlots<N>& x,
+                                           float scale) {
+#pragma unroll
+    for (unsigned p = 0; p < 2u * N; ++p) {
+        const unsigned d = 2u * (lane + 32u * p);
+        w2v_gred_h2_if(d < dim, row + d, scale * x.v[2u * p], scale * x.v[2u * p + 1u]);
+    }
+}
+
+template <unsigned N, bool CBOW, bool VEC, class T>
+__device__ __forceinline__ void w2v_step_v2(const W2vStepArgs<T>& a) {
     __shared__ unsigned scratch[W2V_V2_WARPS][32];
     const unsigned lane = threadIdx.x % W2V_WARP;
     const unsigned warp = threadIdx.x / W2V_WARP;
@@ -230,7 +256,7 @@ __device__ __forceinline__ void w2v_step_v2(const W2vStepArgs<float>& a) {
         const unsigned n_inputs = CBOW ? 1u : n_ctx;
         for (unsigned c = 0; c < n_inputs; ++c) {
             const unsigned j = first + c < k ? first + c : first + c + 1u;
-            float* h_row = nullptr;
+            T* h_row = nullptr;
             if (!CBOW) {
                 h_row = a.w_in + (unsigned long long)w2v_gld(&ids[j]) * dim;
                 w2v_v2_load<N, VEC>(h_row, dim, lane, h);
@@ -307,18 +333,20 @@ __device__ __forceinline__ void w2v_step_v2(const W2vStepArgs<float>& a) {
 }
 
 // The range checks and the layout choice (vector only with vector atomics and dim % 4 == 0).
-template <unsigned N, bool CBOW>
-__device__ __forceinline__ void w2v_step_v2_dispatch(const W2vStepArgs<float> a) {
-    if (1u + a.negative > W2V_V2_TARGETS || a.dim > 128u * N || blockDim.x > 32u * W2V_V2_WARPS) {
+template <unsigned N, bool CBOW, class T>
+__device__ __forceinline__ void w2v_step_v2_dispatch(const W2vStepArgs<T> a) {
+    const bool half = sizeof(T) == 2u;
+    if (1u + a.negative > W2V_V2_TARGETS || a.dim > 128u * N || blockDim.x > 32u * W2V_V2_WARPS ||
+        (half && a.dim % 2u != 0u)) {
         if (blockIdx.x == 0u && threadIdx.x == 0u) {
             atomicAdd(&a.loss_acc[0], __longlong_as_double(0x7FF8000000000000ll));
         }
         return;
     }
-    if (W2V_VECTOR_ATOMICS && a.dim % 4u == 0u) {
-        w2v_step_v2<N, CBOW, true>(a);
+    if (!half && W2V_VECTOR_ATOMICS && a.dim % 4u == 0u) {
+        w2v_step_v2<N, CBOW, true, T>(a);
     } else {
-        w2v_step_v2<N, CBOW, false>(a);
+        w2v_step_v2<N, CBOW, false, T>(a);
     }
 }
 
@@ -330,7 +358,7 @@ w2v_skipgram_step_v2_1(float* w_in, float* w_out, unsigned dim, const unsigned* 
                    unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
                    float lr_end, unsigned window, unsigned fixed_window, unsigned negative, unsigned distinct,
                    double* loss_acc) {
-    w2v_step_v2_dispatch<1, false>(W2vStepArgs<float> W2V_STEP_ARGS);
+    w2v_step_v2_dispatch<1, false, float>(W2vStepArgs<float> W2V_STEP_ARGS);
 }
 
 extern "C" __global__ void __launch_bounds__(256, 1)
@@ -339,7 +367,7 @@ w2v_skipgram_step_v2_2(float* w_in, float* w_out, unsigned dim, const unsigned* 
                    unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
                    float lr_end, unsigned window, unsigned fixed_window, unsigned negative, unsigned distinct,
                    double* loss_acc) {
-    w2v_step_v2_dispatch<2, false>(W2vStepArgs<float> W2V_STEP_ARGS);
+    w2v_step_v2_dispatch<2, false, float>(W2vStepArgs<float> W2V_STEP_ARGS);
 }
 
 extern "C" __global__ void __launch_bounds__(256, 1)
@@ -348,7 +376,7 @@ w2v_skipgram_step_v2_3(float* w_in, float* w_out, unsigned dim, const unsigned* 
                    unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
                    float lr_end, unsigned window, unsigned fixed_window, unsigned negative, unsigned distinct,
                    double* loss_acc) {
-    w2v_step_v2_dispatch<3, false>(W2vStepArgs<float> W2V_STEP_ARGS);
+    w2v_step_v2_dispatch<3, false, float>(W2vStepArgs<float> W2V_STEP_ARGS);
 }
 
 extern "C" __global__ void __launch_bounds__(256, 2)
@@ -357,7 +385,7 @@ w2v_cbow_step_v2_1(float* w_in, float* w_out, unsigned dim, const unsigned* kept
                    unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
                    float lr_end, unsigned window, unsigned fixed_window, unsigned negative, unsigned distinct,
                    double* loss_acc) {
-    w2v_step_v2_dispatch<1, true>(W2vStepArgs<float> W2V_STEP_ARGS);
+    w2v_step_v2_dispatch<1, true, float>(W2vStepArgs<float> W2V_STEP_ARGS);
 }
 
 extern "C" __global__ void __launch_bounds__(256, 1)
@@ -366,7 +394,7 @@ w2v_cbow_step_v2_2(float* w_in, float* w_out, unsigned dim, const unsigned* kept
                    unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
                    float lr_end, unsigned window, unsigned fixed_window, unsigned negative, unsigned distinct,
                    double* loss_acc) {
-    w2v_step_v2_dispatch<2, true>(W2vStepArgs<float> W2V_STEP_ARGS);
+    w2v_step_v2_dispatch<2, true, float>(W2vStepArgs<float> W2V_STEP_ARGS);
 }
 
 extern "C" __global__ void __launch_bounds__(256, 1)
@@ -375,6 +403,60 @@ w2v_cbow_step_v2_3(float* w_in, float* w_out, unsigned dim, const unsigned* kept
                    unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
                    float lr_end, unsigned window, unsigned fixed_window, unsigned negative, unsigned distinct,
                    double* loss_acc) {
-    w2v_step_v2_dispatch<3, true>(W2vStepArgs<float> W2V_STEP_ARGS);
+    w2v_step_v2_dispatch<3, true, float>(W2vStepArgs<float> W2V_STEP_ARGS);
 }
 
+// Half storage (binary16 bits, dim % 2 == 0): the same steps, rows widened to f32 in registers.
+extern "C" __global__ void __launch_bounds__(256, 2)
+w2v_skipgram_step_v2_f16_1(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
+                   const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
+                   const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,
+                   unsigned batch_len, float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                   unsigned negative, unsigned distinct, double* loss_acc) {
+    w2v_step_v2_dispatch<1, false, unsigned short>(W2vStepArgs<unsigned short> W2V_STEP_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1)
+w2v_skipgram_step_v2_f16_2(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
+                   const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
+                   const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,
+                   unsigned batch_len, float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                   unsigned negative, unsigned distinct, double* loss_acc) {
+    w2v_step_v2_dispatch<2, false, unsigned short>(W2vStepArgs<unsigned short> W2V_STEP_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1)
+w2v_skipgram_step_v2_f16_3(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
+                   const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
+                   const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,
+                   unsigned batch_len, float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                   unsigned negative, unsigned distinct, double* loss_acc) {
+    w2v_step_v2_dispatch<3, false, unsigned short>(W2vStepArgs<unsigned short> W2V_STEP_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+w2v_cbow_step_v2_f16_1(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
+                   const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
+                   const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,
+                   unsigned batch_len, float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                   unsigned negative, unsigned distinct, double* loss_acc) {
+    w2v_step_v2_dispatch<1, true, unsigned short>(W2vStepArgs<unsigned short> W2V_STEP_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1)
+w2v_cbow_step_v2_f16_2(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
+                   const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
+                   const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,
+                   unsigned batch_len, float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                   unsigned negative, unsigned distinct, double* loss_acc) {
+    w2v_step_v2_dispatch<2, true, unsigned short>(W2vStepArgs<unsigned short> W2V_STEP_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1)
+w2v_cbow_step_v2_f16_3(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
+                   const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
+                   const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,
+                   unsigned batch_len, float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                   unsigned negative, unsigned distinct, double* loss_acc) {
+    w2v_step_v2_dispatch<3, true, unsigned short>(W2vStepArgs<unsigned short> W2V_STEP_ARGS);
+}

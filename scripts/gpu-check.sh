@@ -178,10 +178,14 @@ if [ -n "$bin" ] && [ -x "$bin" ]; then
     fi
     if [ $made = 0 ]; then
         bench=(--corpus "$work/big.txt" --seed 1 --epochs "$bench_epochs" --dim 128 --window 5 --negative 5 --sample 1e-4)
-        if "$bin" bench --device "$device,cpu" "${bench[@]}" --json > "$work/bench.jsonl" 2> "$work/bench.err"; then
+        # A --dry-run on the CPU has one device to bench, not two.
+        devices="$device,cpu"
+        [ "$device" = cpu ] && devices=cpu
+        if "$bin" bench --device "$devices" "${bench[@]}" --json > "$work/bench.jsonl" 2> "$work/bench.err"; then
             # One JSON line per device, in the order asked for: the GPU, then the CPU.
             sed -n 1p "$work/bench.jsonl" > "$work/bench-gpu.json"
             sed -n 2p "$work/bench.jsonl" > "$work/bench-cpu.json"
+            [ "$device" = cpu ] && cp "$work/bench-gpu.json" "$work/bench-cpu.json"
             printf '%-40s %16s %12s %10s\n' device words/s wall_s loss
             for f in gpu cpu; do
                 [ -s "$work/bench-$f.json" ] || continue
@@ -205,8 +209,11 @@ if [ -n "$bin" ] && [ -x "$bin" ]; then
     echo "== 5. step kernels and storages on $device (issue 11)"
     : > "$work/variants.jsonl"
     if [ $made = 0 ]; then
+        # The CPU backend (a --dry-run) trains f32 only.
+        storages="f32 f16"
+        [ "$device" = cpu ] && storages=f32
         for kernel in v1 v2; do
-            for storage in f32 f16; do
+            for storage in $storages; do
                 if "$bin" bench --device "$device" --kernel "$kernel" --storage "$storage" "${bench[@]}" --json \
                         > "$work/v.json" 2> "$work/v.err"; then
                     line="$(sed -n 1p "$work/v.json")"
@@ -271,7 +278,7 @@ fi
     if [ -s "$work/variants.jsonl" ]; then
         while read -r line; do
             printf '%s\n' "$line" > "$work/row.json"
-            printf '| %s | %s | %s | %s | %s |\n' "$(field "$work/row.json" kernel)" "$(field "$work/row.json" storage)" \
+            printf '| %s | %s | %.0f | %.2f | %.4f |\n' "$(field "$work/row.json" kernel)" "$(field "$work/row.json" storage)" \
                 "$(field "$work/row.json" words_per_sec)" "$(field "$work/row.json" wall_s)" "$(field "$work/row.json" final_loss)"
         done < "$work/variants.jsonl"
     fi

@@ -2,8 +2,8 @@
 //! version 1 (`kernels/sgns.cu`, the reference variant, kept measurable with `--kernel v1`), and
 //! the launch geometry of each.
 //!
-//! v2 takes f32 storage, negative ≤ [`V2_MAX_NEGATIVE`] and dim ≤ [`V2_MAX_DIM`]; everything else
-//! (f16 storage, more negatives, wider rows) runs v1 whatever the variant asked for.
+//! v2 takes negative ≤ [`V2_MAX_NEGATIVE`] and dim ≤ [`V2_MAX_DIM`] (even, with f16 storage);
+//! everything else (more negatives, wider rows, odd f16 rows) runs v1 whatever was asked for.
 
 use super::device::{DeviceProps, LaunchConfig};
 use super::geometry;
@@ -49,16 +49,31 @@ pub fn step_kernel(
         "w2v_cbow_step_v2_2",
         "w2v_cbow_step_v2_3",
     ];
+    const SKIPGRAM_F16: [&str; 3] = [
+        "w2v_skipgram_step_v2_f16_1",
+        "w2v_skipgram_step_v2_f16_2",
+        "w2v_skipgram_step_v2_f16_3",
+    ];
+    const CBOW_F16: [&str; 3] = [
+        "w2v_cbow_step_v2_f16_1",
+        "w2v_cbow_step_v2_f16_2",
+        "w2v_cbow_step_v2_f16_3",
+    ];
     let chunks = dim.div_ceil(128).max(1) - 1;
-    match model {
-        ModelKind::Skipgram => SKIPGRAM[chunks],
-        ModelKind::Cbow => CBOW[chunks],
+    match (model, half) {
+        (ModelKind::Skipgram, false) => SKIPGRAM[chunks],
+        (ModelKind::Cbow, false) => CBOW[chunks],
+        (ModelKind::Skipgram, true) => SKIPGRAM_F16[chunks],
+        (ModelKind::Cbow, true) => CBOW_F16[chunks],
     }
 }
 
 /// Whether v2 runs for these settings.
 pub fn runs_v2(variant: KernelVariant, half: bool, negative: u32, dim: usize) -> bool {
-    variant == KernelVariant::V2 && !half && negative <= V2_MAX_NEGATIVE && dim <= V2_MAX_DIM
+    variant == KernelVariant::V2
+        && negative <= V2_MAX_NEGATIVE
+        && dim <= V2_MAX_DIM
+        && (!half || dim % 2 == 0)
 }
 
 /// The step's launch: v2 a persistent grid (as many blocks as the device holds at once, fewer
@@ -110,8 +125,10 @@ mod tests {
         );
         assert_eq!(
             step_kernel(V2, Skipgram, true, 5, 128),
-            "w2v_skipgram_step_f16"
+            "w2v_skipgram_step_v2_f16_1"
         );
+        assert_eq!(step_kernel(V2, Skipgram, true, 5, 127), "w2v_skipgram_step_f16");
+        assert_eq!(step_kernel(V1, Cbow, true, 5, 128), "w2v_cbow_step_f16");
         assert_eq!(step_kernel(V2, Cbow, false, 6, 128), "w2v_cbow_step");
         assert_eq!(step_kernel(V2, Cbow, false, 5, 385), "w2v_cbow_step");
         assert_eq!("v1".parse(), Ok(V1));
