@@ -13,6 +13,12 @@
 //   (its neighbour is carried along unchanged), retried until no other thread wrote the word in
 //   between, so no update is lost; an update that rounds away writes nothing.
 //
+// - The global-memory access helpers of the step kernels (w2v_gld, w2v_gst, w2v_gred, w2v_gcas and
+//   their `_if`, 16-byte and packed-half forms): one plain instruction each under nvcc, counted per
+//   warp instruction by the emulator (the traffic model, benches/MODEL.md).
+// - Hardware half conversions (w2v_h2f, w2v_f2h: `cvt`) and the packed f16x2 atomic of the v2 steps.
+// - W2vStepArgs, the fused steps' arguments (sgns.cu, sgns_v2.cu).
+//
 // The same text compiles three ways: nvcc (PTX at build time), NVRTC (at start-up, with this file
 // inlined by build.rs) and g++ for the emulated device (kernels/emulator/cuda_emu.h is included
 // first and defines W2V_EMULATOR). Nothing here includes a system header, because NVRTC has none.

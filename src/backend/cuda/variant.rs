@@ -127,7 +127,10 @@ mod tests {
             step_kernel(V2, Skipgram, true, 5, 128),
             "w2v_skipgram_step_v2_f16_1"
         );
-        assert_eq!(step_kernel(V2, Skipgram, true, 5, 127), "w2v_skipgram_step_f16");
+        assert_eq!(
+            step_kernel(V2, Skipgram, true, 5, 127),
+            "w2v_skipgram_step_f16"
+        );
         assert_eq!(step_kernel(V1, Cbow, true, 5, 128), "w2v_cbow_step_f16");
         assert_eq!(step_kernel(V2, Cbow, false, 6, 128), "w2v_cbow_step");
         assert_eq!(step_kernel(V2, Cbow, false, 5, 385), "w2v_cbow_step");
