@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::backend::step::KernelVariant;
 use crate::backend::{OptimizerKind, Storage};
 use crate::input::corpus::{CorpusFormat, ReadOptions};
 use crate::output::checkpoint::SaveDtype;
@@ -180,6 +181,10 @@ pub struct ModelArgs {
     /// larger corpus streams through in chunks of this size.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub device_chunk: usize,
+    /// The CUDA fused step kernels: v2 (default, where it applies) or v1 (the reference
+    /// variant); for measuring the two side by side (scripts/gpu-check.sh), hence hidden.
+    #[arg(long, hide = true, default_value = "v2", value_name = "v1|v2")]
+    pub kernel: KernelVariant,
 }
 
 #[derive(Args, Debug)]
@@ -543,6 +548,7 @@ impl ModelArgs {
             threads: m.threads,
             device,
             device_chunk: m.device_chunk,
+            kernel: m.kernel,
         }
     }
 }

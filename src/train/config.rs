@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 
+use crate::backend::step::KernelVariant;
 use crate::backend::{OptimizerKind, Storage};
 use crate::error::{Error, Result};
 use crate::input::corpus::ReadOptions;
@@ -211,6 +212,8 @@ pub struct RunConfig {
     pub device: Device,
     /// Corpus tokens resident on a GPU at once; 0 = sized from free device memory.
     pub device_chunk: usize,
+    /// The fused step kernels a CUDA device runs (`--kernel`, for measurement).
+    pub kernel: KernelVariant,
 }
 
 impl Default for RunConfig {
@@ -224,6 +227,7 @@ impl Default for RunConfig {
             threads: 0,
             device: Device::Auto,
             device_chunk: 0,
+            kernel: KernelVariant::default(),
         }
     }
 }
@@ -561,6 +565,7 @@ mod tests {
             threads: 7,
             device: Device::Emulator,
             device_chunk: 3,
+            kernel: KernelVariant::V1,
         };
         let json = saved.checkpoint_json(None).unwrap();
         let now = RunConfig {
