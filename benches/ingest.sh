@@ -3,12 +3,13 @@
 # King James Bible repeated), plain and gzip-compressed, each beside `wc -w` (and `zcat | wc -w`)
 # on the same file in the same run. Record the figures in benches/RESULTS.md.
 #
-#   benches/ingest.sh [KJV_TXT]            # default ../shared/data/kjv.txt (from the repo root)
+#   benches/ingest.sh [KJV_TXT]            # default: ../shared/data/kjv.txt beside the repo
 #   REPEAT=25 THREADS=0 WORK=/tmp/ingest benches/ingest.sh
 #   taskset -c 0,1 benches/ingest.sh       # on a larger machine, as the 2-core one
 set -euo pipefail
+kjv=${1:+$(realpath "$1")}
 cd "$(dirname "$0")/.."
-kjv=${1:-../shared/data/kjv.txt}
+kjv=${kjv:-../shared/data/kjv.txt}
 repeat=${REPEAT:-25}
 threads=${THREADS:-0}
 work=${WORK:-$(mktemp -d)}

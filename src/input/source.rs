@@ -182,9 +182,19 @@ impl Source {
         }
     }
 
-    /// Whether the corpus is standard input alone (for the message when it is empty).
-    pub fn is_stdin(&self) -> bool {
-        matches!(self, Source::Inputs { inputs, .. } if inputs == &[Input::Stdin])
+    /// The files read, in order, directories expanded (to identify the corpus for `--resume`);
+    /// `None` when standard input or text in memory is part of it.
+    pub fn files(&self) -> Option<Vec<PathBuf>> {
+        match self {
+            Source::Inputs { inputs, .. } => inputs
+                .iter()
+                .map(|i| match i {
+                    Input::File(p) => Some(p.clone()),
+                    Input::Stdin => None,
+                })
+                .collect(),
+            Source::Text { .. } => None,
+        }
     }
 }
 
@@ -416,5 +426,34 @@ impl Read for Counted<'_> {
         self.count.set(self.count.get() + n as u64);
         (self.report)(self.count.get());
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directories_expand_to_their_files_by_name_and_name_the_corpus() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("shards")).unwrap();
+        std::fs::create_dir(d.join("shards/sub")).unwrap();
+        for name in ["b.txt", "a.gz", ".hidden", "sub/c.txt"] {
+            std::fs::write(d.join("shards").join(name), "w\n").unwrap();
+        }
+        std::fs::write(d.join("one.txt"), "w\n").unwrap();
+        let src = Source::resolve(&[d.join("one.txt"), d.join("shards")]).unwrap();
+        let files = src.files().unwrap();
+        let names: Vec<_> = files.iter().map(|p| p.strip_prefix(d).unwrap()).collect();
+        assert_eq!(
+            names,
+            ["one.txt", "shards/a.gz", "shards/b.txt"].map(Path::new)
+        );
+        assert!(src.name().ends_with("shards (3 files)"), "{}", src.name());
+        assert_eq!(src.size(), Some(6));
+        let piped = Source::resolve(&["-".into(), d.join("one.txt")]).unwrap();
+        assert_eq!((piped.files(), piped.size()), (None, None));
+        assert!(piped.name().starts_with("standard input, "));
     }
 }
