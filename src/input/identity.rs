@@ -11,7 +11,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::input::source::{Input, Source};
+use crate::input::source::Source;
 
 /// Bytes hashed at each end of a file.
 const END_BYTES: u64 = 1 << 20;
@@ -44,19 +44,9 @@ pub fn identify_corpus(paths: &[PathBuf]) -> Result<Option<CorpusIdentity>> {
     if paths.is_empty() {
         return Ok(None);
     }
-    match Source::resolve(paths)? {
-        Source::Inputs { inputs, .. } => {
-            let files: Option<Vec<PathBuf>> = inputs
-                .into_iter()
-                .map(|i| match i {
-                    Input::File(p) => Some(p),
-                    Input::Stdin => None,
-                })
-                .collect();
-            files.map_or(Ok(None), |f| identify(&f))
-        }
-        Source::Text { .. } => Ok(None),
-    }
+    Source::resolve(paths)?
+        .files()
+        .map_or(Ok(None), |files| identify(&files))
 }
 
 /// Identifies the corpus made of the files `paths`; `None` when one of them is not a regular file
