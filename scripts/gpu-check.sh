@@ -18,7 +18,10 @@
 #   5. step kernels and storages           `bench --kernel v1|v2 --storage f32|f16` on the same corpus
 #                                          (issue 11: v2 against v1; bf16 is not built yet: SKIP);
 #   6. ncu metrics of the step kernel      when `ncu` is on PATH: instructions, L2 atomic/red sectors,
-#                                          DRAM bytes, achieved occupancy, for v1 and v2 (else SKIP).
+#                                          DRAM bytes, achieved occupancy, for v1 and v2 (else SKIP);
+#   7. float-atomics probe                 the `atomics-probe` bench binary (benches/atomics_probe.rs:
+#                                          coalesced, row-scattered, same-address; scalar and vector),
+#                                          found like the test binaries or given with --probe PATH.
 # A report goes to --out DIR (default ./gpu-check-report): report.json (every step and bench row)
 # and report.md (the summary and a table to paste into benches/RESULTS.md, with the GPU's name).
 # --dry-run checks the script itself with no GPU: --device emulator (or cpu), a small bench corpus,
@@ -33,6 +36,8 @@
 #   --bench-repeat N  concatenate N copies of --bench-corpus (e.g. 21 × KJV ≈ text8's 17M words)
 #   --tests  a test binary or a folder to search for conformance-* test binaries (repeatable;
 #            default: target/release/deps and target/debug/deps)
+#   --probe PATH      the atomics-probe binary (cargo bench --features cuda --no-run builds it;
+#                     default: the newest atomics_probe-* in the --tests folders)
 #   --out DIR         where the report goes (default ./gpu-check-report)
 #   --dry-run         no GPU: device emulator unless --device says cpu, bench size 40, no tests/ncu
 set -u
@@ -46,6 +51,7 @@ bench_epochs=1
 bench_corpus=""
 bench_repeat=1
 out_dir="./gpu-check-report"
+probe=""
 dry_run=0
 device_given=0
 while [ $# -gt 0 ]; do
@@ -54,13 +60,14 @@ while [ $# -gt 0 ]; do
         --tests) tests+=("$2"); shift 2 ;;
         --device) device="$2"; device_given=1; shift 2 ;;
         --out) out_dir="$2"; shift 2 ;;
+        --probe) probe="$2"; shift 2 ;;
         --dry-run) dry_run=1; shift ;;
         --epochs) epochs="$2"; shift 2 ;;
         --bench-size) big_spw="$2"; shift 2 ;;
         --bench-epochs) bench_epochs="$2"; shift 2 ;;
         --bench-corpus) bench_corpus="$2"; shift 2 ;;
         --bench-repeat) bench_repeat="$2"; shift 2 ;;
-        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -250,6 +257,33 @@ if [ -n "$bin" ] && [ -x "$bin" ]; then
     fi
 fi
 
+echo "== 7. float-atomics probe"
+: > "$work/probe.jsonl"
+if [ $dry_run = 1 ]; then
+    record SKIP "atomics probe" "--dry-run (it needs a GPU)"
+else
+    if [ -z "$probe" ]; then
+        for t in "${tests[@]}"; do
+            [ -d "$t" ] || continue
+            probe="$(ls -t "$t"/atomics_probe-* 2>/dev/null | while read -r f; do [ -f "$f" ] && [ -x "$f" ] && echo "$f"; done | head -n1)"
+            [ -n "$probe" ] && break
+        done
+    fi
+    if [ -z "$probe" ] || [ ! -x "$probe" ]; then
+        record SKIP "atomics probe" "no atomics_probe-* binary (cargo bench --features cuda --no-run; pass --probe)"
+    elif timeout 120 "$probe" --device "$device" > "$work/probe.jsonl" 2> "$work/probe.err"; then
+        cat "$work/probe.jsonl"
+        if grep -q '"exact":false' "$work/probe.jsonl"; then
+            record FAIL "atomics probe" "an atomic update was lost (see above)"
+        else
+            record PASS "atomics probe" "$(wc -l < "$work/probe.jsonl") patterns"
+        fi
+    else
+        tail -n 3 "$work/probe.err"
+        record FAIL "atomics probe" "atomics-probe exited non-zero"
+    fi
+fi
+
 # The report: every summary line and bench row, as JSON and as markdown.
 {
     printf '{"device":"%s","dry_run":%s,"date":"%s","steps":[' "$device" "$([ $dry_run = 1 ] && echo true || echo false)" "$(date -u +%FT%TZ)"
@@ -262,6 +296,8 @@ fi
     [ -s "$work/bench.jsonl" ] && paste -sd, "$work/bench.jsonl" | tr -d '\n'
     printf '],"variants":['
     [ -s "$work/variants.jsonl" ] && paste -sd, "$work/variants.jsonl" | tr -d '\n'
+    printf '],"atomics_probe":['
+    [ -s "$work/probe.jsonl" ] && paste -sd, "$work/probe.jsonl" | tr -d '\n'
     printf ']}\n'
 } > "$out_dir/report.json"
 {
@@ -281,6 +317,16 @@ fi
             printf '| %s | %s | %.0f | %.2f | %.4f |\n' "$(field "$work/row.json" kernel)" "$(field "$work/row.json" storage)" \
                 "$(field "$work/row.json" words_per_sec)" "$(field "$work/row.json" wall_s)" "$(field "$work/row.json" final_loss)"
         done < "$work/variants.jsonl"
+    fi
+    if [ -s "$work/probe.jsonl" ]; then
+        echo
+        echo "| atomics pattern | lane ops/s | bytes/s | exact |"
+        echo "|---|---:|---:|---|"
+        while read -r line; do
+            printf '%s\n' "$line" > "$work/row.json"
+            printf '| %s | %s | %s | %s |\n' "$(field "$work/row.json" pattern)" "$(field "$work/row.json" lane_ops_per_s)" \
+                "$(field "$work/row.json" bytes_per_s)" "$(field "$work/row.json" exact)"
+        done < "$work/probe.jsonl"
     fi
 } > "$out_dir/report.md"
 echo "report: $out_dir/report.json, $out_dir/report.md"

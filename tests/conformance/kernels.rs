@@ -8,7 +8,7 @@ use w2v_gpu::backend::cuda::Device;
 use w2v_gpu::train::plan::{ModelKind, SENTENCE_BREAK, SPAN_LEN};
 use w2v_gpu::train::sampler::{self, AliasTable, NegativeMode};
 
-use crate::common::devices::{conformance, KernelDevice};
+use crate::common::devices::{conformance, KernelDevice, LaunchSpec, TestArg};
 use crate::common::fixture::{assert_close, ids, uniform};
 use crate::fused::{keep_table, skewed_corpus, two_spans, Case};
 
@@ -457,3 +457,31 @@ fn emulator_counts_sectors_from_the_lanes_addresses() {
         }
     }
 }
+
+/// The float-atomics probe kernel (benches/atomics_probe.rs times it on a GPU) loses no update in
+/// any pattern, the same-address ones included.
+fn atomic_probe_adds_everything<T: KernelDevice>(dev: &T) {
+    let (blocks, threads, reps) = (3u32, 64u32, 5u32);
+    for pattern in 0..6u32 {
+        let mut x = vec![0.0f32; 1024];
+        dev.launch_test_kernel(
+            "w2v_test_atomic_probe",
+            LaunchSpec { blocks, threads },
+            &mut [
+                TestArg::F32Mut(&mut x),
+                TestArg::Scalar(1024),
+                TestArg::Scalar(pattern),
+                TestArg::Scalar(reps),
+            ],
+        );
+        let width = if pattern >= 3 { 4.0 } else { 1.0 };
+        let want = (blocks * threads * reps) as f64 * width;
+        let sum: f64 = x.iter().map(|&v| v as f64).sum();
+        assert_eq!(sum, want, "pattern {pattern}");
+    }
+}
+conformance!(
+    atomic_probe_loses_no_update,
+    atomic_probe_adds_everything,
+    [emulated, cuda]
+);
