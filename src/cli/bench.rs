@@ -23,7 +23,7 @@ pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     let cfg = a.model.config(&a.corpus, first);
     cfg.validate()?;
     let opened = device::open_all(&devices, &cfg)?;
-    let data = load_data(&cfg, None)?;
+    let data = load_data(&cfg, None, &a.cache)?;
     let mut rows = Vec::new();
     for o in opened {
         let label = o.label();

@@ -7,6 +7,7 @@
 mod args;
 mod bench;
 mod device;
+pub(crate) mod encode;
 mod info;
 mod memory;
 mod query;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => query::eval(&a),
         Command::Info(a) => info::info(&a),
         Command::Synthetic(a) => synthetic::synthetic(&a),
+        Command::Encode(a) => encode::encode(&a),
     }
 }
 

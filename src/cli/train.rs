@@ -7,9 +7,9 @@ use anyhow::Context;
 
 use super::device::{self, with_backend};
 use super::{resume, FlagContext};
-use crate::cli::TrainArgs;
+use crate::cli::{CacheArgs, TrainArgs};
 use crate::error::Result;
-use crate::input::corpus::{self, Encoded, Source};
+use crate::input::corpus::{self, Source};
 use crate::input::synthetic;
 use crate::input::vocab::Vocab;
 use crate::output::checkpoint::{save_checkpoint, Checkpoint, SaveDtype};
@@ -21,28 +21,37 @@ use crate::query::eval::{self, AnalogySection};
 use crate::query::similarity::Index;
 use crate::query::wordsim;
 use crate::train::progress::{self, thousands, Progress};
+use crate::train::session::{Corpus, CorpusIds};
 use crate::train::{self, BatchProgress, EpochStats, Hooks, RunConfig, Snapshot, TrainConfig};
 
 /// An encoded corpus with its vocabulary; the built-in one brings its analogy questions.
 pub(super) struct Data {
     pub name: String,
     pub vocab: Vocab,
-    pub enc: Encoded,
+    pub enc: Corpus,
     pub questions: Option<Vec<AnalogySection>>,
 }
 
-/// Reads the corpus `cfg` names (the built-in one without a path), encoded with `vocab` when
-/// resuming, else with the vocabulary it builds.
-pub(super) fn load_data(cfg: &RunConfig, vocab: Option<Vocab>) -> Result<Data> {
+/// Reads the corpus `cfg` names (the built-in one without a path; a file through the cache that
+/// `cache` configures), encoded with `vocab` when resuming, else with the vocabulary it builds.
+pub(super) fn load_data(
+    cfg: &RunConfig,
+    vocab: Option<Vocab>,
+    cache: &CacheArgs,
+) -> anyhow::Result<Data> {
     let c = &cfg.corpus;
-    let (src, questions) = match &c.path {
-        Some(p) => (Source::File(p.clone()), None),
-        None => {
-            let s = synthetic::generate(cfg.train.seed, synthetic::DEFAULT_SENTENCES_PER_WORD);
-            let name = format!("built-in synthetic corpus (seed {})", cfg.train.seed);
-            (Source::Text { name, text: s.text }, Some(s.sections))
-        }
-    };
+    if let Some(p) = &c.path {
+        let l = super::encode::load_file(p, c, vocab, cache)?;
+        return Ok(Data {
+            name: l.name,
+            vocab: l.vocab,
+            enc: l.corpus,
+            questions: None,
+        });
+    }
+    let s = synthetic::generate(cfg.train.seed, synthetic::DEFAULT_SENTENCES_PER_WORD);
+    let name = format!("built-in synthetic corpus (seed {})", cfg.train.seed);
+    let src = Source::Text { name, text: s.text };
     let (vocab, enc) = match vocab {
         Some(v) => {
             let enc = corpus::encode(&src, c.read, &v)?;
@@ -53,8 +62,8 @@ pub(super) fn load_data(cfg: &RunConfig, vocab: Option<Vocab>) -> Result<Data> {
     Ok(Data {
         name: src.name(),
         vocab,
-        enc,
-        questions,
+        enc: Corpus::Memory(enc),
+        questions: Some(s.sections),
     })
 }
 
@@ -129,15 +138,15 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     };
     let opened = device::open(cfg.device, &cfg)?;
     let data = match (&a.resume, &a.corpus.corpus) {
-        (Some(ck), None) => load_data(&cfg, vocab)
+        (Some(ck), None) => load_data(&cfg, vocab, &a.cache)
             .with_context(|| format!("the corpus recorded in checkpoint '{}'", ck.display()))?,
-        _ => load_data(&cfg, vocab)?,
+        _ => load_data(&cfg, vocab, &a.cache)?,
     };
     println!("device: {}", opened.label());
     println!(
         "corpus: {}: {} words, {} in vocabulary ({} distinct kept, min-count {})",
         data.name,
-        thousands(data.enc.raw_words),
+        thousands(data.enc.raw_words()),
         thousands(data.enc.words()),
         thousands(data.vocab.len() as u64),
         cfg.corpus.min_count
@@ -157,7 +166,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     };
     let settings_json = cfg.checkpoint_json()?;
     let mut hooks = RunHooks {
-        progress: Progress::new(data.enc.raw_words * cfg.train.epochs as u64),
+        progress: Progress::new(data.enc.raw_words() * cfg.train.epochs as u64),
         vocab: &data.vocab,
         cfg: &cfg.train,
         analogies,

@@ -137,6 +137,18 @@ pub fn load(
     min_count: u64,
     max_vocab: Option<usize>,
 ) -> Result<(Vocab, Encoded)> {
+    let vocab = vocabulary(src, opts, min_count, max_vocab)?;
+    let enc = encode(src, opts, &vocab)?;
+    Ok((vocab, enc))
+}
+
+/// Counts the words of `src` into a vocabulary (`min_count`, `max_vocab`).
+pub fn vocabulary(
+    src: &Source,
+    opts: ReadOptions,
+    min_count: u64,
+    max_vocab: Option<usize>,
+) -> Result<Vocab> {
     let mut counter = Counter::default();
     let mut raw = 0u64;
     scan(src, opts, |ev| match ev {
@@ -164,43 +176,87 @@ pub fn load(
             src.name()
         )));
     }
-    let enc = encode(src, opts, &vocab)?;
-    Ok((vocab, enc))
+    Ok(vocab)
+}
+
+/// Where encoded ids go, in order: memory (`Vec<u32>`) or a cache file
+/// ([`crate::input::cache::CacheWriter`]).
+pub trait IdSink {
+    fn push(&mut self, id: u32) -> Result<()>;
+}
+
+impl IdSink for Vec<u32> {
+    #[inline]
+    fn push(&mut self, id: u32) -> Result<()> {
+        Vec::push(self, id);
+        Ok(())
+    }
 }
 
 /// Encodes `src` with a given vocabulary (out-of-vocabulary words dropped).
 pub fn encode(src: &Source, opts: ReadOptions, vocab: &Vocab) -> Result<Encoded> {
     let mut enc = Encoded::default();
+    let (raw, _) = encode_into(src, opts, vocab, &mut enc.tokens)?;
+    enc.raw_words = raw;
+    enc.tokens.shrink_to_fit();
+    Ok(enc)
+}
+
+/// Encodes `src` with `vocab` into `sink`; returns the raw words read and the words kept.
+pub fn encode_into(
+    src: &Source,
+    opts: ReadOptions,
+    vocab: &Vocab,
+    sink: &mut impl IdSink,
+) -> Result<(u64, u64)> {
+    let (mut raw, mut words) = (0u64, 0u64);
+    // Whether the last id pushed was a word (a line end after one is a sentence break).
+    let mut after_word = false;
+    let mut failed = None;
     let eos = vocab.id(EOS);
+    let mut push = |id: u32, failed: &mut Option<Error>| {
+        if failed.is_none() {
+            if let Err(e) = sink.push(id) {
+                *failed = Some(e);
+            }
+        }
+    };
     scan(src, opts, |ev| match ev {
         Event::Word(w) => {
-            enc.raw_words += 1;
+            raw += 1;
             if let Some(id) = vocab.id(w) {
-                enc.tokens.push(id);
+                push(id, &mut failed);
+                words += 1;
+                after_word = true;
             }
         }
         Event::LineEnd => match opts.format {
             CorpusFormat::Ptb => {
-                enc.raw_words += 1;
+                raw += 1;
                 if let Some(id) = eos {
-                    enc.tokens.push(id);
+                    push(id, &mut failed);
+                    words += 1;
+                    after_word = true;
                 }
             }
             CorpusFormat::Plain => {
-                if enc.tokens.last().is_some_and(|&t| t != SENTENCE_BREAK) {
-                    enc.tokens.push(SENTENCE_BREAK);
+                if after_word {
+                    push(SENTENCE_BREAK, &mut failed);
+                    after_word = false;
                 }
             }
         },
     })?;
-    if enc.words() == 0 {
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if words == 0 {
         return Err(Error::Input(format!(
             "corpus '{}' has no word of the vocabulary; train on the corpus the vocabulary came from",
             src.name()
         )));
     }
-    enc.tokens.shrink_to_fit();
-    Ok(enc)
+    Ok((raw, words))
 }
 
 #[cfg(test)]

@@ -1,0 +1,265 @@
+//! `encode`, and how every command gets its encoded corpus: from the reuse cache when it holds this
+//! corpus with these vocabulary settings (checked, never trusted), else by reading the text into a
+//! new cache; in memory when the ids fit `--memory-budget`, else streamed from the cache file.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+
+use super::{CacheArgs, EncodeArgs, FlagContext};
+use crate::input::cache::{CacheFile, CacheWriter, Fnv, Refused};
+use crate::input::corpus::{self, Encoded, Source};
+use crate::input::vocab::Vocab;
+use crate::train::progress::thousands;
+use crate::train::session::Corpus;
+use crate::train::CorpusConfig;
+
+/// Bytes as MiB, for messages.
+fn fmt_size(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+/// `512M`, `4G`, `1.5G`, `800K`, `1T` or bytes (`K`, `M`, `G`, `T` are powers of 1024; a trailing
+/// `B` or `iB` is allowed).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (num, shift) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 10),
+        Some('M') => (&t[..t.len() - 1], 20),
+        Some('G') => (&t[..t.len() - 1], 30),
+        Some('T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v * ((1u64 << shift) as f64) < 1.8e19 => {
+            Ok((v * (1u64 << shift) as f64) as u64)
+        }
+        _ => Err(format!(
+            "'{s}' is not a size; give bytes or a number with K, M, G or T (e.g. 512M, 4G)"
+        )),
+    }
+}
+
+/// Half the memory available now (`MemAvailable` in /proc/meminfo), or 2 GiB where unknown.
+fn default_budget() -> u64 {
+    let avail = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()
+    });
+    avail.map_or(2 << 30, |kb| kb * 1024 / 2)
+}
+
+impl CacheArgs {
+    /// Bytes the encoded corpus may take in memory.
+    pub fn budget(&self) -> u64 {
+        self.memory_budget.unwrap_or_else(default_budget)
+    }
+
+    /// The cache folder.
+    pub fn dir(&self) -> PathBuf {
+        self.cache_dir.clone().unwrap_or_else(|| {
+            dirs::cache_dir()
+                .unwrap_or_else(std::env::temp_dir)
+                .join("w2v-gpu")
+        })
+    }
+}
+
+/// What a cache is built from: the corpus file's identity (its full path, size and modification
+/// time) and every setting that shapes the vocabulary or the ids.
+fn cache_key(path: &Path, c: &CorpusConfig) -> anyhow::Result<u64> {
+    let full = std::fs::canonicalize(path)
+        .with_context(|| format!("--corpus: cannot read corpus '{}'", path.display()))?;
+    let meta = std::fs::metadata(&full)
+        .with_context(|| format!("--corpus: cannot read corpus '{}'", path.display()))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let mut h = Fnv::default();
+    h.field(&crate::input::cache::VERSION.to_le_bytes())
+        .field(full.as_os_str().as_encoded_bytes())
+        .field(&meta.len().to_le_bytes())
+        .field(&mtime.to_le_bytes())
+        .field(format!("{:?}", c.read).as_bytes())
+        .field(&c.min_count.to_le_bytes())
+        .field(format!("{:?}", c.max_vocab).as_bytes());
+    Ok(h.finish())
+}
+
+/// A corpus read for a run: its name, vocabulary and ids.
+pub(super) struct Loaded {
+    pub name: String,
+    pub vocab: Vocab,
+    pub corpus: Corpus,
+}
+
+/// The cache file of a corpus, opened (built first when missing, stale or damaged, or `force`).
+/// Says in one line on stderr when an existing cache is rebuilt, and why.
+fn cached(
+    path: &Path,
+    c: &CorpusConfig,
+    cache: &CacheArgs,
+    force: bool,
+) -> anyhow::Result<(CacheFile, bool)> {
+    let key = cache_key(path, c)?;
+    let dir = cache.dir();
+    let file = dir.join(format!("corpus-{key:016x}.w2v-ids"));
+    let window = (cache.budget() / 4).max(1) as usize;
+    if !force {
+        match CacheFile::open(&file, key, window) {
+            Ok(f) => return Ok((f, false)),
+            Err(Refused::Missing) => {}
+            Err(Refused::Invalid(why)) => eprintln!(
+                "cache '{}' is not usable: {why}; rebuilding it from '{}'",
+                file.display(),
+                path.display()
+            ),
+            Err(Refused::Io(e)) => return Err(e).flag("--cache-dir"),
+        }
+    }
+    std::fs::create_dir_all(&dir).with_context(|| {
+        format!(
+            "--cache-dir: cannot create '{}'; give a writable folder or --no-cache",
+            dir.display()
+        )
+    })?;
+    let src = Source::File(path.to_path_buf());
+    let vocab = corpus::vocabulary(&src, c.read, c.min_count, c.max_vocab)?;
+    let mut w = CacheWriter::create(&file, key).flag("--cache-dir")?;
+    let (raw, _) = corpus::encode_into(&src, c.read, &vocab, &mut w)?;
+    w.finish(&vocab, raw).flag("--cache-dir")?;
+    let f = CacheFile::open(&file, key, window).map_err(|r| match r {
+        Refused::Io(e) => anyhow::Error::new(e),
+        other => anyhow::anyhow!(
+            "cache '{}' was written but does not read back: {other:?}",
+            file.display()
+        ),
+    })?;
+    Ok((f, true))
+}
+
+/// The corpus at `path` for a run: through the cache unless `--no-cache`, in memory when its ids
+/// fit the budget. With `vocab` (a resumed run), the ids are that vocabulary's.
+pub(super) fn load_file(
+    path: &Path,
+    c: &CorpusConfig,
+    vocab: Option<Vocab>,
+    cache: &CacheArgs,
+) -> anyhow::Result<Loaded> {
+    let name = path.display().to_string();
+    let src = Source::File(path.to_path_buf());
+    if cache.no_cache {
+        let vocab = match vocab {
+            Some(v) => v,
+            None => corpus::vocabulary(&src, c.read, c.min_count, c.max_vocab)?,
+        };
+        let enc = corpus::encode(&src, c.read, &vocab)?;
+        return Ok(Loaded {
+            name,
+            vocab,
+            corpus: Corpus::Memory(enc),
+        });
+    }
+    let (file, _) = cached(path, c, cache, false)?;
+    if let Some(v) = vocab {
+        if &v != file.vocab() {
+            // A checkpoint's vocabulary that is not the cache's: encode with it, as before.
+            let enc = corpus::encode(&src, c.read, &v)?;
+            return Ok(Loaded {
+                name,
+                vocab: v,
+                corpus: Corpus::Memory(enc),
+            });
+        }
+    }
+    let vocab = file.vocab().clone();
+    let corpus = if file.id_bytes() <= cache.budget() {
+        Corpus::Memory(Encoded {
+            tokens: file.load_all()?,
+            raw_words: file.header().raw_words,
+        })
+    } else {
+        eprintln!(
+            "corpus: its ids ({}) exceed --memory-budget {}: training reads them from '{}' in chunks",
+            fmt_size(file.id_bytes()),
+            fmt_size(cache.budget()),
+            file.path().display()
+        );
+        Corpus::File(file)
+    };
+    Ok(Loaded {
+        name,
+        vocab,
+        corpus,
+    })
+}
+
+/// `encode`: builds the cache of `--corpus` (or finds it valid), then times loading it.
+pub(super) fn encode(a: &EncodeArgs) -> anyhow::Result<()> {
+    let c = a.corpus.config();
+    let Some(path) = &c.path else {
+        anyhow::bail!("encode needs --corpus FILE: the text to encode into the cache");
+    };
+    if a.cache.no_cache {
+        anyhow::bail!("encode builds the cache; --no-cache leaves nothing to build (drop it)");
+    }
+    let bytes = std::fs::metadata(path)
+        .with_context(|| format!("--corpus: cannot read corpus '{}'", path.display()))?
+        .len();
+    let t0 = Instant::now();
+    let (file, built) = cached(path, &c, &a.cache, a.force)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let h = *file.header();
+    let mb = bytes as f64 / 1e6;
+    if built {
+        println!(
+            "encoded '{}': {} words ({} in vocabulary, {} distinct kept), {mb:.1} MB of text in {secs:.2} s: {:.1}M words/s, {:.1} MB/s",
+            path.display(),
+            thousands(h.raw_words),
+            thousands(h.words),
+            thousands(file.vocab().len() as u64),
+            h.raw_words as f64 / secs.max(1e-9) / 1e6,
+            mb / secs.max(1e-9),
+        );
+    } else {
+        println!(
+            "cache of '{}' is current and checked ({secs:.2} s)",
+            path.display()
+        );
+    }
+    let t1 = Instant::now();
+    let ids = file.load_all()?;
+    let load = t1.elapsed().as_secs_f64();
+    println!(
+        "cache '{}': {} tokens ({}); loading it took {load:.3} s: {:.0}M words/s",
+        file.path().display(),
+        thousands(ids.len() as u64),
+        fmt_size(file.id_bytes()),
+        h.raw_words as f64 / load.max(1e-9) / 1e6
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_with_binary_suffixes() {
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+        assert_eq!(parse_size("1.5k"), Ok(1536));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        for bad in ["", "G", "-1G", "0", "12X", "nanG", "99999999T"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+}
