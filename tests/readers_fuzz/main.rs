@@ -1,5 +1,5 @@
 //! Seeded mutation fuzzing of every file reader (vectors text and binary, checkpoints, analogy
-//! questions, word pairs): no panic, no abort, no hang and a bounded allocation on hostile input.
+//! questions, word pairs, the encoded-corpus cache): no panic, no abort, no hang and a bounded allocation on hostile input.
 //!
 //! Each reader starts from small valid files this test writes itself and reads mutated copies:
 //! bit flips, byte insertions and deletions, truncations, numbers replaced by huge, zero or
@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod cache;
 mod mutate;
 
 use mutate::{mutate, mutate_checkpoint, Rng};
@@ -92,7 +93,7 @@ fn reserve(size: usize) {
 static ALLOC: CappedAlloc = CappedAlloc;
 
 /// Start time (ms since the watchdog began, 0 = idle) and case of each reader's running case.
-static RUNNING: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+static RUNNING: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
 
 /// Aborts the binary when any reader's case runs over [`HANG`] (a hang cannot be caught).
 fn watchdog() -> Instant {
@@ -126,7 +127,7 @@ struct Reader {
     read: fn(&Path) -> Result<(), String>,
 }
 
-const READERS: [Reader; 5] = [
+const READERS: [Reader; 6] = [
     Reader {
         name: "vectors text",
         seeds: |dir| vector_seeds(dir, VectorFormat::Text),
@@ -167,6 +168,12 @@ const READERS: [Reader; 5] = [
             }
             Ok(())
         },
+    },
+    Reader {
+        name: "corpus cache",
+        seeds: cache::seeds,
+        mutate: cache::mutate_cache,
+        read: cache::read,
     },
 ];
 
@@ -431,6 +438,11 @@ fn fuzz_questions() {
 #[test]
 fn fuzz_word_pairs() {
     run(4);
+}
+
+#[test]
+fn fuzz_corpus_cache() {
+    run(5);
 }
 
 /// Inputs the mutator found crashing or fooling the readers before they checked headers and
