@@ -100,21 +100,46 @@ pub(super) struct Loaded {
     pub corpus: Corpus,
 }
 
-/// The cache file of a corpus, opened (built first when missing, stale or damaged, or `force`).
+/// A checked cache: the file, and its ids when they were read into memory.
+struct Opened {
+    file: CacheFile,
+    ids: Option<Vec<u32>>,
+    built: bool,
+}
+
+/// Opens the cache `file` for `key`, reading its ids into memory while checking them when the
+/// file fits `budget`.
+fn open_cache(
+    file: &Path,
+    key: u64,
+    budget: u64,
+) -> std::result::Result<(CacheFile, Option<Vec<u32>>), Refused> {
+    let fits = std::fs::metadata(file).is_ok_and(|m| m.len() <= budget);
+    if fits {
+        let mut ids = Vec::new();
+        let f = CacheFile::open_loaded(file, key, &mut ids)?;
+        Ok((f, Some(ids)))
+    } else {
+        CacheFile::open(file, key, (budget / 4).max(1) as usize).map(|f| (f, None))
+    }
+}
+
+/// The cache of a corpus, opened (built first when missing, stale or damaged, or `force`).
 /// Says in one line on stderr when an existing cache is rebuilt, and why.
-fn cached(
-    path: &Path,
-    c: &CorpusConfig,
-    cache: &CacheArgs,
-    force: bool,
-) -> anyhow::Result<(CacheFile, bool)> {
+fn cached(path: &Path, c: &CorpusConfig, cache: &CacheArgs, force: bool) -> anyhow::Result<Opened> {
     let key = cache_key(path, c)?;
     let dir = cache.dir();
     let file = dir.join(format!("corpus-{key:016x}.w2v-ids"));
-    let window = (cache.budget() / 4).max(1) as usize;
+    let budget = cache.budget();
     if !force {
-        match CacheFile::open(&file, key, window) {
-            Ok(f) => return Ok((f, false)),
+        match open_cache(&file, key, budget) {
+            Ok((file, ids)) => {
+                return Ok(Opened {
+                    file,
+                    ids,
+                    built: false,
+                })
+            }
             Err(Refused::Missing) => {}
             Err(Refused::Invalid(why)) => eprintln!(
                 "cache '{}' is not usable: {why}; rebuilding it from '{}'",
@@ -124,25 +149,29 @@ fn cached(
             Err(Refused::Io(e)) => return Err(e).flag("--cache-dir"),
         }
     }
+    let src = Source::File(path.to_path_buf());
+    let vocab = corpus::vocabulary(&src, c.read, c.min_count, c.max_vocab)?;
     std::fs::create_dir_all(&dir).with_context(|| {
         format!(
             "--cache-dir: cannot create '{}'; give a writable folder or --no-cache",
             dir.display()
         )
     })?;
-    let src = Source::File(path.to_path_buf());
-    let vocab = corpus::vocabulary(&src, c.read, c.min_count, c.max_vocab)?;
     let mut w = CacheWriter::create(&file, key).flag("--cache-dir")?;
     let (raw, _) = corpus::encode_into(&src, c.read, &vocab, &mut w)?;
     w.finish(&vocab, raw).flag("--cache-dir")?;
-    let f = CacheFile::open(&file, key, window).map_err(|r| match r {
+    let (f, ids) = open_cache(&file, key, budget).map_err(|r| match r {
         Refused::Io(e) => anyhow::Error::new(e),
         other => anyhow::anyhow!(
             "cache '{}' was written but does not read back: {other:?}",
             file.display()
         ),
     })?;
-    Ok((f, true))
+    Ok(Opened {
+        file: f,
+        ids,
+        built: true,
+    })
 }
 
 /// The corpus at `path` for a run: through the cache unless `--no-cache`, in memory when its ids
@@ -167,7 +196,7 @@ pub(super) fn load_file(
             corpus: Corpus::Memory(enc),
         });
     }
-    let (file, _) = cached(path, c, cache, false)?;
+    let Opened { file, ids, .. } = cached(path, c, cache, false)?;
     if let Some(v) = vocab {
         if &v != file.vocab() {
             // A checkpoint's vocabulary that is not the cache's: encode with it, as before.
@@ -180,9 +209,9 @@ pub(super) fn load_file(
         }
     }
     let vocab = file.vocab().clone();
-    let corpus = if file.id_bytes() <= cache.budget() {
+    let corpus = if let Some(tokens) = ids {
         Corpus::Memory(Encoded {
-            tokens: file.load_all()?,
+            tokens,
             raw_words: file.header().raw_words,
         })
     } else {
@@ -214,10 +243,11 @@ pub(super) fn encode(a: &EncodeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("--corpus: cannot read corpus '{}'", path.display()))?
         .len();
     let t0 = Instant::now();
-    let (file, built) = cached(path, &c, &a.cache, a.force)?;
+    let Opened { file, built, .. } = cached(path, &c, &a.cache, a.force)?;
     let secs = t0.elapsed().as_secs_f64();
     let h = *file.header();
     let mb = bytes as f64 / 1e6;
+    let rate = |words: u64, s: f64| words as f64 / s.max(1e-9) / 1e6;
     if built {
         println!(
             "encoded '{}': {} words ({} in vocabulary, {} distinct kept), {mb:.1} MB of text in {secs:.2} s: {:.1}M words/s, {:.1} MB/s",
@@ -225,24 +255,28 @@ pub(super) fn encode(a: &EncodeArgs) -> anyhow::Result<()> {
             thousands(h.raw_words),
             thousands(h.words),
             thousands(file.vocab().len() as u64),
-            h.raw_words as f64 / secs.max(1e-9) / 1e6,
+            rate(h.raw_words, secs),
             mb / secs.max(1e-9),
         );
-    } else {
-        println!(
-            "cache of '{}' is current and checked ({secs:.2} s)",
-            path.display()
-        );
     }
+    // What a run does with a cache hit whose ids fit in memory: check and read them in one pass.
     let t1 = Instant::now();
-    let ids = file.load_all()?;
+    let mut ids = Vec::new();
+    CacheFile::open_loaded(file.path(), h.key, &mut ids).map_err(|r| {
+        anyhow::anyhow!(
+            "cache '{}' does not read back: {r:?}",
+            file.path().display()
+        )
+    })?;
     let load = t1.elapsed().as_secs_f64();
     println!(
-        "cache '{}': {} tokens ({}); loading it took {load:.3} s: {:.0}M words/s",
+        "cache '{}'{}: {} tokens ({}); checked and loaded in {load:.3} s: {:.0}M words/s, {:.0} MB/s",
         file.path().display(),
+        if built { "" } else { " is current" },
         thousands(ids.len() as u64),
         fmt_size(file.id_bytes()),
-        h.raw_words as f64 / load.max(1e-9) / 1e6
+        rate(h.raw_words, load),
+        file.id_bytes() as f64 / 1e6 / load.max(1e-9),
     );
     Ok(())
 }

@@ -308,6 +308,29 @@ impl CacheFile {
         key: u64,
         window_tokens: usize,
     ) -> std::result::Result<CacheFile, Refused> {
+        Self::open_into(path, key, window_tokens, None)
+    }
+
+    /// [`CacheFile::open`] that also reads every id into `ids` while it checks them (one pass
+    /// over the file instead of two, for a corpus that fits in memory).
+    pub fn open_loaded(
+        path: &Path,
+        key: u64,
+        ids: &mut Vec<u32>,
+    ) -> std::result::Result<CacheFile, Refused> {
+        let f = Self::open_into(path, key, usize::MAX, Some(ids))?;
+        if cfg!(target_endian = "big") {
+            ids.iter_mut().for_each(|v| *v = u32::from_le(*v));
+        }
+        Ok(f)
+    }
+
+    fn open_into(
+        path: &Path,
+        key: u64,
+        window_tokens: usize,
+        into: Option<&mut Vec<u32>>,
+    ) -> std::result::Result<CacheFile, Refused> {
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Refused::Missing),
@@ -345,25 +368,56 @@ impl CacheFile {
         }
         let vocab = parse_vocab(&v).map_err(Refused::Invalid)?;
         let mut crc = crc32fast::Hasher::new();
-        let mut block = vec![0u8; READ_BLOCK];
-        let (mut at, mut words) = (HEADER_LEN as u64, 0u64);
+        // Read into the caller's memory when loading (one pass), else through one block.
+        let mut block = Vec::new();
+        let body: &mut [u8] = match into {
+            Some(ids) => {
+                ids.clear();
+                ids.resize(header.tokens as usize, 0);
+                bytemuck::cast_slice_mut(ids.as_mut_slice())
+            }
+            None => {
+                block.resize(READ_BLOCK, 0);
+                &mut block
+            }
+        };
+        let whole = body.len() as u64 == 4 * header.tokens;
+        let n_vocab = vocab.len() as u64;
+        // Checks a block of ids: its checksum, its words, whether one is beyond the vocabulary.
+        let check = |part: &[u8]| {
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(part);
+            let (mut words, mut beyond) = (0u64, false);
+            for id in part.chunks_exact(4) {
+                let id = u32::from_le_bytes(id.try_into().expect("4 bytes"));
+                let word = id != SENTENCE_BREAK;
+                words += word as u64;
+                beyond |= word & (id as u64 >= n_vocab);
+            }
+            (crc, words, beyond)
+        };
+        let (mut words, mut beyond) = (0u64, false);
+        let mut at = HEADER_LEN as u64;
         while at < vocab_start {
             let n = (vocab_start - at).min(READ_BLOCK as u64) as usize;
-            file.read_exact_at(&mut block[..n], at).map_err(io)?;
-            crc.update(&block[..n]);
-            for id in block[..n].chunks_exact(4) {
-                let id = u32::from_le_bytes(id.try_into().expect("4 bytes"));
-                if id != SENTENCE_BREAK {
-                    if id as usize >= vocab.len() {
-                        return Err(Refused::Invalid(format!(
-                            "it is damaged: it holds id {id}, beyond its {}-word vocabulary",
-                            vocab.len()
-                        )));
-                    }
-                    words += 1;
-                }
-            }
+            let o = if whole {
+                (at - HEADER_LEN as u64) as usize
+            } else {
+                0
+            };
+            let part = &mut body[o..o + n];
+            file.read_exact_at(part, at).map_err(io)?;
+            let (c, w, b) = check(part);
+            crc.combine(&c);
+            words += w;
+            beyond |= b;
             at += n as u64;
+        }
+        if beyond {
+            return Err(Refused::Invalid(format!(
+                "it is damaged: it holds ids beyond its {}-word vocabulary",
+                vocab.len()
+            )));
         }
         crc.update(&v);
         if crc.finalize() != header.body_crc {
@@ -462,6 +516,9 @@ mod tests {
             (7, 6, 77)
         );
         assert_eq!(c.load_all().unwrap(), IDS);
+        let mut ids = Vec::new();
+        CacheFile::open_loaded(&p, 5, &mut ids).unwrap();
+        assert_eq!(ids, IDS);
         let mut w = [0u32; 3];
         c.read_ids(2, &mut w).unwrap();
         assert_eq!(w, IDS[2..5]);

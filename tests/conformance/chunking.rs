@@ -7,7 +7,9 @@
 
 use w2v_gpu::backend::Backend;
 use w2v_gpu::input::corpus::Encoded;
-use w2v_gpu::train::plan::{Batch, ModelKind, SPAN_LEN};
+#[cfg(any(feature = "emulator", feature = "cuda"))]
+use w2v_gpu::train::plan::Batch;
+use w2v_gpu::train::plan::{ModelKind, SPAN_LEN};
 use w2v_gpu::train::sampler::NegativeMode;
 use w2v_gpu::train::session::CorpusIds;
 use w2v_gpu::train::TrainConfig;
@@ -15,7 +17,9 @@ use w2v_gpu::train::TrainConfig;
 #[cfg(any(feature = "emulator", feature = "cuda"))]
 use crate::common::devices::KernelDevice;
 use crate::common::devices::{conformance, TestDevice};
-use crate::common::fixture::{batch, rel_err, step_cfg, Model, Step};
+use crate::common::fixture::rel_err;
+#[cfg(any(feature = "emulator", feature = "cuda"))]
+use crate::common::fixture::{batch, step_cfg, Model, Step};
 
 /// Asserts `got` and `want` are equal bit for bit, naming how many elements differ and the first.
 fn same_bits(what: &str, got: &[f32], want: &[f32]) {

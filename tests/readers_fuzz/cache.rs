@@ -77,6 +77,11 @@ pub fn read(p: &Path) -> Result<(), String> {
         Err(Refused::Io(e)) => return Err(e.to_string()),
     };
     let ids = f.load_all().map_err(|e| e.to_string())?;
+    // The one-pass open that loads while it checks accepts the same file and reads the same ids.
+    let mut loaded = Vec::new();
+    if CacheFile::open_loaded(p, KEY, &mut loaded).is_err() || loaded != ids {
+        return Err("accepted by open but not by open_loaded, or other ids".into());
+    }
     let words = ids.iter().filter(|&&t| t != SENTENCE_BREAK).count() as u64;
     let v = f.vocab().len();
     if ids.len() != f.tokens()
