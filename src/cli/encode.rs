@@ -100,6 +100,45 @@ pub(super) struct Loaded {
     pub corpus: Corpus,
 }
 
+/// A bar over the words encoded into a cache (hidden when stderr is not a terminal).
+fn encoding_bar(words: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let target = if std::io::stderr().is_terminal() {
+        indicatif::ProgressDrawTarget::stderr_with_hz(5)
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    };
+    let bar = indicatif::ProgressBar::with_draw_target(Some(words), target);
+    let style = indicatif::ProgressStyle::with_template(
+        "encoding into the cache {bar:30.cyan/blue} {percent:>3}% {human_pos}/{human_len} words  {per_sec:.green}  ETA {eta}",
+    )
+    .expect("the template is valid")
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}
+
+/// The cache writer as the encoder's sink, moving the bar every 2^20 words.
+struct Counted<'a> {
+    w: &'a mut CacheWriter,
+    bar: &'a indicatif::ProgressBar,
+    words: u64,
+}
+
+impl corpus::IdSink for Counted<'_> {
+    #[inline]
+    fn push(&mut self, id: u32) -> crate::Result<()> {
+        self.w.push(id)?;
+        if id != crate::train::plan::SENTENCE_BREAK {
+            self.words += 1;
+            if self.words % (1 << 20) == 0 {
+                self.bar.set_position(self.words);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A checked cache: the file, and its ids when they were read into memory.
 struct Opened {
     file: CacheFile,
@@ -158,7 +197,14 @@ fn cached(path: &Path, c: &CorpusConfig, cache: &CacheArgs, force: bool) -> anyh
         )
     })?;
     let mut w = CacheWriter::create(&file, key).flag("--cache-dir")?;
-    let (raw, _) = corpus::encode_into(&src, c.read, &vocab, &mut w)?;
+    let bar = encoding_bar(vocab.total());
+    let mut sink = Counted {
+        w: &mut w,
+        bar: &bar,
+        words: 0,
+    };
+    let (raw, _) = corpus::encode_into(&src, c.read, &vocab, &mut sink)?;
+    bar.finish_and_clear();
     w.finish(&vocab, raw).flag("--cache-dir")?;
     let (f, ids) = open_cache(&file, key, budget).map_err(|r| match r {
         Refused::Io(e) => anyhow::Error::new(e),
@@ -259,22 +305,34 @@ pub(super) fn encode(a: &EncodeArgs) -> anyhow::Result<()> {
             mb / secs.max(1e-9),
         );
     }
-    // What a run does with a cache hit whose ids fit in memory: check and read them in one pass.
+    // What a run does with a cache hit: check the ids and read them into memory in one pass when
+    // they fit the budget, else check them a block at a time (training then reads chunks).
     let t1 = Instant::now();
-    let mut ids = Vec::new();
-    CacheFile::open_loaded(file.path(), h.key, &mut ids).map_err(|r| {
+    let fits = file.id_bytes() <= a.cache.budget();
+    let back = |r: Refused| {
         anyhow::anyhow!(
             "cache '{}' does not read back: {r:?}",
             file.path().display()
         )
-    })?;
+    };
+    if fits {
+        let mut ids = Vec::new();
+        CacheFile::open_loaded(file.path(), h.key, &mut ids).map_err(back)?;
+    } else {
+        CacheFile::open(file.path(), h.key, 1).map_err(back)?;
+    }
     let load = t1.elapsed().as_secs_f64();
     println!(
-        "cache '{}'{}: {} tokens ({}); checked and loaded in {load:.3} s: {:.0}M words/s, {:.0} MB/s",
+        "cache '{}'{}: {} tokens ({}); {} in {load:.3} s: {:.0}M words/s, {:.0} MB/s",
         file.path().display(),
         if built { "" } else { " is current" },
-        thousands(ids.len() as u64),
+        thousands(h.tokens),
         fmt_size(file.id_bytes()),
+        if fits {
+            "checked and loaded into memory"
+        } else {
+            "checked (beyond --memory-budget, so not loaded)"
+        },
         rate(h.raw_words, load),
         file.id_bytes() as f64 / 1e6 / load.max(1e-9),
     );

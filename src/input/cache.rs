@@ -160,15 +160,6 @@ fn parse_vocab(b: &[u8]) -> std::result::Result<Vocab, String> {
     Ok(Vocab::from_parts(words, counts))
 }
 
-/// The temporary sibling a cache is written to before it is renamed into place.
-fn temp_sibling(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.partial", std::process::id()))
-}
-
 /// Writes a cache file as ids arrive: [`CacheWriter::push`] each id, then
 /// [`CacheWriter::finish`] with the vocabulary. Dropped unfinished (an error, a full disk), it
 /// removes its temporary file and leaves any earlier cache at `path` as it was.
@@ -184,7 +175,7 @@ pub struct CacheWriter {
 impl CacheWriter {
     /// Starts the cache `path` for `key`.
     pub fn create(path: &Path, key: u64) -> Result<CacheWriter> {
-        let tmp = temp_sibling(path);
+        let tmp = crate::output::fsutil::temp_sibling(path);
         let file = File::create(&tmp).map_err(|e| Error::io("cannot write cache", &tmp, e))?;
         let mut w = CacheWriter {
             path: path.to_path_buf(),

@@ -34,7 +34,8 @@ pub fn check_writable(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn temp_sibling(path: &Path) -> PathBuf {
+/// The temporary sibling `path` is written to before it is renamed into place.
+pub(crate) fn temp_sibling(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

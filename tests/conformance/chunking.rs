@@ -6,7 +6,9 @@
 //! agrees to first order.
 
 use w2v_gpu::backend::Backend;
+use w2v_gpu::input::cache::{CacheFile, CacheWriter};
 use w2v_gpu::input::corpus::Encoded;
+use w2v_gpu::input::vocab::Vocab;
 #[cfg(any(feature = "emulator", feature = "cuda"))]
 use w2v_gpu::train::plan::Batch;
 use w2v_gpu::train::plan::{ModelKind, SPAN_LEN};
@@ -104,30 +106,19 @@ conformance!(
     [emulated, cuda]
 );
 
-/// The corpus as a cache file gives it to a session: not in memory, read `window` tokens at a time.
-struct Windowed<'a>(&'a Encoded, usize);
-
-impl CorpusIds for Windowed<'_> {
-    fn len(&self) -> usize {
-        self.0.tokens.len()
+/// `enc` written to a cache file in `dir` and opened to be read `window` tokens at a time.
+fn cache_file(dir: &std::path::Path, enc: &Encoded, vocab: &Vocab, window: usize) -> CacheFile {
+    let path = dir.join("corpus.w2v-ids");
+    let mut w = CacheWriter::create(&path, 1).unwrap();
+    for &t in &enc.tokens {
+        w.push(t).unwrap();
     }
-    fn raw_words(&self) -> u64 {
-        self.0.raw_words
-    }
-    fn in_memory(&self) -> Option<&[u32]> {
-        None
-    }
-    fn read(&self, start: usize, out: &mut [u32]) -> w2v_gpu::Result<()> {
-        out.copy_from_slice(&self.0.tokens[start..start + out.len()]);
-        Ok(())
-    }
-    fn chunk_tokens(&self) -> usize {
-        self.1
-    }
+    w.finish(vocab, enc.raw_words).unwrap();
+    CacheFile::open(&path, 1, window).unwrap()
 }
 
-/// Whole runs (2 epochs, one worker) with the corpus in memory and read in host chunks of a
-/// quarter of it (and, on a CUDA device, through a device chunk of 2 spans): the same vectors.
+/// Whole runs (2 epochs, one worker) with the corpus in memory and read from a cache file in host
+/// chunks of a quarter of it (and, on a CUDA device, through a device chunk of 2 spans): the same vectors.
 fn host_chunks<T: TestDevice>(dev: &T, chunked_device: Option<T::B>) {
     let (vocab, enc, _) = crate::common::corpus(5, 80);
     let n = enc.tokens.len();
@@ -148,13 +139,16 @@ fn host_chunks<T: TestDevice>(dev: &T, chunked_device: Option<T::B>) {
         w2v_gpu::train::train(b, corpus, &vocab, &cfg, step, None, &mut hooks).unwrap()
     };
     let memory = run(&b, &enc);
-    let windowed = run(&b, &Windowed(&enc, n / 4));
+    let dir = tempfile::tempdir().unwrap();
+    let file = cache_file(dir.path(), &enc, &vocab, n / 4);
+    assert!(file.in_memory().is_none() && file.chunk_tokens() < n);
+    let windowed = run(&b, &file);
     assert_eq!(windowed.words, memory.words);
     assert_eq!(windowed.epochs.len(), 2);
     same_bits("host chunks changed W_in", &windowed.w_in, &memory.w_in);
     same_bits("host chunks changed W_out", &windowed.w_out, &memory.w_out);
     if let Some(small) = chunked_device {
-        let both = run(&small, &Windowed(&enc, n / 4));
+        let both = run(&small, &file);
         same_bits("device chunks changed W_in", &both.w_in, &memory.w_in);
         same_bits("device chunks changed W_out", &both.w_out, &memory.w_out);
     }
