@@ -25,9 +25,12 @@ pub enum Error {
     /// A device could not be used: what failed, versions involved, what to do.
     #[error("{0}")]
     Device(String),
-    /// Training stopped because the loss stopped being a finite number.
+    /// Training stopped because the loss or a weight stopped being a finite number.
     #[error("{0}")]
     Diverged(String),
+    /// Training stopped between batches because it was asked to (a signal): where it stopped.
+    #[error("{0}")]
+    Stopped(String),
 }
 
 impl Error {

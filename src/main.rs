@@ -4,9 +4,8 @@
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::Parser;
 
-use w2v_gpu::cli::{self, Cli};
+use w2v_gpu::cli;
 
 fn main() -> ExitCode {
     // A bug must still end in one line, not a backtrace.
@@ -18,7 +17,7 @@ fn main() -> ExitCode {
         }
         eprintln!("error: internal error, please report it: {msg}");
     }));
-    let parsed = match Cli::try_parse() {
+    let parsed = match cli::parse() {
         Ok(c) => c,
         Err(e) => {
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
@@ -29,10 +28,10 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::from(2);
             }
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid command line");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("error: {first}; see --help");
+            eprintln!(
+                "error: {}; see --help",
+                clap_one_line(&e.render().to_string())
+            );
             return ExitCode::from(2);
         }
     };
@@ -40,7 +39,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
-            ExitCode::FAILURE
+            ExitCode::from(cli::exit_status(&e))
         }
     }
 }
@@ -56,4 +55,55 @@ fn one_line(e: &anyhow::Error) -> String {
         }
     }
     parts.join(": ")
+}
+
+/// clap's whole error (the problem, the missing arguments, its "a similar argument exists" tip,
+/// the usage line) as one line: its lines joined by `; `, blank lines and the closing "try
+/// '--help'" dropped.
+fn clap_one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .collect();
+    let mut out = String::new();
+    let mut in_list = false;
+    for line in lines {
+        let line = line.strip_prefix("error: ").unwrap_or(line);
+        let heading = line.starts_with("tip:") || line.starts_with("Usage:");
+        // A list under a line ending in ':' continues that line, its items joined by ", ".
+        if out.ends_with(':') && !heading {
+            out.push(' ');
+            in_list = true;
+        } else if in_list && !heading {
+            out.push_str(", ");
+        } else if !out.is_empty() {
+            out.push_str("; ");
+            in_list = false;
+        }
+        out.push_str(line);
+    }
+    if out.is_empty() {
+        out.push_str("invalid command line");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clap_one_line;
+
+    #[test]
+    fn clap_errors_keep_the_tip_the_missing_arguments_and_the_usage() {
+        let text = "error: unexpected argument '--dimm' found\n\n  tip: a similar argument exists: '--dim'\n\nUsage: w2v-gpu train --dim <N>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            clap_one_line(text),
+            "unexpected argument '--dimm' found; tip: a similar argument exists: '--dim'; Usage: w2v-gpu train --dim <N>"
+        );
+        let text = "error: the following required arguments were not provided:\n  --vectors <FILE>\n  <WORD>\n\nUsage: w2v-gpu similar --vectors <FILE>\n";
+        assert_eq!(
+            clap_one_line(text),
+            "the following required arguments were not provided: --vectors <FILE>, <WORD>; Usage: w2v-gpu similar --vectors <FILE>"
+        );
+    }
 }

@@ -1,64 +1,9 @@
 //! The binary end to end: every bad input fails with one `error:` line and leaves no file behind;
 //! the commands that succeed produce what they promise.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_w2v-gpu");
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        // The encoded-corpus cache goes to a scratch folder, not the user's.
-        .env(
-            "XDG_CACHE_HOME",
-            std::env::temp_dir().join("w2v-gpu-test-cache"),
-        )
-        .output()
-        .expect("the binary runs")
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    v.sort();
-    v
-}
-
-/// Asserts a failed run: non-zero exit, one stderr line starting `error:` that mentions `needle`,
-/// no panic, and no file created in `dir`.
-fn assert_one_line_error(dir: &Path, args: &[&str], needle: &str) {
-    let before = files(dir);
-    let out = run(dir, args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{args:?} succeeded");
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "{args:?}: stderr is not one line:\n{stderr}"
-    );
-    assert!(lines[0].starts_with("error: "), "{args:?}: {stderr}");
-    assert!(
-        lines[0].contains(needle),
-        "{args:?}: '{needle}' not in {stderr}"
-    );
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "{stderr}"
-    );
-    // A cause is said once, not again by each layer of context.
-    assert!(lines[0].matches("(os error").count() <= 1, "{stderr}");
-    assert_eq!(files(dir), before, "{args:?} left files behind");
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    std::fs::write(dir.join(name), text).unwrap();
-    name.to_string()
-}
+use common::bin::{assert_one_line_error, run, stdout, synthetic_corpus, write};
 
 #[test]
 fn bad_inputs_fail_with_one_line_and_no_partial_output() {
@@ -213,15 +158,6 @@ fn unreadable_corpus_is_one_line() {
     );
 }
 
-fn stdout(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
 #[test]
 fn builtin_corpus_trains_saves_and_answers_queries() {
     let tmp = tempfile::tempdir().unwrap();
@@ -300,16 +236,7 @@ fn builtin_corpus_trains_saves_and_answers_queries() {
 fn resuming_a_checkpoint_with_one_thread_equals_the_uninterrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    stdout(&run(
-        d,
-        &[
-            "synthetic",
-            "--output",
-            "c.txt",
-            "--sentences-per-word",
-            "60",
-        ],
-    ));
+    synthetic_corpus(d, 60);
     let common = [
         "--corpus",
         "c.txt",

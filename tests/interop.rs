@@ -630,3 +630,208 @@ fn gensim_comparison_script_runs() {
         assert!(stdout.contains(row), "no row {row:?} in:\n{stdout}");
     }
 }
+
+const GENSIM_QUERIES: &str = r#"
+import json, sys
+from gensim.models import KeyedVectors
+kv = KeyedVectors.load_word2vec_format(sys.argv[1], binary=True)
+queries = json.loads(open(sys.argv[2]).read())
+out = []
+for q in queries:
+    add = kv.most_similar(positive=q["pos"], negative=q["neg"], topn=8)
+    mul = kv.most_similar_cosmul(positive=q["pos"], negative=q["neg"], topn=8)
+    out.append({"add": [w for w, _ in add], "mul": [w for w, _ in mul],
+                "odd": kv.doesnt_match(q["pos"] + q["neg"]),
+                "sim": float(kv.similarity(q["pos"][0], (q["pos"] + q["neg"])[-1]))})
+print(json.dumps(out))
+"#;
+
+/// `similar` with several positive and negative words, `--cosmul`, `doesnt-match` and `similarity`
+/// answer as gensim's `most_similar`, `most_similar_cosmul`, `doesnt_match` and `similarity` do on
+/// the same file (random vectors, so no answer is forced by structure).
+#[test]
+#[ignore = "needs the Python env: bash scripts/python-env.sh (scripts/test.sh runs these)"]
+fn queries_equal_gensims() {
+    let py = python();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Lcg(77);
+    let names: Vec<String> = (0..300).map(|i| format!("w{i}")).collect();
+    let data: Vec<f32> = (0..names.len()).flat_map(|_| rng.vec(16, 1.0)).collect();
+    let emb = Embeddings::new(names, 16, data);
+    let bin = dir.path().join("v.bin");
+    write_vectors(&bin, &emb, VectorFormat::Bin).unwrap();
+    let queries: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (vec!["w1", "w2"], vec!["w3"]),
+        (vec!["w10", "w20", "w30"], vec![]),
+        (vec!["w5"], vec!["w6", "w7"]),
+        (vec!["w100", "w200"], vec!["w150", "w250"]),
+    ];
+    let spec = serde_json::json!(queries
+        .iter()
+        .map(|(p, n)| serde_json::json!({"pos": p, "neg": n}))
+        .collect::<Vec<_>>());
+    let qfile = dir.path().join("q.json");
+    std::fs::write(&qfile, spec.to_string()).unwrap();
+    let gensim = run_python(&py, dir.path(), GENSIM_QUERIES, &[&bin, &qfile]);
+    let bin_s = bin.to_str().unwrap();
+    let ours = |args: &[&str]| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
+            .args(args)
+            .args(["--vectors", bin_s, "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let answer_words = |v: &Value| -> Vec<String> {
+        v["neighbours"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["word"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for ((pos, neg), theirs) in queries.iter().zip(gensim.as_array().unwrap()) {
+        let mut args = vec!["similar", "-k", "8"];
+        args.extend(pos);
+        for n in neg {
+            args.extend(["--negative", n]);
+        }
+        assert_eq!(
+            answer_words(&ours(&args)),
+            words(&theirs["add"]),
+            "{pos:?} - {neg:?}"
+        );
+        args.push("--cosmul");
+        assert_eq!(
+            answer_words(&ours(&args)),
+            words(&theirs["mul"]),
+            "cosmul {pos:?} - {neg:?}"
+        );
+        let all: Vec<&str> = pos.iter().chain(neg).copied().collect();
+        let mut odd = vec!["doesnt-match"];
+        odd.extend(&all);
+        assert_eq!(ours(&odd)["doesnt_match"], theirs["odd"], "{all:?}");
+        let sim = ours(&["similarity", all[0], all[all.len() - 1]])["similarity"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            (sim - theirs["sim"].as_f64().unwrap()).abs() < 1e-5,
+            "{all:?}"
+        );
+    }
+}
+
+const LOADS_EXPORTS: &str = r#"
+import json, sys
+import numpy as np
+from gensim.models import KeyedVectors
+from safetensors.numpy import load_file
+d = sys.argv[1]
+out = {}
+for name, binary in [("in.bin", True), ("out.txt", False), ("avg.vec", False)]:
+    kv = KeyedVectors.load_word2vec_format(f"{d}/{name}", binary=binary)
+    out[name] = {"words": list(kv.index_to_key), "vectors": kv.vectors.astype(float).tolist()}
+a = np.load(f"{d}/top.npy")
+vocab = [l.split(" ") for l in open(f"{d}/top.vocab", encoding="utf-8").read().splitlines()]
+out["top.npy"] = {"dtype": str(a.dtype), "shape": list(a.shape), "vectors": a.astype(float).tolist(),
+                  "words": [w for w, _ in vocab], "counts": [int(c) for _, c in vocab]}
+t = load_file(f"{d}/all.safetensors")
+out["all.safetensors"] = {"dtype": str(t["vectors"].dtype), "vectors": t["vectors"].astype(float).tolist(),
+                          "words": bytes(t["words"]).decode("utf-8").split("\n")[:-1],
+                          "counts": [int(c) for c in t["counts"]]}
+print(json.dumps(out))
+"#;
+
+/// `export` writes every format so that the tools load it: gensim reads the bin/text/vec exports of
+/// W_in, W_out and their mean; numpy reads the `.npy` (and its vocabulary file), and
+/// `safetensors.numpy.load_file` reads the vectors, counts and the vocabulary tensor; each holds
+/// exactly the checkpoint's rows.
+#[test]
+#[ignore = "needs the Python env: bash scripts/python-env.sh (scripts/test.sh runs these)"]
+fn tools_load_every_export_format() {
+    let py = python();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Lcg(8);
+    let (v, d) = (7, 4);
+    let ck = Checkpoint {
+        words: ["the", "of", "königin", "x_y", "1999", "<unk>", "rare"]
+            .map(String::from)
+            .to_vec(),
+        counts: vec![500, 300, 40, 20, 9, 5, 1],
+        dim: d,
+        w_in: rng.vec(v * d, 0.5),
+        w_out: rng.vec(v * d, 0.5),
+        adam: None,
+        adam_t: 0,
+        epoch: 2,
+        next_token: 0,
+        settings_json: "{}".into(),
+        seed: 1,
+    };
+    let ckp = dir.path().join("ck.safetensors");
+    save_checkpoint(&ckp, &ck, SaveDtype::F32).unwrap();
+    let export = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
+            .arg("export")
+            .arg(&ckp)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    export(&["-o", "in.bin"]);
+    export(&["-o", "out.txt", "--which", "out"]);
+    export(&["-o", "avg.vec", "--which", "sum"]);
+    export(&["-o", "top.npy", "--limit", "3"]);
+    export(&["-o", "all.safetensors", "--min-count", "5"]);
+    let got = run_python(&py, dir.path(), LOADS_EXPORTS, &[dir.path()]);
+    let avg: Vec<f32> = ck
+        .w_in
+        .iter()
+        .zip(&ck.w_out)
+        .map(|(a, b)| (a + b) / 2.0)
+        .collect();
+    assert_eq!(words(&got["in.bin"]["words"]), ck.words);
+    assert_eq!(
+        floats(&got["in.bin"]["vectors"]),
+        ck.w_in,
+        "binary is exact"
+    );
+    assert_close(
+        &floats(&got["out.txt"]["vectors"]),
+        &ck.w_out,
+        1e-6,
+        "W_out as text",
+    );
+    assert_close(
+        &floats(&got["avg.vec"]["vectors"]),
+        &avg,
+        1e-6,
+        "the mean as .vec",
+    );
+    let top = &got["top.npy"];
+    assert_eq!(top["dtype"], "float32");
+    assert_eq!(top["shape"], serde_json::json!([3, d]));
+    assert_eq!(floats(&top["vectors"]), ck.w_in[..3 * d]);
+    assert_eq!(words(&top["words"]), ck.words[..3]);
+    assert_eq!(top["counts"], serde_json::json!([500, 300, 40]));
+    let all = &got["all.safetensors"];
+    assert_eq!(all["dtype"], "float32");
+    assert_eq!(
+        words(&all["words"]),
+        ck.words[..6],
+        "words counted 5 times or more"
+    );
+    assert_eq!(floats(&all["vectors"]), ck.w_in[..6 * d]);
+    assert_eq!(all["counts"], serde_json::json!([500, 300, 40, 20, 9, 5]));
+}

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::backend::{OptimizerKind, Storage};
 use crate::input::corpus::{CorpusFormat, ReadOptions};
 use crate::output::checkpoint::SaveDtype;
+use crate::output::export::{ExportFormat, Which};
 use crate::output::vectors::VectorFormat;
 use crate::train::model::Init;
 use crate::train::plan::ModelKind;
@@ -27,10 +28,15 @@ pub struct Cli {
 pub enum Command {
     /// Train word vectors (on the built-in corpus when --corpus is not given).
     Train(TrainArgs),
-    /// Nearest neighbours of a word by cosine similarity.
+    /// Nearest neighbours of words added and subtracted (gensim's most_similar); with no words, one
+    /// query a line from standard input.
     Similar(SimilarArgs),
     /// Words closest to B − A + C ("A is to B as C is to ?"), inputs excluded.
     Analogy(AnalogyArgs),
+    /// The word that fits the others least (gensim's doesnt_match).
+    DoesntMatch(DoesntMatchArgs),
+    /// Cosine similarity of two words.
+    Similarity(SimilarityArgs),
     /// Score vectors on analogy questions and word-pair similarity benchmarks.
     Eval(EvalArgs),
     /// Measure training speed (words/s) and peak memory.
@@ -42,6 +48,46 @@ pub enum Command {
     Synthetic(SyntheticArgs),
     /// Encode a corpus into the cache (text to word ids), or check and time the cache it has.
     Encode(EncodeArgs),
+    /// Write a checkpoint's vectors (W_in, W_out or their mean) as word2vec bin/text, .npy with a
+    /// vocabulary file, or safetensors.
+    Export(ExportArgs),
+    /// Print a shell completion script (e.g. `w2v-gpu completions bash > ~/.local/share/bash-completion/completions/w2v-gpu`).
+    Completions(CompletionsArgs),
+    /// Print the manual page in roff (e.g. `w2v-gpu man > w2v-gpu.1; man ./w2v-gpu.1`).
+    Man,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The checkpoint to read (written by train --checkpoint).
+    #[arg(value_name = "CHECKPOINT")]
+    pub checkpoint: PathBuf,
+    /// The file to write; its extension picks the format (.bin, .txt or .vec, .npy, .safetensors)
+    /// unless --format is given. .npy and .safetensors also write NAME.vocab (word count a line).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// The output's format, whatever its extension.
+    #[arg(long, value_enum)]
+    pub format: Option<ExportFormat>,
+    /// Which matrix to export.
+    #[arg(long, value_enum, default_value_t = Which::In)]
+    pub which: Which,
+    /// Export only the first N words (the most frequent).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Export only words counted at least N times in the training corpus.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub min_count: u64,
+    /// Read NaN and infinite weights instead of refusing the checkpoint.
+    #[arg(long)]
+    pub allow_nonfinite: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell the script is for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where the training text comes from and how it is read.
@@ -108,6 +154,7 @@ pub struct EncodeArgs {
 /// The model, its training and the device.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
+    /// skipgram: predict each context word from the centre; cbow: the centre from its contexts' mean.
     #[arg(long, value_enum, default_value_t = ModelKind::Skipgram)]
     pub model: ModelKind,
     /// Passes over the corpus.
@@ -181,8 +228,9 @@ pub struct TrainArgs {
     /// Vectors file to write (word2vec format). Without it, vectors are not saved.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = VectorFormat::Bin)]
-    pub output_format: VectorFormat,
+    /// Format of --output [default: from its extension: .bin binary, .txt or .vec text].
+    #[arg(long, value_enum)]
+    pub output_format: Option<VectorFormat>,
     /// Analogy questions (questions-words format) scored after each epoch.
     #[arg(long, value_name = "FILE")]
     pub eval_analogies: Option<PathBuf>,
@@ -202,9 +250,40 @@ pub struct TrainArgs {
     /// Precision of the checkpoint's matrices.
     #[arg(long, value_enum, default_value_t = SaveDtype::F32)]
     pub save_dtype: SaveDtype,
-    /// Continue the run saved in this checkpoint (its settings and vocabulary; same corpus).
+    /// Continue the run saved in this checkpoint: its settings and vocabulary, on the same corpus
+    /// (checked). A flag that contradicts the checkpoint is refused; --epochs may extend the run.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
+    /// The settings given on the command line, by argument name (`min_count`), filled by
+    /// [`parse`]: `--resume` refuses those that contradict the checkpoint.
+    #[arg(skip)]
+    pub given: Vec<String>,
+}
+
+/// Parses the process's command line, recording which `train` settings were given explicitly.
+pub fn parse() -> Result<Cli, clap::Error> {
+    parse_from(std::env::args_os())
+}
+
+/// [`parse`] over `args` (the program name first).
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let (Command::Train(t), Some(("train", m))) = (&mut cli.command, matches.subcommand()) {
+        t.given = m
+            .ids()
+            .filter(|id| {
+                m.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|id| id.as_str().to_string())
+            .collect();
+    }
+    Ok(cli)
 }
 
 /// The vectors file a query reads, and how strict the reader is.
@@ -217,16 +296,20 @@ pub struct VectorsArgs {
     /// inspection: one NaN row tops every neighbour list).
     #[arg(long)]
     pub allow_nonfinite: bool,
+    /// Read only the first N vectors (the most frequent words; gensim's `limit`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
 }
 
 impl VectorsArgs {
     /// Reads the vectors as the flags say.
     pub fn read(&self) -> crate::error::Result<crate::output::vectors::Embeddings> {
-        crate::output::vectors::read_vectors_with(
+        crate::output::vectors::read_vectors_limit(
             &self.path,
             crate::output::vectors::ReadOptions {
                 allow_nonfinite: self.allow_nonfinite,
             },
+            self.limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         )
     }
 }
@@ -235,22 +318,68 @@ impl VectorsArgs {
 pub struct SimilarArgs {
     #[command(flatten)]
     pub vectors: VectorsArgs,
-    pub word: String,
-    /// Number of neighbours.
-    #[arg(short, default_value_t = 10)]
+    /// Words to add (gensim's `positive`). With none (and no --negative), queries are read from
+    /// standard input, one a line: words to add, and words prefixed with '-' to subtract.
+    #[arg(value_name = "WORD")]
+    pub words: Vec<String>,
+    /// A word to subtract (gensim's `negative`); repeatable.
+    #[arg(long = "negative", value_name = "WORD")]
+    pub negative: Vec<String>,
+    #[command(flatten)]
+    pub answers: AnswerArgs,
+}
+
+/// How many answers a neighbour query prints, ranked how, in which form.
+#[derive(Args, Debug)]
+pub struct AnswerArgs {
+    /// Number of words to print.
+    #[arg(short, default_value_t = 10, value_name = "N")]
     pub k: usize,
+    /// Rank by 3CosMul (gensim's most_similar_cosmul) instead of the cosine with the mean.
+    #[arg(long)]
+    pub cosmul: bool,
+    /// Print one JSON object a query instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct AnalogyArgs {
     #[command(flatten)]
     pub vectors: VectorsArgs,
+    /// A in "A is to B as C is to ?" (subtracted).
     pub a: String,
+    /// B (added).
     pub b: String,
+    /// C (added).
     pub c: String,
-    /// Number of answers.
-    #[arg(short, default_value_t = 5)]
-    pub k: usize,
+    #[command(flatten)]
+    pub answers: AnswerArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DoesntMatchArgs {
+    #[command(flatten)]
+    pub vectors: VectorsArgs,
+    /// Two words or more.
+    #[arg(value_name = "WORD", num_args = 2.., required = true)]
+    pub words: Vec<String>,
+    /// Print a JSON object instead of the word.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SimilarityArgs {
+    #[command(flatten)]
+    pub vectors: VectorsArgs,
+    /// The first word.
+    pub a: String,
+    /// The second word.
+    pub b: String,
+    /// Print a JSON object instead of the number.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -266,6 +395,9 @@ pub struct EvalArgs {
     /// Count only analogy questions whose words are all among the N most frequent.
     #[arg(long, value_name = "N")]
     pub restrict_vocab: Option<usize>,
+    /// Print one JSON document instead of tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -280,6 +412,13 @@ pub struct BenchArgs {
     /// CPU) or emulator.
     #[arg(long, default_value = "auto", value_delimiter = ',')]
     pub device: Vec<Device>,
+    /// Timed runs per device; the table shows their median words/s, with the slowest and fastest.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+    /// Untimed runs per device before the timed ones (page cache, allocator, GPU clocks); the
+    /// default is 1 when --repeat is above 1, else 0.
+    #[arg(long, value_name = "N")]
+    pub warmup: Option<u32>,
     /// Print one JSON object per device instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -293,6 +432,7 @@ pub struct InfoArgs {
     /// Vector dimension of that model.
     #[arg(long, default_value_t = 128, value_name = "N")]
     pub dim: usize,
+    /// Optimiser of that model (adam keeps two more matrices of moments).
     #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
     pub optimizer: OptimizerKind,
     /// Storage of W_in and W_out on the device (f16 with the fused SGD step only).
@@ -308,6 +448,7 @@ pub struct SyntheticArgs {
     /// Analogy questions file to write (questions-words format).
     #[arg(long, value_name = "FILE")]
     pub questions: Option<PathBuf>,
+    /// Seed of the corpus drawn (the same seed gives the same text as `train` without --corpus).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Sentences per planted word.
@@ -368,6 +509,30 @@ flag_values!(VectorFormat {
     Bin => "bin": "word2vec binary (`-binary 1`), what gensim reads with `binary=True`",
     Text => "text": "word2vec text, one word and its values per line",
 });
+flag_values!(ExportFormat {
+    Bin => "bin": "word2vec binary",
+    Text => "text": "word2vec text (fastText's .vec)",
+    Npy => "npy": "numpy float32 [words, dim], with NAME.vocab beside it",
+    Safetensors => "safetensors": "tensors vectors, counts and words (the vocabulary, UTF-8 lines), with NAME.vocab beside it",
+});
+
+impl ValueEnum for Which {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Which::In, Which::Out, Which::Avg]
+    }
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Which::In => {
+                PossibleValue::new("in").help("W_in, the word vectors (what train -o writes)")
+            }
+            Which::Out => PossibleValue::new("out").help("W_out, the context vectors"),
+            Which::Avg => PossibleValue::new("avg")
+                .alias("sum")
+                .help("(W_in + W_out) / 2 (`sum` is the same ranking: cosine ignores the scale)"),
+        })
+    }
+}
+
 flag_values!(SaveDtype {
     F32 => "f32": "Exact weights (resuming continues bit-for-bit)",
     F16 => "f16": "Half the size; weights rounded to 11 significant bits",
@@ -470,7 +635,7 @@ mod tests {
         let t = train_args(&["--output-format", "text", "--save-dtype", "f16"]).unwrap();
         assert_eq!(
             (t.output_format, t.save_dtype),
-            (VectorFormat::Text, SaveDtype::F16)
+            (Some(VectorFormat::Text), SaveDtype::F16)
         );
     }
 
@@ -484,6 +649,18 @@ mod tests {
             let e = train_args(args).unwrap_err().to_string();
             assert!(e.contains(flag), "{args:?}: {e}");
         }
+    }
+
+    #[test]
+    fn the_settings_given_on_the_command_line_are_recorded() {
+        let parsed = parse_from(["w2v-gpu", "train", "--dim", "100", "--min-count=2"]).unwrap();
+        let Command::Train(t) = parsed.command else {
+            unreachable!("a train command line")
+        };
+        // Argument groups (the flattened structs) appear too; settings only when typed.
+        let given = |name: &str| t.given.iter().any(|g| g == name);
+        assert!(given("dim") && given("min_count"), "{:?}", t.given);
+        assert!(!given("epochs") && !given("model"), "{:?}", t.given);
     }
 
     #[test]

@@ -1,65 +1,141 @@
-//! `bench`: train once on each named device and report words/s, wall time and peak memory.
+//! `bench`: train on each named device (once, or `--repeat N` times after `--warmup` runs) and
+//! report words/s (median, slowest, fastest), wall time and peak memory.
 
 use super::device::{self, with_backend};
 use super::memory::{peak_memory, reset_peak_memory};
 use super::train::{load_data, settings_line};
+use crate::backend::Backend;
 use crate::cli::BenchArgs;
 use crate::train::progress::thousands;
 use crate::train::{self, NoHooks, Trained};
 
-/// One device's benchmark figures.
+/// One device's benchmark figures over its timed runs.
 struct BenchRow {
     device: String,
-    trained: Trained,
+    /// CPU worker threads actually used (`None` on a GPU).
+    threads: Option<usize>,
+    /// Timed runs, in the order they ran.
+    runs: Vec<Trained>,
     peak: Option<u64>,
 }
 
+impl BenchRow {
+    /// Words/s of every run, slowest first.
+    fn sorted_rates(&self) -> Vec<f64> {
+        let mut r: Vec<f64> = self.runs.iter().map(Trained::words_per_sec).collect();
+        r.sort_by(f64::total_cmp);
+        r
+    }
+
+    /// (median, slowest, fastest) words/s; the median of an even count is the mean of the middle two.
+    fn rates(&self) -> (f64, f64, f64) {
+        let r = self.sorted_rates();
+        let n = r.len();
+        let median = if n % 2 == 1 {
+            r[n / 2]
+        } else {
+            (r[n / 2 - 1] + r[n / 2]) / 2.0
+        };
+        (median, r[0], r[n - 1])
+    }
+
+    /// The timed run whose words/s is the median (or just above it), for wall time and loss.
+    fn median_run(&self) -> &Trained {
+        let (median, ..) = self.rates();
+        self.runs
+            .iter()
+            .min_by(|a, b| {
+                (a.words_per_sec() - median)
+                    .abs()
+                    .total_cmp(&(b.words_per_sec() - median).abs())
+            })
+            .expect("at least one run")
+    }
+}
+
 pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
-    let mut devices = a.device.clone();
-    devices.dedup();
+    // Each device once, in the order given.
+    let mut devices = Vec::new();
+    for d in &a.device {
+        if !devices.contains(d) {
+            devices.push(*d);
+        }
+    }
     let Some(&first) = devices.first() else {
         anyhow::bail!("no device in --device; use e.g. --device cuda:0,cpu");
     };
     let cfg = a.model.config(&a.corpus, first);
     cfg.validate()?;
-    let opened = device::open_all(&devices, &cfg)?;
+    let mut opened = device::open_all(&devices, &cfg)?;
+    // `auto` may open the same GPU or CPU that is also named: bench it once.
+    let mut seen = Vec::new();
+    opened.retain(|o| {
+        let name = with_backend!(o.backend, |b| b.name());
+        let new = !seen.contains(&name);
+        seen.push(name);
+        new
+    });
     let data = load_data(&cfg, None, &a.cache)?;
+    let warmup = a.warmup.unwrap_or(u32::from(a.repeat > 1));
     let mut rows = Vec::new();
     for o in opened {
         let label = o.label();
-        if !a.json {
-            eprintln!("benchmarking on {label}...");
+        let threads = o.backend.cpu_threads();
+        let mut runs = Vec::new();
+        let mut peak = None;
+        for i in 0..warmup + a.repeat {
+            let timed = i >= warmup;
+            if !a.json {
+                let what = if timed {
+                    format!("run {} of {}", i - warmup + 1, a.repeat)
+                } else {
+                    format!("warm-up {} of {warmup}", i + 1)
+                };
+                eprintln!("benchmarking on {label}: {what}...");
+            }
+            reset_peak_memory();
+            let trained = with_backend!(o.backend, |b| train::train(
+                b,
+                &data.enc,
+                &data.vocab,
+                &cfg.train,
+                o.step,
+                None,
+                &mut NoHooks
+            ))?;
+            if timed {
+                peak = peak.max(peak_memory());
+                runs.push(trained);
+            }
         }
-        reset_peak_memory();
-        let trained = with_backend!(o.backend, |b| train::train(
-            b,
-            &data.enc,
-            &data.vocab,
-            &cfg.train,
-            o.step,
-            None,
-            &mut NoHooks
-        ))?;
         rows.push(BenchRow {
             device: label,
-            trained,
-            peak: peak_memory(),
+            threads,
+            runs,
+            peak,
         });
     }
     let settings = settings_line(&cfg.train);
     if a.json {
         for r in &rows {
+            let (median, slowest, fastest) = r.rates();
+            let m = r.median_run();
             let obj = serde_json::json!({
                 "device": r.device,
                 "corpus": data.name,
                 "vocab": data.vocab.len(),
-                "words": r.trained.words,
-                "wall_s": r.trained.seconds,
-                "words_per_sec": r.trained.words_per_sec(),
+                "words": m.words,
+                "wall_s": m.seconds,
+                "words_per_sec": median,
+                "words_per_sec_min": slowest,
+                "words_per_sec_max": fastest,
+                "runs_words_per_sec": r.runs.iter().map(Trained::words_per_sec).collect::<Vec<_>>(),
+                "repeat": a.repeat,
+                "warmup": warmup,
                 "peak_memory_bytes": r.peak,
-                "final_loss": r.trained.final_loss(),
+                "final_loss": m.final_loss(),
                 "settings": cfg.train,
-                "threads": cfg.threads,
+                "threads": r.threads,
             });
             println!("{obj}");
         }
@@ -67,8 +143,14 @@ pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     }
     println!("corpus         {}", data.name);
     println!("vocabulary     {}", thousands(data.vocab.len() as u64));
-    println!("words trained  {}", thousands(rows[0].trained.words));
+    println!("words trained  {}", thousands(rows[0].runs[0].words));
     println!("settings       {settings}");
+    if a.repeat > 1 {
+        println!(
+            "runs           {} timed after {warmup} warm-up per device; words/s is their median",
+            a.repeat
+        );
+    }
     println!();
     let width = rows
         .iter()
@@ -76,34 +158,76 @@ pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
         .max()
         .unwrap_or(6)
         .max(6);
+    let spread = a.repeat > 1;
+    print!("{:<width$}  {:>14}", "device", "words/s");
+    if spread {
+        print!("  {:>23}", "slowest .. fastest");
+    }
     println!(
-        "{:<width$}  {:>14}  {:>10}  {:>12}  {:>10}",
-        "device", "words/s", "wall", "peak memory", "final loss"
+        "  {:>10}  {:>12}  {:>10}",
+        "wall", "peak memory", "final loss"
     );
+    let rate = |x: f64| thousands(x.round() as u64);
     for r in &rows {
+        let (median, slowest, fastest) = r.rates();
+        let m = r.median_run();
         let mib = r.peak.map_or("n/a".to_string(), |b| {
             format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
         });
+        print!("{:<width$}  {:>14}", r.device, rate(median));
+        if spread {
+            print!(
+                "  {:>23}",
+                format!("{} .. {}", rate(slowest), rate(fastest))
+            );
+        }
         println!(
-            "{:<width$}  {:>14}  {:>10}  {:>12}  {:>10.4}",
-            r.device,
-            thousands(r.trained.words_per_sec().round() as u64),
-            format!("{:.2} s", r.trained.seconds),
+            "  {:>10}  {:>12}  {:>10.4}",
+            format!("{:.2} s", m.seconds),
             mib,
-            r.trained.final_loss()
+            m.final_loss()
         );
     }
     if rows.len() > 1 {
-        let base = rows.last().map_or(1.0, |r| r.trained.words_per_sec());
+        let last = &rows[rows.len() - 1];
+        let base = last.rates().0;
         println!();
         for r in &rows[..rows.len() - 1] {
-            println!(
-                "{} is {:.2}x {}",
-                r.device,
-                r.trained.words_per_sec() / base,
-                rows[rows.len() - 1].device
-            );
+            println!("{} is {:.2}x {}", r.device, r.rates().0 / base, last.device);
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(rates: &[f64]) -> BenchRow {
+        BenchRow {
+            device: "d".into(),
+            threads: Some(1),
+            runs: rates
+                .iter()
+                .map(|&r| Trained {
+                    w_in: vec![],
+                    w_out: vec![],
+                    epochs: vec![],
+                    words: 1000,
+                    seconds: 1000.0 / r,
+                })
+                .collect(),
+            peak: None,
+        }
+    }
+
+    #[test]
+    fn median_slowest_and_fastest_of_the_runs() {
+        let (m, lo, hi) = row(&[3.0, 1.0, 2.0]).rates();
+        assert_eq!((m, lo, hi), (2.0, 1.0, 3.0));
+        let (m, lo, hi) = row(&[4.0, 1.0, 2.0, 10.0]).rates();
+        assert!((m - 3.0).abs() < 1e-12 && lo == 1.0 && hi == 10.0);
+        assert_eq!(row(&[5.0]).rates(), (5.0, 5.0, 5.0));
+        assert!((row(&[3.0, 1.0, 2.0]).median_run().seconds - 500.0).abs() < 1e-9);
+    }
 }

@@ -16,6 +16,17 @@ pub(super) enum Chosen {
     Emulated(Box<crate::backend::cuda::CudaBackend<crate::backend::cuda::EmulatedDevice>>),
 }
 
+impl Chosen {
+    /// The CPU worker threads really used (`None` on a GPU or the emulated device).
+    pub fn cpu_threads(&self) -> Option<usize> {
+        #[allow(unreachable_patterns)] // only the CPU variant exists without `cuda`/`emulator`
+        match self {
+            Chosen::Cpu(b) => Some(b.threads()),
+            _ => None,
+        }
+    }
+}
+
 /// Runs `$body` with `$b` bound to the chosen backend, whatever its type.
 macro_rules! with_backend {
     ($chosen:expr, |$b:ident| $body:expr) => {

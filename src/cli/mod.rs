@@ -8,14 +8,20 @@ mod args;
 mod bench;
 mod device;
 pub(crate) mod encode;
+mod export;
+mod help;
 mod info;
 mod memory;
+mod preflight;
 mod query;
 mod resume;
+mod run_hooks;
+mod signals;
 mod synthetic;
 mod train;
 
 pub use args::*;
+pub use signals::exit_status;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -24,10 +30,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => bench::bench(&a),
         Command::Similar(a) => query::similar(&a),
         Command::Analogy(a) => query::analogy(&a),
+        Command::DoesntMatch(a) => query::doesnt_match(&a),
+        Command::Similarity(a) => query::similarity(&a),
         Command::Eval(a) => query::eval(&a),
         Command::Info(a) => info::info(&a),
         Command::Synthetic(a) => synthetic::synthetic(&a),
         Command::Encode(a) => encode::encode(&a),
+        Command::Export(a) => export::export(&a),
+        Command::Completions(a) => help::completions(a.shell),
+        Command::Man => help::man(),
     }
 }
 

@@ -6,23 +6,24 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::device::{self, with_backend};
-use super::{resume, FlagContext};
+use super::run_hooks::RunHooks;
+use super::{preflight, resume, signals, FlagContext};
 use crate::cli::{CacheArgs, TrainArgs};
 use crate::error::Result;
 use crate::input::corpus::{self, Source};
+use crate::input::identity;
 use crate::input::synthetic;
 use crate::input::vocab::Vocab;
-use crate::output::checkpoint::{save_checkpoint, Checkpoint, SaveDtype};
 use crate::output::fsutil;
-use crate::output::metrics::{EpochMetrics, MetricsWriter};
+use crate::output::metrics::MetricsWriter;
 use crate::output::plot::write_loss_plot;
-use crate::output::vectors::{write_vectors, Embeddings};
+use crate::output::vectors::{check_words, write_vectors, Embeddings, VectorFormat};
 use crate::query::eval::{self, AnalogySection};
 use crate::query::similarity::Index;
 use crate::query::wordsim;
 use crate::train::progress::{self, thousands, Progress};
 use crate::train::session::{Corpus, CorpusIds};
-use crate::train::{self, BatchProgress, EpochStats, Hooks, RunConfig, Snapshot, TrainConfig};
+use crate::train::{self, Hooks, RunConfig, TrainConfig};
 
 /// An encoded corpus with its vocabulary; the built-in one brings its analogy questions.
 pub(super) struct Data {
@@ -98,19 +99,15 @@ fn stem(p: &Path) -> String {
 }
 
 pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
-    let cfg = a.model.config(&a.corpus, a.device);
-    let checkpoint_probe = a.checkpoint.as_deref().map(|p| checkpoint_path(p, 0));
-    let outputs = [
-        (&a.output, "--output"),
-        (&a.metrics, "--metrics"),
-        (&a.plot, "--plot"),
-        (&checkpoint_probe, "--checkpoint"),
-    ];
-    for (path, flag) in outputs {
-        if let Some(p) = path {
-            fsutil::check_writable(p).flag(flag)?;
-        }
+    signals::install()?;
+    // A killed run's temporaries go even when this run stops early (say, nothing to resume).
+    for p in [&a.output, &a.metrics, &a.plot, &a.checkpoint]
+        .into_iter()
+        .flatten()
+    {
+        fsutil::remove_stale_temps(p);
     }
+    let cfg = a.model.config(&a.corpus, a.device);
     let analogies = a
         .eval_analogies
         .as_deref()
@@ -124,11 +121,24 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         .collect::<Result<Vec<_>>>()
         .flag("--eval-similarity")?;
     // With --resume the checkpoint's settings replace the flags' (and are validated there).
+    let given = |name: &str| a.given.iter().any(|g| g == name);
     let resumed = a
         .resume
         .as_deref()
-        .map(|p| resume::load(p, &cfg))
+        .map(|p| resume::load(p, &cfg, &given))
         .transpose()?;
+    let corpus_from_checkpoint = a.resume.is_some() && a.corpus.corpus.is_none();
+    let (identity, verified) = match (&resumed, &a.resume) {
+        (Some(r), Some(ck)) => {
+            let (id, line) = resume::verify_corpus(r, ck, corpus_from_checkpoint)?;
+            (id, Some(line))
+        }
+        _ if a.checkpoint.is_some() => (
+            identity::identify(cfg.corpus.path.as_slice()).flag("--corpus")?,
+            None,
+        ),
+        _ => (None, None),
+    };
     let (cfg, vocab, checkpoint) = match resumed {
         Some(r) => (r.cfg, Some(r.vocab), Some(r.checkpoint)),
         None => {
@@ -136,50 +146,72 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
             (cfg, None, None)
         }
     };
+    preflight::check_outputs(a, &cfg)?;
+    let metrics = a
+        .metrics
+        .as_deref()
+        .map(MetricsWriter::create)
+        .transpose()
+        .flag("--metrics")?;
     let opened = device::open(cfg.device, &cfg)?;
-    let data = match (&a.resume, &a.corpus.corpus) {
-        (Some(ck), None) => load_data(&cfg, vocab, &a.cache)
+    let data = match &a.resume {
+        Some(ck) if corpus_from_checkpoint => load_data(&cfg, vocab, &a.cache)
             .with_context(|| format!("the corpus recorded in checkpoint '{}'", ck.display()))?,
         _ => load_data(&cfg, vocab, &a.cache)?,
     };
-    println!("device: {}", opened.label());
-    println!(
-        "corpus: {}: {} words, {} in vocabulary ({} distinct kept, min-count {})",
-        data.name,
-        thousands(data.enc.raw_words()),
-        thousands(data.enc.words()),
-        thousands(data.vocab.len() as u64),
-        cfg.corpus.min_count
-    );
-    println!("settings: {}", settings_line(&cfg.train));
-    let resume = match (checkpoint, &a.resume) {
-        (Some(ck), Some(path)) => {
-            println!(
-                "resuming from '{}' after epoch {} of {}",
-                path.display(),
-                ck.epoch,
-                cfg.train.epochs
-            );
-            Some(resume::start(ck))
-        }
-        _ => None,
-    };
-    let settings_json = cfg.checkpoint_json()?;
+    if let Some(p) = &a.output {
+        check_words(p, &data.vocab.words).flag("--output")?;
+    }
     let mut hooks = RunHooks {
         progress: Progress::new(data.enc.raw_words() * cfg.train.epochs as u64),
         vocab: &data.vocab,
         cfg: &cfg.train,
         analogies,
         similarity,
-        metrics: a
-            .metrics
-            .as_deref()
-            .map(MetricsWriter::create)
-            .transpose()
-            .flag("--metrics")?,
+        metrics,
         plot_points: Vec::new(),
         checkpoint: a.checkpoint.as_ref().map(|p| (p.clone(), a.save_dtype)),
-        settings_json,
+        settings_json: cfg.checkpoint_json(identity.as_ref())?,
+        written: None,
+        stdout_error: None,
+    };
+    preflight::check_memory(
+        &opened,
+        &cfg,
+        data.vocab.len(),
+        hooks.wants_snapshot(),
+        a.checkpoint.is_some(),
+    )?;
+    if let Some(sig) = signals::received() {
+        return Err(stopped(sig, "before training started", None));
+    }
+    hooks.say(&format!("device: {}", opened.label()));
+    hooks.say(&format!(
+        "corpus: {}: {} words, {} in vocabulary ({} distinct kept, min-count {})",
+        data.name,
+        thousands(data.enc.raw_words()),
+        thousands(data.enc.words()),
+        thousands(data.vocab.len() as u64),
+        cfg.corpus.min_count
+    ));
+    hooks.say(&format!("settings: {}", settings_line(&cfg.train)));
+    let resume = match (checkpoint, &a.resume) {
+        (Some(ck), Some(path)) => {
+            let at = if ck.next_token > 0 {
+                format!(" at token {}", thousands(ck.next_token))
+            } else {
+                String::new()
+            };
+            hooks.say(&format!(
+                "resuming from '{}' after epoch {} of {}{at}; corpus {}",
+                path.display(),
+                ck.epoch,
+                cfg.train.epochs,
+                verified.unwrap_or_default()
+            ));
+            Some(resume::start(ck))
+        }
+        _ => None,
     };
     let trained = with_backend!(opened.backend, |b| train::train(
         b,
@@ -191,137 +223,110 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         &mut hooks
     ));
     hooks.progress.finish();
-    let trained = trained?;
-    println!("{}", progress::summary(&trained));
+    let trained = match trained {
+        Err(crate::Error::Stopped(where_)) => {
+            let sig = signals::received().unwrap_or(signal_hook::consts::SIGINT);
+            return Err(stopped(sig, &where_, hooks.written.as_deref()));
+        }
+        t => t?,
+    };
+    // The vectors first: whatever fails after them, the run is not lost.
+    let summary = progress::summary(&trained);
+    let emb = Embeddings::new(data.vocab.words.clone(), cfg.train.dim, trained.w_in);
+    let saved = match &a.output {
+        Some(p) => {
+            let format = VectorFormat::for_path(p, a.output_format)?;
+            write_vectors(p, &emb, format).flag("--output")?;
+            Some(p.as_path())
+        }
+        None => None,
+    };
+    let safe = |e: anyhow::Error| match saved {
+        Some(p) => e.context(format!(
+            "the vectors are safe in '{}', but a later output failed",
+            p.display()
+        )),
+        None => e,
+    };
+    if let Some(sig) = signals::received() {
+        let done = match saved {
+            Some(p) => format!("after training; vectors written to '{}'", p.display()),
+            None => "after training (no --output given)".into(),
+        };
+        return Err(stopped(sig, &done, None));
+    }
     if let Some(p) = &a.plot {
         let title = format!("{:?} loss, {}", cfg.train.model, data.name).to_lowercase();
-        write_loss_plot(p, &hooks.plot_points, &title).flag("--plot")?;
-        println!("loss plot written to '{}'", p.display());
+        write_loss_plot(p, &hooks.plot_points, &title)
+            .flag("--plot")
+            .map_err(safe)?;
     }
-    let emb = Embeddings::new(data.vocab.words.clone(), cfg.train.dim, trained.w_in);
-    match &a.output {
-        Some(p) => {
-            write_vectors(p, &emb, a.output_format).flag("--output")?;
-            println!(
-                "vectors written to '{}' ({} words, dim {})",
-                p.display(),
-                emb.len(),
-                emb.dim
-            );
-        }
-        None => println!("vectors not saved (no --output FILE given)"),
+    hooks.say(&summary);
+    match saved {
+        Some(p) => hooks.say(&format!(
+            "vectors written to '{}' ({} words, dim {})",
+            p.display(),
+            emb.len(),
+            emb.dim
+        )),
+        None => hooks.say("vectors not saved (no --output FILE given)"),
+    }
+    if let Some(p) = &a.plot {
+        hooks.say(&format!("loss plot written to '{}'", p.display()));
     }
     if let Some(questions) = &data.questions {
-        report_builtin(&emb, questions)?;
+        report_builtin(&emb, questions, &mut hooks).map_err(|e| safe(e.into()))?;
     }
-    Ok(())
+    match hooks.stdout_error.take() {
+        Some(e) => Err(safe(anyhow::anyhow!("cannot print to stdout ({e})"))),
+        None => Ok(()),
+    }
 }
+
+/// The error of a run `sig` stopped (`where_`: how far it got), naming the checkpoint to resume
+/// from when one was written.
+fn stopped(sig: i32, where_: &str, checkpoint: Option<&Path>) -> anyhow::Error {
+    let next = match checkpoint {
+        Some(p) => format!(
+            "checkpoint written to '{}'; continue with --resume '{}'",
+            p.display(),
+            p.display()
+        ),
+        None => "no checkpoint written by this stop".into(),
+    };
+    anyhow::Error::new(signals::Interrupted {
+        signal: sig,
+        line: format!("interrupted by {}: {where_}; {next}", signals::name(sig)),
+    })
+}
+
 /// The built-in run's report: neighbours of the probe words and the planted-analogy accuracy.
-fn report_builtin(emb: &Embeddings, questions: &[AnalogySection]) -> Result<()> {
+fn report_builtin(
+    emb: &Embeddings,
+    questions: &[AnalogySection],
+    out: &mut RunHooks,
+) -> Result<()> {
     let index = Index::new(emb);
-    println!("nearest neighbours:");
+    out.say("nearest neighbours:");
     for probe in synthetic::PROBES {
         let near = index.most_similar(probe, 5)?;
         let list: Vec<String> = near
             .iter()
             .map(|n| format!("{} {:.3}", n.word, n.similarity))
             .collect();
-        println!("  {probe:<8} {}", list.join(", "));
+        out.say(&format!("  {probe:<8} {}", list.join(", ")));
     }
     let report = eval::evaluate_analogies(&index, questions, None);
-    println!("planted analogies:\n{report}");
-    println!("planted-analogy accuracy: {:.3}", report.accuracy());
+    out.say(&format!("planted analogies:\n{report}"));
+    out.say(&format!(
+        "planted-analogy accuracy: {:.3}",
+        report.accuracy()
+    ));
     Ok(())
 }
-/// A similarity benchmark's scored word pairs.
-type WordPairs = Vec<(String, String, f64)>;
-
-/// Progress bar, per-epoch evaluation, metrics, loss-plot points and checkpoints.
-struct RunHooks<'a> {
-    progress: Progress,
-    vocab: &'a Vocab,
-    cfg: &'a TrainConfig,
-    analogies: Option<Vec<AnalogySection>>,
-    similarity: Vec<(String, WordPairs)>,
-    metrics: Option<MetricsWriter>,
-    plot_points: Vec<(f64, f64)>,
-    checkpoint: Option<(PathBuf, SaveDtype)>,
-    settings_json: String,
-}
-
-impl Hooks for RunHooks<'_> {
-    fn on_batch(&mut self, p: &BatchProgress) {
-        self.progress.update(p);
-        self.plot_points.push((p.words_done as f64, p.loss));
-    }
-
-    fn wants_snapshot(&self) -> bool {
-        self.analogies.is_some() || !self.similarity.is_empty() || self.checkpoint.is_some()
-    }
-
-    fn on_epoch(&mut self, s: &EpochStats, snap: Option<&Snapshot>) -> Result<()> {
-        let mut line = format!(
-            "epoch {}/{}: loss {:.4}, {} words/s, lr {:.6}",
-            s.epoch,
-            self.cfg.epochs,
-            s.loss,
-            thousands(s.words_per_sec.round() as u64),
-            s.lr
-        );
-        let mut analogy = None;
-        let mut similarity = Vec::new();
-        if let Some(snap) = snap {
-            if self.analogies.is_some() || !self.similarity.is_empty() {
-                let emb =
-                    Embeddings::new(self.vocab.words.clone(), self.cfg.dim, snap.w_in.to_vec());
-                let index = Index::new(&emb);
-                if let Some(q) = &self.analogies {
-                    let acc = eval::evaluate_analogies(&index, q, None).accuracy();
-                    line += &format!(", analogy {acc:.4}");
-                    analogy = Some(acc);
-                }
-                for (name, pairs) in &self.similarity {
-                    let r = wordsim::evaluate_similarity(&index, name, pairs);
-                    line += &format!(", {name} spearman {:.4}", r.spearman);
-                    similarity.push((name.clone(), r.spearman));
-                }
-            }
-            if let Some((path, dtype)) = &self.checkpoint {
-                let ck = Checkpoint {
-                    words: self.vocab.words.clone(),
-                    counts: self.vocab.counts.clone(),
-                    dim: self.cfg.dim,
-                    w_in: snap.w_in.to_vec(),
-                    w_out: snap.w_out.to_vec(),
-                    adam: snap.adam.cloned(),
-                    adam_t: snap.adam_t,
-                    epoch: snap.epochs_done,
-                    next_token: 0,
-                    settings_json: self.settings_json.clone(),
-                    seed: self.cfg.seed,
-                };
-                save_checkpoint(&checkpoint_path(path, snap.epochs_done), &ck, *dtype)?;
-            }
-        }
-        self.progress.println(&line);
-        if let Some(m) = &mut self.metrics {
-            m.write(&EpochMetrics {
-                epoch: s.epoch,
-                words: s.words,
-                loss: s.loss,
-                words_per_sec: s.words_per_sec,
-                lr: s.lr,
-                analogy,
-                similarity,
-            })?;
-        }
-        Ok(())
-    }
-}
-
 /// The checkpoint file of an epoch: `{epoch}` in the name becomes the epoch number (one file per
 /// epoch); without it every epoch overwrites the same file.
-fn checkpoint_path(path: &Path, epoch: u64) -> PathBuf {
+pub(super) fn checkpoint_path(path: &Path, epoch: u64) -> PathBuf {
     let s = path.to_string_lossy();
     if s.contains("{epoch}") {
         PathBuf::from(s.replace("{epoch}", &epoch.to_string()))

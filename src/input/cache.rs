@@ -175,7 +175,7 @@ pub struct CacheWriter {
 impl CacheWriter {
     /// Starts the cache `path` for `key`.
     pub fn create(path: &Path, key: u64) -> Result<CacheWriter> {
-        let tmp = crate::output::fsutil::temp_sibling(path);
+        let tmp = crate::output::fsutil::begin_temp(path);
         let file = File::create(&tmp).map_err(|e| Error::io("cannot write cache", &tmp, e))?;
         let mut w = CacheWriter {
             path: path.to_path_buf(),
@@ -247,6 +247,7 @@ impl CacheWriter {
         file.write_all_at(&self.header.to_bytes(), 0).map_err(io)?;
         file.sync_all().map_err(io)?;
         fs::rename(&self.tmp, &self.path).map_err(io)?;
+        crate::output::fsutil::end_temp(&self.tmp);
         Ok(())
     }
 }
@@ -262,7 +263,10 @@ impl Drop for CacheWriter {
     fn drop(&mut self) {
         if self.out.is_some() {
             self.out = None;
-            let _ = fs::remove_file(&self.tmp);
+        }
+        // Unfinished (or failed in `finish` before the rename): the temporary goes.
+        if fs::remove_file(&self.tmp).is_ok() || !self.tmp.exists() {
+            crate::output::fsutil::end_temp(&self.tmp);
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod corpus;
+pub mod identity;
 pub mod read;
 pub mod synthetic;
 pub mod vocab;

@@ -2,6 +2,7 @@
 //! or not at all.
 
 pub mod checkpoint;
+pub mod export;
 pub mod fsutil;
 pub mod metrics;
 pub mod plot;

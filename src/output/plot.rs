@@ -17,22 +17,50 @@ const RIGHT: f64 = 30.0;
 const TOP: f64 = 60.0;
 const BOTTOM: f64 = 70.0;
 
-/// Draws `points` = (words processed, loss) to `path` (`.svg`, or `.png` through `rsvg-convert`).
-pub fn write_loss_plot(path: &Path, points: &[(f64, f64)], title: &str) -> Result<()> {
+/// Whether `path` names a PNG (else an SVG); any other extension is refused.
+fn is_png(path: &Path) -> Result<bool> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    let png = match ext.as_deref() {
-        Some("svg") => false,
-        Some("png") => true,
-        _ => {
-            return Err(Error::Config(format!(
-                "--plot '{}': unknown image type; name it *.svg or *.png",
-                path.display()
-            )))
+    match ext.as_deref() {
+        Some("svg") => Ok(false),
+        Some("png") => Ok(true),
+        _ => Err(Error::Config(format!(
+            "--plot '{}': unknown image type; name it *.svg or *.png",
+            path.display()
+        ))),
+    }
+}
+
+/// Checks, before training, that a plot named `path` can be drawn: a known image type, and for
+/// `.png` an `rsvg-convert` that runs.
+pub fn check_plot(path: &Path) -> Result<()> {
+    if is_png(path)? {
+        let runs = Command::new("rsvg-convert")
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !runs {
+            return Err(no_renderer(path));
         }
-    };
+    }
+    Ok(())
+}
+
+fn no_renderer(path: &Path) -> Error {
+    Error::Config(format!(
+        "--plot '{}': PNG output needs rsvg-convert (Debian/Ubuntu: apt-get install librsvg2-bin); or name the plot *.svg",
+        path.display()
+    ))
+}
+
+/// Draws `points` = (words processed, loss) to `path` (`.svg`, or `.png` through `rsvg-convert`).
+pub fn write_loss_plot(path: &Path, points: &[(f64, f64)], title: &str) -> Result<()> {
+    let png = is_png(path)?;
     let points: Vec<(f64, f64)> = points
         .iter()
         .copied()
@@ -54,12 +82,7 @@ pub fn write_loss_plot(path: &Path, points: &[(f64, f64)], title: &str) -> Resul
 }
 
 fn render_png(svg: &str, path: &Path) -> Result<Vec<u8>> {
-    let missing = || {
-        Error::Config(format!(
-            "--plot '{}': PNG output needs rsvg-convert (Debian/Ubuntu: apt-get install librsvg2-bin); or name the plot *.svg",
-            path.display()
-        ))
-    };
+    let missing = || no_renderer(path);
     let mut child = Command::new("rsvg-convert")
         .args(["--format", "png", "--background-color", "white"])
         .stdin(Stdio::piped())
@@ -287,8 +310,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("loss.png");
         match write_loss_plot(&p, &[(0.0, 0.7), (1e6, 0.4)], "t") {
-            Ok(()) => assert!(std::fs::read(&p).unwrap().starts_with(b"\x89PNG\r\n\x1a\n")),
+            Ok(()) => {
+                assert!(std::fs::read(&p).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
+                check_plot(&p).unwrap();
+            }
             Err(e) => {
+                // The check before training says the same.
+                assert_eq!(check_plot(&p).unwrap_err().to_string(), e.to_string());
                 assert!(e.to_string().contains("rsvg-convert"), "{e}");
                 assert!(!p.exists());
                 eprintln!("skipped PNG check: {e}");
@@ -301,6 +329,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("loss.svg");
         assert!(write_loss_plot(&p, &[(1.0, f64::NAN)], "t").is_err());
+        check_plot(&p).unwrap();
+        for bad in ["loss.pdf", "loss"] {
+            let e = check_plot(&dir.path().join(bad)).unwrap_err().to_string();
+            assert!(e.contains("name it *.svg or *.png"), "{e}");
+        }
         assert!(
             write_loss_plot(&dir.path().join("loss.gif"), &[(1.0, 1.0)], "t")
                 .unwrap_err()

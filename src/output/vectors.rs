@@ -60,6 +60,48 @@ pub enum VectorFormat {
     Text,
 }
 
+impl VectorFormat {
+    /// The format of a vectors file named `path`: `explicit` when given, else by extension
+    /// (`.bin` binary, `.txt` or `.vec` text); any other name needs `explicit`.
+    pub fn for_path(path: &Path, explicit: Option<VectorFormat>) -> Result<VectorFormat> {
+        if let Some(f) = explicit {
+            return Ok(f);
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("bin") => Ok(VectorFormat::Bin),
+            Some("txt" | "vec") => Ok(VectorFormat::Text),
+            _ => Err(Error::Config(format!(
+                "--output '{}': cannot tell the format from the name; name it *.bin or *.txt, or \
+                 give --output-format bin|text",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// The first word the word2vec formats cannot hold (empty, or with whitespace, Unicode spaces
+/// included), as a refusal naming `path`: checked before training, so a run is never lost to it.
+pub fn check_words(path: &Path, words: &[String]) -> Result<()> {
+    match words
+        .iter()
+        .enumerate()
+        .find(|(_, w)| w.is_empty() || w.contains(char::is_whitespace))
+    {
+        Some((i, w)) => Err(Error::Input(format!(
+            "cannot write '{}': word #{} {:?} is empty or contains whitespace, which the word2vec \
+             format cannot hold; tokenise the corpus on whitespace",
+            path.display(),
+            i + 1,
+            w
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Writes `emb` to `path` whole or not at all; refuses words the format cannot hold.
 pub fn write_vectors(path: &Path, emb: &Embeddings, format: VectorFormat) -> Result<()> {
     if emb.dim == 0 {
@@ -68,20 +110,7 @@ pub fn write_vectors(path: &Path, emb: &Embeddings, format: VectorFormat) -> Res
             path.display()
         )));
     }
-    if let Some((i, w)) = emb
-        .words
-        .iter()
-        .enumerate()
-        .find(|(_, w)| w.is_empty() || w.contains(char::is_whitespace))
-    {
-        return Err(Error::Input(format!(
-            "cannot write '{}': word #{} {:?} is empty or contains whitespace, which the word2vec format cannot \
-             hold; tokenise the corpus on whitespace",
-            path.display(),
-            i + 1,
-            w
-        )));
-    }
+    check_words(path, &emb.words)?;
     write_atomic(path, |out| {
         use std::io::Write;
         writeln!(out, "{} {}", emb.len(), emb.dim)?;
@@ -122,8 +151,19 @@ pub fn read_vectors(path: &Path) -> Result<Embeddings> {
 
 /// [`read_vectors`] with the strictness of `options`.
 pub fn read_vectors_with(path: &Path, options: ReadOptions) -> Result<Embeddings> {
+    read_vectors_limit(path, options, None)
+}
+
+/// [`read_vectors_with`] keeping only the first `limit` vectors (gensim's `limit`: the most
+/// frequent words of a file this project or word2vec.c wrote); the rest of the file is not parsed,
+/// so a file truncated after them still loads.
+pub fn read_vectors_limit(
+    path: &Path,
+    options: ReadOptions,
+    limit: Option<usize>,
+) -> Result<Embeddings> {
     let bytes = read_input(path, "cannot read vectors")?;
-    parse_vectors_with(&bytes, path, options)
+    parse_vectors_rows(&bytes, path, options, limit)
 }
 
 /// Parses the bytes of a vectors file, refusing non-finite values; `path` only names the file in
@@ -135,6 +175,16 @@ pub fn parse_vectors(bytes: &[u8], path: &Path) -> Result<Embeddings> {
 /// [`parse_vectors`] with the strictness of `options`. Nothing is allocated before the header's
 /// promise is checked against the bytes that follow it.
 pub fn parse_vectors_with(bytes: &[u8], path: &Path, options: ReadOptions) -> Result<Embeddings> {
+    parse_vectors_rows(bytes, path, options, None)
+}
+
+/// [`parse_vectors_with`] reading at most `limit` vectors.
+pub fn parse_vectors_rows(
+    bytes: &[u8],
+    path: &Path,
+    options: ReadOptions,
+    limit: Option<usize>,
+) -> Result<Embeddings> {
     let fail = |msg: String| Error::format(path, msg);
     let header_end = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
         fail(if bytes.is_empty() {
@@ -150,6 +200,11 @@ pub fn parse_vectors_with(bytes: &[u8], path: &Path, options: ReadOptions) -> Re
             header.trim_end()
         ))
     })?;
+    // With a limit below the header's count, the rest of the file is neither parsed nor checked.
+    let (count, whole) = match limit {
+        Some(l) if l < count => (l, false),
+        _ => (count, true),
+    };
     let body = &bytes[header_end + 1..];
     let text = looks_like_text(body);
     if least_body_bytes(count, dim, text).is_none_or(|n| n > body.len()) {
@@ -164,9 +219,9 @@ pub fn parse_vectors_with(bytes: &[u8], path: &Path, options: ReadOptions) -> Re
     let mut data = Vec::with_capacity(count * dim);
     let allow = options.allow_nonfinite;
     if text {
-        parse_text(body, count, dim, allow, &mut words, &mut data).map_err(fail)?;
+        parse_text(body, count, dim, allow, whole, &mut words, &mut data).map_err(fail)?;
     } else {
-        parse_binary(body, count, dim, allow, &mut words, &mut data).map_err(fail)?;
+        parse_binary(body, count, dim, allow, whole, &mut words, &mut data).map_err(fail)?;
     }
     Ok(Embeddings::new(words, dim, data))
 }
@@ -223,6 +278,7 @@ fn parse_text(
     count: usize,
     dim: usize,
     allow_nonfinite: bool,
+    whole: bool,
     words: &mut Vec<String>,
     data: &mut Vec<f32>,
 ) -> Result<(), String> {
@@ -263,8 +319,10 @@ fn parse_text(
         }
         words.push(word.to_string());
     }
-    if let Some((line_no, _)) = lines.find(|(_, l)| !l.trim().is_empty()) {
-        return Err(format!("line {line_no}: more vectors than the header's {count}; fix the header's vocabulary size"));
+    if whole {
+        if let Some((line_no, _)) = lines.find(|(_, l)| !l.trim().is_empty()) {
+            return Err(format!("line {line_no}: more vectors than the header's {count}; fix the header's vocabulary size"));
+        }
     }
     Ok(())
 }
@@ -274,6 +332,7 @@ fn parse_binary(
     count: usize,
     dim: usize,
     allow_nonfinite: bool,
+    whole: bool,
     words: &mut Vec<String>,
     data: &mut Vec<f32>,
 ) -> Result<(), String> {
@@ -329,7 +388,7 @@ fn parse_binary(
         pos += need;
     }
     skip_space(&mut pos);
-    if pos != body.len() {
+    if whole && pos != body.len() {
         return Err(format!(
             "{} bytes follow the header's {count} vectors; fix the header's vocabulary size or the file is garbled",
             body.len() - pos
@@ -359,6 +418,30 @@ mod tests {
             123456.78,
         ];
         Embeddings::new(words, 3, data)
+    }
+
+    #[test]
+    fn a_limit_reads_the_first_rows_even_of_a_file_cut_after_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let emb = sample();
+        for format in [VectorFormat::Bin, VectorFormat::Text] {
+            let p = dir.path().join("v");
+            write_vectors(&p, &emb, format).unwrap();
+            let opts = ReadOptions::default();
+            let two = read_vectors_limit(&p, opts, Some(2)).unwrap();
+            assert_eq!(two.words, emb.words[..2]);
+            assert_eq!(two.data, emb.data[..6]);
+            assert_eq!(read_vectors_limit(&p, opts, Some(99)).unwrap(), emb);
+            // Cut inside the third record: only a limit of two or less still loads.
+            let bytes = std::fs::read(&p).unwrap();
+            let third = bytes
+                .windows(2)
+                .position(|w| w == b"a ")
+                .expect("the third word");
+            std::fs::write(&p, &bytes[..third + 3]).unwrap();
+            assert_eq!(read_vectors_limit(&p, opts, Some(2)).unwrap(), two);
+            assert!(read_vectors_limit(&p, opts, Some(3)).is_err(), "{format:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Nearest neighbours by cosine similarity: the book's `most_similar` and `analogy`, gensim's
-//! `most_similar(positive=[b, c], negative=[a])`.
+//! Nearest neighbours by cosine similarity: the book's `most_similar` and `analogy`, and gensim's
+//! `most_similar(positive, negative)`, `most_similar_cosmul`, `doesnt_match` and `similarity`.
 //!
 //! Rows are unit-normalised once; queries are then a matrix product with the rows and a partial
 //! selection (O(V), not a sort of the whole vocabulary) of the best `k`. Rows of zero length stay
@@ -15,6 +15,24 @@ use crate::output::vectors::Embeddings;
 /// One result of a query.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Neighbour {
+    pub word: String,
+    pub similarity: f32,
+}
+
+/// How the words of a query combine (gensim's `most_similar` and `most_similar_cosmul`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Combine {
+    /// 3CosAdd: rank by cosine with the unit mean of `+ŵ` for positive and `−ŵ` for negative words.
+    #[default]
+    Add,
+    /// 3CosMul (Levy and Goldberg, 2014): rank by `Π (1 + cos(x, p)) / 2` over positive words divided
+    /// by `Π (1 + cos(x, n)) / 2 + 1e-6` over negative ones.
+    CosMul,
+}
+
+/// The word of a query that fits the others least, and its cosine with their unit mean.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Odd {
     pub word: String,
     pub similarity: f32,
 }
@@ -77,18 +95,105 @@ impl Index {
 
     /// The `k` words most similar to `word` by cosine, `word` itself excluded.
     pub fn most_similar(&self, word: &str, k: usize) -> Result<Vec<Neighbour>> {
-        let id = self.require(word)?;
-        let hits = self.nearest(self.unit_row(id), self.len(), &[id], k);
-        Ok(self.neighbours(hits))
+        self.query(&[word], &[], Combine::Add, k)
     }
 
     /// The `k` words closest to `b − a + c` (on unit vectors), the three inputs excluded:
     /// "a is to b as c is to ?".
     pub fn analogy(&self, a: &str, b: &str, c: &str, k: usize) -> Result<Vec<Neighbour>> {
-        let (ia, ib, ic) = (self.require(a)?, self.require(b)?, self.require(c)?);
-        let query = self.offset_query(ia, ib, ic);
-        let hits = self.nearest(&query, self.len(), &[ia, ib, ic], k);
-        Ok(self.neighbours(hits))
+        self.query(&[b, c], &[a], Combine::Add, k)
+    }
+
+    /// The `k` best words for `positive` minus `negative` words combined as `combine` says, every
+    /// input word excluded (gensim's `most_similar(positive, negative, topn=k)` and
+    /// `most_similar_cosmul`). Every word must be in the vocabulary; the error names all that are not.
+    pub fn query(
+        &self,
+        positive: &[&str],
+        negative: &[&str],
+        combine: Combine,
+        k: usize,
+    ) -> Result<Vec<Neighbour>> {
+        let all: Vec<&str> = positive.iter().chain(negative).copied().collect();
+        let mut pos = self.require_all(&all)?;
+        let neg = pos.split_off(positive.len());
+        if pos.is_empty() && neg.is_empty() {
+            return Err(Error::Input(
+                "the query has no words; give at least one word".into(),
+            ));
+        }
+        let exclude: Vec<usize> = pos.iter().chain(&neg).copied().collect();
+        let scores = match combine {
+            Combine::Add => {
+                let mut q = vec![0f32; self.dim];
+                for (&i, sign) in pos
+                    .iter()
+                    .map(|i| (i, 1f32))
+                    .chain(neg.iter().map(|i| (i, -1f32)))
+                {
+                    for (x, &r) in q.iter_mut().zip(self.unit_row(i)) {
+                        *x += sign * r;
+                    }
+                }
+                normalise(&mut q);
+                self.scores(&q, self.len()).into_raw_vec_and_offset().0
+            }
+            Combine::CosMul => {
+                let rows: Vec<f32> = exclude
+                    .iter()
+                    .flat_map(|&i| self.unit_row(i))
+                    .copied()
+                    .collect();
+                let cos = self.scores(&rows, self.len());
+                let half = |c: f32| (1.0 + c) / 2.0;
+                (0..self.len())
+                    .map(|j| {
+                        let column = cos.column(j);
+                        let (p, n) = (
+                            column.slice(ndarray::s![..pos.len()]),
+                            column.slice(ndarray::s![pos.len()..]),
+                        );
+                        p.iter().map(|&c| half(c)).product::<f32>()
+                            / (n.iter().map(|&c| half(c)).product::<f32>() + 1e-6)
+                    })
+                    .collect()
+            }
+        };
+        Ok(self.neighbours(top_k(&scores, &exclude, k)))
+    }
+
+    /// The word of `words` least similar to the unit mean of all of them (gensim's `doesnt_match`;
+    /// a tie goes to the word that sorts first). Needs two words or more, all in the vocabulary.
+    pub fn doesnt_match(&self, words: &[&str]) -> Result<Odd> {
+        if words.len() < 2 {
+            return Err(Error::Input(format!(
+                "doesnt-match needs at least two words to compare; {} given",
+                words.len()
+            )));
+        }
+        let ids = self.require_all(words)?;
+        let mut mean = vec![0f32; self.dim];
+        for &i in &ids {
+            for (m, &r) in mean.iter_mut().zip(self.unit_row(i)) {
+                *m += r;
+            }
+        }
+        normalise(&mut mean);
+        let (word, similarity) = ids
+            .iter()
+            .map(|&i| (self.word(i), dot(self.unit_row(i), &mean)))
+            .min_by(|x, y| x.1.total_cmp(&y.1).then(x.0.cmp(y.0)))
+            .expect("two words or more");
+        Ok(Odd {
+            word: word.to_string(),
+            similarity,
+        })
+    }
+
+    /// Cosine similarity of two words (gensim's `similarity`).
+    pub fn word_similarity(&self, a: &str, b: &str) -> Result<f32> {
+        let ids = self.require_all(&[a, b])?;
+        Ok(self.similarity(ids[0], ids[1]))
     }
 
     /// Unit vector of `b̂ − â + ĉ` (zero if that sum is zero).
@@ -135,13 +240,22 @@ impl Index {
         q.dot(&rows.t())
     }
 
-    fn require(&self, word: &str) -> Result<usize> {
-        self.word_id(word).ok_or_else(|| {
-            Error::Input(format!(
-                "word '{word}' is not in the vocabulary ({} words); check its spelling and case, or train with a lower --min-count",
-                self.len()
-            ))
-        })
+    /// The rows of `words`, or an error naming every word that is not in the vocabulary.
+    fn require_all(&self, words: &[&str]) -> Result<Vec<usize>> {
+        let missing: Vec<String> = words
+            .iter()
+            .filter(|w| self.word_id(w).is_none())
+            .map(|w| format!("'{w}'"))
+            .collect();
+        let what = match missing.len() {
+            0 => return Ok(words.iter().filter_map(|w| self.word_id(w)).collect()),
+            1 => format!("word {} is", missing[0]),
+            _ => format!("words {} are", missing.join(", ")),
+        };
+        Err(Error::Input(format!(
+            "{what} not in the vocabulary ({} words); check spelling and case, or train with a lower --min-count",
+            self.len()
+        )))
     }
 
     fn neighbours(&self, hits: Vec<(usize, f32)>) -> Vec<Neighbour> {
@@ -272,6 +386,139 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("'qq'"));
+    }
+
+    /// gensim's formulas written out on the unit rows, one candidate at a time.
+    fn by_hand(index: &Index, pos: &[&str], neg: &[&str], combine: Combine) -> Vec<(String, f32)> {
+        let row = |w: &str| index.unit_row(index.word_id(w).unwrap()).to_vec();
+        let inputs: Vec<&str> = pos.iter().chain(neg).copied().collect();
+        let mut out: Vec<(String, f32)> = (0..index.len())
+            .filter(|&j| !inputs.contains(&index.word(j)))
+            .map(|j| {
+                let x = index.unit_row(j);
+                let score = match combine {
+                    Combine::Add => {
+                        let mut q = vec![0f32; index.dim()];
+                        for w in pos {
+                            q.iter_mut().zip(row(w)).for_each(|(q, r)| *q += r);
+                        }
+                        for w in neg {
+                            q.iter_mut().zip(row(w)).for_each(|(q, r)| *q -= r);
+                        }
+                        let n = q.iter().map(|v| v * v).sum::<f32>().sqrt();
+                        dot(x, &q) / n
+                    }
+                    Combine::CosMul => {
+                        let h = |w: &&str| (1.0 + dot(x, &row(w))) / 2.0;
+                        pos.iter().map(h).product::<f32>()
+                            / (neg.iter().map(h).product::<f32>() + 1e-6)
+                    }
+                };
+                (index.word(j).to_string(), score)
+            })
+            .collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1));
+        out
+    }
+
+    #[test]
+    fn several_positive_and_negative_words_follow_gensims_formulas() {
+        let mut state = 99u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        };
+        let n = 60;
+        let words = (0..n).map(|i| format!("w{i}")).collect();
+        let data = (0..n * 8).map(|_| next()).collect();
+        let index = Index::new(&Embeddings::new(words, 8, data));
+        let cases: [(&[&str], &[&str]); 4] = [
+            (&["w1"], &[]),
+            (&["w1", "w2", "w3"], &["w4"]),
+            (&["w5"], &["w6", "w7"]),
+            (&[], &["w8"]),
+        ];
+        for (pos, neg) in cases {
+            for combine in [Combine::Add, Combine::CosMul] {
+                let got = index.query(pos, neg, combine, 10).unwrap();
+                let want = by_hand(&index, pos, neg, combine);
+                assert_eq!(got.len(), 10);
+                for (g, w) in got.iter().zip(&want) {
+                    assert_eq!(g.word, w.0, "{pos:?} - {neg:?} {combine:?}");
+                    assert!((g.similarity - w.1).abs() < 1e-5, "{pos:?} {neg:?}");
+                }
+            }
+        }
+        // The analogy is the query b + c − a.
+        assert_eq!(
+            index.analogy("w1", "w2", "w3", 5).unwrap(),
+            index
+                .query(&["w2", "w3"], &["w1"], Combine::Add, 5)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn cosmul_solves_a_planted_analogy_too() {
+        let index = Index::new(&emb(&[
+            ("man", [1.0, 0.1]),
+            ("woman", [1.0, 0.9]),
+            ("king", [3.0, 0.3]),
+            ("queen", [3.0, 2.7]),
+            ("apple", [-1.0, 0.2]),
+        ]));
+        let got = index
+            .query(&["king", "woman"], &["man"], Combine::CosMul, 1)
+            .unwrap();
+        assert_eq!(got[0].word, "queen");
+    }
+
+    #[test]
+    fn doesnt_match_picks_the_word_furthest_from_the_mean() {
+        let index = Index::new(&emb(&[
+            ("breakfast", [1.0, 0.1]),
+            ("lunch", [1.0, 0.2]),
+            ("dinner", [0.9, 0.0]),
+            ("cereal", [0.0, 1.0]),
+        ]));
+        let odd = index
+            .doesnt_match(&["breakfast", "cereal", "dinner", "lunch"])
+            .unwrap();
+        assert_eq!(odd.word, "cereal");
+        assert!(odd.similarity < 0.5);
+        // A tie goes to the word that sorts first, whatever the order given.
+        let tie = Index::new(&emb(&[("b", [1.0, 0.0]), ("a", [0.0, 1.0])]));
+        assert_eq!(tie.doesnt_match(&["b", "a"]).unwrap().word, "a");
+        assert_eq!(tie.doesnt_match(&["a", "b"]).unwrap().word, "a");
+        let e = index.doesnt_match(&["lunch"]).unwrap_err().to_string();
+        assert!(e.contains("at least two words"), "{e}");
+    }
+
+    #[test]
+    fn every_unknown_word_of_a_query_is_named_at_once() {
+        let index = Index::new(&emb(&[("a", [1.0, 0.0]), ("b", [0.0, 1.0])]));
+        let e = index
+            .query(&["a", "zebra"], &["qq"], Combine::Add, 3)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("words 'zebra', 'qq' are not"), "{e}");
+        let e = index
+            .doesnt_match(&["x", "a", "y"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("words 'x', 'y' are not in the vocabulary"),
+            "{e}"
+        );
+        let e = index
+            .query(&[], &[], Combine::Add, 3)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no words"), "{e}");
+        assert!((index.word_similarity("a", "b").unwrap()).abs() < 1e-7);
+        assert!(index.word_similarity("a", "c").is_err());
     }
 
     #[test]

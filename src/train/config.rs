@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use crate::backend::{OptimizerKind, Storage};
 use crate::error::{Error, Result};
 use crate::input::corpus::ReadOptions;
+use crate::input::identity::{absolute, CorpusIdentity};
 use crate::train::model::Init;
 use crate::train::plan::{ModelKind, StepConfig};
 use crate::train::sampler::NegativeMode;
@@ -198,12 +199,59 @@ impl Default for RunConfig {
 
 /// What a checkpoint records of a run's settings. Device, threads and chunk are not recorded: a
 /// resumed run takes them from its own command line. The layout is that of every checkpoint
-/// written so far (`corpus`, `read`, `min_count`, `max_vocab` beside `train`).
+/// written so far (`corpus`, `read`, `min_count`, `max_vocab` beside `train`), plus
+/// `corpus_identity` (absent from older checkpoints, whose corpus is then not verified).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Recorded {
     train: TrainConfig,
     #[serde(flatten)]
     corpus: CorpusConfig,
+    #[serde(default)]
+    corpus_identity: Option<CorpusIdentity>,
+}
+
+/// The settings a checkpoint records that a resumed run's command line may not change, by the
+/// name of their flag's argument (`min_count` is `--min-count`), with where each sits in the
+/// recorded JSON. `--epochs` is absent (it may extend a run), and so is `--corpus` (a moved corpus
+/// is checked by its identity instead).
+const FIXED_ON_RESUME: [(&str, &str); 19] = [
+    ("model", "/train/model"),
+    ("dim", "/train/dim"),
+    ("window", "/train/window"),
+    ("fixed_window", "/train/fixed_window"),
+    ("negative", "/train/negative"),
+    ("negatives", "/train/negatives"),
+    ("power", "/train/power"),
+    ("sample", "/train/sample"),
+    ("lr", "/train/lr"),
+    ("optimizer", "/train/optimizer"),
+    ("init", "/train/init"),
+    ("batch_size", "/train/batch_size"),
+    ("step", "/train/step"),
+    ("seed", "/train/seed"),
+    ("storage", "/train/storage"),
+    ("format", "/read/format"),
+    ("lowercase", "/read/lowercase"),
+    ("min_count", "/min_count"),
+    ("max_vocab", "/max_vocab"),
+];
+
+/// A flag given with `--resume` whose value is not the checkpoint's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contradiction {
+    /// The flag as typed (`--min-count`).
+    pub flag: String,
+    /// Its value on this command line and in the checkpoint, as flag values (`cbow`, `100`).
+    pub given: String,
+    pub recorded: String,
+}
+
+/// A run continued from a checkpoint: its settings, and the corpus it was trained on when the
+/// checkpoint says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResumedRun {
+    pub cfg: RunConfig,
+    pub corpus_identity: Option<CorpusIdentity>,
 }
 
 impl RunConfig {
@@ -256,28 +304,85 @@ impl RunConfig {
         Ok(())
     }
 
-    /// The settings a checkpoint records (JSON).
-    pub fn checkpoint_json(&self) -> Result<String> {
+    /// The settings a checkpoint records (JSON), with the corpus path made absolute and the
+    /// corpus's `identity` when it has one.
+    pub fn checkpoint_json(&self, identity: Option<&CorpusIdentity>) -> Result<String> {
+        let mut corpus = self.corpus.clone();
+        corpus.path = corpus.path.as_deref().map(absolute);
         serde_json::to_string(&Recorded {
             train: self.train.clone(),
-            corpus: self.corpus.clone(),
+            corpus,
+            corpus_identity: identity.cloned(),
         })
         .map_err(|e| Error::Input(format!("cannot record the settings: {e}")))
     }
 
     /// This run continued from the settings a checkpoint recorded (`json`): its training and
-    /// corpus settings, this run's device, threads and chunk, and this run's corpus path when one
-    /// was given. Not validated: that is [`RunConfig::validate`]'s job, as for any other source.
-    pub fn resumed(&self, json: &str) -> std::result::Result<RunConfig, serde_json::Error> {
+    /// corpus settings, this run's device, threads and chunk, this run's corpus path when one was
+    /// given, and this run's `--epochs` when `given("epochs")` (a flag's argument name: was it on
+    /// the command line?). Not validated: that is [`RunConfig::validate`]'s job, as for any other
+    /// source; nor compared with the flags: that is [`RunConfig::contradiction`]'s.
+    pub fn resumed(
+        &self,
+        json: &str,
+        given: &dyn Fn(&str) -> bool,
+    ) -> std::result::Result<ResumedRun, serde_json::Error> {
         let rec: Recorded = serde_json::from_str(json)?;
-        Ok(RunConfig {
-            train: rec.train,
-            corpus: CorpusConfig {
-                path: self.corpus.path.clone().or(rec.corpus.path),
-                ..rec.corpus
+        let epochs = if given("epochs") {
+            self.train.epochs
+        } else {
+            rec.train.epochs
+        };
+        Ok(ResumedRun {
+            cfg: RunConfig {
+                train: TrainConfig {
+                    epochs,
+                    ..rec.train
+                },
+                corpus: CorpusConfig {
+                    path: self.corpus.path.clone().or(rec.corpus.path),
+                    ..rec.corpus
+                },
+                ..self.clone()
             },
-            ..self.clone()
+            corpus_identity: rec.corpus_identity,
         })
+    }
+
+    /// The first setting given on this command line (`given`, by argument name) that differs
+    /// from the one `recorded` (the checkpoint's settings); `--epochs` may differ.
+    pub fn contradiction(
+        &self,
+        recorded: &RunConfig,
+        given: &dyn Fn(&str) -> bool,
+    ) -> Option<Contradiction> {
+        // Both sides go through the same JSON text, so a float compares equal exactly when the
+        // checkpoint was written from the same value.
+        let as_json = |c: &RunConfig| -> Option<serde_json::Value> {
+            let text = c.checkpoint_json(None).ok()?;
+            serde_json::from_str(&text).ok()
+        };
+        let (now, was) = (as_json(self)?, as_json(recorded)?);
+        FIXED_ON_RESUME
+            .iter()
+            .filter(|(name, _)| given(name))
+            .find_map(|(name, pointer)| {
+                let (a, b) = (now.pointer(pointer)?, was.pointer(pointer)?);
+                (a != b).then(|| Contradiction {
+                    flag: format!("--{}", name.replace('_', "-")),
+                    given: flag_value(a),
+                    recorded: flag_value(b),
+                })
+            })
+    }
+}
+
+/// A recorded setting as its flag value: enums as their lowercase spelling, `null` as `none`.
+fn flag_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.to_lowercase(),
+        serde_json::Value::Null => "none".into(),
+        other => other.to_string(),
     }
 }
 
@@ -403,14 +508,23 @@ mod tests {
             device: Device::Emulator,
             device_chunk: 3,
         };
-        let json = saved.checkpoint_json().unwrap();
+        let json = saved.checkpoint_json(None).unwrap();
         let now = RunConfig {
             device: Device::Cpu,
             threads: 1,
             ..RunConfig::default()
         };
-        let back = now.resumed(&json).unwrap();
-        assert_eq!((back.train, back.corpus), (saved.train, saved.corpus));
+        let back = now.resumed(&json, &|_| false).unwrap();
+        assert_eq!(back.corpus_identity, None);
+        let back = back.cfg;
+        assert_eq!(back.train, saved.train);
+        // The path is recorded absolute, so a resume from another directory finds it.
+        let recorded = back.corpus.path.clone().unwrap();
+        assert!(
+            recorded.is_absolute() && recorded.ends_with("c.txt"),
+            "{recorded:?}"
+        );
+        assert_eq!(back.corpus.min_count, 2);
         assert_eq!(
             (back.device, back.threads, back.device_chunk),
             (Device::Cpu, 1, 0)
@@ -420,11 +534,64 @@ mod tests {
                 path: Some("/moved/c.txt".into()),
                 ..CorpusConfig::default()
             },
-            ..now
+            ..now.clone()
         };
-        let moved = elsewhere.resumed(&json).unwrap();
+        let moved = elsewhere.resumed(&json, &|_| false).unwrap().cfg;
         assert_eq!(moved.corpus.path, Some("/moved/c.txt".into()));
         assert_eq!(moved.corpus.min_count, 2);
+        // --epochs given on the command line extends the run; not given, the checkpoint's stays.
+        let longer = RunConfig {
+            train: TrainConfig {
+                epochs: 9,
+                ..TrainConfig::default()
+            },
+            ..now
+        };
+        let given = |name: &str| name == "epochs";
+        assert_eq!(longer.resumed(&json, &given).unwrap().cfg.train.epochs, 9);
+        assert_eq!(
+            longer.resumed(&json, &|_| false).unwrap().cfg.train.epochs,
+            5
+        );
+    }
+
+    /// A flag given with `--resume` that differs from the checkpoint is named with both values;
+    /// one that agrees, one not given, and `--epochs` are not contradictions.
+    #[test]
+    fn a_flag_that_contradicts_the_checkpoint_is_found_with_both_values() {
+        let recorded = RunConfig {
+            train: TrainConfig {
+                dim: 24,
+                lr: 0.0125,
+                ..TrainConfig::default()
+            },
+            ..RunConfig::default()
+        };
+        let mut cli = RunConfig::default();
+        let none = |_: &str| false;
+        assert_eq!(cli.contradiction(&recorded, &none), None);
+        let dim = |n: &str| n == "dim";
+        let c = cli.contradiction(&recorded, &dim).unwrap();
+        assert_eq!((c.flag.as_str(), c.given.as_str()), ("--dim", "100"));
+        assert_eq!(c.recorded, "24");
+        cli.train.model = ModelKind::Cbow;
+        let model = |n: &str| n == "model";
+        let c = cli.contradiction(&recorded, &model).unwrap();
+        assert_eq!(
+            (c.given.as_str(), c.recorded.as_str()),
+            ("cbow", "skipgram")
+        );
+        cli.corpus.min_count = 1;
+        let c = cli.contradiction(&recorded, &|n| n == "min_count").unwrap();
+        assert_eq!((c.flag.as_str(), c.recorded.as_str()), ("--min-count", "5"));
+        let same = RunConfig {
+            train: TrainConfig {
+                epochs: 50,
+                ..recorded.train.clone()
+            },
+            ..recorded.clone()
+        };
+        assert_eq!(same.contradiction(&recorded, &|_| true), None);
     }
 
     /// A checkpoint written before this type existed (the settings JSON of an older release).
@@ -435,7 +602,9 @@ mod tests {
             "optimizer":"Sgd","init":"Word2vec","batch_size":128,"step":"Fused","seed":1},
             "read":{"format":"Plain","lowercase":false},"corpus":"c.txt","min_count":5,
             "max_vocab":null}"#;
-        let back = RunConfig::default().resumed(old).unwrap();
+        let back = RunConfig::default().resumed(old, &|_| false).unwrap();
+        assert_eq!(back.corpus_identity, None);
+        let back = back.cfg;
         assert_eq!(back.train.dim, 24);
         assert_eq!(back.train.storage, Storage::F32);
         assert_eq!(back.corpus.path, Some("c.txt".into()));

@@ -56,6 +56,9 @@ pub struct Snapshot<'a> {
     pub adam_t: u64,
     /// Epochs completed so far (the next epoch to train, 0-based).
     pub epochs_done: u64,
+    /// Where training continues in that epoch: 0 at an epoch's end, else the span-aligned
+    /// corpus offset where a run stopped between batches.
+    pub next_token: u64,
 }
 
 /// Where a resumed run starts: parameters, optimiser state and position.
@@ -77,6 +80,16 @@ pub trait Hooks {
         false
     }
     fn on_epoch(&mut self, _stats: &EpochStats, _snapshot: Option<&Snapshot>) -> Result<()> {
+        Ok(())
+    }
+    /// Whether to stop after the batch that just finished (a signal arrived); asked between
+    /// batches and after each epoch.
+    fn stop_requested(&self) -> bool {
+        false
+    }
+    /// The state where a requested stop left it (to checkpoint it), before [`train`] returns
+    /// [`Error::Stopped`].
+    fn on_stop(&mut self, _snapshot: &Snapshot) -> Result<()> {
         Ok(())
     }
 }
@@ -111,13 +124,60 @@ pub fn batch_tokens<B: Backend>(backend: &B, n: usize) -> usize {
     crate::train::session::batch_tokens(backend.preferred_batch_tokens(), n)
 }
 
-/// The one line for a run whose loss became `loss` (NaN or infinite) in `epoch` (1-based).
-fn diverged(epoch: u64, lr: f32, loss: f64, lr_setting: f64) -> Error {
+/// The one line for a run whose loss or weights became `what` (NaN or infinite) in `epoch`
+/// (1-based).
+fn diverged(epoch: u64, lr: f32, what: &str, lr_setting: f64) -> Error {
     Error::Diverged(format!(
-        "training diverged in epoch {epoch} at learning rate {lr:e}: the loss became {loss}; no \
-         vectors were written and earlier checkpoints are kept; lower --lr (e.g. --lr {:.1e})",
+        "training diverged in epoch {epoch} at learning rate {lr:e}: {what}; no vectors were \
+         written and earlier checkpoints are kept; lower --lr (e.g. --lr {:.1e})",
         lr_setting / 10.0
     ))
+}
+
+/// Refuses weights that hold a NaN or an infinity (one pass over them: cheap next to an epoch),
+/// so that no checkpoint or vectors file is ever written from them.
+fn check_weights(w_in: &[f32], w_out: &[f32], epoch: u64, lr: f32, lr_setting: f64) -> Result<()> {
+    for (name, w) in [("W_in", w_in), ("W_out", w_out)] {
+        if let Some(v) = w.iter().find(|v| !v.is_finite()) {
+            return Err(diverged(
+                epoch,
+                lr,
+                &format!("a weight of {name} became {v}"),
+                lr_setting,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Downloads the weights (and Adam's moments), refuses them if one is not finite, and hands
+/// them to `f` as the snapshot at `at` = (epochs done, next token); `lr` is the learning rate
+/// there, for the divergence line.
+fn with_snapshot<B: Backend>(
+    backend: &B,
+    state: &State<B>,
+    at: (u64, u64),
+    lr: f32,
+    lr_setting: f64,
+    f: impl FnOnce(&Snapshot) -> Result<()>,
+) -> Result<()> {
+    let (w_in, w_out) = state.model.download(backend)?;
+    // The epoch in progress (1-based) is the one a divergence is reported in.
+    let epoch = if at.1 > 0 { at.0 + 1 } else { at.0 };
+    check_weights(&w_in, &w_out, epoch, lr, lr_setting)?;
+    let adam = state
+        .adam
+        .as_ref()
+        .map(|m| m.download(backend))
+        .transpose()?;
+    f(&Snapshot {
+        w_in: &w_in,
+        w_out: &w_out,
+        adam: adam.as_ref(),
+        adam_t: state.adam.as_ref().map_or(0, |m| m.t),
+        epochs_done: at.0,
+        next_token: at.1,
+    })
 }
 
 /// Trains `cfg.epochs` epochs over `corpus` (from `resume`'s position, or from a fresh
@@ -211,7 +271,8 @@ pub fn train<B: Backend>(
             // One NaN or infinite weight makes every later loss non-finite; stop before it
             // reaches a checkpoint, the vectors or the next epoch.
             if !s.loss_sum.is_finite() {
-                return Err(diverged(epoch + 1, batch.lr_begin, s.loss_sum, cfg.lr));
+                let what = format!("the loss became {}", s.loss_sum);
+                return Err(diverged(epoch + 1, batch.lr_begin, &what, cfg.lr));
             }
             stats.add(&s);
             epoch_words += fed.words;
@@ -223,6 +284,17 @@ pub fn train<B: Backend>(
                 lr: lr_end as f64,
                 epoch: epoch as u32 + 1,
             });
+            let next = batch.start + batch.len;
+            if next < n && hooks.stop_requested() {
+                let at = (epoch, next as u64);
+                with_snapshot(backend, &state, at, lr_end, cfg.lr, |snap| {
+                    hooks.on_stop(snap)
+                })?;
+                return Err(Error::Stopped(format!(
+                    "stopped in epoch {} at token {next} of {n}",
+                    epoch + 1
+                )));
+            }
             Ok(())
         })?;
         let seconds = t0.elapsed().as_secs_f64();
@@ -236,26 +308,21 @@ pub fn train<B: Backend>(
             lr: lr_end as f64,
         };
         if hooks.wants_snapshot() {
-            let (w_in, w_out) = state.model.download(backend)?;
-            let adam = state
-                .adam
-                .as_ref()
-                .map(|m| m.download(backend))
-                .transpose()?;
-            let snap = Snapshot {
-                w_in: &w_in,
-                w_out: &w_out,
-                adam: adam.as_ref(),
-                adam_t: state.adam.as_ref().map_or(0, |m| m.t),
-                epochs_done: epoch + 1,
-            };
-            hooks.on_epoch(&es, Some(&snap))?;
+            with_snapshot(backend, &state, (epoch + 1, 0), lr_end, cfg.lr, |snap| {
+                hooks.on_epoch(&es, Some(snap))
+            })?;
         } else {
             hooks.on_epoch(&es, None)?;
         }
         epochs.push(es);
+        // At an epoch's end the epoch's own checkpoint (if any) is the state to resume from.
+        if epoch + 1 < cfg.epochs as u64 && hooks.stop_requested() {
+            return Err(Error::Stopped(format!("stopped after epoch {}", epoch + 1)));
+        }
     }
     let (w_in, w_out) = state.model.download(backend)?;
+    let last_lr = cfg.lr_at(total_tokens, total_tokens);
+    check_weights(&w_in, &w_out, cfg.epochs as u64, last_lr, cfg.lr)?;
     Ok(Trained {
         w_in,
         w_out,
@@ -400,5 +467,104 @@ mod tests {
             assert_eq!(resumed.w_out, whole.w_out, "{optimizer:?}");
             assert_eq!(resumed.epochs.len(), 2);
         }
+    }
+
+    /// A NaN weight the loss never sees (the row of a word absent from the corpus) still stops
+    /// the run before any vectors exist; so does a snapshot for a checkpoint.
+    #[test]
+    fn a_nonfinite_weight_stops_training_with_one_line() {
+        let (vocab, enc) = small_corpus();
+        let mut words = vocab.words.clone();
+        let mut counts = vocab.counts.clone();
+        words.push("absent".into());
+        counts.push(1);
+        let vocab = Vocab::from_parts(words, counts);
+        let cfg = config(ModelKind::Skipgram, 2);
+        let (mut w_in, w_out) = init_weights(vocab.len(), cfg.dim, cfg.init, cfg.seed);
+        let last = w_in.len() - 1;
+        w_in[last] = f32::NAN;
+        let resume = || Resume {
+            w_in: w_in.clone(),
+            w_out: w_out.clone(),
+            adam: None,
+            adam_t: 0,
+            epoch: 0,
+            next_token: 0,
+        };
+        let backend = CpuBackend::new(1);
+        let e = run(&backend, &enc, &vocab, &cfg, Some(resume()), &mut NoHooks)
+            .err()
+            .expect("a NaN weight is refused")
+            .to_string();
+        assert!(
+            e.contains("epoch 2") && e.contains("a weight of W_in became NaN"),
+            "{e}"
+        );
+        assert!(e.contains("lower --lr") && !e.contains('\n'), "{e}");
+
+        struct Checkpointing(u32);
+        impl Hooks for Checkpointing {
+            fn wants_snapshot(&self) -> bool {
+                true
+            }
+            fn on_epoch(&mut self, _: &EpochStats, _: Option<&Snapshot>) -> Result<()> {
+                self.0 += 1;
+                Ok(())
+            }
+        }
+        let mut hooks = Checkpointing(0);
+        let e = run(&backend, &enc, &vocab, &cfg, Some(resume()), &mut hooks)
+            .err()
+            .expect("a NaN weight is refused")
+            .to_string();
+        assert!(e.contains("epoch 1"), "{e}");
+        assert_eq!(hooks.0, 0, "no snapshot reaches the hooks");
+    }
+
+    /// A stop between batches hands the hooks the state and where to continue, and resuming
+    /// there (one thread) replays the uninterrupted run.
+    #[test]
+    fn a_stop_between_batches_resumes_exactly() {
+        let (vocab, enc) = small_corpus();
+        let backend = CpuBackend::new(1);
+        let cfg = config(ModelKind::Skipgram, 2);
+        let whole = run(&backend, &enc, &vocab, &cfg, None, &mut NoHooks).unwrap();
+
+        #[derive(Default)]
+        struct StopAfter(usize, Option<Resume>);
+        impl Hooks for StopAfter {
+            fn on_batch(&mut self, _: &BatchProgress) {
+                self.0 = self.0.saturating_sub(1);
+            }
+            fn stop_requested(&self) -> bool {
+                self.0 == 0
+            }
+            fn on_stop(&mut self, s: &Snapshot) -> Result<()> {
+                self.1 = Some(Resume {
+                    w_in: s.w_in.to_vec(),
+                    w_out: s.w_out.to_vec(),
+                    adam: None,
+                    adam_t: 0,
+                    epoch: s.epochs_done,
+                    next_token: s.next_token,
+                });
+                Ok(())
+            }
+        }
+        let batches = enc
+            .tokens
+            .len()
+            .div_ceil(batch_tokens(&backend, enc.tokens.len()));
+        let mut stop = StopAfter(batches + 2, None);
+        let e = run(&backend, &enc, &vocab, &cfg, None, &mut stop)
+            .err()
+            .unwrap();
+        assert!(matches!(e, Error::Stopped(_)), "{e}");
+        let at = stop.1.expect("the state at the stop");
+        assert_eq!((at.epoch, at.next_token % SPAN_LEN as u64), (1, 0));
+        assert!(at.next_token > 0);
+        let resumed = run(&backend, &enc, &vocab, &cfg, Some(at), &mut NoHooks).unwrap();
+        assert_eq!(resumed.w_in, whole.w_in);
+        assert_eq!(resumed.w_out, whole.w_out);
     }
 }

@@ -40,12 +40,15 @@ impl Progress {
         ));
     }
 
-    /// Prints a line above the bar (or plainly when the bar is hidden).
-    pub fn println(&self, line: &str) {
+    /// Prints a line above the bar (or plainly to stdout when the bar is hidden); a closed or
+    /// full stdout is an error to report, never a panic.
+    pub fn println(&self, line: &str) -> std::io::Result<()> {
         if self.bar.is_hidden() {
-            println!("{line}");
+            use std::io::Write;
+            writeln!(std::io::stdout(), "{line}")
         } else {
             self.bar.println(line);
+            Ok(())
         }
     }
 

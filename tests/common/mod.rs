@@ -2,6 +2,7 @@
 //! built-in synthetic corpus with the settings the planted-analogy tests train with.
 #![allow(dead_code)]
 
+pub mod bin;
 pub mod devices;
 pub mod fixture;
 pub mod test_kernels;

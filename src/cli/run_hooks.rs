@@ -1,0 +1,138 @@
+//! `train`'s hooks into the epoch loop: the progress bar, per-epoch evaluation, metrics, the
+//! loss plot's points, checkpoints (also the one a signal asks for), and stdout that may fail.
+
+use std::path::PathBuf;
+
+use super::signals;
+use super::train::checkpoint_path;
+use crate::error::Result;
+use crate::input::vocab::Vocab;
+use crate::output::checkpoint::{save_checkpoint, Checkpoint, SaveDtype};
+use crate::output::metrics::{EpochMetrics, MetricsWriter};
+use crate::output::vectors::Embeddings;
+use crate::query::eval::{self, AnalogySection};
+use crate::query::similarity::Index;
+use crate::query::wordsim;
+use crate::train::progress::{thousands, Progress};
+use crate::train::{BatchProgress, EpochStats, Hooks, Snapshot, TrainConfig};
+
+/// A similarity benchmark's scored word pairs.
+pub(super) type WordPairs = Vec<(String, String, f64)>;
+
+/// Progress bar, per-epoch evaluation, metrics, loss-plot points, checkpoints and stdout.
+pub(super) struct RunHooks<'a> {
+    pub progress: Progress,
+    pub vocab: &'a Vocab,
+    pub cfg: &'a TrainConfig,
+    pub analogies: Option<Vec<AnalogySection>>,
+    pub similarity: Vec<(String, WordPairs)>,
+    pub metrics: Option<MetricsWriter>,
+    pub plot_points: Vec<(f64, f64)>,
+    pub checkpoint: Option<(PathBuf, SaveDtype)>,
+    pub settings_json: String,
+    /// The last checkpoint written.
+    pub written: Option<PathBuf>,
+    /// The first failure to print to stdout (closed pipe, full disk): printing stops there, and
+    /// training and the files go on; the command reports it once they are safe.
+    pub stdout_error: Option<std::io::Error>,
+}
+
+impl RunHooks<'_> {
+    /// Prints `line` to stdout (above the bar), unless printing already failed.
+    pub fn say(&mut self, line: &str) {
+        if self.stdout_error.is_none() {
+            if let Err(e) = self.progress.println(line) {
+                self.stdout_error = Some(e);
+            }
+        }
+    }
+
+    /// Writes the checkpoint of `snap` to the file `--checkpoint` names for `epoch`.
+    fn save(&mut self, snap: &Snapshot, epoch: u64) -> Result<()> {
+        let Some((path, dtype)) = &self.checkpoint else {
+            return Ok(());
+        };
+        let ck = Checkpoint {
+            words: self.vocab.words.clone(),
+            counts: self.vocab.counts.clone(),
+            dim: self.cfg.dim,
+            w_in: snap.w_in.to_vec(),
+            w_out: snap.w_out.to_vec(),
+            adam: snap.adam.cloned(),
+            adam_t: snap.adam_t,
+            epoch: snap.epochs_done,
+            next_token: snap.next_token,
+            settings_json: self.settings_json.clone(),
+            seed: self.cfg.seed,
+        };
+        let path = checkpoint_path(path, epoch);
+        save_checkpoint(&path, &ck, *dtype)?;
+        self.written = Some(path);
+        Ok(())
+    }
+}
+
+impl Hooks for RunHooks<'_> {
+    fn on_batch(&mut self, p: &BatchProgress) {
+        self.progress.update(p);
+        self.plot_points.push((p.words_done as f64, p.loss));
+    }
+
+    fn wants_snapshot(&self) -> bool {
+        self.analogies.is_some() || !self.similarity.is_empty() || self.checkpoint.is_some()
+    }
+
+    fn on_epoch(&mut self, s: &EpochStats, snap: Option<&Snapshot>) -> Result<()> {
+        let mut line = format!(
+            "epoch {}/{}: loss {:.4}, {} words/s, lr {:.6}",
+            s.epoch,
+            self.cfg.epochs,
+            s.loss,
+            thousands(s.words_per_sec.round() as u64),
+            s.lr
+        );
+        let mut analogy = None;
+        let mut similarity = Vec::new();
+        if let Some(snap) = snap {
+            if self.analogies.is_some() || !self.similarity.is_empty() {
+                let emb =
+                    Embeddings::new(self.vocab.words.clone(), self.cfg.dim, snap.w_in.to_vec());
+                let index = Index::new(&emb);
+                if let Some(q) = &self.analogies {
+                    let acc = eval::evaluate_analogies(&index, q, None).accuracy();
+                    line += &format!(", analogy {acc:.4}");
+                    analogy = Some(acc);
+                }
+                for (name, pairs) in &self.similarity {
+                    let r = wordsim::evaluate_similarity(&index, name, pairs);
+                    line += &format!(", {name} spearman {:.4}", r.spearman);
+                    similarity.push((name.clone(), r.spearman));
+                }
+            }
+            self.save(snap, snap.epochs_done)?;
+        }
+        self.say(&line);
+        if let Some(m) = &mut self.metrics {
+            m.write(&EpochMetrics {
+                epoch: s.epoch,
+                words: s.words,
+                loss: s.loss,
+                words_per_sec: s.words_per_sec,
+                lr: s.lr,
+                analogy,
+                similarity,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn stop_requested(&self) -> bool {
+        signals::received().is_some()
+    }
+
+    /// A stop between batches of epoch `epochs_done + 1`: its checkpoint is that epoch's file
+    /// (overwritten when a resumed run finishes the epoch), recording where training continues.
+    fn on_stop(&mut self, snap: &Snapshot) -> Result<()> {
+        self.save(snap, snap.epochs_done + 1)
+    }
+}

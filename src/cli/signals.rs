@@ -1,0 +1,89 @@
+//! SIGINT and SIGTERM during `train`: the first asks training to stop after the current batch
+//! (the epoch loop then checkpoints and the command exits 128 + the signal: 130 or 143); a second
+//! removes this process's temporary files and exits at once with the same code.
+//!
+//! signal-hook delivers the signals to a thread of ours, so the work done on them (removing
+//! files, taking a lock) runs as ordinary code rather than in a signal handler.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::output::fsutil;
+
+/// The first signal received (0: none yet).
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+/// Starts listening for SIGINT and SIGTERM (once per process; later calls do nothing new).
+pub(super) fn install() -> anyhow::Result<()> {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    let mut result = Ok(());
+    INSTALLED.call_once(|| {
+        result = Signals::new([SIGINT, SIGTERM])
+            .map(|mut signals| {
+                std::thread::spawn(move || {
+                    for sig in signals.forever() {
+                        on_signal(sig);
+                    }
+                });
+            })
+            .map_err(|e| anyhow::anyhow!("cannot listen for SIGINT/SIGTERM: {e}"));
+    });
+    result
+}
+
+fn on_signal(sig: i32) {
+    if RECEIVED
+        .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+    {
+        return;
+    }
+    // The second signal: no more waiting. The guard keeps new temporaries from being made
+    // while the process exits.
+    let _guard = fsutil::remove_live_temps();
+    eprintln!(
+        "error: {} again: stopped at once without a checkpoint; temporary files removed",
+        name(sig)
+    );
+    std::process::exit(128 + sig);
+}
+
+/// The signal that asked the run to stop, if one did.
+pub(super) fn received() -> Option<i32> {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => None,
+        sig => Some(sig),
+    }
+}
+
+/// `SIGINT`, `SIGTERM`.
+pub(super) fn name(sig: i32) -> &'static str {
+    match sig {
+        SIGINT => "SIGINT",
+        SIGTERM => "SIGTERM",
+        _ => "a signal",
+    }
+}
+
+/// A run stopped by a signal: the one line to print and the exit status (128 + the signal).
+#[derive(Debug)]
+pub struct Interrupted {
+    pub signal: i32,
+    pub line: String,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.line)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// The exit status for a failed command: 128 + the signal for an interrupted run, else 1.
+pub fn exit_status(e: &anyhow::Error) -> u8 {
+    e.downcast_ref::<Interrupted>()
+        .map_or(1, |i| (128 + i.signal).clamp(0, 255) as u8)
+}

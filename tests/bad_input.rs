@@ -1,0 +1,240 @@
+//! The bad-input matrix of issue 10: outputs that would destroy something, outputs that cannot
+//! be written or drawn, runs that cannot finish, and a stdout that fails at the end. Every case
+//! is one `error:` line and a non-zero exit, and changes or leaves no file, checked before any
+//! training; a closed or full stdout loses no vectors.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::bin::{assert_one_line_error, run, stdout, synthetic_corpus, write, BIN};
+
+#[test]
+fn every_bad_output_is_refused_before_training_and_touches_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let corpus = "alpha beta gamma delta epsilon zeta eta theta\n".repeat(30);
+    write(d, "c.txt", &corpus);
+    write(d, "q.txt", ": s\nalpha beta gamma delta\n");
+    write(d, "pairs.tsv", "alpha\tbeta\t1.0\n");
+    write(
+        d,
+        "spaced.txt",
+        &"alpha beta\u{2003}gamma delta\n".repeat(10),
+    );
+    std::fs::create_dir(d.join("out_dir")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("c.txt", d.join("link.bin")).unwrap();
+    let rsvg = Command::new("rsvg-convert")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let base = [
+        "train",
+        "--corpus",
+        "c.txt",
+        "--device",
+        "cpu",
+        "--min-count",
+        "1",
+    ];
+    let mut cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["-o", "/dev/null", "--output-format", "bin"],
+            "--output: '/dev/null': is not a regular file",
+        ),
+        (
+            vec!["-o", "out_dir", "--output-format", "text"],
+            "'out_dir': is a directory",
+        ),
+        (
+            vec!["-o", "c.txt", "--output-format", "text"],
+            "--output 'c.txt' is the same file as --corpus 'c.txt'",
+        ),
+        (
+            vec!["--metrics", "c.txt"],
+            "--metrics 'c.txt' is the same file as --corpus",
+        ),
+        (
+            vec!["--checkpoint", "q.txt", "--eval-analogies", "q.txt"],
+            "--checkpoint 'q.txt' is the same file as --eval-analogies 'q.txt'",
+        ),
+        (
+            vec![
+                "--plot",
+                "pairs.svg",
+                "--eval-similarity",
+                "pairs.tsv",
+                "-o",
+                "./pairs.tsv",
+                "--output-format",
+                "text",
+            ],
+            "--output './pairs.tsv' is the same file as --eval-similarity",
+        ),
+        (
+            vec!["-o", "v.bin", "--checkpoint", "v.bin"],
+            "--output and --checkpoint both name 'v.bin'",
+        ),
+        (vec!["-o", "vectors.w2v"], "give --output-format bin|text"),
+        (
+            vec!["--plot", "loss.pdf"],
+            "--plot 'loss.pdf': unknown image type",
+        ),
+        (
+            vec!["--metrics", "m.xlsx"],
+            "--metrics 'm.xlsx': unknown file type",
+        ),
+        (
+            vec!["--dim", "200000000", "-o", "v.bin"],
+            "the model needs about",
+        ),
+        (vec!["-o", "no/dir/v.bin"], "cannot write 'no/dir/v.bin'"),
+    ];
+    #[cfg(unix)]
+    cases.push((
+        vec!["-o", "link.bin"],
+        "--output 'link.bin' is the same file as --corpus 'c.txt'",
+    ));
+    if !rsvg {
+        cases.push((vec!["--plot", "loss.png"], "PNG output needs rsvg-convert"));
+    }
+    for (extra, needle) in cases {
+        let mut args = base.to_vec();
+        args.extend(extra);
+        assert_one_line_error(d, &args, needle);
+    }
+    // A word the vectors file cannot hold (a Unicode space inside) is found before training.
+    assert_one_line_error(
+        d,
+        &[
+            "train",
+            "--corpus",
+            "spaced.txt",
+            "--device",
+            "cpu",
+            "-o",
+            "v.bin",
+        ],
+        "cannot write 'v.bin': word #",
+    );
+    assert!(std::fs::metadata("/dev/null").is_ok_and(|m| !m.is_file()));
+}
+
+/// A stdout that is closed (EPIPE) or full (ENOSPC) when the run reports: the vectors are
+/// written first, and the failure is one line saying where they are.
+#[cfg(unix)]
+#[test]
+fn a_failing_stdout_never_loses_the_vectors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    synthetic_corpus(d, 20);
+    let train = |out: Stdio, vectors: &str| {
+        Command::new(BIN)
+            .args([
+                "train", "--device", "cpu", "--dim", "8", "--epochs", "1", "-o", vectors,
+            ])
+            .current_dir(d)
+            .stdout(out)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap()
+    };
+    let full = std::fs::File::options().write(true).open("/dev/full");
+    let mut stdouts = vec![("closed.bin", closed_pipe())];
+    if let Ok(f) = full {
+        stdouts.push(("full.bin", Stdio::from(f)));
+    }
+    for (vectors, out) in stdouts {
+        let o = train(out, vectors);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{vectors}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{vectors}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: the vectors are safe in '{vectors}'"))
+                && stderr.contains("cannot print to stdout"),
+            "{stderr}"
+        );
+        let v = stdout(&run(
+            d,
+            &["similar", "--vectors", vectors, "king", "-k", "1"],
+        ));
+        assert_eq!(v.lines().count(), 1, "{v}");
+    }
+}
+
+/// The read end of a pipe that is already closed: writing to it fails with EPIPE.
+#[cfg(unix)]
+fn closed_pipe() -> Stdio {
+    let mut child = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
+    let stdin = child.stdin.take().unwrap();
+    child.wait().unwrap();
+    Stdio::from(stdin)
+}
+
+#[test]
+fn bad_exports_are_refused_before_writing_and_touch_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let corpus = "alpha beta gamma delta epsilon zeta eta theta\n".repeat(30);
+    write(d, "c.txt", &corpus);
+    let out = run(
+        d,
+        &[
+            "train",
+            "--corpus",
+            "c.txt",
+            "--device",
+            "cpu",
+            "--min-count",
+            "1",
+            "--epochs",
+            "1",
+            "--checkpoint",
+            "ck.safetensors",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("ck.safetensors", d.join("link.bin")).unwrap();
+    std::fs::create_dir(d.join("dir.bin")).unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["-o", "ck.safetensors", "--format", "bin"],
+            "is the checkpoint being exported",
+        ),
+        #[cfg(unix)]
+        (vec!["-o", "link.bin"], "is the checkpoint being exported"),
+        (
+            vec!["-o", "ck.vocab", "--format", "npy"],
+            "not ending in .vocab",
+        ),
+        (vec!["-o", "vectors.w2v"], "the extension names no format"),
+        (vec!["-o", "v.bin", "--limit", "0"], "--limit 0"),
+        (
+            vec!["-o", "v.bin", "--min-count", "1000000"],
+            "lower --min-count",
+        ),
+        (
+            vec!["-o", "/dev/null", "--format", "bin"],
+            "is not a regular file",
+        ),
+        (vec!["-o", "dir.bin"], "is a directory"),
+        (vec!["-o", "missing/v.bin"], "cannot write 'missing/v.bin'"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["export", "ck.safetensors"];
+        args.extend(extra);
+        assert_one_line_error(d, &args, needle);
+    }
+    assert_one_line_error(
+        d,
+        &["export", "nope.safetensors", "-o", "v.bin"],
+        "nope.safetensors",
+    );
+}
