@@ -367,8 +367,8 @@ impl CacheFile {
         let mut block = Vec::new();
         let body: &mut [u8] = match into {
             Some(ids) => {
-                ids.clear();
-                ids.resize(header.tokens as usize, 0);
+                // Zeroed by the allocator (fresh pages), not by a pass over them.
+                *ids = vec![0u32; header.tokens as usize];
                 bytemuck::cast_slice_mut(ids.as_mut_slice())
             }
             None => {
@@ -383,11 +383,17 @@ impl CacheFile {
             let mut crc = crc32fast::Hasher::new();
             crc.update(part);
             let (mut words, mut beyond) = (0u64, false);
-            for id in part.chunks_exact(4) {
-                let id = u32::from_le_bytes(id.try_into().expect("4 bytes"));
+            let mut scan = |id: u32| {
+                let id = u32::from_le(id);
                 let word = id != SENTENCE_BREAK;
                 words += word as u64;
                 beyond |= word & (id as u64 >= n_vocab);
+            };
+            match bytemuck::try_cast_slice::<u8, u32>(part) {
+                Ok(ids) => ids.iter().for_each(|&id| scan(id)),
+                Err(_) => part
+                    .chunks_exact(4)
+                    .for_each(|b| scan(u32::from_ne_bytes(b.try_into().expect("4 bytes")))),
             }
             (crc, words, beyond)
         };
