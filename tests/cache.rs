@@ -3,19 +3,15 @@
 //! never trusted; a corpus whose ids exceed `--memory-budget` trains from the cache file in
 //! chunks to the same vectors as in memory (`--threads 1`); `--no-cache` keeps nothing.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_w2v-gpu");
-
+/// Runs the binary in `dir` (with a scratch `XDG_CACHE_HOME`, never the user's cache) and
+/// asserts that it succeeds.
 fn run(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        // Never the user's cache, whatever a test forgets to pass.
-        .env("XDG_CACHE_HOME", dir.join("xdg"))
-        .output()
-        .expect("the binary runs");
+    let out = common::bin::run(dir, args);
     assert!(
         out.status.success(),
         "{args:?} failed:\n{}",
@@ -45,7 +41,7 @@ fn corpus(dir: &Path, lines: usize) -> String {
     "c.txt".into()
 }
 
-/// Trains one epoch with one thread into `out`; returns stderr and the vectors' bytes.
+/// Trains two epochs with one thread into `out`; returns stderr and the vectors' bytes.
 fn train(dir: &Path, out: &str, extra: &[&str]) -> (String, Vec<u8>) {
     let mut args = vec![
         "train",
