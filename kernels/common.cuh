@@ -13,6 +13,12 @@
 //   (its neighbour is carried along unchanged), retried until no other thread wrote the word in
 //   between, so no update is lost; an update that rounds away writes nothing.
 //
+// - The global-memory access helpers of the step kernels (w2v_gld, w2v_gst, w2v_gred, w2v_gcas and
+//   their `_if`, 16-byte and packed-half forms): one plain instruction each under nvcc, counted per
+//   warp instruction by the emulator (the traffic model, benches/MODEL.md).
+// - Hardware half conversions (w2v_h2f, w2v_f2h: `cvt`) and the packed f16x2 atomic of the v2 steps.
+// - W2vStepArgs, the fused steps' arguments (sgns.cu, sgns_v2.cu).
+//
 // The same text compiles three ways: nvcc (PTX at build time), NVRTC (at start-up, with this file
 // inlined by build.rs) and g++ for the emulated device (kernels/emulator/cuda_emu.h is included
 // first and defines W2V_EMULATOR). Nothing here includes a system header, because NVRTC has none.
@@ -34,6 +40,184 @@
 #else
 #define W2V_DYNAMIC_SHARED(T, name) extern __shared__ __align__(16) T name[]
 #endif
+
+// Global-memory access in the step kernels goes through the helpers below (the traffic model,
+// benches/MODEL.md). Under nvcc and NVRTC each is one plain instruction (a load, a store, a `red`
+// or an atomic). Under the emulator each also notes (kind, address, bytes) for the calling lane;
+// the runtime groups the i-th access of every lane of a warp at one call site between two warp
+// barriers into one warp instruction and counts its distinct 32-byte sectors from the lanes' real
+// addresses (kernels/emulator/runtime.cpp), so coalescing is measured, not assumed. A lane that
+// takes part in an access's iteration but does not touch memory (a predicated-off lane) notes
+// 0 bytes so that the lanes' iterations stay aligned. W2V_SITE_PARAM is the hidden call-site
+// argument (file and line of the caller), passed on with W2V_SITE_ARG by wrapping helpers.
+#define W2V_ACC_LOAD 0u
+#define W2V_ACC_STORE 1u
+#define W2V_ACC_ATOMIC 2u
+#ifdef W2V_EMULATOR
+#define W2V_SITE_PARAM , unsigned long long w2v_site = w2v_emu_site(__builtin_FILE(), __builtin_LINE())
+#define W2V_SITE_ARG , w2v_site
+#define W2V_NOTE(kind, p, bytes) w2v_emu_note((kind), (const void*)(p), (bytes), w2v_site)
+#else
+#define W2V_SITE_PARAM
+#define W2V_SITE_ARG
+#define W2V_NOTE(kind, p, bytes) ((void)0)
+#endif
+
+// A global load of one value (4 or 8 bytes).
+template <class T>
+__device__ __forceinline__ T w2v_gld(const T* p W2V_SITE_PARAM) {
+    W2V_NOTE(W2V_ACC_LOAD, p, sizeof(T));
+    return *p;
+}
+
+// A global store of one value.
+template <class T>
+__device__ __forceinline__ void w2v_gst(T* p, T v W2V_SITE_PARAM) {
+    W2V_NOTE(W2V_ACC_STORE, p, sizeof(T));
+    *p = v;
+}
+
+// A global atomic add whose result is unused (`red.global.add`).
+template <class T>
+__device__ __forceinline__ void w2v_gred(T* p, T v W2V_SITE_PARAM) {
+    W2V_NOTE(W2V_ACC_ATOMIC, p, sizeof(T));
+    atomicAdd(p, v);
+}
+
+// A global 32-bit compare-and-swap; returns the word it found.
+__device__ __forceinline__ unsigned w2v_gcas(unsigned* p, unsigned compare, unsigned v W2V_SITE_PARAM) {
+    W2V_NOTE(W2V_ACC_ATOMIC, p, 4u);
+    return atomicCAS(p, compare, v);
+}
+
+// The lane takes part in this iteration of an access but touches nothing: pass the access's site
+// (W2V_SITE_ARG inside a helper), or the skip and the access are different instructions.
+__device__ __forceinline__ void w2v_gskip(unsigned kind W2V_SITE_PARAM) {
+    W2V_NOTE(kind, 0, 0u);
+    (void)kind;
+}
+
+// A load that only the lanes with `on` make (the others get `otherwise`): one instruction whose
+// predicated-off lanes are counted as such.
+template <class T>
+__device__ __forceinline__ T w2v_gld_if(bool on, const T* p, T otherwise W2V_SITE_PARAM) {
+    if (!on) {
+        w2v_gskip(W2V_ACC_LOAD W2V_SITE_ARG);
+        return otherwise;
+    }
+    return w2v_gld(p W2V_SITE_ARG);
+}
+
+// Four floats, 16-byte aligned: a vector access (`ld.global.v4.f32`).
+struct __align__(16) W2vF4 {
+    float x, y, z, w;
+};
+
+// A 16-byte load of p[0..4) (p 16-byte aligned) by the lanes with `on`; the others get zeros.
+__device__ __forceinline__ W2vF4 w2v_gld4_if(bool on, const float* p W2V_SITE_PARAM) {
+    W2vF4 v{0.0f, 0.0f, 0.0f, 0.0f};
+    if (!on) {
+        W2V_NOTE(W2V_ACC_LOAD, 0, 0u);
+        return v;
+    }
+    W2V_NOTE(W2V_ACC_LOAD, p, 16u);
+#ifdef W2V_EMULATOR
+    memcpy(&v, p, sizeof v);
+#else
+    v = *reinterpret_cast<const W2vF4*>(p);
+#endif
+    return v;
+}
+
+// An atomic add of one float by the lanes with `on` (`red.global.add.f32`).
+__device__ __forceinline__ void w2v_gred_if(bool on, float* p, float v W2V_SITE_PARAM) {
+    if (!on) {
+        W2V_NOTE(W2V_ACC_ATOMIC, 0, 0u);
+        return;
+    }
+    W2V_NOTE(W2V_ACC_ATOMIC, p, 4u);
+    atomicAdd(p, v);
+}
+
+// Whether this compilation has 16-byte vector atomics (`red.global.add.v4.f32`, sm_90 and PTX 8.1):
+// sm_90 and later under nvcc/NVRTC, and the emulator (which counts the sm_90 path).
+#if defined(W2V_EMULATOR) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900)
+#define W2V_VECTOR_ATOMICS 1
+#else
+#define W2V_VECTOR_ATOMICS 0
+#endif
+
+// An atomic add of p[0..4) += v (p 16-byte aligned) by the lanes with `on`: one vector atomic where
+// W2V_VECTOR_ATOMICS, else four scalar ones (callers use the vector layout only with vector atomics).
+__device__ __forceinline__ void w2v_gred4_if(bool on, float* p, W2vF4 v W2V_SITE_PARAM) {
+    if (!on) {
+        W2V_NOTE(W2V_ACC_ATOMIC, 0, 0u);
+        return;
+    }
+    W2V_NOTE(W2V_ACC_ATOMIC, p, 16u);
+#if W2V_VECTOR_ATOMICS && !defined(W2V_EMULATOR)
+    asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};" ::"l"(p), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w)
+                 : "memory");
+#else
+    // The emulator counts one 16-byte atomic (noted above) and adds element by element.
+    atomicAdd(p, v.x);
+    atomicAdd(p + 1, v.y);
+    atomicAdd(p + 2, v.z);
+    atomicAdd(p + 3, v.w);
+#endif
+}
+
+// Half (binary16 bits) ↔ f32 in one hardware instruction each (`cvt`) under nvcc and NVRTC, the
+// exact software conversions below under the emulator (the same results).
+__device__ __forceinline__ float w2v_f16_to_f32(unsigned short h);
+__device__ __forceinline__ unsigned short w2v_f32_to_f16(float f);
+__device__ __forceinline__ float w2v_h2f(unsigned short h) {
+#ifdef W2V_EMULATOR
+    return w2v_f16_to_f32(h);
+#else
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+#endif
+}
+__device__ __forceinline__ unsigned short w2v_f2h(float f) {
+#ifdef W2V_EMULATOR
+    return w2v_f32_to_f16(f);
+#else
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+#endif
+}
+
+// p[0] += a, p[1] += b for two halves in one aligned 32-bit word, by the lanes with `on`: one packed
+// `red.global.add.noftz.f16x2` (sm_60+). As on the GPU, each update is rounded to half first (round
+// to nearest even), then the half sum is rounded again; the emulator does the same with a
+// compare-and-swap on the word (its sum in f32, exact but for ties of a double rounding).
+__device__ __forceinline__ void w2v_gred_h2_if(bool on, unsigned short* p, float a, float b W2V_SITE_PARAM) {
+    if (!on) {
+        W2V_NOTE(W2V_ACC_ATOMIC, 0, 0u);
+        return;
+    }
+    W2V_NOTE(W2V_ACC_ATOMIC, p, 4u);
+    const unsigned pack = (unsigned)w2v_f2h(a) | ((unsigned)w2v_f2h(b) << 16);
+#ifdef W2V_EMULATOR
+    unsigned* word = reinterpret_cast<unsigned*>(p);
+    unsigned old = __atomic_load_n(word, __ATOMIC_RELAXED);
+    for (;;) {
+        const unsigned short lo = w2v_f2h(w2v_h2f((unsigned short)old) + w2v_h2f((unsigned short)pack));
+        const unsigned short hi = w2v_f2h(w2v_h2f((unsigned short)(old >> 16)) + w2v_h2f((unsigned short)(pack >> 16)));
+        const unsigned next = (unsigned)lo | ((unsigned)hi << 16);
+        const unsigned seen = atomicCAS(word, old, next);
+        if (seen == old) {
+            return;
+        }
+        old = seen;
+    }
+#else
+    asm volatile("red.global.add.noftz.f16x2 [%0], %1;" ::"l"(p), "r"(pack) : "memory");
+#endif
+}
 
 struct W2vPhilox {
     unsigned v[4];
@@ -80,7 +264,8 @@ __device__ __forceinline__ unsigned w2v_below(unsigned r, unsigned n) {
 __device__ __forceinline__ unsigned w2v_alias_draw(const unsigned* prob, const unsigned* alias,
                                                           unsigned vocab, unsigned a, unsigned b) {
     const unsigned i = w2v_below(a, vocab);
-    return b < prob[i] ? i : alias[i];
+    const bool mine = b < w2v_gld(&prob[i]);
+    return w2v_gld_if(!mine, &alias[i], i);
 }
 
 // Negative slot s of the centre at key position pos: words 2(s%2), 2(s%2)+1 of Philox block s/2.
@@ -148,10 +333,11 @@ __device__ __forceinline__ unsigned w2v_effective_window(unsigned long long seed
     return window - w2v_below(w2v_draw(seed, pos, W2V_PURPOSE_WINDOW, 0u).v[0], window);
 }
 
-// Whether a token of word `id` at key position pos survives subsampling: sampler::keep_token.
-__device__ __forceinline__ bool w2v_keep_token(const unsigned* keep, unsigned long long seed,
-                                                      unsigned long long pos, unsigned id) {
-    const unsigned t = keep[id];
+// Whether the token `w` at key position pos goes to the compacted span: a sentence break always
+// does; a word survives subsampling as sampler::keep_token says.
+__device__ __forceinline__ bool w2v_compacts(const unsigned* keep, unsigned long long seed,
+                                             unsigned long long pos, unsigned w) {
+    const unsigned t = w2v_gld_if(w != W2V_SENTENCE_BREAK, &keep[w], 0xFFFFFFFFu);
     return t == 0xFFFFFFFFu || w2v_draw(seed, pos, W2V_PURPOSE_SUBSAMPLE, 0u).v[0] < t;
 }
 
@@ -224,27 +410,29 @@ __device__ __forceinline__ unsigned short w2v_f32_to_f16(float f) {
 }
 
 // Loads of a weight as f32 from either storage.
-__device__ __forceinline__ float w2v_load(const float* p) {
-    return *p;
+__device__ __forceinline__ float w2v_load(const float* p W2V_SITE_PARAM) {
+    return w2v_gld(p W2V_SITE_ARG);
 }
-__device__ __forceinline__ float w2v_load(const unsigned short* p) {
-    return w2v_f16_to_f32(*p);
+__device__ __forceinline__ float w2v_load(const unsigned short* p W2V_SITE_PARAM) {
+    return w2v_f16_to_f32(w2v_gld(p W2V_SITE_ARG));
 }
 
 // *p += v for a half in memory, atomically (see the header): a CAS loop on its aligned 32-bit word.
-__device__ __forceinline__ void w2v_atomic_add_f16(unsigned short* p, float v) {
+__device__ __forceinline__ void w2v_atomic_add_f16(unsigned short* p, float v W2V_SITE_PARAM) {
     const unsigned long long addr = (unsigned long long)p;
     unsigned* word = (unsigned*)(addr & ~3ull);
     const unsigned shift = (addr & 2ull) != 0ull ? 16u : 0u;
+    W2V_NOTE(W2V_ACC_LOAD, word, 4u);
     unsigned old = *(volatile unsigned*)word;
     for (;;) {
         const unsigned short cur = (unsigned short)(old >> shift);
         const unsigned short next = w2v_f32_to_f16(w2v_f16_to_f32(cur) + v);
         if (next == cur) {
+            w2v_gskip(W2V_ACC_ATOMIC W2V_SITE_ARG);
             return;
         }
         const unsigned desired = (old & ~(0xFFFFu << shift)) | ((unsigned)next << shift);
-        const unsigned seen = atomicCAS(word, old, desired);
+        const unsigned seen = w2v_gcas(word, old, desired W2V_SITE_ARG);
         if (seen == old) {
             return;
         }
@@ -253,11 +441,11 @@ __device__ __forceinline__ void w2v_atomic_add_f16(unsigned short* p, float v) {
 }
 
 // The Hogwild update of a weight in either storage.
-__device__ __forceinline__ void w2v_atomic_add_w(float* p, float v) {
-    atomicAdd(p, v);
+__device__ __forceinline__ void w2v_atomic_add_w(float* p, float v W2V_SITE_PARAM) {
+    w2v_gred(p, v W2V_SITE_ARG);
 }
-__device__ __forceinline__ void w2v_atomic_add_w(unsigned short* p, float v) {
-    w2v_atomic_add_f16(p, v);
+__device__ __forceinline__ void w2v_atomic_add_w(unsigned short* p, float v W2V_SITE_PARAM) {
+    w2v_atomic_add_f16(p, v W2V_SITE_ARG);
 }
 
 // Sum over the 32 lanes of a warp; every lane gets the total. Call from warp-uniform control flow.
@@ -292,3 +480,34 @@ __device__ __forceinline__ float w2v_lr_at(float lr_begin, float lr_end, unsigne
     const float t = __fdiv_rn((float)off, (float)len);
     return __fadd_rn(lr_begin, __fmul_rn(__fsub_rn(lr_end, lr_begin), t));
 }
+
+// Every argument of the fused step kernels (sgns.cu, sgns_v2.cu), bundled for their templates.
+// T is the weights' storage: float, or unsigned short holding IEEE half bits (`_f16` kernels).
+template <class T>
+struct W2vStepArgs {
+    T* w_in;
+    T* w_out;
+    unsigned dim;
+    const unsigned* kept_ids;
+    const unsigned* kept_off;
+    const unsigned* kept_count;
+    unsigned n_spans;
+    const unsigned* alias_prob;
+    const unsigned* alias_alias;
+    unsigned vocab;
+    unsigned long long seed;
+    unsigned long long key_first;
+    unsigned batch_len;
+    float lr_begin;
+    float lr_end;
+    unsigned window;
+    unsigned fixed_window;
+    unsigned negative;
+    unsigned distinct;
+    double* loss_acc;
+};
+
+// Every step kernel below has the same argument names; this bundles them for the shared template.
+#define W2V_STEP_ARGS                                                                                   \
+    {w_in,   w_out,       dim,   kept_ids, kept_off,  kept_count, n_spans,  alias_prob,   alias_alias, vocab, \
+     seed,   key_first,   batch_len, lr_begin, lr_end, window,   fixed_window, negative, distinct,   loss_acc}

@@ -92,8 +92,7 @@ extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigne
 
         unsigned count = 0;
         for (unsigned t = lo; t < hi; ++t) {
-            const unsigned w = tokens[t];
-            count += (w == W2V_SENTENCE_BREAK || w2v_keep_token(keep, seed, key_first + t, w)) ? 1u : 0u;
+            count += w2v_compacts(keep, seed, key_first + t, w2v_gld(&tokens[t])) ? 1u : 0u;
         }
         // Block-wide exclusive scan of the counts: within warps, then over the warp totals.
         const unsigned inclusive = w2v_warp_inclusive_scan(count, lane);
@@ -108,17 +107,17 @@ extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigne
                 warp_base[lane] = scanned - total;
             }
             if (lane == nwarps - 1u) {
-                kept_count[s] = scanned;
+                w2v_gst(&kept_count[s], scanned);
             }
         }
         __syncthreads();
 
         unsigned j = s * W2V_SPAN_LEN + warp_base[warp] + inclusive - count;
         for (unsigned t = lo; t < hi; ++t) {
-            const unsigned w = tokens[t];
-            if (w == W2V_SENTENCE_BREAK || w2v_keep_token(keep, seed, key_first + t, w)) {
-                kept_ids[j] = w;
-                kept_off[j] = batch_off + t;
+            const unsigned w = w2v_gld(&tokens[t]);
+            if (w2v_compacts(keep, seed, key_first + t, w)) {
+                w2v_gst(&kept_ids[j], w);
+                w2v_gst(&kept_off[j], batch_off + t);
                 ++j;
             }
         }
@@ -126,32 +125,6 @@ extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigne
         __syncthreads();
     }
 }
-
-// Every argument of the two step kernels, bundled for the shared implementation.
-// T is the weights' storage: float, or unsigned short holding IEEE half bits (`_f16` kernels).
-template <class T>
-struct W2vStepArgs {
-    T* w_in;
-    T* w_out;
-    unsigned dim;
-    const unsigned* kept_ids;
-    const unsigned* kept_off;
-    const unsigned* kept_count;
-    unsigned n_spans;
-    const unsigned* alias_prob;
-    const unsigned* alias_alias;
-    unsigned vocab;
-    unsigned long long seed;
-    unsigned long long key_first;
-    unsigned batch_len;
-    float lr_begin;
-    float lr_end;
-    unsigned window;
-    unsigned fixed_window;
-    unsigned negative;
-    unsigned distinct;
-    double* loss_acc;
-};
 
 // The step for targets T = 1 + negative ≤ MAXT (MAXT ∈ {8, 16, 32} bounds the register array of
 // gradients). Lane roles: "group" mapping (group g = target g, G lanes, dims member, member+G, …)
@@ -194,22 +167,25 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs<T> a) {
         // Up to the first warp sync every lane computes the same values: these branches are uniform.
         const unsigned s = (unsigned)(v / W2V_SPAN_LEN);
         const unsigned k = (unsigned)(v % W2V_SPAN_LEN);
-        const unsigned count = a.kept_count[s];
+        const unsigned count = w2v_gld(&a.kept_count[s]);
         const unsigned* ids = a.kept_ids + (unsigned long long)s * W2V_SPAN_LEN;
-        if (k >= count || ids[k] == W2V_SENTENCE_BREAK) {
+        if (k >= count) {
             continue;
         }
-        const unsigned centre = ids[k];
-        const unsigned off = a.kept_off[(unsigned long long)s * W2V_SPAN_LEN + k];
+        const unsigned centre = w2v_gld(&ids[k]);
+        if (centre == W2V_SENTENCE_BREAK) {
+            continue;
+        }
+        const unsigned off = w2v_gld(&a.kept_off[(unsigned long long)s * W2V_SPAN_LEN + k]);
         const unsigned long long pos = a.key_first + off;
         const float lr = w2v_lr_at(a.lr_begin, a.lr_end, off, a.batch_len);
         const unsigned b = w2v_effective_window(a.seed, pos, a.window, a.fixed_window != 0u);
         unsigned first = k;
-        while (first > 0u && k - first < b && ids[first - 1u] != W2V_SENTENCE_BREAK) {
+        while (first > 0u && k - first < b && w2v_gld(&ids[first - 1u]) != W2V_SENTENCE_BREAK) {
             --first;
         }
         unsigned last = k;
-        while (last + 1u < count && last - k < b && ids[last + 1u] != W2V_SENTENCE_BREAK) {
+        while (last + 1u < count && last - k < b && w2v_gld(&ids[last + 1u]) != W2V_SENTENCE_BREAK) {
             ++last;
         }
         const unsigned n_ctx = last - first;
@@ -252,7 +228,7 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs<T> a) {
                 float sum = 0.0f;
                 for (unsigned j = first; j <= last; ++j) {
                     if (j != k) {
-                        sum += w2v_load(&a.w_in[(unsigned long long)ids[j] * dim + d]);
+                        sum += w2v_load(&a.w_in[(unsigned long long)w2v_gld(&ids[j]) * dim + d]);
                     }
                 }
                 acc[d] = sum * inv;
@@ -265,7 +241,7 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs<T> a) {
         for (unsigned c = 0; c < n_inputs; ++c) {
             const unsigned j = first + c < k ? first + c : first + c + 1u;
             // The input: h in shared memory (CBOW) or the context's row of w_in (skip-gram).
-            T* h_row = a.w_in + (CBOW ? 0ull : (unsigned long long)ids[j] * dim);
+            T* h_row = a.w_in + (CBOW ? 0ull : (unsigned long long)w2v_gld(&ids[j]) * dim);
 
             // Group mapping: my group's score h · rows[group], reduced over the group's lanes.
             float score = 0.0f;
@@ -315,7 +291,7 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs<T> a) {
                 if (CBOW) {
                     for (unsigned i = first; i <= last; ++i) {
                         if (i != k) {
-                            w2v_atomic_add_w(&a.w_in[(unsigned long long)ids[i] * dim + d], -grad_h);
+                            w2v_atomic_add_w(&a.w_in[(unsigned long long)w2v_gld(&ids[i]) * dim + d], -grad_h);
                         }
                     }
                 } else {
@@ -344,8 +320,8 @@ __device__ __forceinline__ void w2v_step(const W2vStepArgs<T> a) {
     }
     loss = w2v_warp_sum_f64(loss);
     if (lane == 0u) {
-        atomicAdd(&a.loss_acc[0], loss);
-        atomicAdd(&a.loss_acc[1], examples);
+        w2v_gred(&a.loss_acc[0], loss);
+        w2v_gred(&a.loss_acc[1], examples);
     }
 }
 
@@ -366,11 +342,6 @@ __device__ __forceinline__ void w2v_step_dispatch(const W2vStepArgs<T> a) {
         atomicAdd(&a.loss_acc[0], __longlong_as_double(0x7FF8000000000000ll));
     }
 }
-
-// Every step kernel below has the same argument names; this bundles them for the shared template.
-#define W2V_STEP_ARGS                                                                                   \
-    {w_in,   w_out,       dim,   kept_ids, kept_off,  kept_count, n_spans,  alias_prob,   alias_alias, vocab, \
-     seed,   key_first,   batch_len, lr_begin, lr_end, window,   fixed_window, negative, distinct,   loss_acc}
 
 // f32 storage, negative ≤ 7.
 extern "C" __global__ void __launch_bounds__(256, 4)

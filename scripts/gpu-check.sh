@@ -14,7 +14,15 @@
 #   3. CPU/GPU parity on a fixed seed      train the built-in corpus on both devices; losses within
 #                                          5% and planted-analogy accuracy within 0.10;
 #   4. `w2v-gpu bench --device cuda:N,cpu` side by side (words/s, loss) on a text8-sized corpus
-#                                          the binary generates (skip-gram, dim 128, sample 1e-4).
+#                                          the binary generates (skip-gram, dim 128, sample 1e-4);
+#   5. step kernels and storages           `bench --kernel v1|v2 --storage f32|f16` on the same corpus
+#                                          (issue 11: v2 against v1; bf16 is not built yet: SKIP);
+#   6. ncu metrics of the step kernel      when `ncu` is on PATH: instructions, L2 atomic/red sectors,
+#                                          DRAM bytes, achieved occupancy, for v1 and v2 (else SKIP).
+# A report goes to --out DIR (default ./gpu-check-report): report.json (every step and bench row)
+# and report.md (the summary and a table to paste into benches/RESULTS.md, with the GPU's name).
+# --dry-run checks the script itself with no GPU: --device emulator (or cpu), a small bench corpus,
+# no conformance step (its GPU instances need a GPU) and no ncu.
 #
 # Usage: scripts/gpu-check.sh [--bin PATH] [--tests PATH]... [--device cuda:N] [--epochs N]
 #   --bin    the w2v-gpu binary (default: $W2V_BIN, ./w2v-gpu, target/release/w2v-gpu, target/debug/w2v-gpu, PATH)
@@ -25,6 +33,8 @@
 #   --bench-repeat N  concatenate N copies of --bench-corpus (e.g. 21 × KJV ≈ text8's 17M words)
 #   --tests  a test binary or a folder to search for conformance-* test binaries (repeatable;
 #            default: target/release/deps and target/debug/deps)
+#   --out DIR         where the report goes (default ./gpu-check-report)
+#   --dry-run         no GPU: device emulator unless --device says cpu, bench size 40, no tests/ncu
 set -u
 
 bin="${W2V_BIN:-}"
@@ -35,20 +45,32 @@ big_spw=21000   # ~17M words, text8's size
 bench_epochs=1
 bench_corpus=""
 bench_repeat=1
+out_dir="./gpu-check-report"
+dry_run=0
+device_given=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --bin) bin="$2"; shift 2 ;;
         --tests) tests+=("$2"); shift 2 ;;
-        --device) device="$2"; shift 2 ;;
+        --device) device="$2"; device_given=1; shift 2 ;;
+        --out) out_dir="$2"; shift 2 ;;
+        --dry-run) dry_run=1; shift ;;
         --epochs) epochs="$2"; shift 2 ;;
         --bench-size) big_spw="$2"; shift 2 ;;
         --bench-epochs) bench_epochs="$2"; shift 2 ;;
         --bench-corpus) bench_corpus="$2"; shift 2 ;;
         --bench-repeat) bench_repeat="$2"; shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
+
+if [ $dry_run = 1 ]; then
+    [ $device_given = 1 ] || device=emulator
+    big_spw=40
+    epochs=1
+fi
+mkdir -p "$out_dir" || { echo "gpu-check: cannot create --out $out_dir" >&2; exit 2; }
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
 if [ -z "$bin" ]; then
@@ -87,6 +109,7 @@ fi
 
 echo "== 2. conformance tests on $device"
 found=()
+[ $dry_run = 1 ] && tests=()
 for t in "${tests[@]}"; do
     if [ -f "$t" ] && [ -x "$t" ]; then
         found+=("$t")
@@ -96,7 +119,9 @@ for t in "${tests[@]}"; do
         [ -n "$newest" ] && found+=("$newest")
     fi
 done
-if [ ${#found[@]} -eq 0 ]; then
+if [ $dry_run = 1 ]; then
+    record SKIP "CUDA tests" "--dry-run (the ::cuda instances need a GPU)"
+elif [ ${#found[@]} -eq 0 ]; then
     record SKIP "CUDA tests" "no conformance-* binary (cargo test --release --features cuda --no-run; pass --tests)"
 else
     for t in "${found[@]}"; do
@@ -153,10 +178,14 @@ if [ -n "$bin" ] && [ -x "$bin" ]; then
     fi
     if [ $made = 0 ]; then
         bench=(--corpus "$work/big.txt" --seed 1 --epochs "$bench_epochs" --dim 128 --window 5 --negative 5 --sample 1e-4)
-        if "$bin" bench --device "$device,cpu" "${bench[@]}" --json > "$work/bench.jsonl" 2> "$work/bench.err"; then
+        # A --dry-run on the CPU has one device to bench, not two.
+        devices="$device,cpu"
+        [ "$device" = cpu ] && devices=cpu
+        if "$bin" bench --device "$devices" "${bench[@]}" --json > "$work/bench.jsonl" 2> "$work/bench.err"; then
             # One JSON line per device, in the order asked for: the GPU, then the CPU.
             sed -n 1p "$work/bench.jsonl" > "$work/bench-gpu.json"
             sed -n 2p "$work/bench.jsonl" > "$work/bench-cpu.json"
+            [ "$device" = cpu ] && cp "$work/bench-gpu.json" "$work/bench-cpu.json"
             printf '%-40s %16s %12s %10s\n' device words/s wall_s loss
             for f in gpu cpu; do
                 [ -s "$work/bench-$f.json" ] || continue
@@ -176,7 +205,85 @@ if [ -n "$bin" ] && [ -x "$bin" ]; then
     else
         record FAIL "bench corpus" "could not write the bench corpus"
     fi
+
+    echo "== 5. step kernels and storages on $device (issue 11)"
+    : > "$work/variants.jsonl"
+    if [ $made = 0 ]; then
+        # The CPU backend (a --dry-run) trains f32 only.
+        storages="f32 f16"
+        [ "$device" = cpu ] && storages=f32
+        for kernel in v1 v2; do
+            for storage in $storages; do
+                if "$bin" bench --device "$device" --kernel "$kernel" --storage "$storage" "${bench[@]}" --json \
+                        > "$work/v.json" 2> "$work/v.err"; then
+                    line="$(sed -n 1p "$work/v.json")"
+                    echo "{\"kernel\":\"$kernel\",\"storage\":\"$storage\",\"bench\":$line}" >> "$work/variants.jsonl"
+                    rate="$(field "$work/v.json" words_per_sec)"
+                    record PASS "bench $kernel $storage" "$(printf '%.0f words/s' "$rate")"
+                else
+                    tail -n 3 "$work/v.err"
+                    record FAIL "bench $kernel $storage" "w2v-gpu bench exited non-zero"
+                fi
+            done
+        done
+        record SKIP "bench bf16" "--storage bf16 is not built yet (issue 11 item 2)"
+    fi
+
+    echo "== 6. ncu metrics of the step kernel"
+    if [ $dry_run = 1 ]; then
+        record SKIP "ncu" "--dry-run"
+    elif ! command -v ncu > /dev/null; then
+        record SKIP "ncu" "ncu is not on PATH"
+    else
+        metrics="smsp__inst_executed.sum,lts__t_sectors_op_red.sum,lts__t_sectors_op_atom.sum,lts__t_sectors.sum,dram__bytes.sum,sm__warps_active.avg.pct_of_peak_sustained_active"
+        "$bin" synthetic --output "$work/small.txt" --sentences-per-word 300 > /dev/null
+        for kernel in v1 v2; do
+            if timeout 120 ncu --csv --metrics "$metrics" --kernel-name "regex:w2v_(skipgram|cbow)_step" --launch-count 1 \
+                    "$bin" train --device "$device" --kernel "$kernel" --corpus "$work/small.txt" --dim 128 --window 5 \
+                    --negative 5 --sample 1e-4 --epochs 1 -o "$work/ncu.bin" > "$out_dir/ncu-$kernel.csv" 2> "$work/ncu.err"; then
+                record PASS "ncu $kernel" "$out_dir/ncu-$kernel.csv"
+            else
+                tail -n 3 "$work/ncu.err"
+                record FAIL "ncu $kernel" "ncu exited non-zero (permissions? see above)"
+            fi
+        done
+    fi
 fi
+
+# The report: every summary line and bench row, as JSON and as markdown.
+{
+    printf '{"device":"%s","dry_run":%s,"date":"%s","steps":[' "$device" "$([ $dry_run = 1 ] && echo true || echo false)" "$(date -u +%FT%TZ)"
+    sep=""
+    for line in "${summary[@]}"; do
+        printf '%s"%s"' "$sep" "$(printf '%s' "$line" | sed 's/\\/\\\\/g; s/"/\\"/g')"
+        sep=","
+    done
+    printf '],"bench":['
+    [ -s "$work/bench.jsonl" ] && paste -sd, "$work/bench.jsonl" | tr -d '\n'
+    printf '],"variants":['
+    [ -s "$work/variants.jsonl" ] && paste -sd, "$work/variants.jsonl" | tr -d '\n'
+    printf ']}\n'
+} > "$out_dir/report.json"
+{
+    echo "# gpu-check on $device ($(date -u +%F))"
+    echo
+    grep -m1 -i 'device\|gpu' "$work/info.txt" 2>/dev/null | sed 's/^/GPU: /'
+    echo
+    echo '```'
+    printf '%s\n' "${summary[@]}"
+    echo '```'
+    echo
+    echo "| kernel | storage | words/s | wall s | final loss |"
+    echo "|---|---|---:|---:|---:|"
+    if [ -s "$work/variants.jsonl" ]; then
+        while read -r line; do
+            printf '%s\n' "$line" > "$work/row.json"
+            printf '| %s | %s | %.0f | %.2f | %.4f |\n' "$(field "$work/row.json" kernel)" "$(field "$work/row.json" storage)" \
+                "$(field "$work/row.json" words_per_sec)" "$(field "$work/row.json" wall_s)" "$(field "$work/row.json" final_loss)"
+        done < "$work/variants.jsonl"
+    fi
+} > "$out_dir/report.md"
+echo "report: $out_dir/report.json, $out_dir/report.md"
 
 echo
 echo "== summary"

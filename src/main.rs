@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     match cli::run(parsed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            cli::print_error(&one_line(&e));
             ExitCode::from(cli::exit_status(&e))
         }
     }

@@ -17,11 +17,7 @@ fn every_bad_output_is_refused_before_training_and_touches_nothing() {
     write(d, "c.txt", &corpus);
     write(d, "q.txt", ": s\nalpha beta gamma delta\n");
     write(d, "pairs.tsv", "alpha\tbeta\t1.0\n");
-    write(
-        d,
-        "spaced.txt",
-        &"alpha beta\u{2003}gamma delta\n".repeat(10),
-    );
+    write(d, "control.txt", &"alpha beta\u{7}gamma delta\n".repeat(10));
     std::fs::create_dir(d.join("out_dir")).unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink("c.txt", d.join("link.bin")).unwrap();
@@ -105,19 +101,33 @@ fn every_bad_output_is_refused_before_training_and_touches_nothing() {
         args.extend(extra);
         assert_one_line_error(d, &args, needle);
     }
-    // A word the vectors file cannot hold (a Unicode space inside) is found before training.
     assert_one_line_error(
         d,
         &[
             "train",
             "--corpus",
-            "spaced.txt",
+            "/dev/zero",
             "--device",
             "cpu",
             "-o",
             "v.bin",
         ],
-        "cannot write 'v.bin': word #",
+        "--corpus: '/dev/zero': is not a regular file (a device or socket)",
+    );
+    // A word no vectors file can hold (a control character inside; Unicode spaces split words)
+    // is found before training, at its byte offset.
+    assert_one_line_error(
+        d,
+        &[
+            "train",
+            "--corpus",
+            "control.txt",
+            "--device",
+            "cpu",
+            "-o",
+            "v.bin",
+        ],
+        "a control character at byte 10",
     );
     assert!(std::fs::metadata("/dev/null").is_ok_and(|m| !m.is_file()));
 }
@@ -162,6 +172,68 @@ fn a_failing_stdout_never_loses_the_vectors() {
         ));
         assert_eq!(v.lines().count(), 1, "{v}");
     }
+}
+
+/// `--metrics` that stops being writable mid-run (here its name becomes a folder) does not end
+/// training: the vectors are written, and the failure is reported after them.
+#[test]
+fn a_metrics_file_that_fails_mid_run_never_loses_the_vectors() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    synthetic_corpus(d, 250);
+    let mut child = Command::new(BIN)
+        .args([
+            "train",
+            "--corpus",
+            "c.txt",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+        ])
+        .args([
+            "--dim",
+            "16",
+            "--epochs",
+            "4",
+            "--metrics",
+            "m.csv",
+            "-o",
+            "v.bin",
+        ])
+        .current_dir(d)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("epoch 1/") {
+            break;
+        }
+    }
+    // Epoch 1's metrics may land just after its line: replace the file until a folder stands.
+    let folder = (0..1000).any(|_| {
+        let _ = std::fs::remove_file(d.join("m.csv"));
+        std::fs::create_dir(d.join("m.csv")).is_ok()
+    });
+    assert!(folder, "m.csv could not be made a folder");
+    for _ in lines {}
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: the vectors are safe in 'v.bin', but a later output failed: ")
+            && stderr.contains("m.csv"),
+        "{stderr}"
+    );
+    let v = stdout(&run(
+        d,
+        &["similar", "--vectors", "v.bin", "king", "-k", "1"],
+    ));
+    assert_eq!(v.lines().count(), 1, "{v}");
 }
 
 /// The read end of a pipe that is already closed: writing to it fails with EPIPE.

@@ -26,7 +26,10 @@ fn bad_inputs_fail_with_one_line_and_no_partial_output() {
         ),
         (vec!["--corpus", &empty], "corpus 'empty.txt' is empty"),
         (vec!["--corpus", &blank], "corpus 'blank.txt' is empty"),
-        (vec!["--corpus", "a_dir"], "cannot read corpus 'a_dir'"),
+        (
+            vec!["--corpus", "a_dir"],
+            "'a_dir': is a directory without corpus files",
+        ),
         (
             vec!["--corpus", &rare],
             "no word with count >= 5; lower --min-count",

@@ -26,9 +26,10 @@ const SETTINGS: [&str; 12] = [
     "3",
 ];
 
-/// Starts training with `extra` flags, waits for its first epoch line, sends `signal` with
+/// Starts training with `extra` flags, waits for its first epoch line, sends `signals` with
 /// `kill`, and returns the exit code and stderr.
-fn interrupt(dir: &Path, signal: &str, extra: &[&str]) -> (Option<i32>, String) {
+/// Every signal in `signals` is sent by its own `kill`, one right after the other.
+fn interrupt(dir: &Path, signals: &[&str], extra: &[&str]) -> (Option<i32>, String) {
     let mut child = Command::new(BIN)
         .arg("train")
         .args(SETTINGS)
@@ -44,11 +45,12 @@ fn interrupt(dir: &Path, signal: &str, extra: &[&str]) -> (Option<i32>, String) 
             break;
         }
     }
-    let killed = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    for signal in signals {
+        // The process may be gone after the first: a later kill may fail.
+        let _ = Command::new("kill")
+            .args([*signal, &child.id().to_string()])
+            .status();
+    }
     for _ in lines {}
     let out = child.wait_with_output().unwrap();
     (
@@ -78,7 +80,7 @@ fn sigint_checkpoints_and_the_resumed_run_equals_the_uninterrupted_one() {
 
     let (code, stderr) = interrupt(
         d,
-        "-INT",
+        &["-INT"],
         &["--checkpoint", "ck.safetensors", "-o", "v.bin"],
     );
     assert_eq!(code, Some(130), "{stderr}");
@@ -127,7 +129,7 @@ fn sigterm_without_a_checkpoint_exits_143_with_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     synthetic_corpus(d, 250);
-    let (code, stderr) = interrupt(d, "-TERM", &["-o", "v.bin"]);
+    let (code, stderr) = interrupt(d, &["-TERM"], &["-o", "v.bin"]);
     assert_eq!(code, Some(143), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
@@ -135,5 +137,21 @@ fn sigterm_without_a_checkpoint_exits_143_with_one_line() {
         "{stderr}"
     );
     assert!(!d.join("v.bin").exists());
+    no_partial_files(d);
+}
+
+/// A second signal does not wait: it exits at once (130), in one line, leaving no temporary.
+#[test]
+fn a_second_sigint_exits_at_once_and_leaves_no_temporary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    synthetic_corpus(d, 250);
+    let (code, stderr) = interrupt(d, &["-INT", "-INT"], &["--checkpoint", "ck.safetensors"]);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: interrupted by SIGINT"),
+        "{stderr}"
+    );
     no_partial_files(d);
 }

@@ -65,6 +65,23 @@ void* w2v_emu_dynamic_shared();
 
 inline void __syncthreads() { w2v_emu_syncthreads(); }
 
+// Traffic counting (kernels/emulator/traffic.cpp): the access helpers in common.cuh note every
+// global access while it is on. A call site is its file and line.
+extern int w2v_emu_counting;
+void w2v_emu_note_slow(unsigned kind, const void* p, unsigned bytes, unsigned long long site);
+void w2v_emu_traffic_flush(unsigned warp);
+void w2v_emu_traffic_flush_all();
+void w2v_emu_traffic_commit(const char* kernel, bool launch);
+inline bool w2v_emu_counting_on() { return __atomic_load_n(&w2v_emu_counting, __ATOMIC_RELAXED) != 0; }
+inline unsigned long long w2v_emu_site(const char* file, unsigned line) {
+    return ((unsigned long long)(uintptr_t)file << 16) ^ line;
+}
+inline void w2v_emu_note(unsigned kind, const void* p, unsigned bytes, unsigned long long site) {
+    if (w2v_emu_counting_on()) {
+        w2v_emu_note_slow(kind, p, bytes, site);
+    }
+}
+
 inline void __syncwarp(unsigned mask = 0xFFFFFFFFu) {
     unsigned lanes;
     w2v_emu_warp_exchange(mask, 0, 0, &lanes);

@@ -127,6 +127,14 @@ void fail(Launch& l, const std::string& msg) {
 }
 
 void release(Barrier& b) {
+    if (w2v_emu_counting_on() && tl_worker != nullptr) {
+        // Every lane of the warp (or block) has arrived: its accesses since the last barrier are complete.
+        if (&b == &tl_worker->block_barrier) {
+            w2v_emu_traffic_flush_all();
+        } else {
+            w2v_emu_traffic_flush((unsigned)(&b - tl_worker->warps.data()));
+        }
+    }
     b.released_lanes[b.gen & 1] = b.arrived_lanes;
     b.arrived_lanes = 0;
     b.arrived = 0;
@@ -332,6 +340,12 @@ void run_worker(Launch& l) {
         }
         start_block(w, linear);
         run_block(w);
+        if (w2v_emu_counting_on()) {
+            w2v_emu_traffic_flush_all();
+        }
+    }
+    if (w2v_emu_counting_on()) {
+        w2v_emu_traffic_commit(l.kernel->name, false);
     }
     // Every fiber is between blocks (or never ran): resuming it with `quit` set returns its body.
     w.quit = true;
@@ -468,6 +482,9 @@ extern "C" int w2v_emu_launch(const char* name, const unsigned grid[3], const un
     l.shared_bytes = shared_bytes;
     l.nblocks = (uint64_t)grid[0] * grid[1] * grid[2];
     const std::string error = run_grid(l, fibers->workers > 0 ? fibers->workers : 1);
+    if (w2v_emu_counting_on()) {
+        w2v_emu_traffic_commit(kernel->name, true);
+    }
     if (!error.empty()) {
         return report(err, err_len, error);
     }

@@ -83,6 +83,30 @@ pub fn choose_step(name: &str, caps: &Capabilities, cfg: &TrainConfig) -> Result
     Ok(Step::Fused)
 }
 
+/// Which fused step kernel family a CUDA device runs (`--kernel`, hidden: for measuring the two
+/// side by side). v2 (`kernels/sgns_v2.cu`) is the default where it applies; v1 (`kernels/sgns.cu`)
+/// is the reference variant and runs whatever v2 does not take (`cuda::variant` decides). The CPU
+/// backend ignores it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KernelVariant {
+    /// Rows staged in dynamic shared memory, group-mapped dot products.
+    V1,
+    /// Rows in registers, one butterfly for all scores, vector atomics.
+    #[default]
+    V2,
+}
+
+impl std::str::FromStr for KernelVariant {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "v1" => Ok(KernelVariant::V1),
+            "v2" => Ok(KernelVariant::V2),
+            _ => Err(format!("unknown kernel variant '{s}'; use v1 or v2")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

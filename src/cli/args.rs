@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::backend::step::KernelVariant;
 use crate::backend::{OptimizerKind, Storage};
 use crate::input::corpus::{CorpusFormat, ReadOptions};
 use crate::output::checkpoint::SaveDtype;
@@ -93,9 +94,11 @@ pub struct CompletionsArgs {
 /// Where the training text comes from and how it is read.
 #[derive(Args, Debug, Clone)]
 pub struct CorpusArgs {
-    /// Text corpus (whitespace-separated words). Without it: the built-in synthetic corpus.
-    #[arg(long, value_name = "FILE")]
-    pub corpus: Option<PathBuf>,
+    /// Text corpus of whitespace-separated words: a file (gzip, bzip2, xz or zstd is
+    /// decompressed), a directory (its files, by name) or - (standard input); repeat to read
+    /// several in order. Without it: the built-in synthetic corpus.
+    #[arg(long, value_name = "FILE|DIR|-")]
+    pub corpus: Vec<PathBuf>,
     /// plain: a line end ends a sentence; ptb: a line end is the word <eos> (the book's PTB loader).
     #[arg(long, value_enum, default_value_t = CorpusFormat::Plain)]
     pub format: CorpusFormat,
@@ -108,19 +111,32 @@ pub struct CorpusArgs {
     /// Keep at most this many of the most frequent words.
     #[arg(long, value_name = "N")]
     pub max_vocab: Option<usize>,
+    /// Encode with this vocabulary (word2vec.c's `word count` lines) instead of counting one.
+    #[arg(long, value_name = "FILE")]
+    pub read_vocab: Option<PathBuf>,
+    /// Write the vocabulary (`word count` lines, most frequent first) before training.
+    #[arg(long, value_name = "FILE")]
+    pub save_vocab: Option<PathBuf>,
+    /// Distinct words counted before the rarest are pruned, as word2vec.c does [default:
+    /// 14,700,000].
+    #[arg(long, value_name = "N")]
+    pub vocab_budget: Option<usize>,
 }
 
 impl CorpusArgs {
     /// The corpus settings these flags give.
     pub fn config(&self) -> CorpusConfig {
         CorpusConfig {
-            path: self.corpus.clone(),
+            paths: self.corpus.clone(),
             read: ReadOptions {
                 format: self.format,
                 lowercase: self.lowercase,
             },
             min_count: self.min_count,
             max_vocab: self.max_vocab,
+            read_vocab: self.read_vocab.clone(),
+            save_vocab: self.save_vocab.clone(),
+            vocab_budget: self.vocab_budget,
         }
     }
 }
@@ -211,6 +227,10 @@ pub struct ModelArgs {
     /// larger corpus streams through in chunks of this size.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub device_chunk: usize,
+    /// The CUDA fused step kernels: v2 (default, where it applies) or v1 (the reference
+    /// variant); for measuring the two side by side (scripts/gpu-check.sh), hence hidden.
+    #[arg(long, hide = true, default_value = "v2", value_name = "v1|v2")]
+    pub kernel: KernelVariant,
 }
 
 #[derive(Args, Debug)]
@@ -567,6 +587,7 @@ impl ModelArgs {
             threads: m.threads,
             device,
             device_chunk: m.device_chunk,
+            kernel: m.kernel,
         }
     }
 }

@@ -4,6 +4,7 @@
 use anyhow::Context;
 
 use crate::backend::cpu::CpuBackend;
+use crate::backend::step::KernelVariant;
 use crate::backend::{choose_step, Backend, Step};
 use crate::train::{Device, RunConfig};
 
@@ -97,7 +98,7 @@ fn open_backend(device: Device, cfg: &RunConfig) -> anyhow::Result<(Chosen, Stri
     match device {
         Device::Cpu => Ok((Chosen::Cpu(CpuBackend::new(threads)), String::new())),
         // Opening cuda:0 is the probe: a driver, a GPU, and kernels that load.
-        Device::Auto => match open_cuda(0, chunk) {
+        Device::Auto => match open_cuda(0, chunk, cfg.kernel) {
             Ok(gpu) => Ok((gpu, " (auto: a working GPU was found)".into())),
             Err(why) => {
                 // The reason without its advice: "use --device cpu" is what auto just did.
@@ -110,21 +111,22 @@ fn open_backend(device: Device, cfg: &RunConfig) -> anyhow::Result<(Chosen, Stri
             }
         },
         Device::Cuda(n) => {
-            let gpu = open_cuda(n, chunk).with_context(|| format!("--device cuda:{n}"))?;
+            let gpu =
+                open_cuda(n, chunk, cfg.kernel).with_context(|| format!("--device cuda:{n}"))?;
             Ok((gpu, String::new()))
         }
-        Device::Emulator => Ok((open_emulated(chunk)?, String::new())),
+        Device::Emulator => Ok((open_emulated(chunk, cfg.kernel)?, String::new())),
     }
 }
 
 #[cfg(feature = "cuda")]
-fn open_cuda(ordinal: usize, chunk: usize) -> crate::Result<Chosen> {
-    let gpu = crate::backend::cuda::open_device(ordinal, chunk)?;
+fn open_cuda(ordinal: usize, chunk: usize, kernel: KernelVariant) -> crate::Result<Chosen> {
+    let gpu = crate::backend::cuda::open_device(ordinal, chunk)?.with_kernel(kernel);
     Ok(Chosen::Cuda(Box::new(gpu)))
 }
 
 #[cfg(not(feature = "cuda"))]
-fn open_cuda(_ordinal: usize, _chunk: usize) -> crate::Result<Chosen> {
+fn open_cuda(_ordinal: usize, _chunk: usize, _kernel: KernelVariant) -> crate::Result<Chosen> {
     Err(crate::Error::Device(
         "this binary was built without the `cuda` feature; rebuild with `cargo build --release \
          --features cuda` or use --device cpu"
@@ -133,13 +135,15 @@ fn open_cuda(_ordinal: usize, _chunk: usize) -> crate::Result<Chosen> {
 }
 
 #[cfg(feature = "emulator")]
-fn open_emulated(chunk: usize) -> anyhow::Result<Chosen> {
-    let emulated = crate::backend::cuda::open_emulated(chunk).context("--device emulator")?;
+fn open_emulated(chunk: usize, kernel: KernelVariant) -> anyhow::Result<Chosen> {
+    let emulated = crate::backend::cuda::open_emulated(chunk)
+        .context("--device emulator")?
+        .with_kernel(kernel);
     Ok(Chosen::Emulated(Box::new(emulated)))
 }
 
 #[cfg(not(feature = "emulator"))]
-fn open_emulated(_chunk: usize) -> anyhow::Result<Chosen> {
+fn open_emulated(_chunk: usize, _kernel: KernelVariant) -> anyhow::Result<Chosen> {
     anyhow::bail!(
         "--device emulator: this binary was built without the `emulator` feature; rebuild with \
          `cargo build --release --features emulator` or use --device cpu"

@@ -9,7 +9,10 @@ use anyhow::Context;
 
 use super::{CacheArgs, EncodeArgs, FlagContext};
 use crate::input::cache::{CacheFile, CacheWriter, Fnv, Refused};
-use crate::input::corpus::{self, Encoded, Source};
+use crate::input::corpus::{self, Encoded};
+use crate::input::pass::{Pass, DEFAULT_TABLE_BUDGET};
+use crate::input::sink::Discard;
+use crate::input::source::Source;
 use crate::input::vocab::Vocab;
 use crate::train::progress::thousands;
 use crate::train::session::Corpus;
@@ -70,32 +73,41 @@ impl CacheArgs {
     }
 }
 
-/// What a cache is built from: the corpus file's identity (its full path, size and modification
+/// What a cache is built from: each corpus file's identity (its full path, size and modification
 /// time) and every setting that shapes the vocabulary or the ids.
-fn cache_key(path: &Path, c: &CorpusConfig) -> anyhow::Result<u64> {
-    let full = std::fs::canonicalize(path)
-        .with_context(|| format!("--corpus: cannot read corpus '{}'", path.display()))?;
-    let meta = std::fs::metadata(&full)
-        .with_context(|| format!("--corpus: cannot read corpus '{}'", path.display()))?;
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
+fn cache_key(files: &[PathBuf], c: &CorpusConfig) -> anyhow::Result<u64> {
     let mut h = Fnv::default();
-    h.field(&crate::input::cache::VERSION.to_le_bytes())
-        .field(full.as_os_str().as_encoded_bytes())
-        .field(&meta.len().to_le_bytes())
-        .field(&mtime.to_le_bytes())
-        .field(format!("{:?}", c.read).as_bytes())
+    h.field(&crate::input::cache::VERSION.to_le_bytes());
+    for path in files {
+        let read = || format!("--corpus: cannot read corpus '{}'", path.display());
+        let full = std::fs::canonicalize(path).with_context(read)?;
+        let meta = std::fs::metadata(&full).with_context(read)?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        h.field(full.as_os_str().as_encoded_bytes())
+            .field(&meta.len().to_le_bytes())
+            .field(&mtime.to_le_bytes());
+    }
+    h.field(format!("{:?}", c.read).as_bytes())
         .field(&c.min_count.to_le_bytes())
-        .field(format!("{:?}", c.max_vocab).as_bytes());
+        .field(format!("{:?} {:?}", c.max_vocab, c.vocab_budget).as_bytes());
     Ok(h.finish())
 }
 
-/// A corpus read for a run: its name, vocabulary and ids.
+/// The regular files a corpus is read from, when it can be cached (not standard input, no FIFO).
+fn cacheable(src: &Source) -> Option<Vec<PathBuf>> {
+    let files = src.files()?;
+    files
+        .iter()
+        .all(|f| std::fs::metadata(f).is_ok_and(|m| m.is_file()))
+        .then_some(files)
+}
+
+/// A corpus read for a run: its vocabulary and ids.
 pub(super) struct Loaded {
-    pub name: String,
     pub vocab: Vocab,
     pub corpus: Corpus,
 }
@@ -125,7 +137,7 @@ struct Counted<'a> {
     words: u64,
 }
 
-impl corpus::IdSink for Counted<'_> {
+impl crate::input::sink::IdSink for Counted<'_> {
     #[inline]
     fn push(&mut self, id: u32) -> crate::Result<()> {
         self.w.push(id)?;
@@ -165,8 +177,15 @@ fn open_cache(
 
 /// The cache of a corpus, opened (built first when missing, stale or damaged, or `force`).
 /// Says in one line on stderr when an existing cache is rebuilt, and why.
-fn cached(path: &Path, c: &CorpusConfig, cache: &CacheArgs, force: bool) -> anyhow::Result<Opened> {
-    let key = cache_key(path, c)?;
+fn cached(
+    src: &Source,
+    files: &[PathBuf],
+    c: &CorpusConfig,
+    pass: &Pass,
+    cache: &CacheArgs,
+    force: bool,
+) -> anyhow::Result<Opened> {
+    let key = cache_key(files, c)?;
     let dir = cache.dir();
     let file = dir.join(format!("corpus-{key:016x}.w2v-ids"));
     let budget = cache.budget();
@@ -183,13 +202,16 @@ fn cached(path: &Path, c: &CorpusConfig, cache: &CacheArgs, force: bool) -> anyh
             Err(Refused::Invalid(why)) => eprintln!(
                 "cache '{}' is not usable: {why}; rebuilding it from '{}'",
                 file.display(),
-                path.display()
+                src.name()
             ),
             Err(Refused::Io(e)) => return Err(e).flag("--cache-dir"),
         }
     }
-    let src = Source::File(path.to_path_buf());
-    let vocab = corpus::vocabulary(&src, c.read, c.min_count, c.max_vocab)?;
+    let counted = corpus::load_into(src, c.read, pass, c.min_count, c.max_vocab, &mut Discard)?;
+    if let Some(p) = &counted.pruning {
+        eprintln!("{p}");
+    }
+    let vocab = counted.vocab;
     std::fs::create_dir_all(&dir).with_context(|| {
         format!(
             "--cache-dir: cannot create '{}'; give a writable folder or --no-cache",
@@ -203,7 +225,7 @@ fn cached(path: &Path, c: &CorpusConfig, cache: &CacheArgs, force: bool) -> anyh
         bar: &bar,
         words: 0,
     };
-    let (raw, _) = corpus::encode_into(&src, c.read, &vocab, &mut sink)?;
+    let (raw, _) = corpus::encode_into(src, c.read, &vocab, &mut sink)?;
     bar.finish_and_clear();
     w.finish(&vocab, raw).flag("--cache-dir")?;
     let (f, ids) = open_cache(&file, key, budget).map_err(|r| match r {
@@ -220,40 +242,20 @@ fn cached(path: &Path, c: &CorpusConfig, cache: &CacheArgs, force: bool) -> anyh
     })
 }
 
-/// The corpus at `path` for a run: through the cache unless `--no-cache`, in memory when its ids
-/// fit the budget. With `vocab` (a resumed run), the ids are that vocabulary's.
-pub(super) fn load_file(
-    path: &Path,
+/// A file corpus for a run through the cache (`None` where it is not cached: `--no-cache`,
+/// standard input, a FIFO), in memory when its ids fit the budget, else read from the cache file
+/// in chunks.
+pub(super) fn load_cached(
+    src: &Source,
     c: &CorpusConfig,
-    vocab: Option<Vocab>,
+    pass: &Pass,
     cache: &CacheArgs,
-) -> anyhow::Result<Loaded> {
-    let name = path.display().to_string();
-    let src = Source::File(path.to_path_buf());
-    if cache.no_cache {
-        let vocab = match vocab {
-            Some(v) => v,
-            None => corpus::vocabulary(&src, c.read, c.min_count, c.max_vocab)?,
-        };
-        let enc = corpus::encode(&src, c.read, &vocab)?;
-        return Ok(Loaded {
-            name,
-            vocab,
-            corpus: Corpus::Memory(enc),
-        });
-    }
-    let Opened { file, ids, .. } = cached(path, c, cache, false)?;
-    if let Some(v) = vocab {
-        if &v != file.vocab() {
-            // A checkpoint's vocabulary that is not the cache's: encode with it, as before.
-            let enc = corpus::encode(&src, c.read, &v)?;
-            return Ok(Loaded {
-                name,
-                vocab: v,
-                corpus: Corpus::Memory(enc),
-            });
-        }
-    }
+) -> anyhow::Result<Option<Loaded>> {
+    let files = match cacheable(src) {
+        Some(f) if !cache.no_cache => f,
+        _ => return Ok(None),
+    };
+    let Opened { file, ids, .. } = cached(src, &files, c, pass, cache, false)?;
     let vocab = file.vocab().clone();
     let corpus = if let Some(tokens) = ids {
         Corpus::Memory(Encoded {
@@ -269,27 +271,32 @@ pub(super) fn load_file(
         );
         Corpus::File(file)
     };
-    Ok(Loaded {
-        name,
-        vocab,
-        corpus,
-    })
+    Ok(Some(Loaded { vocab, corpus }))
 }
 
 /// `encode`: builds the cache of `--corpus` (or finds it valid), then times loading it.
 pub(super) fn encode(a: &EncodeArgs) -> anyhow::Result<()> {
     let c = a.corpus.config();
-    let Some(path) = &c.path else {
+    if c.paths.is_empty() {
         anyhow::bail!("encode needs --corpus FILE: the text to encode into the cache");
-    };
+    }
     if a.cache.no_cache {
         anyhow::bail!("encode builds the cache; --no-cache leaves nothing to build (drop it)");
     }
-    let bytes = std::fs::metadata(path)
-        .with_context(|| format!("--corpus: cannot read corpus '{}'", path.display()))?
-        .len();
+    let src = Source::resolve(&c.paths)?;
+    let Some(files) = cacheable(&src) else {
+        anyhow::bail!(
+            "--corpus: '{}' includes standard input or a FIFO, which cannot be cached; give files",
+            src.name()
+        );
+    };
+    let bytes = src.size().unwrap_or(0);
     let t0 = Instant::now();
-    let Opened { file, built, .. } = cached(path, &c, &a.cache, a.force)?;
+    let pass = Pass {
+        table_budget: c.vocab_budget.unwrap_or(DEFAULT_TABLE_BUDGET),
+        ..Pass::default()
+    };
+    let Opened { file, built, .. } = cached(&src, &files, &c, &pass, &a.cache, a.force)?;
     let secs = t0.elapsed().as_secs_f64();
     let h = *file.header();
     let mb = bytes as f64 / 1e6;
@@ -297,7 +304,7 @@ pub(super) fn encode(a: &EncodeArgs) -> anyhow::Result<()> {
     if built {
         println!(
             "encoded '{}': {} words ({} in vocabulary, {} distinct kept), {mb:.1} MB of text in {secs:.2} s: {:.1}M words/s, {:.1} MB/s",
-            path.display(),
+            src.name(),
             thousands(h.raw_words),
             thousands(h.words),
             thousands(file.vocab().len() as u64),

@@ -21,7 +21,7 @@ mod synthetic;
 mod train;
 
 pub use args::*;
-pub use signals::exit_status;
+pub use signals::{exit_status, print_error};
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {

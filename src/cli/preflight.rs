@@ -9,6 +9,7 @@ use super::device::Opened;
 use super::{FlagContext, TrainArgs};
 use crate::backend::{OptimizerKind, Step};
 use crate::input::identity::absolute;
+use crate::input::source::Source;
 use crate::output::fsutil;
 use crate::output::plot::check_plot;
 use crate::output::vectors::VectorFormat;
@@ -58,12 +59,21 @@ pub(super) fn check_outputs(a: &TrainArgs, cfg: &RunConfig) -> anyhow::Result<()
             }
         }
     }
+    if let Some(p) = &cfg.corpus.save_vocab {
+        outputs.push(Output {
+            flag: "--save-vocab",
+            path: p.clone(),
+        });
+    }
     for o in &outputs {
         fsutil::check_writable(&o.path).flag(o.flag)?;
     }
     let mut inputs: Vec<(&str, &Path)> = Vec::new();
-    for p in cfg.corpus.path.as_slice() {
+    for p in &cfg.corpus.paths {
         inputs.push(("--corpus", p));
+    }
+    if let Some(p) = &cfg.corpus.read_vocab {
+        inputs.push(("--read-vocab", p));
     }
     if let Some(p) = &a.eval_analogies {
         inputs.push(("--eval-analogies", p));
@@ -108,6 +118,16 @@ pub(super) fn check_outputs(a: &TrainArgs, cfg: &RunConfig) -> anyhow::Result<()
                 y.path.display()
             );
         }
+    }
+    Ok(())
+}
+
+/// Refuses a corpus that cannot be read before any work: a missing input, a directory without
+/// files, a device or socket (`/dev/zero` would be read until memory runs out), `-` twice. This is
+/// the reader's own check ([`Source::resolve`]), run early; pipes and stdin are not read here.
+pub(super) fn check_corpus(cfg: &RunConfig) -> anyhow::Result<()> {
+    if !cfg.corpus.paths.is_empty() {
+        Source::resolve(&cfg.corpus.paths).flag("--corpus")?;
     }
     Ok(())
 }

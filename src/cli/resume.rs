@@ -81,12 +81,12 @@ pub(super) fn verify_corpus(
     ck_path: &Path,
     from_checkpoint: bool,
 ) -> anyhow::Result<(Option<CorpusIdentity>, String)> {
-    let paths = r.cfg.corpus.path.as_slice();
+    let paths = &r.cfg.corpus.paths;
     if paths.is_empty() {
         return Ok((None, "the built-in corpus of the recorded seed".into()));
     }
     let shown = ck_path.display();
-    let now = identity::identify(paths).with_context(|| {
+    let now = identity::identify_corpus(paths).with_context(|| {
         if from_checkpoint {
             format!("the corpus recorded in checkpoint '{shown}' (give --corpus if it moved)")
         } else {

@@ -35,6 +35,9 @@ pub(super) struct RunHooks<'a> {
     /// The first failure to print to stdout (closed pipe, full disk): printing stops there, and
     /// training and the files go on; the command reports it once they are safe.
     pub stdout_error: Option<std::io::Error>,
+    /// The first failure to write `--metrics`: metrics stop there and training goes on (the
+    /// vectors matter more); the command reports it once the vectors are safe.
+    pub metrics_error: Option<crate::Error>,
 }
 
 impl RunHooks<'_> {
@@ -113,7 +116,7 @@ impl Hooks for RunHooks<'_> {
         }
         self.say(&line);
         if let Some(m) = &mut self.metrics {
-            m.write(&EpochMetrics {
+            let written = m.write(&EpochMetrics {
                 epoch: s.epoch,
                 words: s.words,
                 loss: s.loss,
@@ -121,7 +124,11 @@ impl Hooks for RunHooks<'_> {
                 lr: s.lr,
                 analogy,
                 similarity,
-            })?;
+            });
+            if let Err(e) = written {
+                self.metrics = None;
+                self.metrics_error = Some(e);
+            }
         }
         Ok(())
     }

@@ -1,11 +1,13 @@
-//! SIGINT and SIGTERM during `train`: the first asks training to stop after the current batch
-//! (the epoch loop then checkpoints and the command exits 128 + the signal: 130 or 143); a second
-//! removes this process's temporary files and exits at once with the same code.
+//! SIGINT and SIGTERM during `train`: while training (or writing what it trained), the first asks
+//! it to stop after the current batch (the epoch loop then checkpoints and the command exits
+//! 128 + the signal: 130 or 143); a second, or the first before training starts (reading a
+//! corpus: nothing to save yet), removes this process's temporary files and exits at once with
+//! the same code.
 //!
 //! signal-hook delivers the signals to a thread of ours, so the work done on them (removing
 //! files, taking a lock) runs as ordinary code rather than in a signal handler.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -14,6 +16,14 @@ use crate::output::fsutil;
 
 /// The first signal received (0: none yet).
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+/// Whether a first signal waits for the batch to finish (training has state worth saving).
+static DEFERRED: AtomicBool = AtomicBool::new(false);
+
+/// From now on a first signal stops training after the batch instead of exiting at once.
+pub(super) fn defer() {
+    DEFERRED.store(true, Ordering::SeqCst);
+}
 
 /// Starts listening for SIGINT and SIGTERM (once per process; later calls do nothing new).
 pub(super) fn install() -> anyhow::Result<()> {
@@ -34,20 +44,36 @@ pub(super) fn install() -> anyhow::Result<()> {
 }
 
 fn on_signal(sig: i32) {
-    if RECEIVED
+    let first = RECEIVED
         .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
-        .is_ok()
-    {
+        .is_ok();
+    if first && DEFERRED.load(Ordering::SeqCst) {
         return;
     }
-    // The second signal: no more waiting. The guard keeps new temporaries from being made
-    // while the process exits.
+    // No more waiting. The guards keep new temporaries from being made, and the command's own
+    // error line from being printed too, while the process exits.
+    let _line = last_line();
     let _guard = fsutil::remove_live_temps();
-    eprintln!(
-        "error: {} again: stopped at once without a checkpoint; temporary files removed",
-        name(sig)
-    );
+    let why = if first {
+        "before training started: nothing to save"
+    } else {
+        "again: stopped at once (earlier checkpoints are kept); temporary files removed"
+    };
+    eprintln!("error: interrupted by {} {why}", name(sig));
     std::process::exit(128 + sig);
+}
+
+/// The right to print the process's last line (held for good by a signal that exits).
+fn last_line() -> std::sync::MutexGuard<'static, ()> {
+    static LAST_LINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LAST_LINE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Prints a failed command's line to stderr, unless a signal is already ending the process
+/// with its own line (then this waits for the exit).
+pub fn print_error(line: &str) {
+    let _line = last_line();
+    eprintln!("error: {line}");
 }
 
 /// The signal that asked the run to stop, if one did.

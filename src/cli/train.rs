@@ -10,10 +10,11 @@ use super::run_hooks::RunHooks;
 use super::{preflight, resume, signals, FlagContext};
 use crate::cli::{CacheArgs, TrainArgs};
 use crate::error::Result;
-use crate::input::corpus::{self, Source};
+use crate::input::corpus::{self, Encoded, Source};
 use crate::input::identity;
+use crate::input::pass::{Pass, DEFAULT_TABLE_BUDGET};
 use crate::input::synthetic;
-use crate::input::vocab::Vocab;
+use crate::input::vocab::{read_vocab, write_vocab, Vocab};
 use crate::output::fsutil;
 use crate::output::metrics::MetricsWriter;
 use crate::output::plot::write_loss_plot;
@@ -33,38 +34,68 @@ pub(super) struct Data {
     pub questions: Option<Vec<AnalogySection>>,
 }
 
-/// Reads the corpus `cfg` names (the built-in one without a path; a file through the cache that
-/// `cache` configures), encoded with `vocab` when resuming, else with the vocabulary it builds.
+/// Reads the corpus `cfg` names (the built-in one without a path), encoded with `vocab` when
+/// resuming, else with the vocabulary it builds.
 pub(super) fn load_data(
     cfg: &RunConfig,
     vocab: Option<Vocab>,
     cache: &CacheArgs,
 ) -> anyhow::Result<Data> {
     let c = &cfg.corpus;
-    if let Some(p) = &c.path {
-        let l = super::encode::load_file(p, c, vocab, cache)?;
-        return Ok(Data {
-            name: l.name,
-            vocab: l.vocab,
-            enc: l.corpus,
-            questions: None,
-        });
-    }
-    let s = synthetic::generate(cfg.train.seed, synthetic::DEFAULT_SENTENCES_PER_WORD);
-    let name = format!("built-in synthetic corpus (seed {})", cfg.train.seed);
-    let src = Source::Text { name, text: s.text };
-    let (vocab, enc) = match vocab {
-        Some(v) => {
-            let enc = corpus::encode(&src, c.read, &v)?;
-            (v, enc)
-        }
-        None => corpus::load(&src, c.read, c.min_count, c.max_vocab)?,
+    let (src, questions) = if c.paths.is_empty() {
+        let s = synthetic::generate(cfg.train.seed, synthetic::DEFAULT_SENTENCES_PER_WORD);
+        let name = format!("built-in synthetic corpus (seed {})", cfg.train.seed);
+        (Source::Text { name, text: s.text }, Some(s.sections))
+    } else {
+        (Source::resolve(&c.paths)?, None)
     };
+    let pass = Pass {
+        threads: cfg.threads,
+        table_budget: c.vocab_budget.unwrap_or(DEFAULT_TABLE_BUDGET),
+        ..Pass::default()
+    };
+    let read = match &c.read_vocab {
+        Some(p) => Some(
+            read_vocab(p)
+                .flag("--read-vocab")?
+                .restricted(c.min_count, c.max_vocab),
+        ),
+        None => None,
+    };
+    if read.as_ref().is_some_and(Vocab::is_empty) {
+        anyhow::bail!(
+            "--read-vocab: no word of the vocabulary has count >= {}; lower --min-count",
+            c.min_count
+        );
+    }
+    // Counting a file corpus goes through the cache (reused when current), unless --no-cache.
+    let cached = match (&vocab, &read) {
+        (None, None) => super::encode::load_cached(&src, c, &pass, cache)?,
+        _ => None,
+    };
+    let (vocab, enc) = match (cached, vocab.or(read)) {
+        (Some(l), _) => (l.vocab, l.corpus),
+        (None, Some(v)) => {
+            let enc = corpus::encode_with(&src, c.read, &pass, &v)?;
+            (v, Corpus::Memory(enc))
+        }
+        (None, None) => {
+            let mut tokens = Vec::new();
+            let l = corpus::load_into(&src, c.read, &pass, c.min_count, c.max_vocab, &mut tokens)?;
+            if let Some(p) = &l.pruning {
+                eprintln!("{p}");
+            }
+            (l.vocab, Corpus::Memory(Encoded::new(tokens, l.raw_words)))
+        }
+    };
+    if let Some(p) = &c.save_vocab {
+        fsutil::write_atomic(p, |w| write_vocab(w, &vocab)).flag("--save-vocab")?;
+    }
     Ok(Data {
         name: src.name(),
         vocab,
-        enc: Corpus::Memory(enc),
-        questions: Some(s.sections),
+        enc,
+        questions,
     })
 }
 
@@ -101,9 +132,15 @@ fn stem(p: &Path) -> String {
 pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     signals::install()?;
     // A killed run's temporaries go even when this run stops early (say, nothing to resume).
-    for p in [&a.output, &a.metrics, &a.plot, &a.checkpoint]
-        .into_iter()
-        .flatten()
+    for p in [
+        &a.output,
+        &a.metrics,
+        &a.plot,
+        &a.checkpoint,
+        &a.corpus.save_vocab,
+    ]
+    .into_iter()
+    .flatten()
     {
         fsutil::remove_stale_temps(p);
     }
@@ -127,14 +164,14 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|p| resume::load(p, &cfg, &given))
         .transpose()?;
-    let corpus_from_checkpoint = a.resume.is_some() && a.corpus.corpus.is_none();
+    let corpus_from_checkpoint = a.resume.is_some() && a.corpus.corpus.is_empty();
     let (identity, verified) = match (&resumed, &a.resume) {
         (Some(r), Some(ck)) => {
             let (id, line) = resume::verify_corpus(r, ck, corpus_from_checkpoint)?;
             (id, Some(line))
         }
         _ if a.checkpoint.is_some() => (
-            identity::identify(cfg.corpus.path.as_slice()).flag("--corpus")?,
+            identity::identify_corpus(&cfg.corpus.paths).flag("--corpus")?,
             None,
         ),
         _ => (None, None),
@@ -147,13 +184,16 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         }
     };
     preflight::check_outputs(a, &cfg)?;
+    // The device and its step are decided first (a refusal there needs no corpus), then the
+    // corpus is checked before anything is created.
+    let opened = device::open(cfg.device, &cfg)?;
+    preflight::check_corpus(&cfg)?;
     let metrics = a
         .metrics
         .as_deref()
         .map(MetricsWriter::create)
         .transpose()
         .flag("--metrics")?;
-    let opened = device::open(cfg.device, &cfg)?;
     let data = match &a.resume {
         Some(ck) if corpus_from_checkpoint => load_data(&cfg, vocab, &a.cache)
             .with_context(|| format!("the corpus recorded in checkpoint '{}'", ck.display()))?,
@@ -174,6 +214,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         settings_json: cfg.checkpoint_json(identity.as_ref())?,
         written: None,
         stdout_error: None,
+        metrics_error: None,
     };
     preflight::check_memory(
         &opened,
@@ -182,9 +223,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         hooks.wants_snapshot(),
         a.checkpoint.is_some(),
     )?;
-    if let Some(sig) = signals::received() {
-        return Err(stopped(sig, "before training started", None));
-    }
+    signals::defer();
     hooks.say(&format!("device: {}", opened.label()));
     hooks.say(&format!(
         "corpus: {}: {} words, {} in vocabulary ({} distinct kept, min-count {})",
@@ -276,6 +315,9 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     }
     if let Some(questions) = &data.questions {
         report_builtin(&emb, questions, &mut hooks).map_err(|e| safe(e.into()))?;
+    }
+    if let Some(e) = hooks.metrics_error.take() {
+        return Err::<(), _>(e).flag("--metrics").map_err(safe);
     }
     match hooks.stdout_error.take() {
         Some(e) => Err(safe(anyhow::anyhow!("cannot print to stdout ({e})"))),

@@ -252,7 +252,7 @@ impl CacheWriter {
     }
 }
 
-impl crate::input::corpus::IdSink for CacheWriter {
+impl crate::input::sink::IdSink for CacheWriter {
     #[inline]
     fn push(&mut self, id: u32) -> Result<()> {
         CacheWriter::push(self, id)

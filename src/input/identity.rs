@@ -11,6 +11,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::input::source::Source;
 
 /// Bytes hashed at each end of a file.
 const END_BYTES: u64 = 1 << 20;
@@ -37,8 +38,19 @@ pub fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Identifies the corpus made of `paths`; `None` when one of them is not a regular file (a FIFO
-/// or a device), whose content cannot be looked at without consuming it.
+/// Identifies the corpus `--corpus` names (directories expanded to their files, as training reads
+/// them); `None` for standard input or another input that is not a regular file.
+pub fn identify_corpus(paths: &[PathBuf]) -> Result<Option<CorpusIdentity>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    Source::resolve(paths)?
+        .files()
+        .map_or(Ok(None), |files| identify(&files))
+}
+
+/// Identifies the corpus made of the files `paths`; `None` when one of them is not a regular file
+/// (a FIFO or a device), whose content cannot be looked at without consuming it.
 pub fn identify(paths: &[PathBuf]) -> Result<Option<CorpusIdentity>> {
     let mut files = Vec::with_capacity(paths.len());
     for p in paths {

@@ -3,6 +3,10 @@
 pub mod cache;
 pub mod corpus;
 pub mod identity;
+pub mod pass;
 pub mod read;
+pub mod sink;
+pub mod source;
 pub mod synthetic;
+pub mod tokenize;
 pub mod vocab;

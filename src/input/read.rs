@@ -1,6 +1,6 @@
 //! Reading an input file whole, refusing what never ends or was never a file (devices, sockets).
 
-use std::fs::File;
+use std::fs::{File, FileType, Metadata};
 use std::io::Read;
 use std::path::Path;
 
@@ -10,18 +10,7 @@ use crate::error::{Error, Result};
 /// Devices such as `/dev/zero` are refused before reading, since they could fill memory;
 /// `action` names the read in errors ("cannot read vectors").
 pub fn read_input(path: &Path, action: &'static str) -> Result<Vec<u8>> {
-    let mut file = File::open(path).map_err(|e| Error::io(action, path, e))?;
-    let meta = file.metadata().map_err(|e| Error::io(action, path, e))?;
-    let kind = meta.file_type();
-    if kind.is_dir() {
-        return Err(Error::format(path, "is a directory; give a file"));
-    }
-    if !kind.is_file() && !is_fifo(&kind) {
-        return Err(Error::format(
-            path,
-            "is not a regular file (a device or socket); give a file or a pipe",
-        ));
-    }
+    let (mut file, meta) = open_input(path, action)?;
     // The length is only a hint (a FIFO's is 0, a file may grow): it sizes the first buffer.
     let hint = usize::try_from(meta.len()).unwrap_or(0);
     let mut bytes = Vec::new();
@@ -31,6 +20,29 @@ pub fn read_input(path: &Path, action: &'static str) -> Result<Vec<u8>> {
     file.read_to_end(&mut bytes)
         .map_err(|e| Error::io(action, path, e))?;
     Ok(bytes)
+}
+
+/// `path` opened for reading when it is a regular file or a FIFO, with its metadata; directories,
+/// devices and sockets are refused with one line, before anything is read.
+pub fn open_input(path: &Path, action: &'static str) -> Result<(File, Metadata)> {
+    let file = File::open(path).map_err(|e| Error::io(action, path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(action, path, e))?;
+    check_kind(path, meta.file_type())?;
+    Ok((file, meta))
+}
+
+/// Refuses a directory, a device or a socket (anything but a regular file or a FIFO) at `path`.
+pub fn check_kind(path: &Path, kind: FileType) -> Result<()> {
+    if kind.is_dir() {
+        return Err(Error::format(path, "is a directory; give a file"));
+    }
+    if !kind.is_file() && !is_fifo(&kind) {
+        return Err(Error::format(
+            path,
+            "is not a regular file (a device or socket); give a file or a pipe",
+        ));
+    }
+    Ok(())
 }
 
 /// `bytes` as UTF-8 text, or the 1-based line of `bytes` that holds the first byte that is not
@@ -45,12 +57,12 @@ pub fn utf8_lines(bytes: &[u8]) -> std::result::Result<&str, usize> {
 }
 
 #[cfg(unix)]
-fn is_fifo(kind: &std::fs::FileType) -> bool {
+fn is_fifo(kind: &FileType) -> bool {
     std::os::unix::fs::FileTypeExt::is_fifo(kind)
 }
 
 #[cfg(not(unix))]
-fn is_fifo(_: &std::fs::FileType) -> bool {
+fn is_fifo(_: &FileType) -> bool {
     false
 }
 

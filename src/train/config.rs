@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 
+use crate::backend::step::KernelVariant;
 use crate::backend::{OptimizerKind, Storage};
 use crate::error::{Error, Result};
 use crate::input::corpus::ReadOptions;
@@ -162,12 +163,43 @@ impl std::fmt::Display for Device {
 /// Where the training text comes from and how its vocabulary is built.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CorpusConfig {
-    /// The corpus file; `None` is the built-in synthetic corpus.
-    #[serde(rename = "corpus")]
-    pub path: Option<PathBuf>,
+    /// The corpus files, directories or `-` (standard input), read in this order; none is the
+    /// built-in synthetic corpus. Older checkpoints record one path or `null`.
+    #[serde(rename = "corpus", default, deserialize_with = "one_or_many")]
+    pub paths: Vec<PathBuf>,
     pub read: ReadOptions,
     pub min_count: u64,
     pub max_vocab: Option<usize>,
+    /// A vocabulary file to encode with instead of counting (not recorded: a checkpoint keeps the
+    /// vocabulary itself).
+    #[serde(skip)]
+    pub read_vocab: Option<PathBuf>,
+    /// Where to write the vocabulary (not recorded).
+    #[serde(skip)]
+    pub save_vocab: Option<PathBuf>,
+    /// Distinct words counted before rare ones are pruned; `None` = word2vec.c's budget (not
+    /// recorded: it shapes only a vocabulary the checkpoint keeps).
+    #[serde(skip)]
+    pub vocab_budget: Option<usize>,
+}
+
+/// The corpus of a checkpoint's settings: a list of paths, or one path or `null` as older
+/// releases wrote.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<PathBuf>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Paths {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    let paths: Option<Paths> = serde::Deserialize::deserialize(d)?;
+    Ok(match paths {
+        None => Vec::new(),
+        Some(Paths::One(p)) => vec![p],
+        Some(Paths::Many(v)) => v,
+    })
 }
 
 /// A training run's settings: training, corpus, threads and device.
@@ -180,6 +212,8 @@ pub struct RunConfig {
     pub device: Device,
     /// Corpus tokens resident on a GPU at once; 0 = sized from free device memory.
     pub device_chunk: usize,
+    /// The fused step kernels a CUDA device runs (`--kernel`, for measurement).
+    pub kernel: KernelVariant,
 }
 
 impl Default for RunConfig {
@@ -193,6 +227,7 @@ impl Default for RunConfig {
             threads: 0,
             device: Device::Auto,
             device_chunk: 0,
+            kernel: KernelVariant::default(),
         }
     }
 }
@@ -301,6 +336,12 @@ impl RunConfig {
                 "--max-vocab must be at least 1 (got 0); leave it out to keep every word".into(),
             );
         }
+        if self.corpus.vocab_budget == Some(0) {
+            return fail(
+                "--vocab-budget must be at least 1 (got 0); leave it out for word2vec.c's 14,700,000"
+                    .into(),
+            );
+        }
         Ok(())
     }
 
@@ -308,7 +349,18 @@ impl RunConfig {
     /// corpus's `identity` when it has one.
     pub fn checkpoint_json(&self, identity: Option<&CorpusIdentity>) -> Result<String> {
         let mut corpus = self.corpus.clone();
-        corpus.path = corpus.path.as_deref().map(absolute);
+        // Standard input (`-`) stays as it is: it has no path to make absolute.
+        corpus.paths = corpus
+            .paths
+            .iter()
+            .map(|p| {
+                if p.as_os_str() == "-" {
+                    p.clone()
+                } else {
+                    absolute(p)
+                }
+            })
+            .collect();
         serde_json::to_string(&Recorded {
             train: self.train.clone(),
             corpus,
@@ -340,7 +392,13 @@ impl RunConfig {
                     ..rec.train
                 },
                 corpus: CorpusConfig {
-                    path: self.corpus.path.clone().or(rec.corpus.path),
+                    paths: match self.corpus.paths.is_empty() {
+                        true => rec.corpus.paths,
+                        false => self.corpus.paths.clone(),
+                    },
+                    read_vocab: self.corpus.read_vocab.clone(),
+                    save_vocab: self.corpus.save_vocab.clone(),
+                    vocab_budget: self.corpus.vocab_budget,
                     ..rec.corpus
                 },
                 ..self.clone()
@@ -500,13 +558,14 @@ mod tests {
                 ..TrainConfig::default()
             },
             corpus: CorpusConfig {
-                path: Some("c.txt".into()),
+                paths: vec!["c.txt".into()],
                 min_count: 2,
                 ..CorpusConfig::default()
             },
             threads: 7,
             device: Device::Emulator,
             device_chunk: 3,
+            kernel: KernelVariant::V1,
         };
         let json = saved.checkpoint_json(None).unwrap();
         let now = RunConfig {
@@ -519,7 +578,7 @@ mod tests {
         let back = back.cfg;
         assert_eq!(back.train, saved.train);
         // The path is recorded absolute, so a resume from another directory finds it.
-        let recorded = back.corpus.path.clone().unwrap();
+        let recorded = back.corpus.paths[0].clone();
         assert!(
             recorded.is_absolute() && recorded.ends_with("c.txt"),
             "{recorded:?}"
@@ -531,13 +590,13 @@ mod tests {
         );
         let elsewhere = RunConfig {
             corpus: CorpusConfig {
-                path: Some("/moved/c.txt".into()),
+                paths: vec!["/moved/c.txt".into()],
                 ..CorpusConfig::default()
             },
             ..now.clone()
         };
         let moved = elsewhere.resumed(&json, &|_| false).unwrap().cfg;
-        assert_eq!(moved.corpus.path, Some("/moved/c.txt".into()));
+        assert_eq!(moved.corpus.paths, ["/moved/c.txt"].map(PathBuf::from));
         assert_eq!(moved.corpus.min_count, 2);
         // --epochs given on the command line extends the run; not given, the checkpoint's stays.
         let longer = RunConfig {
@@ -607,7 +666,15 @@ mod tests {
         let back = back.cfg;
         assert_eq!(back.train.dim, 24);
         assert_eq!(back.train.storage, Storage::F32);
-        assert_eq!(back.corpus.path, Some("c.txt".into()));
+        assert_eq!(back.corpus.paths, ["c.txt"].map(PathBuf::from));
+        let none = old.replace(r#""corpus":"c.txt""#, r#""corpus":null"#);
+        assert!(RunConfig::default()
+            .resumed(&none, &|_| false)
+            .unwrap()
+            .cfg
+            .corpus
+            .paths
+            .is_empty());
         back.validate().unwrap();
     }
 }

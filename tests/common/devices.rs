@@ -3,7 +3,8 @@
 //!
 //! - `cpu`: the CPU backend, always.
 //! - `emulated`: the CUDA backend on the emulated device (feature `emulator`: the kernels compiled
-//!   as C++ for the CPU), so CI runs the CUDA host code and kernels with no GPU.
+//!   as C++ for the CPU), so CI runs the CUDA host code and kernels with no GPU;
+//!   `emulated_v1` the same with the v1 step kernels (`--kernel v1`), for the fused bodies.
 //! - `cuda`: the CUDA backend on the GPU `W2V_TEST_DEVICE` names (`cuda:N`, default `cuda:0`),
 //!   feature `cuda`. Ignored unless asked for, as no GPU is expected:
 //!   `W2V_TEST_DEVICE=cuda:0 cargo test --release --test conformance -- --ignored ::cuda`
@@ -135,6 +136,22 @@ cuda_test_device!(
     crate::common::test_kernels::launch_emulated
 );
 
+/// The emulated device running the v1 step kernels (`kernels/sgns.cu`, the reference variant)
+/// where `Emulated` runs v2: the fused bodies run on both.
+#[cfg(feature = "emulator")]
+pub struct EmulatedV1;
+
+#[cfg(feature = "emulator")]
+cuda_test_device!(
+    EmulatedV1,
+    w2v_gpu::backend::cuda::EmulatedDevice,
+    |_: &EmulatedV1, chunk| w2v_gpu::backend::cuda::open_emulated(chunk)
+        .expect("the emulated device opens")
+        .with_kernel(w2v_gpu::backend::cuda::KernelVariant::V1),
+    true,
+    crate::common::test_kernels::launch_emulated_v1
+);
+
 #[cfg(feature = "cuda")]
 pub struct Gpu(pub String);
 
@@ -193,6 +210,13 @@ macro_rules! conformance {
         #[test]
         fn emulated() {
             super::$body(&$crate::common::devices::Emulated)
+        }
+    };
+    (@on emulated_v1, $body:ident) => {
+        #[cfg(feature = "emulator")]
+        #[test]
+        fn emulated_v1() {
+            super::$body(&$crate::common::devices::EmulatedV1)
         }
     };
     (@on cuda, $body:ident) => {

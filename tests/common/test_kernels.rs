@@ -76,6 +76,17 @@ pub fn launch_emulated(
     }
 }
 
+/// [`launch_emulated`] for the v1 instance (the test kernels do not depend on the variant).
+#[cfg(feature = "emulator")]
+pub fn launch_emulated_v1(
+    _: &super::devices::EmulatedV1,
+    kernel: &str,
+    cfg: LaunchSpec,
+    args: &mut [TestArg<'_>],
+) {
+    launch_emulated(&super::devices::Emulated, kernel, cfg, args)
+}
+
 /// On a GPU, through cudarc directly: the test module loaded from the embedded PTX, or compiled
 /// with NVRTC for the device when there is none or the driver cannot load it.
 #[cfg(feature = "cuda")]

@@ -2,7 +2,8 @@
 //! `w2v_gpu::train::reference`: serially (one thread, one warp) to float rounding, for both models
 //! and negative modes, fixed and shrunk windows, the plain and the `_wide` kernels (negative 2..31)
 //! and batches that do not start on a span; concurrently (Hogwild) to first order at a small rate;
-//! and bit-reproducible when serial.
+//! and bit-reproducible when serial. The emulated device runs each body with the v2 step kernels
+//! (`emulated`, where they apply: f32, negative ≤ 5) and the v1 ones (`emulated_v1`).
 
 use w2v_gpu::train::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK, SPAN_LEN};
 use w2v_gpu::train::rng::{self, draw, PURPOSE_INIT};
@@ -185,7 +186,8 @@ fn serial_matches_reference<T: TestDevice>(dev: &T) {
 }
 conformance!(
     serial_fast_path_matches_the_reference_step,
-    serial_matches_reference
+    serial_matches_reference,
+    [cpu, emulated, emulated_v1, cuda]
 );
 
 #[cfg(any(feature = "emulator", feature = "cuda"))]
@@ -222,7 +224,7 @@ fn concurrent_matches_serial<T: KernelDevice>(dev: &T) {
 conformance!(
     concurrent_fast_path_matches_serial_to_first_order,
     concurrent_matches_serial,
-    [emulated, cuda]
+    [emulated, emulated_v1, cuda]
 );
 
 fn serial_is_reproducible<T: TestDevice>(dev: &T) {
@@ -249,4 +251,8 @@ fn serial_is_reproducible<T: TestDevice>(dev: &T) {
         assert_eq!(bits(&oa), bits(&ob), "{model:?}: w_out");
     }
 }
-conformance!(serial_fast_path_is_bit_reproducible, serial_is_reproducible);
+conformance!(
+    serial_fast_path_is_bit_reproducible,
+    serial_is_reproducible,
+    [cpu, emulated, emulated_v1, cuda]
+);

@@ -406,3 +406,55 @@ fn emulator_rejects_wrong_arguments_itself() {
     let e = launch(&args, LaunchConfig::linear(1, 2048, 0), "w2v_gather");
     assert!(e.contains("2048"), "{e}");
 }
+
+/// The emulator's traffic counters (the traffic model's inputs) on known patterns: a warp
+/// instruction's sectors are the distinct 32-byte sectors its lanes' addresses touch, and lanes
+/// predicated off neither split an instruction nor add sectors.
+#[cfg(feature = "emulator")]
+#[test]
+fn emulator_counts_sectors_from_the_lanes_addresses() {
+    use w2v_gpu::backend::cuda::traffic;
+    let dev = w2v_gpu::backend::cuda::EmulatedDevice::new();
+    let mut x = dev.zeros::<f32>(32 * 64).unwrap();
+    let reps = 3u64;
+    let warps = 2u64;
+    // (pattern, sectors per warp instruction, bytes per warp instruction, atomic)
+    let cases = [
+        (0, 4, 128, false),
+        (1, 32, 128, false),
+        (2, 1, 128, false),
+        (3, 4, 128, true),
+        (4, 32, 128, true),
+        (5, 2, 64, false),
+        (6, 16, 512, false),
+    ];
+    // Counting is process-wide; only this test launches w2v_test_traffic, so its row is ours.
+    for (pattern, sectors, bytes, atomic) in cases {
+        traffic::set_counting(true);
+        let r = dev.launch_unchecked(
+            "w2v_test_traffic",
+            "traffic",
+            LaunchConfig::linear(1, 32 * warps as u32, 0),
+            &[x.arg_mut(), Arg::U32(pattern), Arg::U32(reps as u32)],
+        );
+        traffic::set_counting(false);
+        r.unwrap();
+        let rows = traffic::snapshot();
+        let t = rows
+            .iter()
+            .find(|(k, _)| k == "w2v_test_traffic")
+            .map(|(_, t)| *t)
+            .expect("counted");
+        traffic::reset();
+        let a = if atomic { t.atomics } else { t.loads };
+        let what = format!("pattern {pattern}: {t:?}");
+        assert_eq!(a.instructions, reps * warps, "{what}");
+        assert_eq!(a.sectors, sectors * reps * warps, "{what}");
+        assert_eq!(a.bytes, bytes * reps * warps, "{what}");
+        assert_eq!(t.instructions(), reps * warps, "{what}: nothing else");
+        assert_eq!(t.launches, 1, "{what}");
+        if atomic {
+            assert_eq!(t.atomic_lane_ops, 32 * reps * warps, "{what}");
+        }
+    }
+}

@@ -111,7 +111,7 @@ fn f16_steps<T: KernelDevice>(dev: &T) {
 conformance!(
     f16_storage_steps_match_the_reference_to_half_precision,
     f16_steps,
-    [emulated, cuda]
+    [emulated, emulated_v1, cuda]
 );
 
 /// Conversions of special values, both rounding boundaries, every half and the ties between

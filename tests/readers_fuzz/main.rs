@@ -1,5 +1,5 @@
 //! Seeded mutation fuzzing of every file reader (vectors text and binary, checkpoints, analogy
-//! questions, word pairs, the encoded-corpus cache): no panic, no abort, no hang and a bounded allocation on hostile input.
+//! questions, word pairs, vocabularies, the encoded-corpus cache): no panic, no abort, no hang and a bounded allocation on hostile input.
 //!
 //! Each reader starts from small valid files this test writes itself and reads mutated copies:
 //! bit flips, byte insertions and deletions, truncations, numbers replaced by huge, zero or
@@ -23,6 +23,7 @@ mod cache;
 mod mutate;
 
 use mutate::{mutate, mutate_checkpoint, Rng};
+use w2v_gpu::input::vocab::read_vocab;
 use w2v_gpu::output::checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, SaveDtype};
 use w2v_gpu::output::vectors::{
     read_vectors, read_vectors_with, write_vectors, Embeddings, ReadOptions, VectorFormat,
@@ -93,7 +94,7 @@ fn reserve(size: usize) {
 static ALLOC: CappedAlloc = CappedAlloc;
 
 /// Start time (ms since the watchdog began, 0 = idle) and case of each reader's running case.
-static RUNNING: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+static RUNNING: [AtomicU64; READERS.len()] = [const { AtomicU64::new(0) }; READERS.len()];
 
 /// Aborts the binary when any reader's case runs over [`HANG`] (a hang cannot be caught).
 fn watchdog() -> Instant {
@@ -127,7 +128,7 @@ struct Reader {
     read: fn(&Path) -> Result<(), String>,
 }
 
-const READERS: [Reader; 6] = [
+const READERS: [Reader; 7] = [
     Reader {
         name: "vectors text",
         seeds: |dir| vector_seeds(dir, VectorFormat::Text),
@@ -168,6 +169,12 @@ const READERS: [Reader; 6] = [
             }
             Ok(())
         },
+    },
+    Reader {
+        name: "vocabulary",
+        seeds: |_| vocab_seeds(),
+        mutate,
+        read: read_vocab_checked,
     },
     Reader {
         name: "corpus cache",
@@ -319,6 +326,32 @@ fn pair_seeds() -> Vec<Vec<u8>> {
     ]
 }
 
+fn vocab_seeds() -> Vec<Vec<u8>> {
+    vec![
+        b"the 1061396\nof 593677\nk\xc3\xb6nigin 12\nz 5\n".to_vec(),
+        b"</s> 71290\r\nanarchism 303\r\nautism 185\r\n".to_vec(),
+    ]
+}
+
+/// An accepted vocabulary has words, no word twice, none holding whitespace, counts descending.
+fn read_vocab_checked(p: &Path) -> Result<(), String> {
+    let v = read_vocab(p).map_err(|e| e.to_string())?;
+    let distinct: std::collections::HashSet<&String> = v.words.iter().collect();
+    if v.is_empty() || distinct.len() != v.len() || v.words.len() != v.counts.len() {
+        return Err("accepted an empty or inconsistent vocabulary".into());
+    }
+    if v.words
+        .iter()
+        .any(|w| w.is_empty() || w.contains(char::is_whitespace))
+    {
+        return Err(format!("accepted a word with whitespace: {:?}", v.words));
+    }
+    if v.counts.windows(2).any(|c| c[0] < c[1]) {
+        return Err("accepted counts out of order".into());
+    }
+    Ok(())
+}
+
 /// Tallies of one reader's run.
 #[derive(Default)]
 struct Tally {
@@ -442,7 +475,7 @@ fn fuzz_word_pairs() {
 
 #[test]
 fn fuzz_corpus_cache() {
-    run(5);
+    run(6);
 }
 
 /// Inputs the mutator found crashing or fooling the readers before they checked headers and
@@ -507,4 +540,9 @@ fn nonfinite_values_load_only_when_allowed() {
         let bits = |e: &Embeddings| e.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&back), bits(&emb), "{format:?}");
     }
+}
+
+#[test]
+fn fuzz_vocabulary() {
+    run(5);
 }

@@ -27,6 +27,7 @@ pub struct CudaBackend<D: Device> {
     pub(super) label: String,
     pub(super) chunk_tokens: usize,
     pub(super) serial: bool,
+    pub(super) kernel: super::KernelVariant,
     pub(super) resident: Mutex<Resident<D>>,
 }
 
@@ -40,6 +41,7 @@ impl<D: Device> CudaBackend<D> {
             label,
             chunk_tokens,
             serial: false,
+            kernel: super::KernelVariant::default(),
             resident: Mutex::new(Resident::empty()),
         })
     }
@@ -49,6 +51,13 @@ impl<D: Device> CudaBackend<D> {
     /// Hogwild's concurrent updates would otherwise blur the comparison; slow on a real GPU.
     pub fn serial(mut self) -> CudaBackend<D> {
         self.serial = true;
+        self
+    }
+
+    /// Runs the fused step kernel family `kernel` where it applies (v2 by default; v1, the
+    /// reference variant, for measurement and tests): see [`super::variant`].
+    pub fn with_kernel(mut self, kernel: super::KernelVariant) -> CudaBackend<D> {
+        self.kernel = kernel;
         self
     }
 

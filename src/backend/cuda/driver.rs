@@ -15,7 +15,7 @@ use cudarc::driver::{
 use cudarc::nvrtc::{CompileOptions, Ptx};
 
 use super::device::{fmt_bytes, Arg, Device, DeviceProps, LaunchConfig};
-use super::kernels::{BUILD_INFO, KERNEL_SIGS, PTX, SOURCES};
+use super::kernels::{BUILD_INFO, KERNEL_SIGS, PTX, PTX_SM90, SOURCES};
 use crate::error::{Error, Result};
 
 /// Runs `f`, turning a panic inside cudarc into an `Error::Device` about `what`.
@@ -166,9 +166,16 @@ impl CudaDriver {
             let (modules, toolkit) = nvrtc(&why)?;
             (load_functions(&ctx, modules, &toolkit, &driver)?, toolkit)
         } else {
+            // sm_90+: the compute_90 build of the modules that have sm_90-only paths.
+            let native = |m: &str| {
+                PTX_SM90
+                    .iter()
+                    .find(|(n, _)| major >= 9 && *n == m)
+                    .map(|&(_, t)| t)
+            };
             let ptx = PTX
                 .iter()
-                .map(|&(m, text)| (m, Ptx::from_src(text)))
+                .map(|&(m, text)| (m, Ptx::from_src(native(m).unwrap_or(text))))
                 .collect();
             match load_functions(&ctx, ptx, BUILD_INFO, &driver) {
                 Ok(f) => (f, BUILD_INFO.to_string()),

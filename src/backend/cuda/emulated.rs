@@ -175,8 +175,17 @@ pub unsafe fn launch_raw(
     Err(String::from_utf8_lossy(&err[..end]).into_owned())
 }
 
-/// Host memory standing in for device memory, 8-byte aligned for `u64`/`f64` elements.
-pub struct HostMem(Vec<u64>);
+/// Host memory standing in for device memory, 256-byte aligned as `cuMemAlloc`'s, so that rows
+/// fall on the same 32-byte sectors as on a GPU (the traffic counts depend on it).
+pub struct HostMem(Vec<Block>);
+
+/// The allocation unit of [`HostMem`].
+#[derive(Clone, Copy)]
+#[repr(C, align(256))]
+struct Block([u64; 32]);
+
+/// Bytes in a [`Block`].
+const BLOCK_BYTES: usize = std::mem::size_of::<Block>();
 
 /// A device that runs the kernels on the CPU (feature `emulator`).
 pub struct EmulatedDevice {
@@ -220,21 +229,21 @@ impl Device for EmulatedDevice {
     }
 
     fn alloc_zeroed(&self, bytes: usize) -> Result<HostMem> {
-        let words = bytes.div_ceil(8);
+        let blocks = bytes.div_ceil(BLOCK_BYTES);
         let mut v = Vec::new();
-        v.try_reserve_exact(words).map_err(|_| {
+        v.try_reserve_exact(blocks).map_err(|_| {
             Error::Device(format!(
                 "emulated device: out of host memory allocating {}; use a smaller model or corpus chunk",
                 super::device::fmt_bytes(bytes as u64)
             ))
         })?;
-        v.resize(words, 0);
+        v.resize(blocks, Block([0; 32]));
         Ok(HostMem(v))
     }
 
     fn write_bytes(&self, dst: &mut HostMem, offset: usize, src: &[u8]) -> Result<()> {
         assert!(
-            offset + src.len() <= dst.0.len() * 8,
+            offset + src.len() <= dst.0.len() * BLOCK_BYTES,
             "emulated write past the end of an allocation"
         );
         // SAFETY: the range `offset..offset + src.len()` lies inside `dst`'s allocation (asserted
@@ -251,7 +260,7 @@ impl Device for EmulatedDevice {
 
     fn read_bytes(&self, src: &HostMem, offset: usize, dst: &mut [u8]) -> Result<()> {
         assert!(
-            offset + dst.len() <= src.0.len() * 8,
+            offset + dst.len() <= src.0.len() * BLOCK_BYTES,
             "emulated read past the end of an allocation"
         );
         // SAFETY: the source range lies inside `src`'s allocation (asserted above) and `dst` is a

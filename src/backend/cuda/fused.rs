@@ -10,12 +10,13 @@
 //! bytes come back once per call.
 //!
 //! With `--storage f16` ([`crate::backend::Storage::F16`]) the model's weights are its half
-//! buffers and the step kernels are the `_f16` ones (same arguments, half `w_in`/`w_out`).
+//! buffers and the step kernels are the `_f16` ones (same arguments, half `w_in`/`w_out`). Which
+//! step kernel (v1 or v2, same arguments) and its geometry come from [`super::variant`].
 
 use super::backend::{CudaBackend, PREFERRED_BATCH_TOKENS};
 use super::device::{u32_arg, Arg, Device};
-use super::geometry;
 use super::resident::{next_span_start, Resident};
+use super::{geometry, variant};
 use crate::backend::{Model, StepStats, Storage, Tables, Weights};
 use crate::error::Result;
 use crate::train::plan::{Batch, Chunk, ModelKind, StepConfig, SPAN_LEN};
@@ -126,18 +127,15 @@ impl<D: Device> CudaBackend<D> {
             ],
         )?;
         let half = model.storage() == Storage::F16;
-        let kernel = geometry::step_kernel(cfg.model, half, cfg.negative);
+        let dim = model.dim;
+        let v2 = variant::runs_v2(self.kernel, half, cfg.negative, dim);
+        let kernel = variant::step_kernel(self.kernel, cfg.model, half, cfg.negative, dim);
         let (w_in, w_out) = match &mut model.weights {
             Weights::F32 { w_in, w_out } => (w_in.arg_mut(), w_out.arg_mut()),
             Weights::F16 { w_in, w_out } => (w_in.arg_mut(), w_out.arg_mut()),
         };
-        let dim = model.dim;
         let props = self.dev.props();
-        let step_launch = if self.serial {
-            geometry::sgns_step_serial(props, dim, cfg.negative)
-        } else {
-            geometry::sgns_step(props, n_spans, dim, cfg.negative)
-        };
+        let step_launch = variant::step_launch(props, v2, self.serial, n_spans, dim, cfg.negative);
         let step_launch =
             step_launch.expect("choose_step keeps --dim within the fused step's shared memory");
         let vocab = u32_arg("vocabulary size", model.vocab_size)?;

@@ -6,7 +6,8 @@
 //! launch sizes, [`backend`] is `CudaBackend<D>`, the `Backend` trait over any device: `layers`
 //! launches the composed step's operations, `fused` the fused step through the corpus chunk that
 //! `resident` keeps on the device. `open` opens a device, `footprint` sizes device memory and
-//! `report` writes the device part of `w2v-gpu info`.
+//! `report` writes the device part of `w2v-gpu info`; `traffic` (feature `emulator`) reads the
+//! emulated device's memory-traffic counters; `variant` picks the fused step kernel (v1 or v2).
 
 pub mod backend;
 pub mod device;
@@ -22,6 +23,9 @@ mod layers;
 mod open;
 mod report;
 mod resident;
+#[cfg(feature = "emulator")]
+pub mod traffic;
+pub mod variant;
 
 pub use backend::CudaBackend;
 pub use device::{Device, DeviceBuf, DeviceProps};
@@ -36,3 +40,4 @@ pub use open::open_device;
 #[cfg(feature = "emulator")]
 pub use open::open_emulated;
 pub use report::device_report;
+pub use variant::KernelVariant;
