@@ -19,7 +19,7 @@ use w2v_gpu::backend::cuda::traffic::{self, Traffic};
 use w2v_gpu::backend::cuda::variant::{self, KernelVariant};
 use w2v_gpu::backend::cuda::{open_emulated, DeviceProps};
 use w2v_gpu::backend::{Backend, OptimizerKind, State, Storage};
-use w2v_gpu::train::plan::{Batch, ModelKind, StepConfig};
+use w2v_gpu::train::plan::{Batch, Chunk, ModelKind, StepConfig};
 use w2v_gpu::train::rng::{draw, unit_f32, PURPOSE_INIT};
 use w2v_gpu::train::sampler::{keep_thresholds, keep_token, AliasTable, NegativeMode};
 
@@ -190,7 +190,13 @@ fn count(
     };
     traffic::reset();
     traffic::set_counting(true);
-    let r = b.train_batch(&mut st.model, &st.tables, tokens, &batch, &cfg);
+    let r = b.train_batch(
+        &mut st.model,
+        &st.tables,
+        &Chunk::whole(tokens),
+        &batch,
+        &cfg,
+    );
     traffic::set_counting(false);
     r.map_err(|e| e.to_string())?;
     let half = v.storage == Storage::F16;

@@ -5,11 +5,14 @@
 // (8192), so span s covers batch offsets [s·SPAN_LEN, min((s+1)·SPAN_LEN, batch_len)). The token at
 // batch offset t has key position key_first + t (epoch·corpus_len + corpus index).
 //
-// w2v_subsample_compact(tokens, batch_len, keep, seed, key_first, kept_ids, kept_off, kept_count)
+// w2v_subsample_compact(tokens, batch_len, batch_off, keep, seed, key_first, kept_ids, kept_off, kept_count)
 //   tokens: [batch_len]; keep: [vocab] u32 keep thresholds (sampler::keep_token);
 //   kept_ids, kept_off: [n_spans, SPAN_LEN]; kept_count: [n_spans].
 //   Span s's kept tokens (sentence breaks always kept) go, in order, to kept_ids[s·SPAN_LEN + j] with
-//   their batch offsets in kept_off[...]; kept_count[s] is how many.
+//   their offsets plus batch_off in kept_off[...]; kept_count[s] is how many. The host compacts a
+//   *piece* of a batch this way (plan.rs): tokens and key_first are the piece's, batch_off its
+//   offset in its batch, so kept_off holds batch offsets and the step kernels below, given the
+//   batch's key_first, batch_len and ramp, train every piece with its batch's learning rates.
 //   Geometry: blocks grid-stride over spans (one block per span is the intent: grid = n_spans);
 //   blockDim.x a multiple of 32, at most 1024 (256 is a good choice). Thread i owns a contiguous run
 //   of ceil(SPAN_LEN / blockDim.x) tokens: count kept, block-wide exclusive scan (warp shuffles,
@@ -69,8 +72,9 @@
 //   negative; a launch outside a kernel's range trains nothing and sets the loss to NaN.
 #include "common.cuh"
 
-extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigned batch_len, const unsigned* keep,
-                                                 unsigned long long seed, unsigned long long key_first,
+extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigned batch_len, unsigned batch_off,
+                                                 const unsigned* keep, unsigned long long seed,
+                                                 unsigned long long key_first,
                                                  unsigned* kept_ids, unsigned* kept_off, unsigned* kept_count) {
     __shared__ unsigned warp_base[32];
     const unsigned tid = threadIdx.x;
@@ -113,7 +117,7 @@ extern "C" __global__ void w2v_subsample_compact(const unsigned* tokens, unsigne
             const unsigned w = w2v_gld(&tokens[t]);
             if (w2v_compacts(keep, seed, key_first + t, w)) {
                 w2v_gst(&kept_ids[j], w);
-                w2v_gst(&kept_off[j], t);
+                w2v_gst(&kept_off[j], batch_off + t);
                 ++j;
             }
         }

@@ -16,7 +16,7 @@
 
 use crate::backend::{AdamMoments, AdamStep, Backend, Gradients, Model, State, StepStats};
 use crate::error::Result;
-use crate::train::plan::{self, Batch, Centre, ModelKind, StepConfig, SENTENCE_BREAK};
+use crate::train::plan::{self, Batch, Centre, Chunk, ModelKind, StepConfig};
 
 /// Adam's constants (the book's and PyTorch's defaults).
 pub const ADAM_BETA1: f32 = 0.9;
@@ -89,18 +89,12 @@ fn distinct(ids: &[u32]) -> Vec<u32> {
 pub fn train_batch<B: Backend>(
     backend: &B,
     state: &mut State<B>,
-    tokens: &[u32],
+    chunk: &Chunk,
     batch: &Batch,
     cfg: &StepConfig,
     batch_size: usize,
 ) -> Result<StepStats> {
-    let mut stats = StepStats {
-        words: tokens[batch.start..batch.start + batch.len]
-            .iter()
-            .filter(|&&w| w != SENTENCE_BREAK)
-            .count() as u64,
-        ..StepStats::default()
-    };
+    let mut stats = StepStats::default();
     let mut mb = Minibatch::default();
     let mut failure = None;
     let State {
@@ -109,7 +103,7 @@ pub fn train_batch<B: Backend>(
         grads,
         adam,
     } = state;
-    plan::centres(tokens, batch, &tables.keep, &tables.alias, cfg, |c| {
+    plan::centres(chunk, batch, &tables.keep, &tables.alias, cfg, |c| {
         if failure.is_some() {
             return;
         }
@@ -237,7 +231,6 @@ fn step<B: Backend>(
     Ok(StepStats {
         loss_sum,
         examples: n_targets as u64,
-        words: 0,
         centres: mb.centres,
     })
 }

@@ -21,7 +21,7 @@ pub use state::{AdamMoments, Gradients, Model, State, Tables, Weights};
 pub use step::{choose_step, Capabilities, Step};
 
 use crate::error::Result;
-use crate::train::plan::{Batch, StepConfig};
+use crate::train::plan::{Batch, Chunk, StepConfig};
 use crate::train::sampler::NegativeMode;
 
 /// Kinds of element a device buffer holds.
@@ -91,13 +91,12 @@ pub struct AdamStep {
     pub t: u64,
 }
 
-/// What a training step reports: loss sum and count over examples, tokens and centres covered.
+/// What a training step reports: loss sum and count over examples, and centres trained. (The
+/// words a batch covers are the training session's count, `train::session`, not a step's.)
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StepStats {
     pub loss_sum: f64,
     pub examples: u64,
-    /// Corpus words covered by the batch (sentence breaks excluded), trained or subsampled away.
-    pub words: u64,
     pub centres: u64,
 }
 
@@ -105,7 +104,6 @@ impl StepStats {
     pub fn add(&mut self, o: &StepStats) {
         self.loss_sum += o.loss_sum;
         self.examples += o.examples;
-        self.words += o.words;
         self.centres += o.centres;
     }
     pub fn mean_loss(&self) -> f64 {
@@ -239,15 +237,16 @@ pub trait Backend: Sized {
         step: AdamStep,
     ) -> Result<()>;
 
-    /// The fused fast path: trains one batch of the encoded corpus (`tokens` is the whole corpus)
-    /// per `plan.rs`. The trainer calls it only where [`choose_step`] chose [`Step::Fused`] from
+    /// The fused fast path: trains one batch of the encoded corpus per `plan.rs`, reading its
+    /// tokens from `chunk` (which holds the batch; a chunk's `id` says whether a copy the backend
+    /// kept is still this chunk's). The trainer calls it only where [`choose_step`] chose [`Step::Fused`] from
     /// [`Backend::capabilities`], so `model`'s storage, the optimiser (SGD) and the settings are
     /// ones the path trains.
     fn train_batch(
         &self,
         model: &mut Model<Self>,
         tables: &Tables<Self>,
-        tokens: &[u32],
+        chunk: &Chunk,
         batch: &Batch,
         cfg: &StepConfig,
     ) -> Result<StepStats>;

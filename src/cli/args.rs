@@ -47,6 +47,8 @@ pub enum Command {
     Info(InfoArgs),
     /// Write the built-in corpus and its analogy questions to files.
     Synthetic(SyntheticArgs),
+    /// Encode a corpus into the cache (text to word ids), or check and time the cache it has.
+    Encode(EncodeArgs),
     /// Write a checkpoint's vectors (W_in, W_out or their mean) as word2vec bin/text, .npy with a
     /// vocabulary file, or safetensors.
     Export(ExportArgs),
@@ -121,6 +123,50 @@ pub struct CorpusArgs {
     pub vocab_budget: Option<usize>,
 }
 
+impl CorpusArgs {
+    /// The corpus settings these flags give.
+    pub fn config(&self) -> CorpusConfig {
+        CorpusConfig {
+            paths: self.corpus.clone(),
+            read: ReadOptions {
+                format: self.format,
+                lowercase: self.lowercase,
+            },
+            min_count: self.min_count,
+            max_vocab: self.max_vocab,
+            read_vocab: self.read_vocab.clone(),
+            save_vocab: self.save_vocab.clone(),
+            vocab_budget: self.vocab_budget,
+        }
+    }
+}
+
+/// Where the encoded corpus is kept: the reuse cache and the memory budget.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CacheArgs {
+    /// Memory for the encoded corpus (4 bytes a token), e.g. 512M or 4G; a corpus whose ids do
+    /// not fit trains from the cache file a chunk at a time. Default: half the available memory.
+    #[arg(long, value_name = "SIZE", value_parser = crate::cli::encode::parse_size)]
+    pub memory_budget: Option<u64>,
+    /// Folder of the encoded-corpus cache. Default: $XDG_CACHE_HOME/w2v-gpu or ~/.cache/w2v-gpu.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither reuse nor keep an encoded corpus: read the text every run.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EncodeArgs {
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Rebuild the cache even when a valid one exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
 /// The model, its training and the device.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
@@ -193,6 +239,8 @@ pub struct TrainArgs {
     pub corpus: CorpusArgs,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// cpu, cuda:N, auto (cuda:0 when a working GPU is present, else cpu), or emulator
     /// (builds with the `emulator` feature: the CUDA kernels run on the CPU, for checking only).
     #[arg(long, default_value = "auto")]
@@ -378,6 +426,8 @@ pub struct BenchArgs {
     pub corpus: CorpusArgs,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Devices to compare, comma-separated: cpu, cuda:N, auto (the GPU when one works, then the
     /// CPU) or emulator.
     #[arg(long, default_value = "auto", value_delimiter = ',')]
@@ -533,18 +583,7 @@ impl ModelArgs {
                 seed: m.seed,
                 storage: m.storage,
             },
-            corpus: CorpusConfig {
-                paths: corpus.corpus.clone(),
-                read: ReadOptions {
-                    format: corpus.format,
-                    lowercase: corpus.lowercase,
-                },
-                min_count: corpus.min_count,
-                max_vocab: corpus.max_vocab,
-                read_vocab: corpus.read_vocab.clone(),
-                save_vocab: corpus.save_vocab.clone(),
-                vocab_budget: corpus.vocab_budget,
-            },
+            corpus: corpus.config(),
             threads: m.threads,
             device,
             device_chunk: m.device_chunk,

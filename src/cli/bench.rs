@@ -75,7 +75,7 @@ pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
         seen.push(name);
         new
     });
-    let data = load_data(&cfg, None)?;
+    let data = load_data(&cfg, None, &a.cache)?;
     let warmup = a.warmup.unwrap_or(u32::from(a.repeat > 1));
     let mut rows = Vec::new();
     for o in opened {

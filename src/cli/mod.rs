@@ -7,6 +7,7 @@
 mod args;
 mod bench;
 mod device;
+pub(crate) mod encode;
 mod export;
 mod help;
 mod info;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => query::eval(&a),
         Command::Info(a) => info::info(&a),
         Command::Synthetic(a) => synthetic::synthetic(&a),
+        Command::Encode(a) => encode::encode(&a),
         Command::Export(a) => export::export(&a),
         Command::Completions(a) => help::completions(a.shell),
         Command::Man => help::man(),

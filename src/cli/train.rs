@@ -8,7 +8,7 @@ use anyhow::Context;
 use super::device::{self, with_backend};
 use super::run_hooks::RunHooks;
 use super::{preflight, resume, signals, FlagContext};
-use crate::cli::TrainArgs;
+use crate::cli::{CacheArgs, TrainArgs};
 use crate::error::Result;
 use crate::input::corpus::{self, Encoded, Source};
 use crate::input::identity;
@@ -23,19 +23,24 @@ use crate::query::eval::{self, AnalogySection};
 use crate::query::similarity::Index;
 use crate::query::wordsim;
 use crate::train::progress::{self, thousands, Progress};
+use crate::train::session::{Corpus, CorpusIds};
 use crate::train::{self, Hooks, RunConfig, TrainConfig};
 
 /// An encoded corpus with its vocabulary; the built-in one brings its analogy questions.
 pub(super) struct Data {
     pub name: String,
     pub vocab: Vocab,
-    pub enc: Encoded,
+    pub enc: Corpus,
     pub questions: Option<Vec<AnalogySection>>,
 }
 
 /// Reads the corpus `cfg` names (the built-in one without a path), encoded with `vocab` when
 /// resuming, else with the vocabulary it builds.
-pub(super) fn load_data(cfg: &RunConfig, vocab: Option<Vocab>) -> anyhow::Result<Data> {
+pub(super) fn load_data(
+    cfg: &RunConfig,
+    vocab: Option<Vocab>,
+    cache: &CacheArgs,
+) -> anyhow::Result<Data> {
     let c = &cfg.corpus;
     let (src, questions) = if c.paths.is_empty() {
         let s = synthetic::generate(cfg.train.seed, synthetic::DEFAULT_SENTENCES_PER_WORD);
@@ -63,18 +68,24 @@ pub(super) fn load_data(cfg: &RunConfig, vocab: Option<Vocab>) -> anyhow::Result
             c.min_count
         );
     }
-    let (vocab, enc) = match vocab.or(read) {
-        Some(v) => {
+    // Counting a file corpus goes through the cache (reused when current), unless --no-cache.
+    let cached = match (&vocab, &read) {
+        (None, None) => super::encode::load_cached(&src, c, &pass, cache)?,
+        _ => None,
+    };
+    let (vocab, enc) = match (cached, vocab.or(read)) {
+        (Some(l), _) => (l.vocab, l.corpus),
+        (None, Some(v)) => {
             let enc = corpus::encode_with(&src, c.read, &pass, &v)?;
-            (v, enc)
+            (v, Corpus::Memory(enc))
         }
-        None => {
+        (None, None) => {
             let mut tokens = Vec::new();
             let l = corpus::load_into(&src, c.read, &pass, c.min_count, c.max_vocab, &mut tokens)?;
             if let Some(p) = &l.pruning {
                 eprintln!("{p}");
             }
-            (l.vocab, Encoded::new(tokens, l.raw_words))
+            (l.vocab, Corpus::Memory(Encoded::new(tokens, l.raw_words)))
         }
     };
     if let Some(p) = &c.save_vocab {
@@ -184,15 +195,15 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         .transpose()
         .flag("--metrics")?;
     let data = match &a.resume {
-        Some(ck) if corpus_from_checkpoint => load_data(&cfg, vocab)
+        Some(ck) if corpus_from_checkpoint => load_data(&cfg, vocab, &a.cache)
             .with_context(|| format!("the corpus recorded in checkpoint '{}'", ck.display()))?,
-        _ => load_data(&cfg, vocab)?,
+        _ => load_data(&cfg, vocab, &a.cache)?,
     };
     if let Some(p) = &a.output {
         check_words(p, &data.vocab.words).flag("--output")?;
     }
     let mut hooks = RunHooks {
-        progress: Progress::new(data.enc.raw_words * cfg.train.epochs as u64),
+        progress: Progress::new(data.enc.raw_words() * cfg.train.epochs as u64),
         vocab: &data.vocab,
         cfg: &cfg.train,
         analogies,
@@ -217,7 +228,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     hooks.say(&format!(
         "corpus: {}: {} words, {} in vocabulary ({} distinct kept, min-count {})",
         data.name,
-        thousands(data.enc.raw_words),
+        thousands(data.enc.raw_words()),
         thousands(data.enc.words()),
         thousands(data.vocab.len() as u64),
         cfg.corpus.min_count

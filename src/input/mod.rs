@@ -1,5 +1,6 @@
 //! What goes in: corpus text read into words and encoded as vocabulary ids, and the built-in corpus.
 
+pub mod cache;
 pub mod corpus;
 pub mod identity;
 pub mod pass;

@@ -1,7 +1,8 @@
-//! The epoch loop: batches of the encoded corpus, the learning-rate schedule, and per-epoch hooks.
+//! The epoch loop: the training session's batches to the chosen step, and per-epoch hooks.
 //!
-//! The corpus is cut into batches of whole spans (`plan::SPAN_LEN`), about the backend's preferred
-//! size, starting at multiples of that size so every batch start is span-aligned. The schedule is a
+//! The session ([`crate::train::session`]) cuts the corpus into batches of whole spans
+//! (`plan::SPAN_LEN`), about the backend's preferred size, starting at multiples of that size so
+//! every batch start is span-aligned, and gives each its chunk and word count. The schedule is a
 //! pure function of a token's global position `g = epoch · corpus_len + index`:
 //! SGD decays linearly from `lr` at `g = 0` to `lr · 1e-4` at the end of the last epoch (word2vec.c);
 //! each batch gets the schedule's values at its two ends as its ramp. Adam keeps `lr` constant.
@@ -12,11 +13,11 @@ use std::time::Instant;
 
 use crate::backend::{composed, AdamMoments, Backend, State, Step, StepStats};
 use crate::error::{Error, Result};
-use crate::input::corpus::Encoded;
 use crate::input::vocab::Vocab;
 use crate::train::model::init_weights;
-use crate::train::plan::{Batch, SPAN_LEN};
+use crate::train::plan::SPAN_LEN;
 use crate::train::sampler::{keep_thresholds, AliasTable};
+use crate::train::session::{CorpusIds, Session};
 use crate::train::TrainConfig;
 
 /// What one epoch did.
@@ -118,17 +119,9 @@ impl Trained {
     }
 }
 
-/// Batches per epoch at least, when the corpus is small enough (progress and loss-plot points).
-const MIN_BATCHES_PER_EPOCH: usize = 16;
-
-/// Corpus tokens per batch for a corpus of `n` tokens: the backend's preference, smaller for small
-/// corpora so an epoch has `MIN_BATCHES_PER_EPOCH` batches, rounded to whole spans.
+/// Corpus tokens per batch for a corpus of `n` tokens on `backend` ([`crate::train::session::batch_tokens`]).
 pub fn batch_tokens<B: Backend>(backend: &B, n: usize) -> usize {
-    let tokens = backend
-        .preferred_batch_tokens()
-        .min(n / MIN_BATCHES_PER_EPOCH);
-    let spans = (tokens + SPAN_LEN / 2) / SPAN_LEN;
-    spans.max(1) * SPAN_LEN
+    crate::train::session::batch_tokens(backend.preferred_batch_tokens(), n)
 }
 
 /// The one line for a run whose loss or weights became `what` (NaN or infinite) in `epoch`
@@ -187,11 +180,11 @@ fn with_snapshot<B: Backend>(
     })
 }
 
-/// Trains `cfg.epochs` epochs over `enc` (from `resume`'s position, or from a fresh initialisation)
-/// with the step [`crate::backend::choose_step`] chose for `cfg` on `backend`.
+/// Trains `cfg.epochs` epochs over `corpus` (from `resume`'s position, or from a fresh
+/// initialisation) with the step [`crate::backend::choose_step`] chose for `cfg` on `backend`.
 pub fn train<B: Backend>(
     backend: &B,
-    enc: &Encoded,
+    corpus: &dyn CorpusIds,
     vocab: &Vocab,
     cfg: &TrainConfig,
     step: Step,
@@ -205,7 +198,8 @@ pub fn train<B: Backend>(
     );
     cfg.check_vocabulary(vocab.len())?;
     let started = Instant::now();
-    let n = enc.tokens.len();
+    let mut session = Session::new(corpus, cfg, backend.preferred_batch_tokens())?;
+    let n = session.len();
     let alias = AliasTable::unigram(&vocab.counts, cfg.power);
     let keep = keep_thresholds(&vocab.counts, cfg.sample);
     let (w_in, w_out, adam, adam_t, first_epoch, first_token) = match resume {
@@ -243,43 +237,33 @@ pub fn train<B: Backend>(
     }
 
     let step_cfg = cfg.step_config();
-    let per_batch = batch_tokens(backend, n);
     let total_tokens = cfg.epochs as u64 * n as u64;
-    // Raw words per in-vocabulary word, to report word2vec.c's words from the words a step covers.
-    let raw_per_word = enc.raw_words as f64 / enc.words().max(1) as f64;
+    // Raw words per in-vocabulary word, to report word2vec.c's words from the words a batch covers.
+    let raw_per_word = session.raw_per_word();
     let epochs_left = (cfg.epochs as u64).saturating_sub(first_epoch);
-    let words_total =
-        (epochs_left as f64 * enc.raw_words as f64 - first_token as f64 * raw_per_word) as u64;
+    let words_total = (epochs_left as f64 * session.raw_words() as f64
+        - first_token as f64 * raw_per_word) as u64;
     let mut words_done = 0u64;
     let mut epochs = Vec::new();
     for epoch in first_epoch..cfg.epochs as u64 {
         let t0 = Instant::now();
         let mut stats = StepStats::default();
-        let mut start = if epoch == first_epoch { first_token } else { 0 };
+        let mut epoch_words = 0u64;
+        let start = if epoch == first_epoch { first_token } else { 0 };
         let mut lr_end = cfg.lr_at(epoch * n as u64 + start as u64, total_tokens);
-        while start < n {
-            let len = per_batch.min(n - start);
-            let g = epoch * n as u64 + start as u64;
-            let batch = Batch {
-                start,
-                len,
-                epoch,
-                corpus_len: n as u64,
-                lr_begin: cfg.lr_at(g, total_tokens),
-                lr_end: cfg.lr_at(g + len as u64, total_tokens),
-            };
+        session.epoch(epoch, start, |fed| {
+            let (chunk, batch) = (&fed.chunk, &fed.batch);
             lr_end = batch.lr_end;
-            let tokens = &enc.tokens;
             let s = match step {
                 Step::Fused => {
                     let State { model, tables, .. } = &mut state;
-                    backend.train_batch(model, tables, tokens, &batch, &step_cfg)?
+                    backend.train_batch(model, tables, chunk, batch, &step_cfg)?
                 }
                 Step::Composed => composed::train_batch(
                     backend,
                     &mut state,
-                    tokens,
-                    &batch,
+                    chunk,
+                    batch,
                     &step_cfg,
                     cfg.batch_size,
                 )?,
@@ -291,7 +275,8 @@ pub fn train<B: Backend>(
                 return Err(diverged(epoch + 1, batch.lr_begin, &what, cfg.lr));
             }
             stats.add(&s);
-            words_done += (s.words as f64 * raw_per_word).round() as u64;
+            epoch_words += fed.words;
+            words_done += (fed.words as f64 * raw_per_word).round() as u64;
             hooks.on_batch(&BatchProgress {
                 words_done: words_done.min(words_total),
                 words_total,
@@ -299,20 +284,21 @@ pub fn train<B: Backend>(
                 lr: lr_end as f64,
                 epoch: epoch as u32 + 1,
             });
-            start += len;
-            if start < n && hooks.stop_requested() {
-                let at = (epoch, start as u64);
+            let next = batch.start + batch.len;
+            if next < n && hooks.stop_requested() {
+                let at = (epoch, next as u64);
                 with_snapshot(backend, &state, at, lr_end, cfg.lr, |snap| {
                     hooks.on_stop(snap)
                 })?;
                 return Err(Error::Stopped(format!(
-                    "stopped in epoch {} at token {start} of {n}",
+                    "stopped in epoch {} at token {next} of {n}",
                     epoch + 1
                 )));
             }
-        }
+            Ok(())
+        })?;
         let seconds = t0.elapsed().as_secs_f64();
-        let words = (stats.words as f64 * raw_per_word).round() as u64;
+        let words = (epoch_words as f64 * raw_per_word).round() as u64;
         let es = EpochStats {
             epoch: epoch as u32 + 1,
             loss: stats.mean_loss(),
@@ -351,7 +337,7 @@ mod tests {
     use super::*;
     use crate::backend::cpu::CpuBackend;
     use crate::backend::{choose_step, OptimizerKind};
-    use crate::input::corpus::{self, ReadOptions, Source};
+    use crate::input::corpus::{self, Encoded, ReadOptions, Source};
     use crate::train::plan::ModelKind;
     use crate::train::StepKind;
 

@@ -9,6 +9,7 @@ pub mod progress;
 pub mod reference;
 pub mod rng;
 pub mod sampler;
+pub mod session;
 
 pub use config::{default_lr, CorpusConfig, Device, RunConfig, StepKind, TrainConfig};
 pub use epoch::*;

@@ -1,8 +1,22 @@
 //! What one training step trains: the exact semantics every backend follows.
 //!
 //! This is the contract between the trainer, the CPU backend and the CUDA kernels (`kernels/sgns.cu`
-//! mirrors it; keep them in step). A *batch* is a contiguous range of the encoded corpus with a
-//! linear learning-rate ramp over it. Inside a batch:
+//! mirrors it; keep them in step). Four units, each defined once here:
+//!
+//! - a **span** is `SPAN_LEN` corpus tokens starting at a multiple of [`SPAN_LEN`] (the last one
+//!   may be shorter); windows never cross its edge;
+//! - a **batch** ([`Batch`]) is a contiguous, span-aligned range of the encoded corpus with one
+//!   linear learning-rate ramp over it: the unit the trainer hands a backend, between which
+//!   progress is reported;
+//! - a **piece** ([`Batch::piece`]) is a span-aligned part of a batch that a backend trains in one
+//!   go (a CPU worker's share, one pair of kernel launches); it trains with its *batch's* ramp, so
+//!   how a backend cuts a batch into pieces changes no learning rate;
+//! - a **chunk** ([`Chunk`]) is a span-aligned window of the encoded corpus held in memory, that
+//!   batches are read from; every batch lies inside one chunk. The training session
+//!   (`train::session`) makes the host chunks; the CUDA backend keeps a device chunk (a window of
+//!   a host chunk) resident and uploads again only when a piece leaves it.
+//!
+//! Inside a batch:
 //!
 //! 1. **Spans.** The batch is cut at multiples of [`SPAN_LEN`] counted from the start of the corpus.
 //!    Windows never cross a span boundary or a [`SENTENCE_BREAK`] (word2vec.c's sentences).
@@ -55,7 +69,8 @@ pub struct StepConfig {
     pub seed: u64,
 }
 
-/// A contiguous range of the encoded corpus trained in one call, with its learning-rate ramp.
+/// A contiguous range of the encoded corpus trained in one call, with its learning-rate ramp
+/// (a *batch*; a *piece* of one is a `Batch` from [`Batch::piece`], see the module docs).
 #[derive(Clone, Debug)]
 pub struct Batch {
     /// Offset of the first token in the encoded corpus.
@@ -80,7 +95,19 @@ impl Batch {
         self.lr_begin + (self.lr_end - self.lr_begin) * t
     }
 
-    /// The span-aligned pieces of this batch: `(start, end)` corpus offsets.
+    /// The piece `s..e` of this batch (`start <= s < e <= start + len`). Its tokens train with this
+    /// batch's ramp: a caller that trains a piece takes learning rates from the batch's
+    /// [`Batch::lr_at`] (CPU workers, and the kernels through the piece's offset in its batch).
+    pub fn piece(&self, s: usize, e: usize) -> Batch {
+        debug_assert!(self.start <= s && s < e && e <= self.start + self.len);
+        Batch {
+            start: s,
+            len: e - s,
+            ..self.clone()
+        }
+    }
+
+    /// The spans of this batch: `(start, end)` corpus offsets.
     pub fn spans(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         let end = self.start + self.len;
         let mut s = self.start;
@@ -92,6 +119,52 @@ impl Batch {
                 r
             })
         })
+    }
+}
+
+/// A *chunk*: the corpus tokens `start..start + tokens.len()` held in memory (`start` a multiple of
+/// [`SPAN_LEN`]). Steps read a batch's tokens through the chunk that holds it, by corpus offset.
+#[derive(Clone, Copy, Debug)]
+pub struct Chunk<'a> {
+    /// Names these tokens for the process: chunks with one id hold the same tokens, so a backend
+    /// that keeps a copy (the CUDA device chunk) knows it is current without looking at them.
+    pub id: u64,
+    pub start: usize,
+    pub tokens: &'a [u32],
+}
+
+impl<'a> Chunk<'a> {
+    /// The chunk of `tokens` at corpus offset `start`, with an id no other chunk has had.
+    pub fn new(start: usize, tokens: &'a [u32]) -> Chunk<'a> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        debug_assert_eq!(start % SPAN_LEN, 0, "chunks start on a span");
+        Chunk {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            start,
+            tokens,
+        }
+    }
+
+    /// The whole corpus as one chunk.
+    pub fn whole(tokens: &'a [u32]) -> Chunk<'a> {
+        Chunk::new(0, tokens)
+    }
+
+    /// One past the last corpus offset held.
+    pub fn end(&self) -> usize {
+        self.start + self.tokens.len()
+    }
+
+    /// Corpus tokens `s..e` (inside the chunk).
+    #[inline]
+    pub fn get(&self, s: usize, e: usize) -> &'a [u32] {
+        &self.tokens[s - self.start..e - self.start]
+    }
+
+    /// Whether the batch (or piece) lies inside the chunk.
+    pub fn holds(&self, batch: &Batch) -> bool {
+        self.start <= batch.start && batch.start + batch.len <= self.end()
     }
 }
 
@@ -120,7 +193,7 @@ pub struct Centre {
 /// The CPU backend's fast loop and the composed path both train exactly these; tests use it to
 /// check the kernels' windows and draws.
 pub fn centres(
-    tokens: &[u32],
+    chunk: &Chunk,
     batch: &Batch,
     keep: &[u32],
     table: &AliasTable,
@@ -135,9 +208,10 @@ pub fn centres(
         contexts: Vec::new(),
         negatives: vec![0; cfg.negative as usize],
     };
+    debug_assert!(chunk.holds(batch), "the batch lies in its chunk");
     for (s, e) in batch.spans() {
         kept.clear();
-        for (i, &w) in tokens[s..e].iter().enumerate() {
+        for (i, &w) in chunk.get(s, e).iter().enumerate() {
             let index = s + i;
             if w == SENTENCE_BREAK || keep_token(keep, cfg.seed, batch.key_pos(index), w) {
                 kept.push((w, index));
@@ -205,7 +279,7 @@ mod tests {
         let table = AliasTable::unigram(&[1; 6], 0.75);
         let mut got = Vec::new();
         centres(
-            &tokens,
+            &Chunk::whole(&tokens),
             &batch(tokens.len()),
             &keep,
             &table,

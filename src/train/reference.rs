@@ -18,7 +18,7 @@
 //! The loss of an example with score `x` and label `t` is `max(x, 0) − x·t + ln(1 + e^−|x|)`
 //! (binary cross-entropy, stable for any `x`); its gradient with respect to `x` is `σ(x) − t`.
 
-use crate::train::plan::{self, Batch, ModelKind, StepConfig};
+use crate::train::plan::{self, Batch, Chunk, ModelKind, StepConfig};
 use crate::train::sampler::AliasTable;
 
 /// The model a reference step updates in place: `[vocab, dim]` row-major matrices.
@@ -49,7 +49,7 @@ pub fn train_batch(
     let Weights { dim, w_in, w_out } = model;
     let row = |id: u32| id as usize * dim..(id as usize + 1) * dim;
     let mut totals = Totals::default();
-    plan::centres(tokens, batch, keep, table, cfg, |c| {
+    plan::centres(&Chunk::whole(tokens), batch, keep, table, cfg, |c| {
         if c.contexts.is_empty() {
             return;
         }

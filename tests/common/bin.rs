@@ -10,6 +10,11 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .current_dir(dir)
+        // The encoded-corpus cache goes to a scratch folder, not the user's.
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join("w2v-gpu-test-cache"),
+        )
         .output()
         .expect("the binary runs")
 }

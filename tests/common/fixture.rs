@@ -3,7 +3,7 @@
 //! only place tests build a `State` or call a step, so an API change lands here.
 
 use w2v_gpu::backend::{composed, Backend, OptimizerKind, State, StepStats, Storage};
-use w2v_gpu::train::plan::{Batch, ModelKind, StepConfig, SENTENCE_BREAK};
+use w2v_gpu::train::plan::{Batch, Chunk, ModelKind, StepConfig, SENTENCE_BREAK};
 use w2v_gpu::train::reference::{self, Totals, Weights};
 use w2v_gpu::train::rng::{draw, unit_f32, PURPOSE_INIT};
 use w2v_gpu::train::sampler::{keep_thresholds, AliasTable, NegativeMode};
@@ -224,24 +224,17 @@ pub fn train<B: Backend>(
     step: Step,
 ) -> StepStats {
     let mut stats = StepStats::default();
+    let chunk = Chunk::whole(tokens);
     for bt in batches {
         let r = match step {
-            Step::Fast => b.train_batch(&mut st.model, &st.tables, tokens, bt, cfg),
+            Step::Fast => b.train_batch(&mut st.model, &st.tables, &chunk, bt, cfg),
             Step::Composed { minibatch } => {
-                composed::train_batch(b, st, tokens, bt, cfg, minibatch)
+                composed::train_batch(b, st, &chunk, bt, cfg, minibatch)
             }
         };
         stats.add(&r.unwrap_or_else(|e| panic!("{} {step:?}: {e}", b.name())));
     }
     stats
-}
-
-/// Non-break tokens of `tokens[batch]`: what a step reports as `words`.
-pub fn words(tokens: &[u32], bt: &Batch) -> u64 {
-    tokens[bt.start..bt.start + bt.len]
-        .iter()
-        .filter(|&&t| t != SENTENCE_BREAK)
-        .count() as u64
 }
 
 /// Device bytes of a state's `w_in` and `w_out` (f32 buffers, or the half ones with f16 storage).

@@ -65,12 +65,11 @@ fn fast_matches_composed<T: TestDevice>(dev: &T) {
             let what = format!("{model:?} {negatives:?} on {}", b.name());
             let (sf, fi, fo) = m.run(&b, &tokens, &bt, &cfg, Step::Fast);
             let (ss, si, so) = m.run(&cpu, &tokens, &bt, &cfg, Step::Composed { minibatch: 32 });
-            assert_eq!((sf.examples, sf.words), (ss.examples, ss.words), "{what}");
+            assert_eq!(sf.examples, ss.examples, "{what}");
             if dev.fast_path_counts_centres() {
                 assert_eq!(sf.centres, ss.centres, "{what}: centres");
             }
             assert!(ss.centres > 1000, "{what}: {ss:?}");
-            assert!(sf.words < tokens.len() as u64, "{what}: {sf:?}");
             assert!(
                 (sf.loss_sum - ss.loss_sum).abs() < 2e-3 * ss.loss_sum,
                 "{what}: {sf:?} vs {ss:?}"

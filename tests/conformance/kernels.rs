@@ -145,6 +145,7 @@ fn compact<D: Device>(
     let args = [
         tb.arg(),
         Arg::U32(tokens.len() as u32),
+        Arg::U32(0),
         kb.arg(),
         Arg::U64(seed),
         Arg::U64(key_first),

@@ -7,7 +7,7 @@
 //!
 //! By subject: `layers` (the book's operations), `sampling` (negatives, subsampling), `fused` (the
 //! fast path against the reference step, serial and concurrent), `composed` (the composed path),
-//! `storage` (`--storage f16` and the half helpers), `chunking` (the resident corpus chunk),
+//! `storage` (`--storage f16` and the half helpers), `chunking` (host and device chunks change nothing),
 //! `training` (whole runs), `kernels` (launch geometry and argument checks on CUDA devices) and
 //! `cpu` (what only the CPU backend has: its threads). Bodies over `KernelDevice` (the CUDA
 //! backend's) build only with feature `emulator` or `cuda`.
@@ -15,7 +15,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-#[cfg(any(feature = "emulator", feature = "cuda"))]
 mod chunking;
 mod composed;
 mod cpu;

@@ -11,7 +11,7 @@ use w2v_gpu::train::rng::{draw, PURPOSE_INIT};
 use w2v_gpu::train::sampler::NegativeMode;
 
 use crate::common::devices::{conformance, KernelDevice, LaunchSpec, TestArg};
-use crate::common::fixture::{batch, rel_err, step_cfg, weight_bytes, words, Model, Step};
+use crate::common::fixture::{batch, rel_err, step_cfg, weight_bytes, Model, Step};
 
 fn widen(w: &[f32]) -> Vec<f32> {
     w.iter().map(|&x| f16::from_f32(x).to_f32()).collect()
@@ -43,7 +43,6 @@ fn f16_steps<T: KernelDevice>(dev: &T) {
                 ks.examples, r.examples,
                 "{what}: examples, f16 vs reference"
             );
-            assert_eq!(ks.words, words(&tokens, &bt[0]), "{what}: words, f16");
             assert!(ks.examples > 0);
             let loss_rel = (ks.loss_sum - r.loss_sum).abs() / r.loss_sum;
             assert!(

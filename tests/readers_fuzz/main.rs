@@ -1,5 +1,5 @@
 //! Seeded mutation fuzzing of every file reader (vectors text and binary, checkpoints, analogy
-//! questions, word pairs, vocabularies): no panic, no abort, no hang and a bounded allocation on hostile input.
+//! questions, word pairs, vocabularies, the encoded-corpus cache): no panic, no abort, no hang and a bounded allocation on hostile input.
 //!
 //! Each reader starts from small valid files this test writes itself and reads mutated copies:
 //! bit flips, byte insertions and deletions, truncations, numbers replaced by huge, zero or
@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod cache;
 mod mutate;
 
 use mutate::{mutate, mutate_checkpoint, Rng};
@@ -127,7 +128,7 @@ struct Reader {
     read: fn(&Path) -> Result<(), String>,
 }
 
-const READERS: [Reader; 6] = [
+const READERS: [Reader; 7] = [
     Reader {
         name: "vectors text",
         seeds: |dir| vector_seeds(dir, VectorFormat::Text),
@@ -174,6 +175,12 @@ const READERS: [Reader; 6] = [
         seeds: |_| vocab_seeds(),
         mutate,
         read: read_vocab_checked,
+    },
+    Reader {
+        name: "corpus cache",
+        seeds: cache::seeds,
+        mutate: cache::mutate_cache,
+        read: cache::read,
     },
 ];
 
@@ -464,6 +471,11 @@ fn fuzz_questions() {
 #[test]
 fn fuzz_word_pairs() {
     run(4);
+}
+
+#[test]
+fn fuzz_corpus_cache() {
+    run(6);
 }
 
 /// Inputs the mutator found crashing or fooling the readers before they checked headers and

@@ -12,21 +12,21 @@ use super::hogwild::HogwildMatrix;
 use super::simd::{axpy, dot, exp_nonpositive};
 use super::{matrix_mut, CpuBackend};
 use crate::backend::{Model, StepStats, Tables};
-use crate::train::plan::{self, Batch, Centre, ModelKind, StepConfig, SENTENCE_BREAK};
+use crate::train::plan::{self, Batch, Centre, Chunk, ModelKind, StepConfig};
 use crate::train::sampler::AliasTable;
 
 /// Trains `batch` with `threads` Hogwild workers (SGD).
 ///
-/// The batch is cut at span boundaries into at most `threads` contiguous groups, one scoped
-/// thread each; every thread trains exactly the centres [`plan::centres`] gives its spans, with
-/// the parent batch's learning-rate ramp, and writes the shared matrices without locks.
+/// The batch is cut at span boundaries into at most `threads` contiguous pieces, one scoped
+/// thread each; every thread trains exactly the centres [`plan::centres`] gives its piece, with
+/// the batch's learning-rate ramp, and writes the shared matrices without locks.
 /// One thread is bit-reproducible; more threads race as Hogwild does (lost updates are rare
 /// and harmless to convergence).
 pub fn train_batch(
     threads: usize,
     model: &mut Model<CpuBackend>,
     tables: &Tables<CpuBackend>,
-    tokens: &[u32],
+    chunk: &Chunk,
     batch: &Batch,
     cfg: &StepConfig,
 ) -> StepStats {
@@ -34,32 +34,24 @@ pub fn train_batch(
     let (w_in, w_out) = model
         .f32_mut()
         .expect("choose_step gives the CPU fast path f32 weights only");
-    let words = tokens[batch.start..batch.start + batch.len]
-        .iter()
-        .filter(|&&w| w != SENTENCE_BREAK)
-        .count() as u64;
     let spans: Vec<(usize, usize)> = batch.spans().collect();
     let groups = threads.min(spans.len()).max(1);
     let sub_batches: Vec<Batch> = (0..groups)
         .filter_map(|g| {
             let (a, b) = (g * spans.len() / groups, (g + 1) * spans.len() / groups);
-            (b > a).then(|| Batch {
-                start: spans[a].0,
-                len: spans[b - 1].1 - spans[a].0,
-                ..batch.clone()
-            })
+            (b > a).then(|| batch.piece(spans[a].0, spans[b - 1].1))
         })
         .collect();
     let w_in = HogwildMatrix::new(matrix_mut(w_in, dim));
     let w_out = HogwildMatrix::new(matrix_mut(w_out, dim));
     let shared = Shared {
-        tokens,
+        chunk,
         parent: batch,
         keep: &tables.keep,
         table: &tables.alias,
         cfg,
     };
-    let mut stats = if sub_batches.len() <= 1 {
+    if sub_batches.len() <= 1 {
         sub_batches
             .first()
             .map(|sub| shared.run(sub, w_in, w_out))
@@ -79,14 +71,12 @@ pub fn train_batch(
             }
             total
         })
-    };
-    stats.words = words;
-    stats
+    }
 }
 
 /// What every worker of one `train_batch` call reads.
 struct Shared<'a> {
-    tokens: &'a [u32],
+    chunk: &'a Chunk<'a>,
     parent: &'a Batch,
     keep: &'a [u32],
     table: &'a AliasTable,
@@ -111,7 +101,7 @@ impl Shared<'_> {
         let model = self.cfg.model;
         let mut worker = Worker::new(w_in, w_out, self.cfg.negative as usize, avx2);
         // One centre of look-ahead: its rows start loading while the previous centre trains.
-        plan::centres(self.tokens, sub, self.keep, self.table, self.cfg, |c| {
+        plan::centres(self.chunk, sub, self.keep, self.table, self.cfg, |c| {
             if !c.contexts.is_empty() {
                 worker.prefetch(c);
                 worker.train_pending(model);
@@ -457,6 +447,7 @@ impl<'a> Worker<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::plan::SENTENCE_BREAK;
     use crate::train::sampler::{keep_thresholds, NegativeMode};
 
     /// The AVX2 build and the baseline build of the step give bit-identical parameters and loss.
@@ -498,8 +489,9 @@ mod tests {
                 negatives: NegativeMode::Replace,
                 seed: 1,
             };
+            let chunk = Chunk::whole(&tokens);
             let shared = Shared {
-                tokens: &tokens,
+                chunk: &chunk,
                 parent: &batch,
                 keep: &keep,
                 table: &table,

@@ -18,7 +18,7 @@ use crate::backend::{
     AdamStep, Backend, Capabilities, Elem, Model, OptimizerKind, StepStats, Storage, Tables,
 };
 use crate::error::Result;
-use crate::train::plan::{Batch, StepConfig};
+use crate::train::plan::{Batch, Chunk, StepConfig};
 use crate::train::sampler::{negatives_for_centre, NegativeMode};
 
 /// The CPU device: `threads` workers for the Hogwild fast path.
@@ -281,7 +281,7 @@ impl Backend for CpuBackend {
         &self,
         model: &mut Model<Self>,
         tables: &Tables<Self>,
-        tokens: &[u32],
+        chunk: &Chunk,
         batch: &Batch,
         cfg: &StepConfig,
     ) -> Result<StepStats> {
@@ -289,7 +289,7 @@ impl Backend for CpuBackend {
             self.threads,
             model,
             tables,
-            tokens,
+            chunk,
             batch,
             cfg,
         ))

@@ -14,10 +14,11 @@ use crate::backend::{
     AdamStep, Backend, Capabilities, Elem, Model, OptimizerKind, StepStats, Storage, Tables,
 };
 use crate::error::Result;
-use crate::train::plan::{Batch, StepConfig};
+use crate::train::plan::{Batch, Chunk, StepConfig};
 use crate::train::sampler::NegativeMode;
 
-/// Tokens per `train_batch` call the trainer is asked for (clamped to the chunk).
+/// Tokens per `train_batch` call the trainer is asked for (a batch larger than the device chunk
+/// is trained piece by piece, exactly as it would be in one).
 pub const PREFERRED_BATCH_TOKENS: usize = 16 << 20;
 
 /// The CUDA backend over device `D` (a real GPU or the emulator).
@@ -91,7 +92,9 @@ impl<D: Device> Backend for CudaBackend<D> {
     }
 
     fn preferred_batch_tokens(&self) -> usize {
-        PREFERRED_BATCH_TOKENS.min(self.chunk_tokens)
+        // Not clamped to the device chunk: batches (and so the learning-rate ramps) stay the same
+        // whatever the chunk, and a batch larger than it is trained piece by piece.
+        PREFERRED_BATCH_TOKENS
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -216,7 +219,7 @@ impl<D: Device> Backend for CudaBackend<D> {
         &self,
         model: &mut Model<Self>,
         tables: &Tables<Self>,
-        tokens: &[u32],
+        chunk: &Chunk,
         batch: &Batch,
         cfg: &StepConfig,
     ) -> Result<StepStats> {
@@ -227,6 +230,6 @@ impl<D: Device> Backend for CudaBackend<D> {
         if batch.len == 0 {
             return Ok(StepStats::default());
         }
-        self.fused_batch(model, tables, tokens, batch, cfg)
+        self.fused_batch(model, tables, chunk, batch, cfg)
     }
 }

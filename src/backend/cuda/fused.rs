@@ -1,10 +1,13 @@
 //! The fused SGD step's launches: a `train_batch` call cut into pieces that lie in the resident
-//! corpus chunk, each piece two kernel launches.
+//! device chunk, each piece two kernel launches.
 //!
-//! Per [`crate::backend::Backend::train_batch`] call: the encoded corpus lives on the device in a
-//! chunk of `chunk_tokens` tokens ([`super::resident`]); each span-aligned piece of the batch is two
-//! launches (`w2v_subsample_compact`, then `w2v_skipgram_step` or `w2v_cbow_step`); the loss
-//! accumulates on the device and 16 bytes come back once per call.
+//! Per [`crate::backend::Backend::train_batch`] call: a window of the host chunk lives on the
+//! device in a device chunk of `chunk_tokens` tokens ([`super::resident`]); each span-aligned
+//! piece of the batch is two launches (`w2v_subsample_compact`, then `w2v_skipgram_step` or
+//! `w2v_cbow_step`) that take their learning rates from the *batch's* ramp (the piece's offset in
+//! its batch goes to the compaction, the batch's start, length and ramp to the step), so a batch
+//! trains the same whether it is one piece or many; the loss accumulates on the device and 16
+//! bytes come back once per call.
 //!
 //! With `--storage f16` ([`crate::backend::Storage::F16`]) the model's weights are its half
 //! buffers and the step kernels are the `_f16` ones (same arguments, half `w_in`/`w_out`). Which
@@ -16,16 +19,17 @@ use super::resident::{next_span_start, Resident};
 use super::{geometry, variant};
 use crate::backend::{Model, StepStats, Storage, Tables, Weights};
 use crate::error::Result;
-use crate::train::plan::{Batch, ModelKind, StepConfig, SPAN_LEN};
+use crate::train::plan::{Batch, Chunk, ModelKind, StepConfig, SPAN_LEN};
 use crate::train::sampler::NegativeMode;
 
 impl<D: Device> CudaBackend<D> {
-    /// The fused step over the whole of `batch`, piece by piece through the resident chunk.
+    /// The fused step over the whole of `batch` (inside `chunk`), piece by piece through the
+    /// device chunk.
     pub(super) fn fused_batch(
         &self,
         model: &mut Model<Self>,
         tables: &Tables<Self>,
-        tokens: &[u32],
+        chunk: &Chunk,
         batch: &Batch,
         cfg: &StepConfig,
     ) -> Result<StepStats> {
@@ -37,11 +41,10 @@ impl<D: Device> CudaBackend<D> {
         self.dev
             .write(res.loss.as_mut().expect("allocated above"), 0, &[0.0, 0.0])?;
         let end = batch.start + batch.len;
-        let mut words = 0u64;
         let mut s = batch.start;
         while s < end {
-            if !res.holds(tokens, s) {
-                res.upload(&self.dev, self.chunk_tokens, tokens, s)?;
+            if !res.holds(chunk, s) {
+                res.upload(&self.dev, self.chunk_tokens, chunk, s)?;
             }
             let mut e = end
                 .min(res.start + res.len)
@@ -51,24 +54,7 @@ impl<D: Device> CudaBackend<D> {
                 // are counted from the piece's start).
                 e = e.min(next_span_start(s));
             }
-            let sub = if (s, e) == (batch.start, end) {
-                batch.clone()
-            } else {
-                let lr_at = |i: usize| {
-                    batch.lr_begin
-                        + (batch.lr_end - batch.lr_begin)
-                            * ((i - batch.start) as f32 / batch.len as f32)
-                };
-                Batch {
-                    start: s,
-                    len: e - s,
-                    lr_begin: lr_at(s),
-                    lr_end: lr_at(e),
-                    ..batch.clone()
-                }
-            };
-            words += res.words(tokens, s, e);
-            self.fused_piece(res, model, tables, &sub, cfg)?;
+            self.fused_piece(res, model, tables, batch, &batch.piece(s, e), cfg)?;
             s = e;
         }
         let loss = self
@@ -83,17 +69,18 @@ impl<D: Device> CudaBackend<D> {
         Ok(StepStats {
             loss_sum: loss[0],
             examples,
-            words,
             centres,
         })
     }
 
-    /// Two launches for one piece that lies in the resident chunk and starts a span or lies in one.
+    /// Two launches for the piece `sub` of `batch` that lies in the device chunk and starts a span
+    /// or lies in one.
     fn fused_piece(
         &self,
         res: &mut Resident<D>,
         model: &mut Model<Self>,
         tables: &Tables<Self>,
+        batch: &Batch,
         sub: &Batch,
         cfg: &StepConfig,
     ) -> Result<()> {
@@ -122,18 +109,18 @@ impl<D: Device> CudaBackend<D> {
         ) else {
             unreachable!("resident buffers are allocated before a piece runs");
         };
-        let key_first = sub.key_pos(sub.start);
-        let batch_len = u32_arg("batch length", sub.len)?;
+        let piece_len = u32_arg("piece length", sub.len)?;
         let n_spans_arg = u32_arg("spans", n_spans)?;
         self.dev.launch(
             "w2v_subsample_compact",
             geometry::subsample_compact(n_spans),
             &[
                 chunk.arg_at(sub.start - res.start),
-                batch_len,
+                piece_len,
+                u32_arg("piece offset", sub.start - batch.start)?,
                 tables.keep_dev.arg(),
                 Arg::U64(cfg.seed),
-                Arg::U64(key_first),
+                Arg::U64(sub.key_pos(sub.start)),
                 kept_ids.arg_mut(),
                 kept_off.arg_mut(),
                 kept_count.arg_mut(),
@@ -168,10 +155,10 @@ impl<D: Device> CudaBackend<D> {
                 tables.alias_alias.arg(),
                 vocab,
                 Arg::U64(cfg.seed),
-                Arg::U64(key_first),
-                batch_len,
-                Arg::F32(sub.lr_begin),
-                Arg::F32(sub.lr_end),
+                Arg::U64(batch.key_pos(batch.start)),
+                u32_arg("batch length", batch.len)?,
+                Arg::F32(batch.lr_begin),
+                Arg::F32(batch.lr_end),
                 Arg::U32(cfg.window),
                 Arg::U32(cfg.fixed_window as u32),
                 Arg::U32(cfg.negative),
