@@ -11,7 +11,7 @@ use super::{CacheArgs, EncodeArgs, FlagContext};
 use crate::input::cache::{CacheFile, CacheWriter, Fnv, Refused};
 use crate::input::corpus::{self, Encoded};
 use crate::input::pass::{Pass, DEFAULT_TABLE_BUDGET};
-use crate::input::sink::Discard;
+use crate::input::sink::{Discard, IdSink};
 use crate::input::source::Source;
 use crate::input::vocab::Vocab;
 use crate::train::progress::thousands;
@@ -207,17 +207,41 @@ fn cached(
             Err(Refused::Io(e)) => return Err(e).flag("--cache-dir"),
         }
     }
-    let counted = corpus::load_into(src, c.read, pass, c.min_count, c.max_vocab, &mut Discard)?;
-    if let Some(p) = &counted.pruning {
-        eprintln!("{p}");
-    }
-    let vocab = counted.vocab;
     std::fs::create_dir_all(&dir).with_context(|| {
         format!(
             "--cache-dir: cannot create '{}'; give a writable folder or --no-cache",
             dir.display()
         )
     })?;
+    // One pass over the text when its ids surely fit the budget: count and encode into memory,
+    // then write the cache from there. Otherwise (or when the text size is unknown) count first,
+    // then encode straight into the cache file, so memory stays within the budget.
+    if src.ids_bound().is_some_and(|b| b <= budget) {
+        let mut ids = Vec::new();
+        let l = corpus::load_into(src, c.read, pass, c.min_count, c.max_vocab, &mut ids)?;
+        if let Some(p) = &l.pruning {
+            eprintln!("{p}");
+        }
+        let mut w = CacheWriter::create(&file, key).flag("--cache-dir")?;
+        w.extend_ids(&ids).flag("--cache-dir")?;
+        w.finish(&l.vocab, l.raw_words).flag("--cache-dir")?;
+        let f = CacheFile::open(&file, key, (budget / 4).max(1) as usize).map_err(|r| {
+            anyhow::anyhow!(
+                "cache '{}' was written but does not read back: {r:?}",
+                file.display()
+            )
+        })?;
+        return Ok(Opened {
+            file: f,
+            ids: Some(ids),
+            built: true,
+        });
+    }
+    let counted = corpus::load_into(src, c.read, pass, c.min_count, c.max_vocab, &mut Discard)?;
+    if let Some(p) = &counted.pruning {
+        eprintln!("{p}");
+    }
+    let vocab = counted.vocab;
     let mut w = CacheWriter::create(&file, key).flag("--cache-dir")?;
     let bar = encoding_bar(vocab.total());
     let mut sink = Counted {
