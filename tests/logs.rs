@@ -7,19 +7,9 @@ use std::path::Path;
 
 use common::bin::{assert_one_line_error, run};
 
-/// A corpus of `n` words over a 400-word vocabulary with a skewed frequency (a fixed LCG).
-pub fn write_corpus(path: &Path, n: usize) {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut text = String::with_capacity(n * 6);
-    for i in 0..n {
-        x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let u = (x >> 11) as f64 / (1u64 << 53) as f64;
-        text.push_str(&format!("w{}", (400f64.powf(u) as usize).min(399)));
-        text.push(if i % 12 == 11 { '\n' } else { ' ' });
-    }
-    std::fs::write(path, text).unwrap();
+/// A corpus of `n` words over a 400-word vocabulary.
+fn write_corpus(path: &Path, n: usize) {
+    common::words::write_corpus(path, n, 400, 0x9E37_79B9_7F4A_7C15, 12);
 }
 
 fn utf8(b: &[u8]) -> String {
@@ -29,7 +19,11 @@ fn utf8(b: &[u8]) -> String {
 /// `progress 12.5% 1,000/8,000 words, 5,000 words/s, loss 0.6931, lr 0.024000, epoch 1/3,
 /// elapsed 0.2 s, ETA 1 s`, parsed into (percent, words done, words total, words/s, epoch).
 fn parse_line(line: &str) -> (f64, u64, u64, u64, u32) {
-    let num = |s: &str| -> u64 { s.replace(',', "").parse().unwrap_or_else(|_| panic!("{line}")) };
+    let num = |s: &str| -> u64 {
+        s.replace(',', "")
+            .parse()
+            .unwrap_or_else(|_| panic!("{line}"))
+    };
     let rest = line.strip_prefix("progress ").expect(line);
     let (pct, rest) = rest.split_once("% ").expect(line);
     let (done, rest) = rest.split_once('/').expect(line);
@@ -42,9 +36,18 @@ fn parse_line(line: &str) -> (f64, u64, u64, u64, u32) {
     assert!(loss.parse::<f64>().unwrap().is_finite(), "{line}");
     assert!(lr.parse::<f64>().unwrap() > 0.0, "{line}");
     assert!(elapsed.parse::<f64>().unwrap() > 0.0, "{line}");
-    assert!(eta == "?" || eta.strip_suffix(" s").unwrap().parse::<u64>().is_ok(), "{line}");
+    assert!(
+        eta == "?" || eta.strip_suffix(" s").unwrap().parse::<u64>().is_ok(),
+        "{line}"
+    );
     let pct: f64 = pct.parse().unwrap();
-    (pct, num(done), num(total), num(rate), epoch.parse().unwrap())
+    (
+        pct,
+        num(done),
+        num(total),
+        num(rate),
+        epoch.parse().unwrap(),
+    )
 }
 
 #[test]
@@ -56,33 +59,75 @@ fn piped_stderr_gets_a_progress_line_every_interval() {
     let out = run(
         d,
         &[
-            "train", "--corpus", "c.txt", "--dim", "32", "--epochs", "3", "--min-count", "1",
-            "--threads", "1", "--device", "cpu", "--log-interval", "0.05", "-o", "v.bin",
+            "train",
+            "--corpus",
+            "c.txt",
+            "--dim",
+            "32",
+            "--epochs",
+            "3",
+            "--min-count",
+            "1",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+            "--log-interval",
+            "0.05",
+            "-o",
+            "v.bin",
         ],
     );
     let seconds = started.elapsed().as_secs_f64();
     assert!(out.status.success(), "{}", utf8(&out.stderr));
     let stderr = utf8(&out.stderr);
-    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("progress ")).collect();
-    assert_eq!(lines.len(), stderr.lines().count(), "only progress lines: {stderr}");
-    assert!(!stderr.contains('\r') && !stderr.contains('\x1b'), "no bar: {stderr:?}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("progress "))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        stderr.lines().count(),
+        "only progress lines: {stderr}"
+    );
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "no bar: {stderr:?}"
+    );
     // One line per 0.05 s of training at most, plus the last; at least two in a run this long.
     assert!(lines.len() >= 2, "{stderr}");
-    assert!(lines.len() as f64 <= seconds / 0.05 + 2.0, "{} lines in {seconds:.2} s", lines.len());
+    assert!(
+        lines.len() as f64 <= seconds / 0.05 + 2.0,
+        "{} lines in {seconds:.2} s",
+        lines.len()
+    );
     let parsed: Vec<_> = lines.iter().map(|l| parse_line(l)).collect();
     let total = parsed[0].2;
     assert_eq!(total, 3 * 300_000);
     for w in parsed.windows(2) {
-        assert!(w[1].0 >= w[0].0 && w[1].1 > w[0].1 && w[1].4 >= w[0].4, "{w:?}");
+        assert!(
+            w[1].0 >= w[0].0 && w[1].1 > w[0].1 && w[1].4 >= w[0].4,
+            "{w:?}"
+        );
     }
     for p in &parsed {
         assert!(p.1 <= total && p.3 > 0, "{p:?}");
-        assert!((p.0 - 100.0 * p.1 as f64 / total as f64).abs() < 0.06, "{p:?}");
+        assert!(
+            (p.0 - 100.0 * p.1 as f64 / total as f64).abs() < 0.06,
+            "{p:?}"
+        );
     }
-    assert_eq!(parsed.last().unwrap().1, total, "the last line is the run's end");
+    assert_eq!(
+        parsed.last().unwrap().1,
+        total,
+        "the last line is the run's end"
+    );
     // The per-epoch lines and the summary stay on stdout.
     let stdout = utf8(&out.stdout);
-    assert!(stdout.contains("epoch 3/3: loss ") && stdout.contains("trained 900,000 words"), "{stdout}");
+    assert!(
+        stdout.contains("epoch 3/3: loss ") && stdout.contains("trained 900,000 words"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -90,20 +135,34 @@ fn quiet_prints_nothing_and_verbose_prints_timings() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     write_corpus(&d.join("c.txt"), 20_000);
-    let args = ["train", "--corpus", "c.txt", "--dim", "16", "--epochs", "2", "--device", "cpu"];
-    let quiet = run(d, &[&args[..], &["-q", "-o", "q.bin", "--log-interval", "0.001"]].concat());
+    let args = [
+        "train", "--corpus", "c.txt", "--dim", "16", "--epochs", "2", "--device", "cpu",
+    ];
+    let quiet = run(
+        d,
+        &[&args[..], &["-q", "-o", "q.bin", "--log-interval", "0.001"]].concat(),
+    );
     assert!(quiet.status.success());
-    assert_eq!((utf8(&quiet.stdout), utf8(&quiet.stderr)), (String::new(), String::new()));
+    assert_eq!(
+        (utf8(&quiet.stdout), utf8(&quiet.stderr)),
+        (String::new(), String::new())
+    );
     assert!(d.join("q.bin").metadata().unwrap().len() > 0);
 
     let verbose = run(d, &[&args[..], &["--verbose"]].concat());
     assert!(verbose.status.success());
     let stdout = utf8(&verbose.stdout);
-    assert!(stdout.lines().any(|l| l.starts_with("step: Fused; ")), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("step: Fused; ")),
+        "{stdout}"
+    );
     let epochs: Vec<&str> = stdout.lines().filter(|l| l.starts_with("epoch ")).collect();
     assert_eq!(epochs.len(), 2, "{stdout}");
     for l in epochs {
-        assert!(l.contains("; trained in ") && l.contains(" s elapsed"), "{l}");
+        assert!(
+            l.contains("; trained in ") && l.contains(" s elapsed"),
+            "{l}"
+        );
     }
     let normal = run(d, &args);
     assert!(!utf8(&normal.stdout).contains("trained in "));
@@ -116,7 +175,7 @@ fn bad_log_flags_are_one_line_errors() {
     write_corpus(&d.join("c.txt"), 1000);
     for (flags, needle) in [
         (&["--log-interval", "0"][..], "--log-interval"),
-        (&["--log-interval", "-1"], "--log-interval"),
+        (&["--log-interval", "-1"], "above 0"),
         (&["--log-interval", "soon"], "not a number of seconds"),
         (&["--log-interval", "inf"], "above 0"),
         (&["-q", "-v"], "cannot be used with"),

@@ -5,31 +5,37 @@ mod common;
 
 use std::path::Path;
 
-use common::bin::{assert_one_line_error, run};
+use common::bin::assert_one_line_error;
 
-/// A corpus of `n` words over a 300-word vocabulary with a skewed frequency (a fixed LCG).
+/// A corpus of `n` words over a 300-word vocabulary.
 fn write_corpus(path: &Path, n: usize) {
-    let mut x: u64 = 12345;
-    let mut text = String::with_capacity(n * 6);
-    for i in 0..n {
-        x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let u = (x >> 11) as f64 / (1u64 << 53) as f64;
-        text.push_str(&format!("w{}", (300f64.powf(u) as usize).min(299)));
-        text.push(if i % 10 == 9 { '\n' } else { ' ' });
-    }
-    std::fs::write(path, text).unwrap();
+    common::words::write_corpus(path, n, 300, 12345, 10);
 }
 
-/// Trains 3 epochs on `c.txt` in `d` with `extra` flags; panics on failure.
+/// Trains 3 epochs on `corpus-7.txt` in `d` with `extra` flags, no PATH; panics on failure.
 fn train(d: &Path, extra: &[&str]) -> String {
     let args = [
-        &["train", "--corpus", "corpus-7.txt", "--dim", "16", "--epochs", "3", "--device", "cpu"][..],
+        &[
+            "train",
+            "--corpus",
+            "corpus-7.txt",
+            "--dim",
+            "16",
+            "--epochs",
+            "3",
+            "--device",
+            "cpu",
+        ][..],
         extra,
     ]
     .concat();
-    let out = run(d, &args);
+    // No external program can help draw or write anything: PATH is empty.
+    let out = std::process::Command::new(common::bin::BIN)
+        .args(&args)
+        .env("PATH", "")
+        .current_dir(d)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{args:?}: {stderr}");
     String::from_utf8(out.stdout).unwrap()
@@ -69,7 +75,9 @@ fn metrics_carry_time_words_and_every_score() {
     assert_eq!(lines.len(), 3);
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("m.json")).unwrap()).unwrap();
-    let epochs = doc["epochs"].as_array().expect("one document with the epochs");
+    let epochs = doc["epochs"]
+        .as_array()
+        .expect("one document with the epochs");
     assert_eq!(epochs.len(), 3);
     for rows in [&lines[..], &epochs[..]] {
         let mut before = (0u64, 0f64);
@@ -84,13 +92,21 @@ fn metrics_carry_time_words_and_every_score() {
             assert!(r["seconds"].as_f64().unwrap() <= elapsed);
             before = (total, elapsed);
             let a = &r["analogy"];
-            assert_eq!((a["answered"].as_u64(), a["skipped"].as_u64()), (Some(3), Some(1)), "{r}");
+            assert_eq!(
+                (a["answered"].as_u64(), a["skipped"].as_u64()),
+                (Some(3), Some(1)),
+                "{r}"
+            );
             for part in ["accuracy", "semantic", "syntactic"] {
                 let v = a[part].as_f64().unwrap();
                 assert!((0.0..=1.0).contains(&v), "{part}: {r}");
             }
             let s = &r["similarity"]["ws"];
-            assert_eq!((s["pairs"].as_u64(), s["skipped"].as_u64()), (Some(4), Some(1)), "{r}");
+            assert_eq!(
+                (s["pairs"].as_u64(), s["skipped"].as_u64()),
+                (Some(4), Some(1)),
+                "{r}"
+            );
             for c in ["spearman", "pearson"] {
                 assert!(s[c].as_f64().unwrap().abs() <= 1.0, "{c}: {r}");
             }
@@ -99,7 +115,14 @@ fn metrics_carry_time_words_and_every_score() {
     let csv = std::fs::read_to_string(d.join("m.csv")).unwrap();
     let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 4);
-    for want in ["words_total", "elapsed", "analogy_semantic", "analogy_skipped", "pearson:ws", "skipped:ws"] {
+    for want in [
+        "words_total",
+        "elapsed",
+        "analogy_semantic",
+        "analogy_skipped",
+        "pearson:ws",
+        "skipped:ws",
+    ] {
         assert!(rows[0].contains(&want), "{want} missing: {csv}");
     }
     assert!(rows.iter().all(|r| r.len() == rows[0].len()), "{csv}");
@@ -121,23 +144,26 @@ fn decode_png(p: &Path) -> (u32, u32, usize, Vec<u8>) {
 fn the_plot_is_drawn_in_process_as_svg_and_png() {
     let tmp = setup();
     let d = tmp.path();
-    // No external program can help: PATH is empty for this run.
-    let out = std::process::Command::new(common::bin::BIN)
-        .args(["train", "--corpus", "corpus-7.txt", "--dim", "16", "--epochs", "3"])
-        .args(["--device", "cpu", "--plot", "loss.png"])
-        .env("PATH", "")
-        .current_dir(d)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(std::fs::read(d.join("loss.png")).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
+    train(d, &["--plot", "loss.png"]);
+    assert!(std::fs::read(d.join("loss.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG\r\n\x1a\n"));
     let (w, h, samples, pixels) = decode_png(&d.join("loss.png"));
     assert_eq!((w, h), (800, 500));
-    let dark = pixels
-        .chunks(samples)
-        .filter(|p| p[..3].iter().all(|&c| c < 100))
-        .count();
-    assert!(dark > 2000, "axes and text are drawn ({dark} dark pixels)");
+    let count = |rows: std::ops::Range<u32>, keep: &dyn Fn(&[u8]) -> bool| {
+        rows.flat_map(|y| (0..w).map(move |x| (y * w + x) as usize * samples))
+            .filter(|&i| keep(&pixels[i..i + 3]))
+            .count()
+    };
+    let dark = |p: &[u8]| p.iter().all(|&c| c < 100);
+    assert_eq!(count(0..8, &dark), 0, "a white background");
+    assert!(
+        count(12..40, &dark) > 100,
+        "the title is drawn (the built-in font)"
+    );
+    assert!(count(470..495, &dark) > 100, "the x axis label is drawn");
+    let blue = |p: &[u8]| p[0] < 80 && p[2] > 140;
+    assert!(count(60..430, &blue) > 100, "the loss line is drawn");
 
     train(d, &["--plot", "loss.svg"]);
     let text = std::fs::read_to_string(d.join("loss.svg")).unwrap();
@@ -147,11 +173,18 @@ fn the_plot_is_drawn_in_process_as_svg_and_png() {
         .filter(|n| n.has_tag_name("text"))
         .filter_map(|n| n.text())
         .collect();
-    assert!(texts.contains(&"skipgram loss, corpus-7.txt"), "titled with the file name: {texts:?}");
+    assert!(
+        texts.contains(&"skipgram loss, corpus-7.txt"),
+        "titled with the file name: {texts:?}"
+    );
     for want in ["learning rate", "epoch 1", "epoch 2", "epoch 3"] {
         assert!(texts.contains(&want), "{want}: {texts:?}");
     }
-    let class = |c: &str| doc.descendants().filter(|n| n.attribute("class") == Some(c)).count();
+    let class = |c: &str| {
+        doc.descendants()
+            .filter(|n| n.attribute("class") == Some(c))
+            .count()
+    };
     assert_eq!((class("epoch"), class("loss"), class("lr")), (2, 1, 1));
 }
 
@@ -162,7 +195,15 @@ fn a_plot_no_renderer_knows_is_refused_before_training() {
     for name in ["loss.pdf", "loss.jpeg", "loss"] {
         assert_one_line_error(
             d,
-            &["train", "--corpus", "corpus-7.txt", "--plot", name, "-o", "v.bin"],
+            &[
+                "train",
+                "--corpus",
+                "corpus-7.txt",
+                "--plot",
+                name,
+                "-o",
+                "v.bin",
+            ],
             "name it *.svg or *.png",
         );
     }

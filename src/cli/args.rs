@@ -240,7 +240,8 @@ pub struct TrainArgs {
 pub struct LogArgs {
     /// When stderr is not a terminal (a batch job, nohup, a notebook): seconds between progress
     /// lines (words, words/s, loss, lr, ETA); fractions allowed.
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_interval)]
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_interval,
+          allow_negative_numbers = true)]
     pub log_interval: std::time::Duration,
     /// Print only errors and warnings: no progress, no per-epoch lines, no summary.
     #[arg(short, long, conflicts_with = "verbose")]
@@ -268,7 +269,9 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
         .parse()
         .map_err(|_| format!("'{s}' is not a number of seconds"))?;
     if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
-        return Err(format!("'{s}': give a number of seconds above 0 (e.g. 10 or 0.5)"));
+        return Err(format!(
+            "'{s}': give a number of seconds above 0 (e.g. 10 or 0.5)"
+        ));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
 }

@@ -335,8 +335,10 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
 /// more), or the built-in corpus's description.
 fn plot_name(paths: &[PathBuf], described: &str) -> String {
     let name = |p: &PathBuf| {
-        p.file_name()
-            .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
     };
     match paths {
         [] => described.to_string(),

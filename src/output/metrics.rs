@@ -119,7 +119,10 @@ impl MetricsWriter {
             Layout::Json => {
                 let epochs: Vec<Value> = self.rows.iter().map(row_json).collect();
                 let doc = json!({ "epochs": epochs });
-                format!("{}\n", serde_json::to_string_pretty(&doc).expect("JSON values print"))
+                format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&doc).expect("JSON values print")
+                )
             }
         };
         write_atomic(&self.path, |w| w.write_all(text.as_bytes()))
@@ -260,7 +263,7 @@ mod tests {
             loss: 0.5 / f64::from(e),
             words_per_sec: 12345.5,
             lr: 0.02 / f64::from(e),
-            analogy: analogy.then(|| AnalogyMetrics {
+            analogy: analogy.then_some(AnalogyMetrics {
                 total: 0.75,
                 semantic: 0.5,
                 syntactic: f64::NAN,
@@ -298,7 +301,10 @@ mod tests {
             lines[0],
             format!("{CSV_HEAD},\"spearman:ws,353\",\"pearson:ws,353\",\"pairs:ws,353\",\"skipped:ws,353\",spearman:simlex,pearson:simlex,pairs:simlex,skipped:simlex")
         );
-        assert_eq!(lines[1], "1,1000,1000,0.5,0.75,0.5,12345.5,0.02,,,,,,,,,,,,,");
+        assert_eq!(
+            lines[1],
+            "1,1000,1000,0.5,0.75,0.5,12345.5,0.02,,,,,,,,,,,,,"
+        );
         assert_eq!(
             lines[2],
             "2,1000,2000,0.5,1.5,0.25,12345.5,0.01,0.75,0.5,,4,2,0.6,0.25,10,3,,0.25,10,3"

@@ -76,7 +76,10 @@ pub fn write_loss_plot(path: &Path, curve: &LossCurve, title: &str) -> Result<()
     let svg = loss_svg(&points, &curve.epoch_ends, title);
     if png {
         let bytes = render_png(&svg).map_err(|why| {
-            Error::Config(format!("--plot '{}': cannot render the PNG ({why}); name the plot *.svg instead", path.display()))
+            Error::Config(format!(
+                "--plot '{}': cannot render the PNG ({why}); name the plot *.svg instead",
+                path.display()
+            ))
         })?;
         write_atomic(path, |w| w.write_all(&bytes))
     } else {
@@ -166,7 +169,11 @@ fn escape(s: &str) -> String {
 /// words processed, dotted lines at the epoch boundaries with each epoch's number above it.
 fn loss_svg(points: &[PlotPoint], epoch_ends: &[f64], title: &str) -> String {
     let xmax = points.iter().map(|p| p.words).fold(f64::MIN, f64::max);
-    let xmin = points.iter().map(|p| p.words).fold(f64::MAX, f64::min).min(0.0);
+    let xmin = points
+        .iter()
+        .map(|p| p.words)
+        .fold(f64::MAX, f64::min)
+        .min(0.0);
     let ymin = points.iter().map(|p| p.loss).fold(f64::MAX, f64::min);
     let ymax = points.iter().map(|p| p.loss).fold(f64::MIN, f64::max);
     let lrs: Vec<(f64, f64)> = points
@@ -385,19 +392,31 @@ mod tests {
         ] {
             assert!(texts.contains(&want), "{want:?} missing from {texts:?}");
         }
-        assert!(texts.contains(&"300k"), "x ticks reach the last point: {texts:?}");
+        assert!(
+            texts.contains(&"300k"),
+            "x ticks reach the last point: {texts:?}"
+        );
         let class = |c: &str| {
             root.descendants()
                 .filter(|n| n.attribute("class") == Some(c))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(class("epoch").len(), 2, "a boundary between each two epochs");
+        assert_eq!(
+            class("epoch").len(),
+            2,
+            "a boundary between each two epochs"
+        );
         for line in ["loss", "lr"] {
             let l = class(line);
             assert_eq!(l.len(), 1);
             assert_eq!(l[0].attribute("points").unwrap().split(' ').count(), 12);
         }
-        assert_eq!(root.descendants().filter(|n| n.has_tag_name("circle")).count(), 12);
+        assert_eq!(
+            root.descendants()
+                .filter(|n| n.has_tag_name("circle"))
+                .count(),
+            12
+        );
     }
 
     #[test]
@@ -443,7 +462,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("loss.svg");
         let nan = LossCurve {
-            points: vec![PlotPoint { words: 1.0, loss: f64::NAN, lr: 0.1 }],
+            points: vec![PlotPoint {
+                words: 1.0,
+                loss: f64::NAN,
+                lr: 0.1,
+            }],
             epoch_ends: vec![1.0],
         };
         assert!(write_loss_plot(&p, &nan, "t").is_err());

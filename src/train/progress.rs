@@ -23,11 +23,13 @@ pub enum Verbosity {
 
 enum Display {
     Bar(ProgressBar),
-    /// Plain lines to stderr, one every `every`; `last` is when the previous one was printed.
+    /// Plain lines to stderr, one every `every`; `last` is when the previous one was printed,
+    /// `pending` the progress since then, and `printed` whether any line was.
     Lines {
         every: Duration,
         last: Instant,
         pending: Option<BatchProgress>,
+        printed: bool,
     },
     Silent,
 }
@@ -44,7 +46,12 @@ pub struct Progress {
 
 impl Progress {
     /// A bar when stderr is a terminal, else a line every `log_every`; nothing when quiet.
-    pub fn new(words_total: u64, epochs: u32, verbosity: Verbosity, log_every: Duration) -> Progress {
+    pub fn new(
+        words_total: u64,
+        epochs: u32,
+        verbosity: Verbosity,
+        log_every: Duration,
+    ) -> Progress {
         let display = if verbosity == Verbosity::Quiet {
             Display::Silent
         } else if std::io::stderr().is_terminal() {
@@ -54,6 +61,7 @@ impl Progress {
                 every: log_every,
                 last: Instant::now(),
                 pending: None,
+                printed: false,
             }
         };
         Progress {
@@ -90,10 +98,12 @@ impl Progress {
                 every,
                 last,
                 pending,
+                printed,
             } => {
                 if last.elapsed() >= *every {
                     *last = Instant::now();
                     *pending = None;
+                    *printed = true;
                     eprintln!("{}", log_line(p, epochs, first, elapsed.as_secs_f64()));
                 } else {
                     *pending = Some(*p);
@@ -116,14 +126,20 @@ impl Progress {
         }
     }
 
-    /// Clears the bar, or prints the last progress line not yet printed.
+    /// Clears the bar, or prints the run's last progress when a line was printed before it (a
+    /// run shorter than the interval prints none).
     pub fn finish(&mut self) {
         match &mut self.display {
             Display::Bar(bar) => bar.finish_and_clear(),
-            Display::Lines { pending, .. } => {
-                if let Some(p) = pending.take() {
+            Display::Lines {
+                pending, printed, ..
+            } => {
+                if let Some(p) = pending.take().filter(|_| *printed) {
                     let first = self.first_words.unwrap_or(0);
-                    eprintln!("{}", log_line(&p, self.epochs, first, self.started.elapsed().as_secs_f64()));
+                    eprintln!(
+                        "{}",
+                        log_line(&p, self.epochs, first, self.started.elapsed().as_secs_f64())
+                    );
                 }
             }
             Display::Silent => {}
@@ -132,7 +148,8 @@ impl Progress {
 }
 
 fn bar(words_total: u64) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(words_total), ProgressDrawTarget::stderr_with_hz(5));
+    let bar =
+        ProgressBar::with_draw_target(Some(words_total), ProgressDrawTarget::stderr_with_hz(5));
     let style = ProgressStyle::with_template(
         "{bar:30.cyan/blue} {percent:>3}% {human_pos}/{human_len} words  {rate:.green}  {msg}  ETA {eta}",
     )
@@ -156,7 +173,10 @@ pub fn log_line(p: &BatchProgress, epochs: u32, first_words: u64, elapsed: f64) 
     };
     let rate = p.words_done.saturating_sub(first_words) as f64 / elapsed.max(1e-9);
     let eta = if rate > 0.0 {
-        format!("{:.0} s", p.words_total.saturating_sub(p.words_done) as f64 / rate)
+        format!(
+            "{:.0} s",
+            p.words_total.saturating_sub(p.words_done) as f64 / rate
+        )
     } else {
         "?".into()
     };
