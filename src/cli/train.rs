@@ -332,7 +332,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
 }
 
 /// The corpus as the plot's title names it: its file name (the first of several, and how many
-/// more), or the built-in corpus's description.
+/// more), or the reader's description (the built-in corpus, standard input).
 fn plot_name(paths: &[PathBuf], described: &str) -> String {
     let name = |p: &PathBuf| {
         p.file_name().map_or_else(
@@ -342,6 +342,7 @@ fn plot_name(paths: &[PathBuf], described: &str) -> String {
     };
     match paths {
         [] => described.to_string(),
+        [one] if one.as_os_str() == "-" => described.to_string(),
         [one] => name(one),
         [first, rest @ ..] => format!("{} and {} more", name(first), rest.len()),
     }
