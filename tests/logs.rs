@@ -184,3 +184,31 @@ fn bad_log_flags_are_one_line_errors() {
         assert_one_line_error(d, &args, needle);
     }
 }
+
+/// `-v` on a CUDA device (here the emulated one) names the fused step's kernel: v2 by default, v1
+/// with `--kernel v1`.
+#[cfg(feature = "emulator")]
+#[test]
+fn verbose_names_the_step_kernel_on_the_emulated_device() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write_corpus(&d.join("c.txt"), 5_000);
+    for (kernel, want) in [
+        ("v2", "step: Fused (kernel w2v_skipgram_step_v2_1); "),
+        ("v1", "step: Fused (kernel w2v_skipgram_step); "),
+    ] {
+        let out = run(
+            d,
+            &[
+                "train", "--corpus", "c.txt", "--dim", "16", "--epochs", "1", "--device",
+                "emulator", "--kernel", kernel, "-v",
+            ],
+        );
+        let stdout = utf8(&out.stdout);
+        assert!(out.status.success(), "{}", utf8(&out.stderr));
+        assert!(
+            stdout.lines().any(|l| l.starts_with(want)),
+            "{kernel}: {stdout}"
+        );
+    }
+}

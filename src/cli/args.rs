@@ -246,7 +246,8 @@ pub struct LogArgs {
     /// Print only errors and warnings: no progress, no per-epoch lines, no summary.
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Print more: each epoch's training and evaluation time, the step the device chose.
+    /// Print more: each epoch's training and evaluation time, the step the device chose (and on a
+    /// CUDA device its kernel).
     #[arg(short, long)]
     pub verbose: bool,
 }

@@ -231,8 +231,9 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     ));
     hooks.say(&format!("settings: {}", settings_line(&cfg.train)));
     hooks.detail(&format!(
-        "step: {:?}; {} in-vocabulary tokens an epoch, {} epoch(s)",
+        "step: {:?}{}; {} in-vocabulary tokens an epoch, {} epoch(s)",
         opened.step,
+        step_kernel(&opened, &cfg).map_or_else(String::new, |k| format!(" (kernel {k})")),
         thousands(data.enc.words()),
         cfg.train.epochs
     ));
@@ -329,6 +330,27 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         Some(e) => Err(safe(anyhow::anyhow!("cannot print to stdout ({e})"))),
         None => Ok(()),
     }
+}
+
+/// The kernel a CUDA device (real or emulated) runs the fused step with, for `-v`.
+fn step_kernel(opened: &device::Opened, cfg: &RunConfig) -> Option<&'static str> {
+    let cuda = match opened.backend {
+        device::Chosen::Cpu(_) => false,
+        #[cfg(feature = "cuda")]
+        device::Chosen::Cuda(_) => true,
+        #[cfg(feature = "emulator")]
+        device::Chosen::Emulated(_) => true,
+    };
+    #[cfg(any(feature = "cuda", feature = "emulator"))]
+    if cuda && opened.step == crate::backend::Step::Fused {
+        let t = &cfg.train;
+        let half = t.storage == crate::backend::Storage::F16;
+        return Some(crate::backend::cuda::variant::step_kernel(
+            cfg.kernel, t.model, half, t.negative, t.dim,
+        ));
+    }
+    let _ = (cuda, cfg);
+    None
 }
 
 /// The corpus as the plot's title names it: its file name (the first of several, and how many
