@@ -257,10 +257,11 @@ pub struct TrainArgs {
     /// Word-pair similarity file (WordSim-353 / SimLex-999 TSV) scored after each epoch; repeatable.
     #[arg(long, value_name = "FILE")]
     pub eval_similarity: Vec<PathBuf>,
-    /// Per-epoch loss, words/s, lr and scores: .csv, or .jsonl / .json for JSON lines.
+    /// Per-epoch words, time, loss, words/s, lr and scores: .csv, .jsonl (JSON lines) or .json
+    /// (one document).
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
-    /// Loss against words processed, as an SVG picture.
+    /// Loss and learning rate against words processed, epochs marked: .svg or .png.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
     /// Complete model (safetensors) written after each epoch, for --resume; `{epoch}` in the
@@ -274,10 +275,54 @@ pub struct TrainArgs {
     /// (checked). A flag that contradicts the checkpoint is refused; --epochs may extend the run.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub log: LogArgs,
     /// The settings given on the command line, by argument name (`min_count`), filled by
     /// [`parse`]: `--resume` refuses those that contradict the checkpoint.
     #[arg(skip)]
     pub given: Vec<String>,
+}
+
+/// How much `train` prints, and how often a log line comes when stderr is not a terminal.
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// When stderr is not a terminal (a batch job, nohup, a notebook): seconds between progress
+    /// lines (words, words/s, loss, lr, ETA); fractions allowed.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_interval,
+          allow_negative_numbers = true)]
+    pub log_interval: std::time::Duration,
+    /// Print only errors and warnings: no progress, no per-epoch lines, no summary.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more: each epoch's training and evaluation time, the step the device chose (and on a
+    /// CUDA device its kernel).
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+impl LogArgs {
+    pub fn verbosity(&self) -> crate::train::progress::Verbosity {
+        use crate::train::progress::Verbosity;
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (_, true) => Verbosity::Verbose,
+            _ => Verbosity::Normal,
+        }
+    }
+}
+
+/// A positive, finite number of seconds.
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
+        return Err(format!(
+            "'{s}': give a number of seconds above 0 (e.g. 10 or 0.5)"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// Parses the process's command line, recording which `train` settings were given explicitly.

@@ -1,6 +1,6 @@
 //! What `train` checks before any long work, so that a run that cannot finish does not start:
 //! every output path (writable, a regular file, not one of the inputs or another output), the
-//! formats and the means to render them, the words the vectors file can hold, and whether the
+//! formats (a plot .svg or .png, drawn in-process), the words the vectors file can hold, and whether the
 //! model fits in host and device memory.
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
-//! `train`'s hooks into the epoch loop: the progress bar, per-epoch evaluation, metrics, the
-//! loss plot's points, checkpoints (also the one a signal asks for), and stdout that may fail.
+//! `train`'s hooks into the epoch loop: progress (bar or log lines), per-epoch evaluation,
+//! metrics, the loss plot's points and epoch ends, checkpoints (also the one a signal asks for),
+//! and stdout that may fail.
 
 use std::path::PathBuf;
 
@@ -8,12 +9,13 @@ use super::train::checkpoint_path;
 use crate::error::Result;
 use crate::input::vocab::Vocab;
 use crate::output::checkpoint::{save_checkpoint, Checkpoint, SaveDtype};
-use crate::output::metrics::{EpochMetrics, MetricsWriter};
+use crate::output::metrics::{AnalogyMetrics, EpochMetrics, MetricsWriter, SimilarityMetrics};
+use crate::output::plot::{LossCurve, PlotPoint};
 use crate::output::vectors::Embeddings;
 use crate::query::eval::{self, AnalogySection};
 use crate::query::similarity::Index;
 use crate::query::wordsim;
-use crate::train::progress::{thousands, Progress};
+use crate::train::progress::{thousands, Progress, Verbosity};
 use crate::train::{BatchProgress, EpochStats, Hooks, Snapshot, TrainConfig};
 
 /// A similarity benchmark's scored word pairs.
@@ -27,7 +29,11 @@ pub(super) struct RunHooks<'a> {
     pub analogies: Option<Vec<AnalogySection>>,
     pub similarity: Vec<(String, WordPairs)>,
     pub metrics: Option<MetricsWriter>,
-    pub plot_points: Vec<(f64, f64)>,
+    pub curve: LossCurve,
+    /// Words done at the last batch (an epoch's end, when the epoch's hook runs), and in all
+    /// epochs of this run so far.
+    pub last_words: f64,
+    pub words_total: u64,
     pub checkpoint: Option<(PathBuf, SaveDtype)>,
     pub settings_json: String,
     /// The last checkpoint written.
@@ -41,6 +47,13 @@ pub(super) struct RunHooks<'a> {
 }
 
 impl RunHooks<'_> {
+    /// Prints `line` with `-v` only.
+    pub fn detail(&mut self, line: &str) {
+        if self.progress.verbosity() == Verbosity::Verbose {
+            self.say(line);
+        }
+    }
+
     /// Prints `line` to stdout (above the bar), unless printing already failed.
     pub fn say(&mut self, line: &str) {
         if self.stdout_error.is_none() {
@@ -78,7 +91,12 @@ impl RunHooks<'_> {
 impl Hooks for RunHooks<'_> {
     fn on_batch(&mut self, p: &BatchProgress) {
         self.progress.update(p);
-        self.plot_points.push((p.words_done as f64, p.loss));
+        self.last_words = p.words_done as f64;
+        self.curve.points.push(PlotPoint {
+            words: self.last_words,
+            loss: p.loss,
+            lr: p.lr,
+        });
     }
 
     fn wants_snapshot(&self) -> bool {
@@ -86,6 +104,9 @@ impl Hooks for RunHooks<'_> {
     }
 
     fn on_epoch(&mut self, s: &EpochStats, snap: Option<&Snapshot>) -> Result<()> {
+        self.curve.epoch_ends.push(self.last_words);
+        self.words_total += s.words;
+        let eval_started = std::time::Instant::now();
         let mut line = format!(
             "epoch {}/{}: loss {:.4}, {} words/s, lr {:.6}",
             s.epoch,
@@ -102,23 +123,53 @@ impl Hooks for RunHooks<'_> {
                     Embeddings::new(self.vocab.words.clone(), self.cfg.dim, snap.w_in.to_vec());
                 let index = Index::new(&emb);
                 if let Some(q) = &self.analogies {
-                    let acc = eval::evaluate_analogies(&index, q, None).accuracy();
-                    line += &format!(", analogy {acc:.4}");
-                    analogy = Some(acc);
+                    let r = eval::evaluate_analogies(&index, q, None);
+                    line += &format!(", analogy {:.4}", r.accuracy());
+                    let split = |g: &eval::SectionScore| {
+                        if g.answered == 0 {
+                            f64::NAN
+                        } else {
+                            g.accuracy()
+                        }
+                    };
+                    analogy = Some(AnalogyMetrics {
+                        total: r.accuracy(),
+                        semantic: split(&r.semantic),
+                        syntactic: split(&r.syntactic),
+                        answered: r.total.answered,
+                        skipped: r.total.skipped,
+                    });
                 }
                 for (name, pairs) in &self.similarity {
                     let r = wordsim::evaluate_similarity(&index, name, pairs);
                     line += &format!(", {name} spearman {:.4}", r.spearman);
-                    similarity.push((name.clone(), r.spearman));
+                    similarity.push(SimilarityMetrics {
+                        name: name.clone(),
+                        spearman: r.spearman,
+                        pearson: r.pearson,
+                        pairs: r.used,
+                        skipped: r.skipped,
+                    });
                 }
             }
             self.save(snap, snap.epochs_done)?;
+        }
+        if self.progress.verbosity() == Verbosity::Verbose {
+            line += &format!(
+                "; trained in {:.2} s, evaluated and saved in {:.2} s, {:.1} s elapsed",
+                s.seconds,
+                eval_started.elapsed().as_secs_f64(),
+                self.progress.elapsed()
+            );
         }
         self.say(&line);
         if let Some(m) = &mut self.metrics {
             let written = m.write(&EpochMetrics {
                 epoch: s.epoch,
                 words: s.words,
+                words_total: self.words_total,
+                seconds: s.seconds,
+                elapsed: self.progress.elapsed(),
                 loss: s.loss,
                 words_per_sec: s.words_per_sec,
                 lr: s.lr,

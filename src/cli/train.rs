@@ -203,13 +203,20 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         check_words(p, &data.vocab.words).flag("--output")?;
     }
     let mut hooks = RunHooks {
-        progress: Progress::new(data.enc.raw_words() * cfg.train.epochs as u64),
+        progress: Progress::new(
+            data.enc.raw_words() * cfg.train.epochs as u64,
+            cfg.train.epochs,
+            a.log.verbosity(),
+            a.log.log_interval,
+        ),
         vocab: &data.vocab,
         cfg: &cfg.train,
         analogies,
         similarity,
         metrics,
-        plot_points: Vec::new(),
+        curve: Default::default(),
+        last_words: 0.0,
+        words_total: 0,
         checkpoint: a.checkpoint.as_ref().map(|p| (p.clone(), a.save_dtype)),
         settings_json: cfg.checkpoint_json(identity.as_ref())?,
         written: None,
@@ -234,6 +241,13 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         cfg.corpus.min_count
     ));
     hooks.say(&format!("settings: {}", settings_line(&cfg.train)));
+    hooks.detail(&format!(
+        "step: {:?}{}; {} in-vocabulary tokens an epoch, {} epoch(s)",
+        opened.step,
+        step_kernel(&opened, &cfg).map_or_else(String::new, |k| format!(" (kernel {k})")),
+        thousands(data.enc.words()),
+        cfg.train.epochs
+    ));
     let resume = match (checkpoint, &a.resume) {
         (Some(ck), Some(path)) => {
             let at = if ck.next_token > 0 {
@@ -295,8 +309,12 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         return Err(stopped(sig, &done, None));
     }
     if let Some(p) = &a.plot {
-        let title = format!("{:?} loss, {}", cfg.train.model, data.name).to_lowercase();
-        write_loss_plot(p, &hooks.plot_points, &title)
+        let title = format!(
+            "{} loss, {}",
+            format!("{:?}", cfg.train.model).to_lowercase(),
+            plot_name(&cfg.corpus.paths, &data.name)
+        );
+        write_loss_plot(p, &hooks.curve, &title)
             .flag("--plot")
             .map_err(safe)?;
     }
@@ -322,6 +340,44 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     match hooks.stdout_error.take() {
         Some(e) => Err(safe(anyhow::anyhow!("cannot print to stdout ({e})"))),
         None => Ok(()),
+    }
+}
+
+/// The kernel a CUDA device (real or emulated) runs the fused step with, for `-v`.
+fn step_kernel(opened: &device::Opened, cfg: &RunConfig) -> Option<&'static str> {
+    let cuda = match opened.backend {
+        device::Chosen::Cpu(_) => false,
+        #[cfg(feature = "cuda")]
+        device::Chosen::Cuda(_) => true,
+        #[cfg(feature = "emulator")]
+        device::Chosen::Emulated(_) => true,
+    };
+    #[cfg(any(feature = "cuda", feature = "emulator"))]
+    if cuda && opened.step == crate::backend::Step::Fused {
+        let t = &cfg.train;
+        let half = t.storage == crate::backend::Storage::F16;
+        return Some(crate::backend::cuda::variant::step_kernel(
+            cfg.kernel, t.model, half, t.negative, t.dim,
+        ));
+    }
+    let _ = (cuda, cfg);
+    None
+}
+
+/// The corpus as the plot's title names it: its file name (the first of several, and how many
+/// more), or the reader's description (the built-in corpus, standard input).
+fn plot_name(paths: &[PathBuf], described: &str) -> String {
+    let name = |p: &PathBuf| {
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    match paths {
+        [] => described.to_string(),
+        [one] if one.as_os_str() == "-" => described.to_string(),
+        [one] => name(one),
+        [first, rest @ ..] => format!("{} and {} more", name(first), rest.len()),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod bin;
 pub mod devices;
 pub mod fixture;
 pub mod test_kernels;
+pub mod words;
 
 use w2v_gpu::backend::{choose_step, Backend};
 use w2v_gpu::input::corpus::{self, Encoded, ReadOptions, Source};
