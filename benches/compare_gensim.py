@@ -44,6 +44,8 @@ def parse_args(argv):
                    help="gensim's corpus_file mode (its fastest) or a LineSentence iterable")
     p.add_argument("--workdir", help="keep vectors and logs here (default: a temporary folder)")
     p.add_argument("--json", action="store_true", help="also print the raw figures as one JSON object")
+    p.add_argument("--w2v-args", default="", help="extra arguments for w2v-gpu train, space-separated "
+                   "(e.g. '--no-cache' so that every run reads the text, as gensim does)")
     p.add_argument("--gensim-worker", nargs=2, metavar=("VECTORS_OUT", "RESULT_JSON"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -88,6 +90,7 @@ def ours(args, work):
            "--dim", str(SETTINGS["dim"]), "--window", str(SETTINGS["window"]), "--negative", str(SETTINGS["negative"]),
            "--sample", str(SETTINGS["sample"]), "--min-count", str(SETTINGS["min_count"]),
            "--epochs", str(args.epochs), "--threads", str(args.threads), "--seed", str(args.seed)]
+    cmd += args.w2v_args.split()
     log = os.path.join(work, "w2v-gpu.log")
     status, wall, rss = run_measured(cmd, log)
     text = open(log, errors="replace").read()

@@ -835,3 +835,123 @@ fn tools_load_every_export_format() {
     assert_eq!(floats(&all["vectors"]), ck.w_in[..6 * d]);
     assert_eq!(all["counts"], serde_json::json!([500, 300, 40, 20, 9, 5]));
 }
+
+/// Reads `before` and `after` (word2vec binary) with gensim; for each word of `words` (a file, one
+/// a line): whether its vector is the same in both, and how many of its 10 nearest neighbours in
+/// `before` are still among its 10 in `after`.
+const NEIGHBOURS_KEPT: &str = r#"
+import json, sys
+from gensim.models import KeyedVectors
+before = KeyedVectors.load_word2vec_format(sys.argv[1], binary=True)
+after = KeyedVectors.load_word2vec_format(sys.argv[2], binary=True)
+words = open(sys.argv[3]).read().split()
+old = len(before.key_to_index)
+near = lambda kv, w, r=None: {n for n, _ in kv.most_similar(w, topn=10, restrict_vocab=r)}
+print(json.dumps({
+    "same": sum(bool((before[w] == after[w]).all()) for w in words),
+    "kept": [len(near(before, w) & near(after, w)) for w in words],
+    "kept_old": [len(near(before, w) & near(after, w, old)) for w in words],
+    "after_len": len(after.key_to_index),
+}))
+"#;
+
+#[test]
+#[ignore = "needs the Python env: bash scripts/python-env.sh (scripts/test.sh runs these)"]
+fn gensim_sees_old_words_keep_their_vectors_and_neighbours_after_a_continue() {
+    let py = python();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bin = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {err}");
+    };
+    bin(&[
+        "synthetic",
+        "--output",
+        "old.txt",
+        "--sentences-per-word",
+        "20",
+    ]);
+    let common = [
+        "--dim",
+        "16",
+        "--min-count",
+        "1",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+    ];
+    let mut first = vec!["train", "--corpus", "old.txt", "--epochs", "3"];
+    first.extend(["--checkpoint", "ck.safetensors", "--output", "before.bin"]);
+    first.extend(common);
+    bin(&first);
+    // New text: 30 words the model never saw, among four frequent old ones.
+    let mut rng = Lcg(3);
+    let mut new = String::new();
+    for _ in 0..600 {
+        for _ in 0..8 {
+            let r = (rng.next() + 1.0) / 2.0;
+            let old = ["the", "of", "a", "in"];
+            let w = match (r * 40.0) as usize {
+                i if i < 4 => old[i].to_string(),
+                i => format!("zq{}", i % 30),
+            };
+            new.push_str(&w);
+            new.push(' ');
+        }
+        new.push('\n');
+    }
+    std::fs::write(d.join("new.txt"), &new).unwrap();
+    let mut cont = vec![
+        "train",
+        "--resume",
+        "ck.safetensors",
+        "--continue-on",
+        "new.txt",
+    ];
+    cont.extend(["--update-vocab", "--output", "after.bin", "--device", "cpu"]);
+    cont.extend(["--threads", "1"]);
+    bin(&cont);
+    let before = read_vectors(&d.join("before.bin")).unwrap();
+    let in_new: std::collections::HashSet<&str> = new.split_whitespace().collect();
+    let absent: Vec<&str> = before
+        .words
+        .iter()
+        .map(String::as_str)
+        .filter(|w| !in_new.contains(w))
+        .collect();
+    std::fs::write(d.join("absent.txt"), absent.join("\n")).unwrap();
+    let got = run_python(
+        &py,
+        d,
+        NEIGHBOURS_KEPT,
+        &[
+            &d.join("before.bin"),
+            &d.join("after.bin"),
+            &d.join("absent.txt"),
+        ],
+    );
+    assert_eq!(got["after_len"], before.len() + 30);
+    // Words absent from the new text: the same vectors bit for bit, as gensim reads them.
+    assert_eq!(got["same"], absent.len());
+    // And their neighbourhoods: among the old words (gensim's restrict_vocab), of their 10
+    // nearest at least 9 on average are still there (9.6 here: only the four old words the new
+    // text moved can displace one). Over the whole vocabulary the 30 new words, trained apart
+    // from them, take some places: at least 6 of 10 stay (6.9 here).
+    let mean = |key: &str| {
+        let k = got[key].as_array().unwrap();
+        k.iter().map(|k| k.as_f64().unwrap()).sum::<f64>() / k.len() as f64
+    };
+    assert!(
+        mean("kept_old") >= 9.0,
+        "old neighbours kept: {}",
+        mean("kept_old")
+    );
+    assert!(mean("kept") >= 6.0, "neighbours kept: {}", mean("kept"));
+}

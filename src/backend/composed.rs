@@ -103,13 +103,14 @@ pub fn train_batch<B: Backend>(
         grads,
         adam,
     } = state;
+    let frozen = tables.frozen_in.as_deref();
     plan::centres(chunk, batch, &tables.keep, &tables.alias, cfg, |c| {
         if failure.is_some() {
             return;
         }
         mb.push(c, cfg.model);
         if mb.centres as usize >= batch_size.max(1) {
-            match step(backend, model, grads, adam, &mb, batch, cfg) {
+            match step(backend, model, grads, adam, &mb, (batch, frozen), cfg) {
                 Ok(s) => stats.add(&s),
                 Err(e) => failure = Some(e),
             }
@@ -120,7 +121,15 @@ pub fn train_batch<B: Backend>(
         return Err(e);
     }
     if mb.centres > 0 {
-        stats.add(&step(backend, model, grads, adam, &mb, batch, cfg)?);
+        stats.add(&step(
+            backend,
+            model,
+            grads,
+            adam,
+            &mb,
+            (batch, frozen),
+            cfg,
+        )?);
     }
     Ok(stats)
 }
@@ -132,7 +141,7 @@ fn step<B: Backend>(
     grads: &mut Option<Gradients<B>>,
     adam: &mut Option<AdamMoments<B>>,
     mb: &Minibatch,
-    batch: &Batch,
+    (batch, frozen_in): (&Batch, Option<&[bool]>),
     cfg: &StepConfig,
 ) -> Result<StepStats> {
     let (dim, n) = (model.dim, model.vocab_size * model.dim);
@@ -197,7 +206,12 @@ fn step<B: Backend>(
 
     // Optimiser on the distinct touched rows.
     let lr = batch.lr_at(mb.first_index.unwrap_or(batch.start));
-    let rows_in = b.upload(&distinct(&mb.contexts))?;
+    let mut touched_in = distinct(&mb.contexts);
+    if let Some(frozen) = frozen_in {
+        // `--freeze-init`: the frozen rows' gradients are never applied.
+        touched_in.retain(|&r| !frozen[r as usize]);
+    }
+    let rows_in = b.upload(&touched_in)?;
     let rows_out = b.upload(&distinct(&mb.targets))?;
     match adam {
         None => {

@@ -113,6 +113,9 @@ pub struct Tables<B: Backend> {
     pub alias_prob: B::Buf<u32>,
     pub alias_alias: B::Buf<u32>,
     pub keep_dev: B::Buf<u32>,
+    /// `W_in` rows no step may change (`--freeze-init`, gensim's `lockf` 0), by word id; `None`:
+    /// every row trains. Host only: the CUDA fused step refuses it (`choose_step`).
+    pub frozen_in: Option<Vec<bool>>,
 }
 
 impl<B: Backend> Tables<B> {
@@ -123,6 +126,7 @@ impl<B: Backend> Tables<B> {
             keep_dev: backend.upload(&keep)?,
             alias,
             keep,
+            frozen_in: None,
         })
     }
 

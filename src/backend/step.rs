@@ -18,6 +18,9 @@ pub struct Capabilities {
     pub max_fused_negative: Option<u32>,
     /// Bytes of on-chip memory per block the fused step's rows must fit in (`None`: no limit).
     pub fused_shared_bytes: Option<usize>,
+    /// Whether the fused step keeps frozen `W_in` rows ([`crate::backend::state::Tables::frozen_in`],
+    /// `--freeze-init`) fixed; the composed path always does.
+    pub fused_frozen_rows: bool,
 }
 
 impl Capabilities {
@@ -65,6 +68,12 @@ pub fn choose_step(name: &str, caps: &Capabilities, cfg: &TrainConfig) -> Result
     }
     if !fused {
         return Ok(Step::Composed);
+    }
+    if cfg.freeze_init && !caps.fused_frozen_rows {
+        return Err(Error::Config(format!(
+            "--freeze-init: the fused step on {name} does not keep rows fixed; add --step composed \
+             (or train on --device cpu)"
+        )));
     }
     if let Some(max) = caps.max_fused_negative.filter(|&m| cfg.negative > m) {
         return Err(Error::Config(format!(
@@ -116,6 +125,7 @@ mod tests {
         fused_storages: &[Storage::F32],
         max_fused_negative: None,
         fused_shared_bytes: None,
+        fused_frozen_rows: true,
     };
     /// A GPU (or the emulator) with 48 KiB of shared memory per block.
     const CUDA: Capabilities = Capabilities {
@@ -123,6 +133,7 @@ mod tests {
         fused_storages: &[Storage::F32, Storage::F16],
         max_fused_negative: Some(31),
         fused_shared_bytes: Some(48 << 10),
+        fused_frozen_rows: false,
     };
 
     /// The tables above are what the backends report.
@@ -228,6 +239,25 @@ mod tests {
         assert_eq!(
             choose_step("cuda:0 test", &CUDA, &fits).unwrap(),
             Step::Fused
+        );
+    }
+
+    #[test]
+    fn frozen_rows_compose_where_the_fused_step_cannot_keep_them() {
+        let frozen = TrainConfig {
+            freeze_init: true,
+            ..TrainConfig::default()
+        };
+        assert_eq!(choose_step("cpu", &CPU, &frozen).unwrap(), Step::Fused);
+        let e = choose_step("cuda:0 test", &CUDA, &frozen).unwrap_err();
+        assert!(e.to_string().contains("add --step composed"), "{e}");
+        let composed = TrainConfig {
+            step: StepKind::Composed,
+            ..frozen
+        };
+        assert_eq!(
+            choose_step("cuda:0 test", &CUDA, &composed).unwrap(),
+            Step::Composed
         );
     }
 

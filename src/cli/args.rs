@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use super::carry::ContinueLr;
 use crate::backend::step::KernelVariant;
 use crate::backend::{OptimizerKind, Storage};
 use crate::input::corpus::{CorpusFormat, ReadOptions};
@@ -28,7 +29,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train word vectors (on the built-in corpus when --corpus is not given).
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Nearest neighbours of words added and subtracted (gensim's most_similar); with no words, one
     /// query a line from standard input.
     Similar(SimilarArgs),
@@ -277,6 +278,32 @@ pub struct TrainArgs {
     pub resume: Option<PathBuf>,
     #[command(flatten)]
     pub log: LogArgs,
+    /// With --resume: continue that model on this other text (repeatable like --corpus) as a new
+    /// run of --epochs epochs; without --update-vocab its vocabulary stays and unknown words are
+    /// skipped (counted).
+    #[arg(
+        long,
+        value_name = "FILE|DIR|-",
+        requires = "resume",
+        conflicts_with = "corpus"
+    )]
+    pub continue_on: Vec<PathBuf>,
+    /// With --continue-on: add the new text's words that reach --min-count (new rows start as a
+    /// fresh run's; counts are merged and the negative-sampling table rebuilt).
+    #[arg(long, requires = "continue_on")]
+    pub update_vocab: bool,
+    /// With --continue-on: restart the learning-rate schedule from --lr, or continue it from
+    /// where the checkpoint stood.
+    #[arg(long, value_enum, default_value_t = ContinueLr::Restart, requires = "continue_on")]
+    pub continue_lr: ContinueLr,
+    /// Start the rows of W_in of the words found in this vectors file (word2vec bin or text,
+    /// fastText .vec) from its vectors; its dimension must be --dim's.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    pub init_vectors: Option<PathBuf>,
+    /// Keep the W_in rows --init-vectors set fixed (gensim's lockf 0): only the other words'
+    /// vectors move. The CUDA fused step refuses it (use --step composed); no --checkpoint.
+    #[arg(long, requires = "init_vectors", conflicts_with = "checkpoint")]
+    pub freeze_init: bool,
     /// The settings given on the command line, by argument name (`min_count`), filled by
     /// [`parse`]: `--resume` refuses those that contradict the checkpoint.
     #[arg(skip)]
@@ -627,6 +654,7 @@ impl ModelArgs {
                 step: m.step,
                 seed: m.seed,
                 storage: m.storage,
+                freeze_init: false,
             },
             corpus: corpus.config(),
             threads: m.threads,
@@ -645,7 +673,7 @@ mod tests {
         let mut all = vec!["w2v-gpu", "train"];
         all.extend_from_slice(args);
         match Cli::try_parse_from(all)?.command {
-            Command::Train(t) => Ok(t),
+            Command::Train(t) => Ok(*t),
             _ => unreachable!("a train command line"),
         }
     }

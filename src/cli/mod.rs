@@ -6,6 +6,7 @@
 
 mod args;
 mod bench;
+mod carry;
 mod device;
 pub(crate) mod encode;
 mod export;

@@ -23,11 +23,13 @@ pub(super) struct Resumed {
 /// Reads the checkpoint at `path`: its settings replace those of `cfg` (the device, threads, a
 /// corpus given on the command line and `--epochs` stay), a flag that was `given` on the command
 /// line with another value than the checkpoint's is refused naming both, and the result goes
-/// through [`RunConfig::validate`].
+/// through [`RunConfig::validate`]. `new_text`: the model continues on other text
+/// (`--continue-on`) as a new run, which a finished checkpoint may start.
 pub(super) fn load(
     path: &Path,
     cfg: &RunConfig,
     given: &dyn Fn(&str) -> bool,
+    new_text: bool,
 ) -> anyhow::Result<Resumed> {
     let ck = load_checkpoint(path).flag("--resume")?;
     let shown = path.display();
@@ -52,7 +54,7 @@ pub(super) fn load(
         .validate()
         .with_context(|| format!("settings recorded in checkpoint '{shown}'"))?;
     let epochs = resumed.cfg.train.epochs;
-    if ck.epoch >= epochs as u64 {
+    if ck.epoch >= epochs as u64 && !new_text {
         if given("epochs") {
             anyhow::bail!(
                 "--epochs {epochs}: checkpoint '{shown}' already trained {} epochs; give more \
@@ -62,7 +64,7 @@ pub(super) fn load(
         }
         anyhow::bail!(
             "checkpoint '{shown}' already finished all {epochs} epochs; nothing to resume (give \
-             --epochs N above {epochs} to train on)"
+             --epochs N above {epochs} to train on, or --continue-on NEW to train it on other text)"
         );
     }
     Ok(Resumed {
@@ -121,5 +123,6 @@ pub(super) fn start(ck: Checkpoint) -> Resume {
         adam_t: ck.adam_t,
         epoch: ck.epoch,
         next_token: ck.next_token,
+        frozen_in: None,
     }
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use super::device::{self, with_backend};
 use super::run_hooks::RunHooks;
-use super::{preflight, resume, signals, FlagContext};
+use super::{carry, preflight, resume, signals, FlagContext};
 use crate::cli::{CacheArgs, TrainArgs};
 use crate::error::Result;
 use crate::input::corpus::{self, Encoded, Source};
@@ -99,6 +99,42 @@ pub(super) fn load_data(
     })
 }
 
+/// The new text a checkpointed model continues on (`--continue-on`), encoded with the
+/// checkpoint's vocabulary `old` (unknown words skipped), or with it grown by the new text's words
+/// (`update`); and a line saying which.
+fn new_text_data(
+    cfg: &RunConfig,
+    old: Option<Vocab>,
+    update: bool,
+    cache: &CacheArgs,
+) -> anyhow::Result<(Data, Option<String>)> {
+    let old = old.expect("--continue-on comes with --resume's vocabulary");
+    if !update {
+        let data = load_data(cfg, Some(old), cache)?;
+        let skipped = data.enc.raw_words() - data.enc.words();
+        let line = format!(
+            "vocabulary frozen at {} words; {} words of the new text are not in it and were skipped",
+            thousands(data.vocab.len() as u64),
+            thousands(skipped)
+        );
+        return Ok((data, Some(line)));
+    }
+    // One pass counts the new text's words, a second encodes it with the merged vocabulary.
+    let mut counting = cfg.clone();
+    counting.corpus.save_vocab = None;
+    let counted = load_data(&counting, None, cache)?.vocab;
+    let merged = carry::merge_vocab(&old, &counted);
+    let line = format!(
+        "vocabulary updated: {} words of the new text reach --min-count {}, {} of them new; {} words \
+         in all",
+        thousands(counted.len() as u64),
+        cfg.corpus.min_count,
+        thousands((merged.len() - old.len()) as u64),
+        thousands(merged.len() as u64)
+    );
+    Ok((load_data(cfg, Some(merged), cache)?, Some(line)))
+}
+
 pub(super) fn settings_line(cfg: &TrainConfig) -> String {
     format!(
         "{:?} dim {} window {}{} negative {} ({:?}) power {} sample {} epochs {} lr {} {:?} init {:?} step {:?} storage {:?} seed {}",
@@ -144,7 +180,12 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     {
         fsutil::remove_stale_temps(p);
     }
-    let cfg = a.model.config(&a.corpus, a.device);
+    let mut cfg = a.model.config(&a.corpus, a.device);
+    cfg.train.freeze_init = a.freeze_init;
+    let new_text = !a.continue_on.is_empty();
+    if new_text {
+        cfg.corpus.paths = a.continue_on.clone();
+    }
     let analogies = a
         .eval_analogies
         .as_deref()
@@ -162,10 +203,14 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     let resumed = a
         .resume
         .as_deref()
-        .map(|p| resume::load(p, &cfg, &given))
+        .map(|p| resume::load(p, &cfg, &given, new_text))
         .transpose()?;
     let corpus_from_checkpoint = a.resume.is_some() && a.corpus.corpus.is_empty();
     let (identity, verified) = match (&resumed, &a.resume) {
+        _ if new_text => (
+            identity::identify_corpus(&cfg.corpus.paths).flag("--continue-on")?,
+            None,
+        ),
         (Some(r), Some(ck)) => {
             let (id, line) = resume::verify_corpus(r, ck, corpus_from_checkpoint)?;
             (id, Some(line))
@@ -176,7 +221,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         ),
         _ => (None, None),
     };
-    let (cfg, vocab, checkpoint) = match resumed {
+    let (mut cfg, vocab, checkpoint) = match resumed {
         Some(r) => (r.cfg, Some(r.vocab), Some(r.checkpoint)),
         None => {
             cfg.validate()?;
@@ -188,16 +233,73 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     // corpus is checked before anything is created.
     let opened = device::open(cfg.device, &cfg)?;
     preflight::check_corpus(&cfg)?;
+    let init_vectors = a
+        .init_vectors
+        .as_deref()
+        .map(|p| carry::read_init_vectors(p, cfg.train.dim))
+        .transpose()?;
     let metrics = a
         .metrics
         .as_deref()
         .map(MetricsWriter::create)
         .transpose()
         .flag("--metrics")?;
-    let data = match &a.resume {
-        Some(ck) if corpus_from_checkpoint => load_data(&cfg, vocab, &a.cache)
-            .with_context(|| format!("the corpus recorded in checkpoint '{}'", ck.display()))?,
-        _ => load_data(&cfg, vocab, &a.cache)?,
+    let (data, new_text_line) = match &a.resume {
+        Some(_) if new_text => new_text_data(&cfg, vocab, a.update_vocab, &a.cache)?,
+        Some(ck) if corpus_from_checkpoint => (
+            load_data(&cfg, vocab, &a.cache)
+                .with_context(|| format!("the corpus recorded in checkpoint '{}'", ck.display()))?,
+            None,
+        ),
+        _ => (load_data(&cfg, vocab, &a.cache)?, None),
+    };
+    let pretrained = match (&a.init_vectors, init_vectors) {
+        (Some(p), Some(emb)) => Some(carry::init_from_vectors(
+            &emb,
+            p,
+            &data.vocab,
+            &cfg.train,
+            a.freeze_init,
+        )),
+        _ => None,
+    };
+    let resume = match (checkpoint, &a.resume) {
+        (Some(ck), Some(path)) if new_text => {
+            let epochs_done = ck.epoch;
+            cfg.train.lr = carry::continue_lr(&cfg.train, a.continue_lr, epochs_done);
+            let line = format!(
+                "continuing '{}' (trained {epochs_done} epoch{}) on new text: {}; learning \
+                 rate {} {}",
+                path.display(),
+                if epochs_done == 1 { "" } else { "s" },
+                new_text_line.unwrap_or_default(),
+                match a.continue_lr {
+                    carry::ContinueLr::Restart => "restarts at",
+                    carry::ContinueLr::Continue => "continues from",
+                },
+                cfg.train.lr
+            );
+            Some((
+                carry::continue_start(ck, data.vocab.len(), &cfg.train),
+                line,
+            ))
+        }
+        (Some(ck), Some(path)) => {
+            let at = if ck.next_token > 0 {
+                format!(" at token {}", thousands(ck.next_token))
+            } else {
+                String::new()
+            };
+            let line = format!(
+                "resuming from '{}' after epoch {} of {}{at}; corpus {}",
+                path.display(),
+                ck.epoch,
+                cfg.train.epochs,
+                verified.unwrap_or_default()
+            );
+            Some((resume::start(ck), line))
+        }
+        _ => None,
     };
     if let Some(p) = &a.output {
         check_words(p, &data.vocab.words).flag("--output")?;
@@ -248,23 +350,18 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         thousands(data.enc.words()),
         cfg.train.epochs
     ));
-    let resume = match (checkpoint, &a.resume) {
-        (Some(ck), Some(path)) => {
-            let at = if ck.next_token > 0 {
-                format!(" at token {}", thousands(ck.next_token))
-            } else {
-                String::new()
-            };
-            hooks.say(&format!(
-                "resuming from '{}' after epoch {} of {}{at}; corpus {}",
-                path.display(),
-                ck.epoch,
-                cfg.train.epochs,
-                verified.unwrap_or_default()
-            ));
-            Some(resume::start(ck))
+    let resume = match (resume, pretrained) {
+        (Some((start, line)), _) => {
+            hooks.say(&line);
+            Some(start)
         }
-        _ => None,
+        (None, Some(p)) => {
+            for line in &p.lines {
+                hooks.say(line);
+            }
+            Some(p.start)
+        }
+        (None, None) => None,
     };
     let trained = with_backend!(opened.backend, |b| train::train(
         b,

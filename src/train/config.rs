@@ -50,6 +50,10 @@ pub struct TrainConfig {
     /// How the device stores W_in and W_out (absent from older checkpoints: f32).
     #[serde(default)]
     pub storage: Storage,
+    /// `--freeze-init`: the rows `--init-vectors` set stay fixed (not recorded: a run that
+    /// freezes writes no checkpoint).
+    #[serde(skip)]
+    pub freeze_init: bool,
 }
 
 /// word2vec.c's settings (skip-gram, dim 100, window 5, 5 negatives, 5 epochs).
@@ -73,6 +77,7 @@ impl Default for TrainConfig {
             step: StepKind::Fused,
             seed: 1,
             storage: Storage::F32,
+            freeze_init: false,
         }
     }
 }

@@ -70,6 +70,8 @@ pub struct Resume {
     /// 0-based epoch to continue, and the corpus offset in it (span-aligned).
     pub epoch: u64,
     pub next_token: u64,
+    /// `W_in` rows kept fixed ([`crate::backend::state::Tables::frozen_in`]).
+    pub frozen_in: Option<Vec<bool>>,
 }
 
 /// Callbacks between batches and after epochs; every method has a do-nothing default.
@@ -188,7 +190,7 @@ pub fn train<B: Backend>(
     vocab: &Vocab,
     cfg: &TrainConfig,
     step: Step,
-    resume: Option<Resume>,
+    mut resume: Option<Resume>,
     hooks: &mut dyn Hooks,
 ) -> Result<Trained> {
     debug_assert_eq!(
@@ -202,6 +204,7 @@ pub fn train<B: Backend>(
     let n = session.len();
     let alias = AliasTable::unigram(&vocab.counts, cfg.power);
     let keep = keep_thresholds(&vocab.counts, cfg.sample);
+    let frozen_in = resume.as_mut().and_then(|r| r.frozen_in.take());
     let (w_in, w_out, adam, adam_t, first_epoch, first_token) = match resume {
         Some(r) => (
             r.w_in,
@@ -232,6 +235,7 @@ pub fn train<B: Backend>(
         cfg.storage,
     )?;
     drop((w_in, w_out));
+    state.tables.frozen_in = frozen_in;
     if let (Some(moments), Some(host)) = (&mut state.adam, adam) {
         *moments = AdamMoments::upload(backend, &host, adam_t)?;
     }
@@ -454,6 +458,7 @@ mod tests {
                             adam_t: s.adam_t,
                             epoch: s.epochs_done,
                             next_token: 0,
+                            frozen_in: None,
                         });
                     }
                     Ok(())
@@ -490,6 +495,7 @@ mod tests {
             adam_t: 0,
             epoch: 0,
             next_token: 0,
+            frozen_in: None,
         };
         let backend = CpuBackend::new(1);
         let e = run(&backend, &enc, &vocab, &cfg, Some(resume()), &mut NoHooks)
@@ -547,6 +553,7 @@ mod tests {
                     adam_t: 0,
                     epoch: s.epochs_done,
                     next_token: s.next_token,
+                    frozen_in: None,
                 });
                 Ok(())
             }

@@ -50,6 +50,7 @@ pub fn train_batch(
         keep: &tables.keep,
         table: &tables.alias,
         cfg,
+        frozen: tables.frozen_in.as_deref(),
     };
     if sub_batches.len() <= 1 {
         sub_batches
@@ -81,6 +82,8 @@ struct Shared<'a> {
     keep: &'a [u32],
     table: &'a AliasTable,
     cfg: &'a StepConfig,
+    /// `W_in` rows kept fixed, by word id.
+    frozen: Option<&'a [bool]>,
 }
 
 impl Shared<'_> {
@@ -100,6 +103,7 @@ impl Shared<'_> {
     ) -> StepStats {
         let model = self.cfg.model;
         let mut worker = Worker::new(w_in, w_out, self.cfg.negative as usize, avx2);
+        worker.frozen = self.frozen;
         // One centre of look-ahead: its rows start loading while the previous centre trains.
         plan::centres(self.chunk, sub, self.keep, self.table, self.cfg, |c| {
             if !c.contexts.is_empty() {
@@ -181,6 +185,14 @@ struct Worker<'a> {
     spare: Pending,
     /// Whether this CPU runs the AVX2 build of the per-centre step.
     avx2: bool,
+    /// `W_in` rows kept fixed, by word id (they still train the rows they meet).
+    frozen: Option<&'a [bool]>,
+}
+
+/// Whether `W_in` row `id` is kept fixed.
+#[inline(always)]
+fn frozen(mask: Option<&[bool]>, id: u32) -> bool {
+    mask.is_some_and(|m| m[id as usize])
 }
 
 /// Width of the σ/loss pass over one centre's targets (`1 + K` padded to whole chunks).
@@ -307,6 +319,7 @@ impl<'a> Worker<'a> {
             pending: None,
             spare: Pending::default(),
             avx2,
+            frozen: None,
         }
     }
 
@@ -405,7 +418,9 @@ impl<'a> Worker<'a> {
                 acc,
                 &mut self.loss,
             );
-            axpy(h, -1.0, &self.grad_h);
+            if !frozen(self.frozen, ctx) {
+                axpy(h, -1.0, &self.grad_h);
+            }
         }
         self.stats.examples += (c.contexts.len() * self.targets.len()) as u64;
         self.store_targets();
@@ -431,7 +446,9 @@ impl<'a> Worker<'a> {
             &mut self.loss,
         );
         for &ctx in &c.contexts {
-            axpy(self.w_in.row_mut(ctx as usize), -1.0, &self.grad_h);
+            if !frozen(self.frozen, ctx) {
+                axpy(self.w_in.row_mut(ctx as usize), -1.0, &self.grad_h);
+            }
         }
         self.stats.examples += self.targets.len() as u64;
         self.store_targets();
@@ -496,6 +513,7 @@ mod tests {
                 keep: &keep,
                 table: &table,
                 cfg: &cfg,
+                frozen: None,
             };
             let mut results = Vec::new();
             for avx2 in [false, has_avx2()] {

@@ -103,6 +103,7 @@ impl Backend for CpuBackend {
             fused_storages: &[Storage::F32],
             max_fused_negative: None,
             fused_shared_bytes: None,
+            fused_frozen_rows: true,
         }
     }
 

@@ -81,6 +81,7 @@ pub fn capabilities(shared_per_block: Option<usize>) -> Capabilities {
         fused_storages: &[Storage::F32, Storage::F16],
         max_fused_negative: Some(geometry::MAX_FUSED_NEGATIVE),
         fused_shared_bytes: shared_per_block,
+        fused_frozen_rows: false,
     }
 }
 
