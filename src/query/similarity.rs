@@ -388,6 +388,20 @@ mod tests {
             .contains("'qq'"));
     }
 
+    /// `n` words `w0, w1, …` with uniform random vectors of `dim` values in [-0.5, 0.5).
+    fn random_index(seed: u64, n: usize, dim: usize) -> Index {
+        let mut state = seed;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        };
+        let words = (0..n).map(|i| format!("w{i}")).collect();
+        let data = (0..n * dim).map(|_| next()).collect();
+        Index::new(&Embeddings::new(words, dim, data))
+    }
+
     /// gensim's formulas written out on the unit rows, one candidate at a time.
     fn by_hand(index: &Index, pos: &[&str], neg: &[&str], combine: Combine) -> Vec<(String, f32)> {
         let row = |w: &str| index.unit_row(index.word_id(w).unwrap()).to_vec();
@@ -423,17 +437,7 @@ mod tests {
 
     #[test]
     fn several_positive_and_negative_words_follow_gensims_formulas() {
-        let mut state = 99u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        };
-        let n = 60;
-        let words = (0..n).map(|i| format!("w{i}")).collect();
-        let data = (0..n * 8).map(|_| next()).collect();
-        let index = Index::new(&Embeddings::new(words, 8, data));
+        let index = random_index(99, 60, 8);
         let cases: [(&[&str], &[&str]); 4] = [
             (&["w1"], &[]),
             (&["w1", "w2", "w3"], &["w4"]),
@@ -535,17 +539,8 @@ mod tests {
 
     #[test]
     fn partial_selection_agrees_with_a_full_sort() {
-        let mut state = 12345u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        };
         let n = 500;
-        let words = (0..n).map(|i| format!("w{i}")).collect();
-        let data = (0..n * 16).map(|_| next()).collect();
-        let index = Index::new(&Embeddings::new(words, 16, data));
+        let index = random_index(12345, n, 16);
         let query = index.unit_row(7).to_vec();
         let mut all: Vec<(usize, f32)> = (0..n)
             .filter(|&i| i != 7)
