@@ -955,3 +955,61 @@ fn gensim_sees_old_words_keep_their_vectors_and_neighbours_after_a_continue() {
     );
     assert!(mean("kept") >= 6.0, "neighbours kept: {}", mean("kept"));
 }
+
+const GENSIM_INIT: &str = r#"
+import json, sys
+import numpy as np
+from gensim.models import KeyedVectors
+d = sys.argv[1]
+if sys.argv[2] == "write":
+    rng = np.random.default_rng(11)
+    words = ["king", "queen", "paris", "dogs", "walked", "zzunknown"]
+    kv = KeyedVectors(16)
+    kv.add_vectors(words, (rng.standard_normal((len(words), 16)) * 0.3).astype(np.float32))
+    kv.save_word2vec_format(f"{d}/init.vec", binary=False)
+    print(json.dumps({"words": words}))
+else:
+    init = KeyedVectors.load_word2vec_format(f"{d}/init.vec", binary=False)
+    ours = KeyedVectors.load_word2vec_format(f"{d}/out.bin", binary=True)
+    kept = [w for w in init.index_to_key if w in ours.key_to_index]
+    diff = max(float(np.abs(init[w] - ours[w]).max()) for w in kept)
+    moved = float(np.abs(ours["throne"]).max())
+    print(json.dumps({"kept": kept, "max_diff": diff, "unknown_in_ours": "zzunknown" in ours.key_to_index, "moved": moved}))
+"#;
+
+/// `--init-vectors` with `--freeze-init` on a fastText/gensim `.vec` file that gensim wrote: gensim
+/// reads our output and finds every matched word's vector exactly as it wrote it, the word the
+/// corpus lacks absent, and the other words trained.
+#[test]
+#[ignore = "needs the Python env: bash scripts/python-env.sh (scripts/test.sh runs these)"]
+fn gensim_finds_its_vectors_frozen_after_init_vectors() {
+    let py = python();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let d_arg = d.to_path_buf();
+    run_python(&py, d, GENSIM_INIT, &[&d_arg, Path::new("write")]);
+    let out = Command::new(env!("CARGO_BIN_EXE_w2v-gpu"))
+        .args(["train", "--dim", "16", "--epochs", "1", "--device", "cpu"])
+        .args([
+            "--init-vectors",
+            "init.vec",
+            "--freeze-init",
+            "-o",
+            "out.bin",
+        ])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("init: 5 of"), "{stdout}");
+    let got = run_python(&py, d, GENSIM_INIT, &[&d_arg, Path::new("check")]);
+    assert_eq!(
+        words(&got["kept"]),
+        ["king", "queen", "paris", "dogs", "walked"]
+    );
+    assert!(got["max_diff"].as_f64().unwrap() < 1e-6, "{got}");
+    assert_eq!(got["unknown_in_ours"], false);
+    assert!(got["moved"].as_f64().unwrap() > 0.0, "{got}");
+}
