@@ -399,6 +399,26 @@ impl CacheFile {
         };
         let (mut words, mut beyond) = (0u64, false);
         let mut at = HEADER_LEN as u64;
+        if whole {
+            // Loading: the blocks are read and checked on every core (the cost is faulting in
+            // fresh pages and copying them, which parallelises), then combined in file order.
+            use rayon::prelude::*;
+            let parts: Vec<std::io::Result<(crc32fast::Hasher, u64, bool)>> = body
+                .par_chunks_mut(READ_BLOCK)
+                .enumerate()
+                .map(|(i, part)| {
+                    file.read_exact_at(part, at + (i * READ_BLOCK) as u64)?;
+                    Ok(check(part))
+                })
+                .collect();
+            for part in parts {
+                let (c, w, b) = part.map_err(io)?;
+                crc.combine(&c);
+                words += w;
+                beyond |= b;
+            }
+            at = vocab_start;
+        }
         while at < vocab_start {
             let n = (vocab_start - at).min(READ_BLOCK as u64) as usize;
             let o = if whole {
