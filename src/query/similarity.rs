@@ -359,16 +359,20 @@ mod tests {
         assert_eq!(index.most_similar("a", 100).unwrap().len(), 3);
     }
 
-    #[test]
-    fn analogy_solves_a_planted_offset_and_excludes_inputs() {
-        // king - man + woman: the gender direction is the second axis.
-        let index = Index::new(&emb(&[
+    /// king − man + woman ≈ queen: the gender direction is the second axis.
+    fn planted_gender() -> Index {
+        Index::new(&emb(&[
             ("man", [1.0, 0.1]),
             ("woman", [1.0, 0.9]),
             ("king", [3.0, 0.3]),
             ("queen", [3.0, 2.7]),
             ("apple", [-1.0, 0.2]),
-        ]));
+        ]))
+    }
+
+    #[test]
+    fn analogy_solves_a_planted_offset_and_excludes_inputs() {
+        let index = planted_gender();
         let got = index.analogy("man", "king", "woman", 2).unwrap();
         assert_eq!(got[0].word, "queen");
         assert!(got
@@ -466,13 +470,7 @@ mod tests {
 
     #[test]
     fn cosmul_solves_a_planted_analogy_too() {
-        let index = Index::new(&emb(&[
-            ("man", [1.0, 0.1]),
-            ("woman", [1.0, 0.9]),
-            ("king", [3.0, 0.3]),
-            ("queen", [3.0, 2.7]),
-            ("apple", [-1.0, 0.2]),
-        ]));
+        let index = planted_gender();
         let got = index
             .query(&["king", "woman"], &["man"], Combine::CosMul, 1)
             .unwrap();
