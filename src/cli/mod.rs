@@ -20,6 +20,7 @@ mod run_hooks;
 mod signals;
 mod synthetic;
 mod train;
+mod values;
 
 pub use args::*;
 pub use signals::{exit_status, print_error};

@@ -1,0 +1,97 @@
+//! How the library's enums read as flag values: each variant's spelling and `--help` line, as
+//! clap `ValueEnum`s written here, so the library stays free of clap.
+
+use clap::builder::PossibleValue;
+use clap::ValueEnum;
+
+use crate::backend::{OptimizerKind, Storage};
+use crate::input::corpus::CorpusFormat;
+use crate::output::checkpoint::SaveDtype;
+use crate::output::export::{ExportFormat, Which};
+use crate::output::vectors::VectorFormat;
+use crate::train::model::Init;
+use crate::train::plan::ModelKind;
+use crate::train::sampler::NegativeMode;
+use crate::train::StepKind;
+
+/// `ValueEnum` for a library enum: each variant's flag spelling and `--help` line, so the library
+/// stays free of clap.
+macro_rules! flag_values {
+    ($ty:ident { $($variant:ident => $name:literal $(: $help:literal)?),+ $(,)? }) => {
+        impl ValueEnum for $ty {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$($ty::$variant),+]
+            }
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(match self {
+                    $($ty::$variant => PossibleValue::new($name)$(.help($help))?),+
+                })
+            }
+        }
+    };
+}
+
+flag_values!(CorpusFormat {
+    Plain => "plain": "Whitespace-separated words; a line end ends a sentence",
+    Ptb => "ptb": "Penn Treebank as the book reads it: each line end is the word `<eos>`",
+});
+flag_values!(ModelKind {
+    Skipgram => "skipgram",
+    Cbow => "cbow",
+});
+flag_values!(NegativeMode {
+    Replace => "replace",
+    Distinct => "distinct",
+});
+flag_values!(OptimizerKind {
+    Sgd => "sgd": "Plain SGD with word2vec.c's linear decay (the fused fast path)",
+    Adam => "adam": "Row-sparse (\"lazy\") Adam, the book's choice: only rows touched by a \
+        minibatch update their moments, with bias correction by the global step count (composed \
+        path)",
+});
+flag_values!(Init {
+    Word2vec => "word2vec": "word2vec.c: `W_in` uniform in ±0.5/dim, `W_out` zero",
+    Book => "book": "The book: `0.01 · N(0, 1)` for both matrices",
+});
+flag_values!(StepKind {
+    Fused => "fused": "The backend's fused fast path (SGD only; Adam always composes)",
+    Composed => "composed": "The book's layers composed, in minibatches of `--batch-size` centres",
+});
+flag_values!(Storage {
+    F32 => "f32": "32-bit floats, as the CPU backend (the default)",
+    F16 => "f16": "IEEE half (16-bit): half the device memory and traffic of the two matrices; \
+        each update is computed in f32 and rounded to the nearest half when stored. CUDA fused \
+        SGD step only",
+});
+flag_values!(VectorFormat {
+    Bin => "bin": "word2vec binary (`-binary 1`), what gensim reads with `binary=True`",
+    Text => "text": "word2vec text, one word and its values per line",
+});
+flag_values!(ExportFormat {
+    Bin => "bin": "word2vec binary",
+    Text => "text": "word2vec text (fastText's .vec)",
+    Npy => "npy": "numpy float32 [words, dim], with NAME.vocab beside it",
+    Safetensors => "safetensors": "tensors vectors, counts and words (the vocabulary, UTF-8 lines), with NAME.vocab beside it",
+});
+
+impl ValueEnum for Which {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Which::In, Which::Out, Which::Avg]
+    }
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Which::In => {
+                PossibleValue::new("in").help("W_in, the word vectors (what train -o writes)")
+            }
+            Which::Out => PossibleValue::new("out").help("W_out, the context vectors"),
+            Which::Avg => PossibleValue::new("avg")
+                .alias("sum")
+                .help("(W_in + W_out) / 2 (`sum` is the same ranking: cosine ignores the scale)"),
+        })
+    }
+}
+
+flag_values!(SaveDtype {
+    F32 => "f32": "Exact weights (resuming continues bit-for-bit)",
+    F16 => "f16": "Half the size; weights rounded to 11 significant bits",
+});
