@@ -33,6 +33,11 @@ fn run(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .current_dir(dir)
+        // The default cache folder is a scratch one, never the user's.
+        .env(
+            "XDG_CACHE_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("ingest-cache"),
+        )
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -177,14 +182,44 @@ fn every_way_a_corpus_arrives_trains_the_same_vectors() {
         (&["shards"], None),
         (&["p0.txt", "-", "p2.txt.xz"], Some(parts[1].as_bytes())),
     ];
+    // Each way again with ids beyond a 4 KiB memory budget: counted and encoded in the one pass
+    // into a file (the cache, or a temporary one for what is not cached), pruning and the remap
+    // rewritten there.
+    let spilled = ["--memory-budget", "4K", "--cache-dir", "spill"];
     for (corpus, stdin) in ways {
         assert!(
             vectors(d, corpus, stdin, &[]) == want,
             "{corpus:?} trained other vectors"
         );
+        assert!(
+            vectors(d, corpus, stdin, &spilled) == want,
+            "{corpus:?} beyond the memory budget trained other vectors"
+        );
     }
     // Piped into a compressed standard input too.
     assert!(vectors(d, &["-"], Some(&gzip(&text)), &[]) == want);
+    assert!(vectors(d, &["-"], Some(&gzip(&text)), &spilled) == want);
+    // Standard input beyond the budget goes through a temporary file that the run leaves nowhere;
+    // the one pass says where the ids went.
+    let mut args: Vec<&str> = TRAIN.to_vec();
+    args.extend([
+        "--corpus",
+        "-",
+        "-o",
+        "out.bin",
+        "--cache-dir",
+        "stdin-spill",
+    ]);
+    args.extend(&spilled[..2]);
+    let o = run(d, &args, Some(&text));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("exceed --memory-budget") && err.contains("a temporary file in"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(d.join("stdin-spill")).unwrap().count(), 0);
+    assert!(std::fs::read(d.join("out.bin")).unwrap() == want);
 
     // A vocabulary saved and read back trains the same vectors, and word2vec.c's `</s>` line is
     // skipped.
@@ -231,6 +266,29 @@ fn pruning_says_so_in_one_line_and_the_run_goes_on() {
     }
     // Without pruning every word seen twice is kept; with it the tail is gone.
     assert!(emb.words.len() < 100, "{} words kept", emb.words.len());
+
+    // Without --vocab-budget the table holds what --memory-budget does (13 MiB at 200 bytes a
+    // word: 65,536 words, a power of two), and the line says where its size came from.
+    let mut args: Vec<&str> = TRAIN.to_vec();
+    args.extend([
+        "--corpus",
+        "tail.txt",
+        "--memory-budget",
+        "13M",
+        "-o",
+        "out.bin",
+    ]);
+    let o = run(d, &args, None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(
+            "vocabulary: the counting table outgrew its 65536 words (what --memory-budget 13.0 \
+             MiB holds at 200 bytes a word)"
+        ) && err.contains("give --vocab-budget or raise --memory-budget"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -75,7 +75,8 @@ pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
         seen.push(name);
         new
     });
-    let data = load_data(&cfg, None, &a.cache)?;
+    let src = super::preflight::resolve_corpus(&cfg.corpus.paths, "--corpus")?;
+    let data = load_data(&cfg, src.as_ref(), None, &a.cache)?;
     let warmup = a.warmup.unwrap_or(u32::from(a.repeat > 1));
     let mut rows = Vec::new();
     for o in opened {

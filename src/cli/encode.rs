@@ -8,14 +8,15 @@ use std::time::Instant;
 use anyhow::Context;
 
 use super::{CacheArgs, EncodeArgs, FlagContext};
-use crate::input::cache::{CacheFile, CacheWriter, Fnv, Refused};
+use crate::input::cache::{CacheFile, CacheWriter, Fnv, Refused, CACHE_FIX};
 use crate::input::corpus::{self, Encoded};
-use crate::input::pass::{Pass, DEFAULT_TABLE_BUDGET};
-use crate::input::sink::{Discard, IdSink};
+use crate::input::pass::{table_budget_for, Pass};
+use crate::input::sink::IdSink;
 use crate::input::source::Source;
+use crate::input::spill::{Budgeted, SpillTo, Stored};
 use crate::input::vocab::Vocab;
 use crate::train::progress::thousands;
-use crate::train::session::Corpus;
+use crate::train::session::{Corpus, CorpusIds};
 use crate::train::CorpusConfig;
 
 /// Bytes as MiB, for messages.
@@ -73,9 +74,22 @@ impl CacheArgs {
     }
 }
 
+/// How the one pass runs for `c`: `threads` workers, and the counting table's budget as
+/// `--vocab-budget` gives it, else what `--memory-budget` holds ([`table_budget_for`]).
+pub(super) fn pass_for(c: &CorpusConfig, threads: usize, cache: &CacheArgs) -> Pass {
+    Pass {
+        threads,
+        table_budget: c
+            .vocab_budget
+            .unwrap_or_else(|| table_budget_for(cache.budget())),
+        ..Pass::default()
+    }
+}
+
 /// What a cache is built from: each corpus file's identity (its full path, size and modification
-/// time) and every setting that shapes the vocabulary or the ids.
-fn cache_key(files: &[PathBuf], c: &CorpusConfig) -> anyhow::Result<u64> {
+/// time) and every setting that shapes the vocabulary or the ids (the counting table's budget as
+/// this run has it, given or derived).
+fn cache_key(files: &[PathBuf], c: &CorpusConfig, pass: &Pass) -> anyhow::Result<u64> {
     let mut h = Fnv::default();
     h.field(&crate::input::cache::VERSION.to_le_bytes());
     for path in files {
@@ -93,7 +107,7 @@ fn cache_key(files: &[PathBuf], c: &CorpusConfig) -> anyhow::Result<u64> {
     }
     h.field(format!("{:?}", c.read).as_bytes())
         .field(&c.min_count.to_le_bytes())
-        .field(format!("{:?} {:?}", c.max_vocab, c.vocab_budget).as_bytes());
+        .field(format!("{:?} {}", c.max_vocab, pass.table_budget).as_bytes());
     Ok(h.finish())
 }
 
@@ -112,71 +126,101 @@ pub(super) struct Loaded {
     pub corpus: Corpus,
 }
 
-/// A bar over the words encoded into a cache (hidden when stderr is not a terminal).
-fn encoding_bar(words: u64) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    let target = if std::io::stderr().is_terminal() {
-        indicatif::ProgressDrawTarget::stderr_with_hz(5)
-    } else {
-        indicatif::ProgressDrawTarget::hidden()
-    };
-    let bar = indicatif::ProgressBar::with_draw_target(Some(words), target);
-    let style = indicatif::ProgressStyle::with_template(
-        "encoding into the cache {bar:30.cyan/blue} {percent:>3}% {human_pos}/{human_len} words  {per_sec:.green}  ETA {eta}",
-    )
-    .expect("the template is valid")
-    .progress_chars("=> ");
-    bar.set_style(style);
-    bar
-}
-
-/// The cache writer as the encoder's sink, moving the bar every 2^20 words.
-struct Counted<'a> {
-    w: &'a mut CacheWriter,
-    bar: &'a indicatif::ProgressBar,
-    words: u64,
-}
-
-impl crate::input::sink::IdSink for Counted<'_> {
-    #[inline]
-    fn push(&mut self, id: u32) -> crate::Result<()> {
-        self.w.push(id)?;
-        if id != crate::train::plan::SENTENCE_BREAK {
-            self.words += 1;
-            if self.words % (1 << 20) == 0 {
-                self.bar.set_position(self.words);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A checked cache: the file, and its ids when they were read into memory.
-struct Opened {
-    file: CacheFile,
-    ids: Option<Vec<u32>>,
-    built: bool,
-}
-
 /// Opens the cache `file` for `key`, reading its ids into memory while checking them when the
 /// file fits `budget`.
-fn open_cache(
-    file: &Path,
-    key: u64,
-    budget: u64,
-) -> std::result::Result<(CacheFile, Option<Vec<u32>>), Refused> {
-    let fits = std::fs::metadata(file).is_ok_and(|m| m.len() <= budget);
-    if fits {
-        let mut ids = Vec::new();
-        let f = CacheFile::open_loaded(file, key, &mut ids)?;
-        Ok((f, Some(ids)))
-    } else {
-        CacheFile::open(file, key, (budget / 4).max(1) as usize).map(|f| (f, None))
+fn open_cache(file: &Path, key: u64, budget: u64) -> std::result::Result<Loaded, Refused> {
+    if std::fs::metadata(file).is_ok_and(|m| m.len() <= budget) {
+        let mut tokens = Vec::new();
+        let f = CacheFile::open_loaded(file, key, &mut tokens)?;
+        let raw_words = f.header().raw_words;
+        return Ok(Loaded {
+            vocab: f.vocab().clone(),
+            corpus: Corpus::Memory(Encoded { tokens, raw_words }),
+        });
     }
+    let f = CacheFile::open(file, key, window(budget))?;
+    Ok(Loaded {
+        vocab: f.vocab().clone(),
+        corpus: Corpus::File(f),
+    })
 }
 
-/// The cache of a corpus, opened (built first when missing, stale or damaged, or `force`).
-/// Says in one line on stderr when an existing cache is rebuilt, and why.
+/// Ids a session reads at a time from a cache file under `budget`.
+fn window(budget: u64) -> usize {
+    (budget / 4).max(1) as usize
+}
+
+/// The advice when the ids of a corpus that is not cached cannot be spilled.
+const TEMP_FIX: &str = "free space on its disk, give --cache-dir on another one, or give a \
+                        larger --memory-budget";
+
+/// Reads `src` in one pass: counts, encodes and remaps into memory while the ids fit the budget,
+/// else into a cache file (at `to`), finished as the cache for reuse when `keep`, else as a
+/// temporary file removed when the run ends.
+fn build(
+    src: &Source,
+    c: &CorpusConfig,
+    pass: &Pass,
+    cache: &CacheArgs,
+    to: SpillTo,
+    keep: bool,
+) -> anyhow::Result<Loaded> {
+    let budget = cache.budget();
+    let (path, key) = (to.path.clone(), to.key);
+    let mut store = Budgeted::new(budget, to);
+    let l = corpus::load_into(src, c.read, pass, c.min_count, c.max_vocab, &mut store)?;
+    if let Some(mut p) = l.pruning {
+        p.derived_from = c.vocab_budget.is_none().then_some(budget);
+        eprintln!("{p}");
+    }
+    let corpus = match store.into_stored() {
+        Stored::Memory(tokens) => {
+            if keep {
+                let mut w = CacheWriter::create(&path, key).flag("--cache-dir")?;
+                w.extend_ids(&tokens).flag("--cache-dir")?;
+                w.finish(&l.vocab, l.raw_words).flag("--cache-dir")?;
+            }
+            Corpus::Memory(Encoded::new(tokens, l.raw_words))
+        }
+        Stored::File(w) => {
+            let mut f = match keep {
+                true => w.finish(&l.vocab, l.raw_words),
+                false => w.finish_temporary(&l.vocab, l.raw_words),
+            }
+            .flag("--cache-dir")?;
+            f.set_window(window(budget));
+            eprintln!(
+                "corpus: its ids ({}) {} --memory-budget {}: training reads them from {} in chunks",
+                fmt_size(f.id_bytes()),
+                match f.id_bytes() > budget {
+                    true => "exceed",
+                    false => "went past",
+                },
+                fmt_size(budget),
+                match keep {
+                    true => format!("the cache '{}'", f.path().display()),
+                    false => format!(
+                        "a temporary file in '{}' (removed when the run ends)",
+                        cache.dir().display()
+                    ),
+                }
+            );
+            Corpus::File(f)
+        }
+    };
+    Ok(Loaded {
+        vocab: l.vocab,
+        corpus,
+    })
+}
+
+/// The cache file of `files` under `key`.
+fn cache_path(cache: &CacheArgs, key: u64) -> PathBuf {
+    cache.dir().join(format!("corpus-{key:016x}.w2v-ids"))
+}
+
+/// The cache of a file corpus, opened when it is current, else built (also when `force`); says
+/// in one line on stderr when an existing cache is rebuilt, and why. The bool: built.
 fn cached(
     src: &Source,
     files: &[PathBuf],
@@ -184,19 +228,22 @@ fn cached(
     pass: &Pass,
     cache: &CacheArgs,
     force: bool,
-) -> anyhow::Result<Opened> {
-    let key = cache_key(files, c)?;
-    let dir = cache.dir();
-    let file = dir.join(format!("corpus-{key:016x}.w2v-ids"));
-    let budget = cache.budget();
+) -> anyhow::Result<(Loaded, PathBuf, bool)> {
+    let key = cache_key(files, c, pass)?;
+    let file = cache_path(cache, key);
     if !force {
-        match open_cache(&file, key, budget) {
-            Ok((file, ids)) => {
-                return Ok(Opened {
-                    file,
-                    ids,
-                    built: false,
-                })
+        match open_cache(&file, key, cache.budget()) {
+            Ok(l) => {
+                if let Corpus::File(f) = &l.corpus {
+                    eprintln!(
+                        "corpus: its ids ({}) exceed --memory-budget {}: training reads them \
+                         from '{}' in chunks",
+                        fmt_size(f.id_bytes()),
+                        fmt_size(cache.budget()),
+                        f.path().display()
+                    );
+                }
+                return Ok((l, file, false));
             }
             Err(Refused::Missing) => {}
             Err(Refused::Invalid(why)) => eprintln!(
@@ -207,95 +254,41 @@ fn cached(
             Err(Refused::Io(e)) => return Err(e).flag("--cache-dir"),
         }
     }
+    let dir = cache.dir();
     std::fs::create_dir_all(&dir).with_context(|| {
         format!(
             "--cache-dir: cannot create '{}'; give a writable folder or --no-cache",
             dir.display()
         )
     })?;
-    // One pass over the text when its ids surely fit the budget: count and encode into memory,
-    // then write the cache from there. Otherwise (or when the text size is unknown) count first,
-    // then encode straight into the cache file, so memory stays within the budget.
-    if src.ids_bound().is_some_and(|b| b <= budget) {
-        let mut ids = Vec::new();
-        let l = corpus::load_into(src, c.read, pass, c.min_count, c.max_vocab, &mut ids)?;
-        if let Some(p) = &l.pruning {
-            eprintln!("{p}");
-        }
-        let mut w = CacheWriter::create(&file, key).flag("--cache-dir")?;
-        w.extend_ids(&ids).flag("--cache-dir")?;
-        w.finish(&l.vocab, l.raw_words).flag("--cache-dir")?;
-        let f = CacheFile::open(&file, key, (budget / 4).max(1) as usize).map_err(|r| {
-            anyhow::anyhow!(
-                "cache '{}' was written but does not read back: {r:?}",
-                file.display()
-            )
-        })?;
-        return Ok(Opened {
-            file: f,
-            ids: Some(ids),
-            built: true,
-        });
-    }
-    let counted = corpus::load_into(src, c.read, pass, c.min_count, c.max_vocab, &mut Discard)?;
-    if let Some(p) = &counted.pruning {
-        eprintln!("{p}");
-    }
-    let vocab = counted.vocab;
-    let mut w = CacheWriter::create(&file, key).flag("--cache-dir")?;
-    let bar = encoding_bar(vocab.total());
-    let mut sink = Counted {
-        w: &mut w,
-        bar: &bar,
-        words: 0,
+    let to = SpillTo {
+        path: file.clone(),
+        key,
+        fix: CACHE_FIX,
     };
-    let (raw, _) = corpus::encode_into(src, c.read, &vocab, &mut sink)?;
-    bar.finish_and_clear();
-    w.finish(&vocab, raw).flag("--cache-dir")?;
-    let (f, ids) = open_cache(&file, key, budget).map_err(|r| match r {
-        Refused::Io(e) => anyhow::Error::new(e),
-        other => anyhow::anyhow!(
-            "cache '{}' was written but does not read back: {other:?}",
-            file.display()
-        ),
-    })?;
-    Ok(Opened {
-        file: f,
-        ids,
-        built: true,
-    })
+    Ok((build(src, c, pass, cache, to, true)?, file, true))
 }
 
-/// A file corpus for a run through the cache (`None` where it is not cached: `--no-cache`,
-/// standard input, a FIFO), in memory when its ids fit the budget, else read from the cache file
-/// in chunks.
-pub(super) fn load_cached(
+/// A corpus for a run, counted and encoded in one pass: through the cache for files (reused when
+/// current) unless `--no-cache`; in memory when its ids fit `--memory-budget`, else read from a
+/// file in chunks (the cache, or for standard input, a FIFO or `--no-cache` a temporary file).
+pub(super) fn load_counted(
     src: &Source,
     c: &CorpusConfig,
     pass: &Pass,
     cache: &CacheArgs,
-) -> anyhow::Result<Option<Loaded>> {
-    let files = match cacheable(src) {
-        Some(f) if !cache.no_cache => f,
-        _ => return Ok(None),
-    };
-    let Opened { file, ids, .. } = cached(src, &files, c, pass, cache, false)?;
-    let vocab = file.vocab().clone();
-    let corpus = if let Some(tokens) = ids {
-        Corpus::Memory(Encoded {
-            tokens,
-            raw_words: file.header().raw_words,
-        })
-    } else {
-        eprintln!(
-            "corpus: its ids ({}) exceed --memory-budget {}: training reads them from '{}' in chunks",
-            fmt_size(file.id_bytes()),
-            fmt_size(cache.budget()),
-            file.path().display()
-        );
-        Corpus::File(file)
-    };
-    Ok(Some(Loaded { vocab, corpus }))
+) -> anyhow::Result<Loaded> {
+    match cacheable(src) {
+        Some(files) if !cache.no_cache => Ok(cached(src, &files, c, pass, cache, false)?.0),
+        _ => {
+            let to = SpillTo {
+                path: cache.dir().join("uncached.w2v-ids"),
+                key: 0,
+                fix: TEMP_FIX,
+            };
+            build(src, c, pass, cache, to, false)
+        }
+    }
 }
 
 /// `encode`: builds the cache of `--corpus` (or finds it valid), then times loading it.
@@ -316,46 +309,47 @@ pub(super) fn encode(a: &EncodeArgs) -> anyhow::Result<()> {
     };
     let bytes = src.size().unwrap_or(0);
     let t0 = Instant::now();
-    let pass = Pass {
-        table_budget: c.vocab_budget.unwrap_or(DEFAULT_TABLE_BUDGET),
-        ..Pass::default()
-    };
-    let Opened { file, built, .. } = cached(&src, &files, &c, &pass, &a.cache, a.force)?;
+    let pass = pass_for(&c, 0, &a.cache);
+    let (loaded, path, built) = cached(&src, &files, &c, &pass, &a.cache, a.force)?;
     let secs = t0.elapsed().as_secs_f64();
-    let h = *file.header();
+    let (raw, words, distinct) = (
+        loaded.corpus.raw_words(),
+        loaded.corpus.words(),
+        loaded.vocab.len(),
+    );
+    drop(loaded);
     let mb = bytes as f64 / 1e6;
     let rate = |words: u64, s: f64| words as f64 / s.max(1e-9) / 1e6;
     if built {
         println!(
             "encoded '{}': {} words ({} in vocabulary, {} distinct kept), {mb:.1} MB of text in {secs:.2} s: {:.1}M words/s, {:.1} MB/s",
             src.name(),
-            thousands(h.raw_words),
-            thousands(h.words),
-            thousands(file.vocab().len() as u64),
-            rate(h.raw_words, secs),
+            thousands(raw),
+            thousands(words),
+            thousands(distinct as u64),
+            rate(raw, secs),
             mb / secs.max(1e-9),
         );
     }
-    // What a run does with a cache hit: check the ids and read them into memory in one pass when
-    // they fit the budget, else check them a block at a time (training then reads chunks).
+    // What a run does with a cache hit, timed: check the ids and read them into memory in one
+    // pass when they fit the budget, else check them a block at a time (training then reads
+    // chunks).
     let t1 = Instant::now();
-    let fits = file.id_bytes() <= a.cache.budget();
-    let back = |r: Refused| {
-        anyhow::anyhow!(
-            "cache '{}' does not read back: {r:?}",
-            file.path().display()
-        )
-    };
-    if fits {
+    let key = cache_key(&files, &c, &pass)?;
+    let back = |r: Refused| anyhow::anyhow!("cache '{}' does not read back: {r:?}", path.display());
+    let budget = a.cache.budget();
+    let fits = std::fs::metadata(&path).is_ok_and(|m| m.len() <= budget);
+    let file = if fits {
         let mut ids = Vec::new();
-        CacheFile::open_loaded(file.path(), h.key, &mut ids).map_err(back)?;
+        CacheFile::open_loaded(&path, key, &mut ids).map_err(back)?
     } else {
-        CacheFile::open(file.path(), h.key, 1).map_err(back)?;
-    }
+        CacheFile::open(&path, key, 1).map_err(back)?
+    };
     let load = t1.elapsed().as_secs_f64();
+    let h = file.header();
     println!(
         "cache '{}'{}: {} tokens ({}); {} in {load:.3} s: {:.0}M words/s, {:.0} MB/s",
-        file.path().display(),
+        path.display(),
         if built { "" } else { " is current" },
         thousands(h.tokens),
         fmt_size(file.id_bytes()),

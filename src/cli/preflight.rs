@@ -122,14 +122,15 @@ pub(super) fn check_outputs(a: &TrainArgs, cfg: &RunConfig) -> anyhow::Result<()
     Ok(())
 }
 
-/// Refuses a corpus that cannot be read before any work: a missing input, a directory without
-/// files, a device or socket (`/dev/zero` would be read until memory runs out), `-` twice. This is
-/// the reader's own check ([`Source::resolve`]), run early; pipes and stdin are not read here.
-pub(super) fn check_corpus(cfg: &RunConfig) -> anyhow::Result<()> {
-    if !cfg.corpus.paths.is_empty() {
-        Source::resolve(&cfg.corpus.paths).flag("--corpus")?;
+/// The corpus `paths` name (`None`: the built-in one), resolved once for a run, which refuses
+/// one that cannot be read before any work: a missing input, a directory without files, a device
+/// or socket (`/dev/zero` would be read until memory runs out), `-` twice ([`Source::resolve`]);
+/// pipes and stdin are not read here. `flag` names the paths in an error.
+pub(super) fn resolve_corpus(paths: &[PathBuf], flag: &str) -> anyhow::Result<Option<Source>> {
+    match paths.is_empty() {
+        true => Ok(None),
+        false => Source::resolve(paths).map(Some).flag(flag),
     }
-    Ok(())
 }
 
 /// Whether `a` and `b` are one existing file (same device and inode; links followed).

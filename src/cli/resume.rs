@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use super::FlagContext;
 use crate::input::identity::{self, CorpusIdentity};
+use crate::input::source::Source;
 use crate::input::vocab::Vocab;
 use crate::output::checkpoint::{load_checkpoint, Checkpoint};
 use crate::train::{Resume, RunConfig};
@@ -76,42 +77,47 @@ pub(super) fn load(
 }
 
 /// Checks that the corpus `cfg` names (now) is the one `r` was trained on; returns the identity
-/// to record in this run's checkpoints and a line saying how far the corpus was verified.
+/// to record in this run's checkpoints, a line saying how far the corpus was verified, and the
+/// corpus resolved (once, for the run to read; `None` for the built-in one).
 /// `from_checkpoint`: the corpus path was read from the checkpoint (an error says so).
 pub(super) fn verify_corpus(
     r: &Resumed,
     ck_path: &Path,
     from_checkpoint: bool,
-) -> anyhow::Result<(Option<CorpusIdentity>, String)> {
+) -> anyhow::Result<(Option<CorpusIdentity>, String, Option<Source>)> {
     let paths = &r.cfg.corpus.paths;
     if paths.is_empty() {
-        return Ok((None, "the built-in corpus of the recorded seed".into()));
+        return Ok((
+            None,
+            "the built-in corpus of the recorded seed".into(),
+            None,
+        ));
     }
     let shown = ck_path.display();
-    let now = identity::identify_corpus(paths).with_context(|| {
+    let context = || {
         if from_checkpoint {
             format!("the corpus recorded in checkpoint '{shown}' (give --corpus if it moved)")
         } else {
             "--corpus".to_string()
         }
-    })?;
-    match (&r.corpus_identity, now) {
+    };
+    let src = Source::resolve(paths).with_context(context)?;
+    let now = identity::identify_source(&src).with_context(context)?;
+    let (id, line) = match (&r.corpus_identity, now) {
         (Some(was), Some(now)) => match was.differs_from(&now) {
             Some(why) => anyhow::bail!(
                 "{why}: this is not the corpus checkpoint '{shown}' was trained on; give --corpus \
                  with that file, or train afresh without --resume"
             ),
-            None => Ok((Some(now), "verified (size and content of each end)".into())),
+            None => (Some(now), "verified (size and content of each end)"),
         },
-        (None, now) => Ok((
+        (None, now) => (
             now,
-            "not verified (the checkpoint predates corpus identities)".into(),
-        )),
-        (Some(_), None) => Ok((
-            None,
-            "not verified (the corpus is not a regular file)".into(),
-        )),
-    }
+            "not verified (the checkpoint predates corpus identities)",
+        ),
+        (Some(_), None) => (None, "not verified (the corpus is not a regular file)"),
+    };
+    Ok((id, line.into(), Some(src)))
 }
 
 /// Where training continues from `ck`.

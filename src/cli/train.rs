@@ -10,9 +10,8 @@ use super::run_hooks::RunHooks;
 use super::{carry, preflight, resume, signals, FlagContext};
 use crate::cli::{CacheArgs, TrainArgs};
 use crate::error::Result;
-use crate::input::corpus::{self, Encoded, Source};
+use crate::input::corpus::{self, Source};
 use crate::input::identity;
-use crate::input::pass::{Pass, DEFAULT_TABLE_BUDGET};
 use crate::input::synthetic;
 use crate::input::vocab::{read_vocab, write_vocab, Vocab};
 use crate::output::fsutil;
@@ -34,26 +33,26 @@ pub(super) struct Data {
     pub questions: Option<Vec<AnalogySection>>,
 }
 
-/// Reads the corpus `cfg` names (the built-in one without a path), encoded with `vocab` when
-/// resuming, else with the vocabulary it builds.
+/// Reads the corpus `cfg` names, resolved once for the run as `src` (the built-in one when
+/// `None`), encoded with `vocab` when resuming, else with the vocabulary it builds.
 pub(super) fn load_data(
     cfg: &RunConfig,
+    src: Option<&Source>,
     vocab: Option<Vocab>,
     cache: &CacheArgs,
 ) -> anyhow::Result<Data> {
     let c = &cfg.corpus;
-    let (src, questions) = if c.paths.is_empty() {
-        let s = synthetic::generate(cfg.train.seed, synthetic::DEFAULT_SENTENCES_PER_WORD);
-        let name = format!("built-in synthetic corpus (seed {})", cfg.train.seed);
-        (Source::Text { name, text: s.text }, Some(s.sections))
-    } else {
-        (Source::resolve(&c.paths)?, None)
+    let built_in;
+    let (src, questions) = match src {
+        Some(s) => (s, None),
+        None => {
+            let s = synthetic::generate(cfg.train.seed, synthetic::DEFAULT_SENTENCES_PER_WORD);
+            let name = format!("built-in synthetic corpus (seed {})", cfg.train.seed);
+            built_in = Source::Text { name, text: s.text };
+            (&built_in, Some(s.sections))
+        }
     };
-    let pass = Pass {
-        threads: cfg.threads,
-        table_budget: c.vocab_budget.unwrap_or(DEFAULT_TABLE_BUDGET),
-        ..Pass::default()
-    };
+    let pass = super::encode::pass_for(c, cfg.threads, cache);
     let read = match &c.read_vocab {
         Some(p) => Some(
             read_vocab(p)
@@ -68,24 +67,15 @@ pub(super) fn load_data(
             c.min_count
         );
     }
-    // Counting a file corpus goes through the cache (reused when current), unless --no-cache.
-    let cached = match (&vocab, &read) {
-        (None, None) => super::encode::load_cached(&src, c, &pass, cache)?,
-        _ => None,
-    };
-    let (vocab, enc) = match (cached, vocab.or(read)) {
-        (Some(l), _) => (l.vocab, l.corpus),
-        (None, Some(v)) => {
-            let enc = corpus::encode_with(&src, c.read, &pass, &v)?;
+    // Counting goes through the cache for a file corpus (reused when current), in one pass.
+    let (vocab, enc) = match vocab.or(read) {
+        Some(v) => {
+            let enc = corpus::encode_with(src, c.read, &pass, &v)?;
             (v, Corpus::Memory(enc))
         }
-        (None, None) => {
-            let mut tokens = Vec::new();
-            let l = corpus::load_into(&src, c.read, &pass, c.min_count, c.max_vocab, &mut tokens)?;
-            if let Some(p) = &l.pruning {
-                eprintln!("{p}");
-            }
-            (l.vocab, Corpus::Memory(Encoded::new(tokens, l.raw_words)))
+        None => {
+            let l = super::encode::load_counted(src, c, &pass, cache)?;
+            (l.vocab, l.corpus)
         }
     };
     if let Some(p) = &c.save_vocab {
@@ -104,13 +94,14 @@ pub(super) fn load_data(
 /// (`update`); and a line saying which.
 fn new_text_data(
     cfg: &RunConfig,
+    src: Option<&Source>,
     old: Option<Vocab>,
     update: bool,
     cache: &CacheArgs,
 ) -> anyhow::Result<(Data, Option<String>)> {
     let old = old.expect("--continue-on comes with --resume's vocabulary");
     if !update {
-        let data = load_data(cfg, Some(old), cache)?;
+        let data = load_data(cfg, src, Some(old), cache)?;
         let skipped = data.enc.raw_words() - data.enc.words();
         let line = format!(
             "vocabulary frozen at {} words; {} words of the new text are not in it and were skipped",
@@ -122,7 +113,7 @@ fn new_text_data(
     // One pass counts the new text's words, a second encodes it with the merged vocabulary.
     let mut counting = cfg.clone();
     counting.corpus.save_vocab = None;
-    let counted = load_data(&counting, None, cache)?.vocab;
+    let counted = load_data(&counting, src, None, cache)?.vocab;
     let merged = carry::merge_vocab(&old, &counted);
     let line = format!(
         "vocabulary updated: {} words of the new text reach --min-count {}, {} of them new; {} words \
@@ -132,7 +123,7 @@ fn new_text_data(
         thousands((merged.len() - old.len()) as u64),
         thousands(merged.len() as u64)
     );
-    Ok((load_data(cfg, Some(merged), cache)?, Some(line)))
+    Ok((load_data(cfg, src, Some(merged), cache)?, Some(line)))
 }
 
 pub(super) fn settings_line(cfg: &TrainConfig) -> String {
@@ -206,20 +197,21 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         .map(|p| resume::load(p, &cfg, &given, new_text))
         .transpose()?;
     let corpus_from_checkpoint = a.resume.is_some() && a.corpus.corpus.is_empty();
-    let (identity, verified) = match (&resumed, &a.resume) {
-        _ if new_text => (
-            identity::identify_corpus(&cfg.corpus.paths).flag("--continue-on")?,
-            None,
-        ),
+    // The corpus is resolved once for the run (here when its identity is needed, else after the
+    // device opens) and that one `Source` is read.
+    let identified = |flag: &str| -> anyhow::Result<_> {
+        let src = preflight::resolve_corpus(&cfg.corpus.paths, flag)?;
+        let id = src.as_ref().map(identity::identify_source).transpose();
+        Ok((id.flag(flag)?.flatten(), None, Some(src)))
+    };
+    let (identity, verified, resolved) = match (&resumed, &a.resume) {
+        _ if new_text => identified("--continue-on")?,
         (Some(r), Some(ck)) => {
-            let (id, line) = resume::verify_corpus(r, ck, corpus_from_checkpoint)?;
-            (id, Some(line))
+            let (id, line, src) = resume::verify_corpus(r, ck, corpus_from_checkpoint)?;
+            (id, Some(line), Some(src))
         }
-        _ if a.checkpoint.is_some() => (
-            identity::identify_corpus(&cfg.corpus.paths).flag("--corpus")?,
-            None,
-        ),
-        _ => (None, None),
+        _ if a.checkpoint.is_some() => identified("--corpus")?,
+        _ => (None, None, None),
     };
     let (mut cfg, vocab, checkpoint) = match resumed {
         Some(r) => (r.cfg, Some(r.vocab), Some(r.checkpoint)),
@@ -232,7 +224,11 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     // The device and its step are decided first (a refusal there needs no corpus), then the
     // corpus is checked before anything is created.
     let opened = device::open(cfg.device, &cfg)?;
-    preflight::check_corpus(&cfg)?;
+    let src = match resolved {
+        Some(src) => src,
+        None => preflight::resolve_corpus(&cfg.corpus.paths, "--corpus")?,
+    };
+    let src = src.as_ref();
     let init_vectors = a
         .init_vectors
         .as_deref()
@@ -245,13 +241,13 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         .transpose()
         .flag("--metrics")?;
     let (data, new_text_line) = match &a.resume {
-        Some(_) if new_text => new_text_data(&cfg, vocab, a.update_vocab, &a.cache)?,
+        Some(_) if new_text => new_text_data(&cfg, src, vocab, a.update_vocab, &a.cache)?,
         Some(ck) if corpus_from_checkpoint => (
-            load_data(&cfg, vocab, &a.cache)
+            load_data(&cfg, src, vocab, &a.cache)
                 .with_context(|| format!("the corpus recorded in checkpoint '{}'", ck.display()))?,
             None,
         ),
-        _ => (load_data(&cfg, vocab, &a.cache)?, None),
+        _ => (load_data(&cfg, src, vocab, &a.cache)?, None),
     };
     let pretrained = match (&a.init_vectors, init_vectors) {
         (Some(p), Some(emb)) => Some(carry::init_from_vectors(

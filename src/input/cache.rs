@@ -24,18 +24,20 @@
 //! vocabulary fingerprint, every id below the vocabulary size) and refuses the file with the
 //! reason, so a stale or damaged cache is rebuilt, never trusted. Ids are read with positioned
 //! reads into the caller's buffer, not mapped: pages of a mapping count in the process's resident
-//! memory, and a window read this way keeps it at the window's size. Writing goes to a temporary
-//! sibling that is renamed into place when complete and removed on any failure (a full disk
-//! leaves no partial cache).
+//! memory, and a window read this way keeps it at the window's size. Writing
+//! ([`super::cache_write`]) goes to a temporary sibling that is renamed into place when complete
+//! and removed on any failure (a full disk leaves no partial cache).
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::input::vocab::Vocab;
 use crate::train::plan::SENTENCE_BREAK;
+
+pub use crate::input::cache_write::CacheWriter;
+pub(crate) use crate::input::cache_write::CACHE_FIX;
 
 pub const MAGIC: [u8; 8] = *b"W2VGPUID";
 /// Version of the layout; a file of another version is rebuilt.
@@ -55,7 +57,7 @@ pub struct Header {
 }
 
 impl Header {
-    fn to_bytes(self) -> [u8; HEADER_LEN] {
+    pub(crate) fn to_bytes(self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
         b[0..8].copy_from_slice(&MAGIC);
         b[8..12].copy_from_slice(&VERSION.to_le_bytes());
@@ -134,7 +136,7 @@ impl Fnv {
 }
 
 /// The vocabulary section's bytes.
-fn vocab_bytes(vocab: &Vocab) -> Vec<u8> {
+pub(crate) fn vocab_bytes(vocab: &Vocab) -> Vec<u8> {
     let mut b = Vec::with_capacity(vocab.words.iter().map(|w| w.len() + 12).sum());
     for (w, &c) in vocab.words.iter().zip(&vocab.counts) {
         b.extend_from_slice(&c.to_le_bytes());
@@ -158,117 +160,6 @@ fn parse_vocab(b: &[u8]) -> std::result::Result<Vocab, String> {
         at += 12 + len;
     }
     Ok(Vocab::from_parts(words, counts))
-}
-
-/// Writes a cache file as ids arrive: [`CacheWriter::push`] each id, then
-/// [`CacheWriter::finish`] with the vocabulary. Dropped unfinished (an error, a full disk), it
-/// removes its temporary file and leaves any earlier cache at `path` as it was.
-pub struct CacheWriter {
-    path: PathBuf,
-    tmp: PathBuf,
-    out: Option<BufWriter<File>>,
-    crc: crc32fast::Hasher,
-    buf: Vec<u8>,
-    header: Header,
-}
-
-impl CacheWriter {
-    /// Starts the cache `path` for `key`.
-    pub fn create(path: &Path, key: u64) -> Result<CacheWriter> {
-        let tmp = crate::output::fsutil::begin_temp(path);
-        let file = File::create(&tmp).map_err(|e| Error::io("cannot write cache", &tmp, e))?;
-        let mut w = CacheWriter {
-            path: path.to_path_buf(),
-            tmp,
-            out: Some(BufWriter::with_capacity(1 << 20, file)),
-            crc: crc32fast::Hasher::new(),
-            buf: Vec::with_capacity(1 << 16),
-            header: Header {
-                key,
-                ..Header::default()
-            },
-        };
-        // A placeholder, rewritten whole when the counts are known.
-        w.write(&[0u8; HEADER_LEN], false)?;
-        Ok(w)
-    }
-
-    fn write(&mut self, bytes: &[u8], body: bool) -> Result<()> {
-        if body {
-            self.crc.update(bytes);
-        }
-        let out = self.out.as_mut().expect("open until finished");
-        out.write_all(bytes)
-            .map_err(|e| Error::io("cannot write cache", &self.tmp, e))
-    }
-
-    /// Appends one id (a word id or [`SENTENCE_BREAK`]).
-    #[inline]
-    pub fn push(&mut self, id: u32) -> Result<()> {
-        self.buf.extend_from_slice(&id.to_le_bytes());
-        self.header.tokens += 1;
-        self.header.words += (id != SENTENCE_BREAK) as u64;
-        if self.buf.len() >= 1 << 16 {
-            self.flush_ids()?;
-        }
-        Ok(())
-    }
-
-    fn flush_ids(&mut self) -> Result<()> {
-        let buf = std::mem::take(&mut self.buf);
-        let r = self.write(&buf, true);
-        self.buf = buf;
-        self.buf.clear();
-        r
-    }
-
-    /// Ids pushed so far.
-    pub fn tokens(&self) -> u64 {
-        self.header.tokens
-    }
-
-    /// Writes the vocabulary and the header, syncs, and renames the file into place.
-    pub fn finish(mut self, vocab: &Vocab, raw_words: u64) -> Result<()> {
-        self.flush_ids()?;
-        let v = vocab_bytes(vocab);
-        self.write(&v, true)?;
-        self.header.vocab_bytes = v.len() as u64;
-        self.header.vocab_fingerprint = Fnv::default().write(&v).finish();
-        self.header.raw_words = raw_words;
-        self.header.body_crc = self.crc.clone().finalize();
-        let tmp = self.tmp.clone();
-        let io = |e| Error::io("cannot write cache", &tmp, e);
-        let file = self
-            .out
-            .take()
-            .expect("open until finished")
-            .into_inner()
-            .map_err(|e| io(e.into_error()))?;
-        file.write_all_at(&self.header.to_bytes(), 0).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        fs::rename(&self.tmp, &self.path).map_err(io)?;
-        crate::output::fsutil::end_temp(&self.tmp);
-        Ok(())
-    }
-}
-
-impl crate::input::sink::IdSink for CacheWriter {
-    #[inline]
-    fn push(&mut self, id: u32) -> Result<()> {
-        CacheWriter::push(self, id)
-    }
-}
-
-impl Drop for CacheWriter {
-    fn drop(&mut self) {
-        if self.out.is_some() {
-            self.out = None;
-        }
-        // Unfinished (or failed in `finish` before the rename): the temporary goes.
-        if fs::remove_file(&self.tmp).is_ok() || !self.tmp.exists() {
-            crate::output::fsutil::end_temp(&self.tmp);
-        }
-    }
 }
 
 /// Why a cache file was not used.
@@ -458,6 +349,23 @@ impl CacheFile {
         })
     }
 
+    /// A cache this process has just written (header, vocabulary and ids as given), not read
+    /// back or checked.
+    pub(crate) fn written(path: PathBuf, file: File, header: Header, vocab: Vocab) -> CacheFile {
+        CacheFile {
+            path,
+            file,
+            header,
+            vocab,
+            window: usize::MAX,
+        }
+    }
+
+    /// Sets how many ids a session reads at a time.
+    pub fn set_window(&mut self, window_tokens: usize) {
+        self.window = window_tokens.max(1);
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -510,6 +418,7 @@ impl CacheFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn vocab() -> Vocab {
         Vocab::from_parts(vec!["the".into(), "wörd".into(), "x".into()], vec![9, 4, 1])

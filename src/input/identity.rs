@@ -38,15 +38,10 @@ pub fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Identifies the corpus `--corpus` names (directories expanded to their files, as training reads
-/// them); `None` for standard input or another input that is not a regular file.
-pub fn identify_corpus(paths: &[PathBuf]) -> Result<Option<CorpusIdentity>> {
-    if paths.is_empty() {
-        return Ok(None);
-    }
-    Source::resolve(paths)?
-        .files()
-        .map_or(Ok(None), |files| identify(&files))
+/// Identifies a resolved corpus (its files, as training reads them); `None` for standard input
+/// or another input that is not a regular file.
+pub fn identify_source(src: &Source) -> Result<Option<CorpusIdentity>> {
+    src.files().map_or(Ok(None), |files| identify(&files))
 }
 
 /// Identifies the corpus made of the files `paths`; `None` when one of them is not a regular file

@@ -30,6 +30,21 @@ use crate::train::plan::SENTENCE_BREAK;
 /// word2vec.c's counting table: a hash of 21M slots pruned at 70% full.
 pub const DEFAULT_TABLE_BUDGET: usize = 14_700_000;
 
+/// What one counted word costs in memory, about: its text twice (the index's key and the word
+/// list, each a boxed string on the heap), the index's slot at its load factor, its count, and
+/// the remap's and the vocabulary's share at the end.
+pub const TABLE_BYTES_PER_WORD: u64 = 200;
+
+/// The table budget a memory budget of `bytes` holds: its words at [`TABLE_BYTES_PER_WORD`],
+/// rounded down to a power of two (so a default budget, half the memory available now, names the
+/// same table from run to run and the cache key stays put), at least 65,536 words and at most
+/// word2vec.c's [`DEFAULT_TABLE_BUDGET`] (a large budget prunes as word2vec.c does).
+pub fn table_budget_for(bytes: u64) -> usize {
+    let words = (bytes / TABLE_BYTES_PER_WORD).max(1);
+    let pow2 = 1u64 << (63 - words.leading_zeros());
+    (pow2.max(1 << 16) as usize).min(DEFAULT_TABLE_BUDGET)
+}
+
 /// How the pass runs; none of it changes the result except where pruning sets in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pass {
@@ -94,15 +109,35 @@ pub struct Pruning {
     /// Words seen at most this many times were dropped the last time.
     pub threshold: u64,
     pub budget: usize,
+    /// The memory budget (bytes) the table's budget was derived from, when no table budget was
+    /// given.
+    pub derived_from: Option<u64>,
 }
 
 impl std::fmt::Display for Pruning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (from, fix) = match self.derived_from {
+            Some(b) if self.budget == DEFAULT_TABLE_BUDGET => (
+                format!(
+                    " (word2vec.c's, the most a --memory-budget sets; {:.1} MiB would hold more)",
+                    b as f64 / (1 << 20) as f64
+                ),
+                "give a larger --vocab-budget",
+            ),
+            Some(b) => (
+                format!(
+                    " (what --memory-budget {:.1} MiB holds at {TABLE_BYTES_PER_WORD} bytes a word)",
+                    b as f64 / (1 << 20) as f64
+                ),
+                "give --vocab-budget or raise --memory-budget",
+            ),
+            None => (String::new(), "raise --vocab-budget"),
+        };
         write!(
             f,
-            "vocabulary: the counting table outgrew its {} words {} time(s), so {} rare words \
-             (seen at most {} times by then) were dropped with their occurrences, as word2vec.c \
-             does; raise --vocab-budget to keep them",
+            "vocabulary: the counting table outgrew its {} words{from} {} time(s), so {} rare \
+             words (seen at most {} times by then) were dropped with their occurrences, as \
+             word2vec.c does; {fix} to keep them",
             self.budget, self.times, self.dropped, self.threshold
         )
     }
@@ -320,4 +355,40 @@ fn prune(t: &mut Table, p: &mut Pruning, store: &mut dyn TokenStore) -> Result<(
     }
     t.index.shrink_to_fit();
     store.compact(&|id| Some(new_id[id as usize]).filter(|&n| n != DROP))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_memory_budget_holds_a_power_of_two_of_words_within_bounds() {
+        assert_eq!(table_budget_for(0), 1 << 16);
+        assert_eq!(table_budget_for(64 << 20), 1 << 18);
+        // Budgets that differ a little (the free memory of two runs) name the same table.
+        assert_eq!(table_budget_for(900 << 20), table_budget_for(1000 << 20));
+        assert_eq!(table_budget_for(1 << 40), DEFAULT_TABLE_BUDGET);
+        for b in [1u64 << 20, 77 << 20, 3 << 30] {
+            let t = table_budget_for(b) as u64;
+            assert!(t.is_power_of_two() || t == DEFAULT_TABLE_BUDGET as u64);
+            assert!(
+                t * TABLE_BYTES_PER_WORD <= b.max(TABLE_BYTES_PER_WORD << 16),
+                "{b}"
+            );
+        }
+        let mut p = Pruning {
+            times: 2,
+            dropped: 10,
+            threshold: 2,
+            budget: 1 << 18,
+            derived_from: Some(64 << 20),
+        };
+        let line = p.to_string();
+        assert!(
+            line.contains("262144 words (what --memory-budget 64.0 MiB holds"),
+            "{line}"
+        );
+        p.derived_from = None;
+        assert!(p.to_string().ends_with("raise --vocab-budget to keep them"));
+    }
 }

@@ -83,27 +83,71 @@ impl<S: IdSink + ?Sized> TokenStore for Appending<'_, S> {
 /// encoding does (none first, never two in a row), moving what stays to the front; returns how
 /// many ids stay.
 pub fn compact_ids(ids: &mut [u32], map: &dyn Fn(u32) -> Option<u32>) -> usize {
-    let mut kept = 0;
-    let mut break_last = true;
-    for r in 0..ids.len() {
-        let t = ids[r];
-        let out = if t == SENTENCE_BREAK {
-            if break_last {
-                continue;
-            }
-            break_last = true;
-            t
-        } else {
-            match map(t) {
-                Some(id) => {
-                    break_last = false;
-                    id
-                }
-                None => continue,
-            }
-        };
-        ids[kept] = out;
-        kept += 1;
+    Compaction::default().block(ids, map)
+}
+
+/// [`compact_ids`] over ids that come a block at a time (a file read in blocks): whether the last
+/// id kept is a break carries from one block to the next, so blocks compact as the whole would.
+pub struct Compaction {
+    break_last: bool,
+}
+
+impl Default for Compaction {
+    fn default() -> Compaction {
+        Compaction { break_last: true }
     }
-    kept
+}
+
+impl Compaction {
+    /// Compacts the next block in place; returns how many of its ids stay (at its front).
+    pub fn block(&mut self, ids: &mut [u32], map: &dyn Fn(u32) -> Option<u32>) -> usize {
+        let mut kept = 0;
+        for r in 0..ids.len() {
+            let t = ids[r];
+            let out = if t == SENTENCE_BREAK {
+                if self.break_last {
+                    continue;
+                }
+                self.break_last = true;
+                t
+            } else {
+                match map(t) {
+                    Some(id) => {
+                        self.break_last = false;
+                        id
+                    }
+                    None => continue,
+                }
+            };
+            ids[kept] = out;
+            kept += 1;
+        }
+        kept
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_compact_as_the_whole_does() {
+        const B: u32 = SENTENCE_BREAK;
+        let ids = [B, 3, 1, B, 2, B, B, 1, 4, B, 2, 2, B, 0];
+        // Odd ids dropped, even ones halved: breaks left doubled or first must collapse.
+        let map = |id: u32| (id % 2 == 0).then_some(id / 2);
+        let mut whole = ids;
+        let n = compact_ids(&mut whole, &map);
+        assert_eq!(whole[..n], [1, B, 2, B, 1, 1, B, 0]);
+        for size in 1..ids.len() {
+            let mut c = Compaction::default();
+            let mut got = Vec::new();
+            for block in ids.chunks(size) {
+                let mut b = block.to_vec();
+                let k = c.block(&mut b, &map);
+                got.extend_from_slice(&b[..k]);
+            }
+            assert_eq!(got, whole[..n], "blocks of {size}");
+        }
+    }
 }

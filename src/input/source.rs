@@ -182,27 +182,6 @@ impl Source {
         }
     }
 
-    /// The most bytes of ids this corpus can encode to, when that is known without reading it:
-    /// for uncompressed files, 4 bytes of ids for every byte of text (the densest text, `a\n`
-    /// repeated, is a word and a sentence break every 2 bytes); `None` for standard input, FIFOs
-    /// and compressed files, whose text size is unknown.
-    pub fn ids_bound(&self) -> Option<u64> {
-        match self {
-            Source::Inputs { inputs, size, .. } => {
-                for i in inputs {
-                    let Input::File(p) = i else { return None };
-                    let mut head = [0u8; 8];
-                    let n = File::open(p).and_then(|mut f| f.read(&mut head)).ok()?;
-                    if Codec::detect(&head[..n]).is_some() {
-                        return None;
-                    }
-                }
-                size.map(|b| b.saturating_mul(4))
-            }
-            Source::Text { text, .. } => Some(text.len() as u64 * 4),
-        }
-    }
-
     /// The files read, in order, directories expanded (to identify the corpus for `--resume`);
     /// `None` when standard input or text in memory is part of it.
     pub fn files(&self) -> Option<Vec<PathBuf>> {
