@@ -302,3 +302,145 @@ fn bad_exports_are_refused_before_writing_and_touch_nothing() {
         "nope.safetensors",
     );
 }
+
+/// Runs the binary in `dir` with a file-size limit of `kib` KiB (`ulimit -f`, SIGXFSZ ignored, so
+/// a write past it fails with EFBIG as on a full disk).
+fn run_with_file_limit(dir: &std::path::Path, kib: u64, args: &[&str]) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {}; exec \"$0\" \"$@\"",
+            kib * 2
+        ))
+        .arg(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CACHE_HOME", dir.join("xdg"))
+        .output()
+        .expect("sh runs")
+}
+
+#[test]
+fn a_disk_that_fills_while_the_cache_is_written_leaves_no_partial_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // About 75k tokens: 300 KB of ids, past a 64 KiB limit on any file.
+    let text: String = (0..25_000)
+        .map(|i| format!("w{} w{} common\n", i % 13, i % 7))
+        .collect();
+    write(d, "c.txt", &text);
+    // The ids in memory, the cache written after the pass; then ids spilled during the pass.
+    for budget in [None, Some("16K")] {
+        let mut args = vec![
+            "train",
+            "--corpus",
+            "c.txt",
+            "--device",
+            "cpu",
+            "--epochs",
+            "1",
+            "--dim",
+            "4",
+            "--min-count",
+            "1",
+            "--cache-dir",
+            "cache",
+            "-o",
+            "out.bin",
+        ];
+        if let Some(b) = budget {
+            args.extend(["--memory-budget", b]);
+        }
+        let out = run_with_file_limit(d, 64, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{budget:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{budget:?}: {err}");
+        assert!(
+            err.starts_with("error: ")
+                && err.contains("cannot write the encoded corpus")
+                && err.contains("--cache-dir on another one")
+                && !err.contains("panicked"),
+            "{budget:?}: {err}"
+        );
+        let left: Vec<_> = std::fs::read_dir(d.join("cache")).unwrap().collect();
+        assert!(
+            left.is_empty(),
+            "{budget:?}: a partial cache is left: {left:?}"
+        );
+        assert!(!d.join("out.bin").exists());
+    }
+    // With room, the same run builds its cache.
+    let out = run_with_file_limit(
+        d,
+        4096,
+        &[
+            "train",
+            "--corpus",
+            "c.txt",
+            "--device",
+            "cpu",
+            "--epochs",
+            "1",
+            "--dim",
+            "4",
+            "--min-count",
+            "1",
+            "--cache-dir",
+            "cache",
+            "-o",
+            "out.bin",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_dir(d.join("cache")).unwrap().count(), 1);
+}
+
+/// A directory with a file that cannot be read is refused naming that file. Root reads every
+/// file whatever its mode, so there (where the tests usually run in CI containers) what is
+/// checked is that the file is read like any other.
+#[test]
+fn a_directory_with_an_unreadable_file_is_refused_naming_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::create_dir(d.join("shards")).unwrap();
+    let text: String = (0..500).map(|i| format!("a b c w{}\n", i % 9)).collect();
+    write(d, "shards/a.txt", &text);
+    write(d, "shards/b.txt", &text);
+    let locked = d.join("shards/b.txt");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let args = [
+        "train",
+        "--corpus",
+        "shards",
+        "--device",
+        "cpu",
+        "--epochs",
+        "1",
+        "--dim",
+        "4",
+        "--cache-dir",
+        "cache",
+        "-o",
+        "out.bin",
+    ];
+    if std::fs::File::open(&locked).is_err() {
+        assert_one_line_error(
+            d,
+            &args,
+            "cannot read corpus 'shards/b.txt': Permission denied",
+        );
+    } else {
+        let out = run(d, &args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(d.join("out.bin").exists());
+    }
+}

@@ -117,8 +117,8 @@ pub struct CorpusArgs {
     /// Write the vocabulary (`word count` lines, most frequent first) before training.
     #[arg(long, value_name = "FILE")]
     pub save_vocab: Option<PathBuf>,
-    /// Distinct words counted before the rarest are pruned, as word2vec.c does [default:
-    /// 14,700,000].
+    /// Distinct words counted before the rarest are pruned, as word2vec.c does [default: what
+    /// --memory-budget holds at 200 bytes a word, at most 14,700,000].
     #[arg(long, value_name = "N")]
     pub vocab_budget: Option<usize>,
 }
