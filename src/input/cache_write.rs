@@ -193,7 +193,7 @@ impl TokenStore for CacheWriter {
     /// Rewrites the ids in place a block at a time (what stays moves towards the front, never
     /// past what is still to be read), then cuts the file after them; the checksum and counts are
     /// those of the new ids.
-    fn compact(&mut self, map: &dyn Fn(u32) -> Option<u32>) -> Result<()> {
+    fn compact(&mut self, new_id: &[u32]) -> Result<()> {
         self.flush_ids()?;
         let mut block = vec![0u32; REWRITE_BLOCK / 4];
         let mut c = Compaction::default();
@@ -208,7 +208,7 @@ impl TokenStore for CacheWriter {
                 .map_err(|e| self.failed(e))?;
             read += 4 * n as u64;
             ids.iter_mut().for_each(|id| *id = u32::from_le(*id));
-            let kept = c.block(ids, map);
+            let kept = c.block(ids, new_id);
             let ids = &mut ids[..kept];
             self.header.tokens += kept as u64;
             self.header.words += ids.iter().filter(|&&id| id != SENTENCE_BREAK).count() as u64;
@@ -239,6 +239,7 @@ impl Drop for CacheWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::sink::DROPPED;
 
     fn vocab(n: usize) -> Vocab {
         Vocab::from_parts(
@@ -263,11 +264,14 @@ mod tests {
         for &id in &ids[1_000_000..] {
             w.push(id).unwrap();
         }
-        let maps: [&dyn Fn(u32) -> Option<u32>; 2] =
-            [&|id| (id % 3 != 0).then_some(id / 2), &|id| {
-                (id < 200).then_some(199 - id)
-            }];
-        for map in maps {
+        let table = |f: &dyn Fn(u32) -> Option<u32>, n: u32| -> Vec<u32> {
+            (0..n).map(|id| f(id).unwrap_or(DROPPED)).collect()
+        };
+        let maps = [
+            table(&|id| (id % 3 != 0).then_some(id / 2), 1000),
+            table(&|id| (id < 200).then_some(199 - id), 500),
+        ];
+        for map in &maps {
             TokenStore::compact(&mut w, map).unwrap();
             ids.compact(map).unwrap();
         }

@@ -19,7 +19,7 @@ use crate::train::plan::SENTENCE_BREAK;
 pub use crate::input::sink::{compact_ids, IdSink, TokenStore};
 pub use crate::input::source::Source;
 
-use crate::input::sink::{Appending, Discard};
+use crate::input::sink::{Appending, Discard, DROPPED};
 /// The word a line end becomes in `--format ptb`.
 pub const EOS: &str = "<eos>";
 
@@ -127,11 +127,11 @@ pub fn load_into(
             src.name()
         )));
     }
-    let mut new_id = vec![u32::MAX; distinct];
+    let mut new_id = vec![DROPPED; distinct];
     for (rank, &p) in order.iter().enumerate() {
         new_id[p as usize] = rank as u32;
     }
-    store.compact(&|id| Some(new_id[id as usize]).filter(|&n| n != u32::MAX))?;
+    store.compact(&new_id)?;
     let (mut words, counts) = (table.words, table.counts);
     let vocab = Vocab::from_parts(
         order

@@ -22,6 +22,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 use crate::input::corpus::{CorpusFormat, ReadOptions, TokenStore};
+use crate::input::sink::DROPPED;
 use crate::input::source::{read_chunks, Chunk, Origin, Source};
 use crate::input::tokenize::{tokenize, Words, LINE_END};
 use crate::input::vocab::Vocab;
@@ -334,7 +335,7 @@ impl Merge<'_> {
 fn prune(t: &mut Table, p: &mut Pruning, store: &mut dyn TokenStore) -> Result<()> {
     p.threshold += 1;
     p.times += 1;
-    let mut new_id = vec![DROP; t.words.len()];
+    let mut new_id = vec![DROPPED; t.words.len()];
     let mut next = 0u32;
     for (i, &c) in t.counts.iter().enumerate() {
         if c > p.threshold {
@@ -347,14 +348,14 @@ fn prune(t: &mut Table, p: &mut Pruning, store: &mut dyn TokenStore) -> Result<(
     let counts = std::mem::take(&mut t.counts);
     t.index.clear();
     for ((w, c), &id) in words.into_iter().zip(counts).zip(&new_id) {
-        if id != DROP {
+        if id != DROPPED {
             t.index.insert(w.clone(), id);
             t.words.push(w);
             t.counts.push(c);
         }
     }
     t.index.shrink_to_fit();
-    store.compact(&|id| Some(new_id[id as usize]).filter(|&n| n != DROP))
+    store.compact(&new_id)
 }
 
 #[cfg(test)]

@@ -16,8 +16,12 @@ pub trait IdSink {
 /// A sink whose stored ids can be rewritten in place, as counting needs: pruning drops words
 /// already stored, and the remap to frequency order rewrites every id ([`compact_ids`]).
 pub trait TokenStore: IdSink {
-    fn compact(&mut self, map: &dyn Fn(u32) -> Option<u32>) -> Result<()>;
+    /// Maps each word id `id` stored to `new_id[id]` ([`DROPPED`] drops it), as [`compact_ids`].
+    fn compact(&mut self, new_id: &[u32]) -> Result<()>;
 }
+
+/// In a table of new ids, a word that is dropped.
+pub const DROPPED: u32 = u32::MAX;
 
 impl IdSink for Vec<u32> {
     fn push(&mut self, id: u32) -> Result<()> {
@@ -32,8 +36,8 @@ impl IdSink for Vec<u32> {
 }
 
 impl TokenStore for Vec<u32> {
-    fn compact(&mut self, map: &dyn Fn(u32) -> Option<u32>) -> Result<()> {
-        let n = compact_ids(self, map);
+    fn compact(&mut self, new_id: &[u32]) -> Result<()> {
+        let n = compact_ids(self, new_id);
         self.truncate(n);
         Ok(())
     }
@@ -53,7 +57,7 @@ impl IdSink for Discard {
 }
 
 impl TokenStore for Discard {
-    fn compact(&mut self, _: &dyn Fn(u32) -> Option<u32>) -> Result<()> {
+    fn compact(&mut self, _: &[u32]) -> Result<()> {
         Ok(())
     }
 }
@@ -72,18 +76,18 @@ impl<S: IdSink + ?Sized> IdSink for Appending<'_, S> {
 }
 
 impl<S: IdSink + ?Sized> TokenStore for Appending<'_, S> {
-    fn compact(&mut self, _: &dyn Fn(u32) -> Option<u32>) -> Result<()> {
+    fn compact(&mut self, _: &[u32]) -> Result<()> {
         Err(Error::Input(
             "ids streamed to a sink cannot be rewritten; count with a TokenStore".into(),
         ))
     }
 }
 
-/// Maps each word id of `ids` through `map` (`None` drops it) and collapses sentence breaks as
-/// encoding does (none first, never two in a row), moving what stays to the front; returns how
-/// many ids stay.
-pub fn compact_ids(ids: &mut [u32], map: &dyn Fn(u32) -> Option<u32>) -> usize {
-    Compaction::default().block(ids, map)
+/// Maps each word id `id` of `ids` to `new_id[id]` ([`DROPPED`] drops it) and collapses sentence
+/// breaks as encoding does (none first, never two in a row), moving what stays to the front;
+/// returns how many ids stay.
+pub fn compact_ids(ids: &mut [u32], new_id: &[u32]) -> usize {
+    Compaction::default().block(ids, new_id)
 }
 
 /// [`compact_ids`] over ids that come a block at a time (a file read in blocks): whether the last
@@ -100,7 +104,7 @@ impl Default for Compaction {
 
 impl Compaction {
     /// Compacts the next block in place; returns how many of its ids stay (at its front).
-    pub fn block(&mut self, ids: &mut [u32], map: &dyn Fn(u32) -> Option<u32>) -> usize {
+    pub fn block(&mut self, ids: &mut [u32], new_id: &[u32]) -> usize {
         let mut kept = 0;
         for r in 0..ids.len() {
             let t = ids[r];
@@ -111,12 +115,12 @@ impl Compaction {
                 self.break_last = true;
                 t
             } else {
-                match map(t) {
-                    Some(id) => {
+                match new_id[t as usize] {
+                    DROPPED => continue,
+                    id => {
                         self.break_last = false;
                         id
                     }
-                    None => continue,
                 }
             };
             ids[kept] = out;
@@ -135,7 +139,9 @@ mod tests {
         const B: u32 = SENTENCE_BREAK;
         let ids = [B, 3, 1, B, 2, B, B, 1, 4, B, 2, 2, B, 0];
         // Odd ids dropped, even ones halved: breaks left doubled or first must collapse.
-        let map = |id: u32| (id % 2 == 0).then_some(id / 2);
+        let map: Vec<u32> = (0..5)
+            .map(|id| if id % 2 == 0 { id / 2 } else { DROPPED })
+            .collect();
         let mut whole = ids;
         let n = compact_ids(&mut whole, &map);
         assert_eq!(whole[..n], [1, B, 2, B, 1, 1, B, 0]);

@@ -95,10 +95,10 @@ impl IdSink for Budgeted {
 }
 
 impl TokenStore for Budgeted {
-    fn compact(&mut self, map: &dyn Fn(u32) -> Option<u32>) -> Result<()> {
+    fn compact(&mut self, new_id: &[u32]) -> Result<()> {
         match &mut self.file {
-            Some(w) => w.compact(map),
-            None => self.memory.compact(map),
+            Some(w) => w.compact(new_id),
+            None => self.memory.compact(new_id),
         }
     }
 }

@@ -61,6 +61,21 @@ const fn classes() -> [u8; 256] {
     t
 }
 
+/// The high bit of each byte of `x` (eight bytes of text, little-endian) that is not an ASCII
+/// word byte (`0x21..=0x7e`: not a space, a control character or part of a multi-byte
+/// character); exact per byte (no carry crosses a byte), so the lowest set bit marks the first.
+fn not_word_bytes(x: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let low = x & LOW7;
+    // Per byte: the high bit of `low + 1` is set where the low seven bits are 0x7f (DEL, 0xff),
+    // that of `low + 0x5f` where they are at least 0x21 (no byte overflows into the next).
+    let del = low + ONES;
+    let printable = low + 0x5f * ONES;
+    (x | del | !printable) & HIGH
+}
+
 /// Whether a chunk may end after byte `b`: an ASCII separator never sits inside a UTF-8 sequence
 /// or a word, so text cut there tokenizes as the whole does.
 fn is_ascii_separator(b: u8) -> bool {
@@ -198,6 +213,14 @@ impl Local {
             h.write(word);
             h.finish()
         };
+        self.add_keyed(text, start, end, key)
+    }
+
+    /// [`Local::add`] with the key computed: a word of up to 8 bytes is its bytes.
+    #[inline(always)]
+    fn add_keyed(&mut self, text: &[u8], start: usize, end: usize, key: u64) -> u32 {
+        let word = &text[start..end];
+        let len = word.len() as u32;
         let mask = self.slots.len() - 1;
         let mut i = mix(key, len) & mask;
         let id = loop {
@@ -296,7 +319,33 @@ fn split(text: String, eos: bool) -> Result<Words, usize> {
             _ => {}
         }
         let start = i;
+        // The common word: ASCII, under 8 bytes, ended by an ASCII separator. Its key is the
+        // eight bytes just read with those past it masked off.
+        if let Some(eight) = b.get(i..i + 8) {
+            let x = u64::from_le_bytes(eight.try_into().expect("8 bytes"));
+            let len = (not_word_bytes(x).trailing_zeros() / 8) as usize;
+            if (1..8).contains(&len) && matches!(CLASS[b[i + len] as usize], SPACE | LINE) {
+                let key = x & (u64::MAX >> (64 - 8 * len));
+                ids.push(local.add_keyed(b, start, start + len, key));
+                raw += 1;
+                i += len;
+                continue;
+            }
+        }
         while i < n {
+            // Eight bytes at a time while they are all ASCII word bytes (most text), then the
+            // byte that is not, one at a time.
+            while let Some(eight) = b.get(i..i + 8) {
+                let stop = not_word_bytes(u64::from_le_bytes(eight.try_into().expect("8 bytes")));
+                if stop != 0 {
+                    i += (stop.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+            if i >= n {
+                break;
+            }
             match CLASS[b[i] as usize] {
                 WORD => i += 1,
                 MULTI => {
@@ -389,6 +438,34 @@ mod tests {
         let w = tokenize(b"a\xffb \xe2\x80 \xe3\x80\xe3\x80\x80z".to_vec(), false).unwrap();
         let got: Vec<&str> = w.ids.iter().map(|&i| w.word(i as usize)).collect();
         assert_eq!(got, ["a\u{fffd}b", "\u{fffd}", "\u{fffd}", "z"]);
+    }
+
+    #[test]
+    fn eight_bytes_at_once_find_the_first_byte_the_table_does_not_call_a_word_byte() {
+        let mut x = 0x1234_5678_9abc_def1u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mostly word bytes, with every byte value somewhere.
+            let mut bytes = x.to_le_bytes();
+            for (k, b) in bytes.iter_mut().enumerate() {
+                if (x >> (8 * k)) & 3 != 0 {
+                    *b = 0x21 + *b % 0x5e;
+                }
+            }
+            let want = bytes.iter().position(|&b| CLASS[b as usize] != WORD);
+            let got = not_word_bytes(u64::from_le_bytes(bytes));
+            assert_eq!(
+                (got != 0).then(|| got.trailing_zeros() as usize / 8),
+                want,
+                "{bytes:x?}"
+            );
+        }
+        for b in 0..=255u8 {
+            let got = not_word_bytes(u64::from_le_bytes([b; 8]));
+            assert_eq!(got == 0, CLASS[b as usize] == WORD, "{b:#x}");
+        }
     }
 
     #[test]
