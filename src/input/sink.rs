@@ -37,7 +37,7 @@ impl IdSink for Vec<u32> {
 
 impl TokenStore for Vec<u32> {
     fn compact(&mut self, new_id: &[u32]) -> Result<()> {
-        let n = compact_ids(self, new_id);
+        let n = compact_in_blocks(self, new_id, 1 << 20);
         self.truncate(n);
         Ok(())
     }
@@ -88,6 +88,33 @@ impl<S: IdSink + ?Sized> TokenStore for Appending<'_, S> {
 /// returns how many ids stay.
 pub fn compact_ids(ids: &mut [u32], new_id: &[u32]) -> usize {
     Compaction::default().block(ids, new_id)
+}
+
+/// [`compact_ids`] on every core: blocks of `block` ids compacted at once, each as if the id
+/// before it were a word, then moved together in order, the break a block starts with dropped
+/// where the ids before it end on one (or none is kept): what one sequential pass would keep.
+fn compact_in_blocks(ids: &mut [u32], new_id: &[u32], block: usize) -> usize {
+    use rayon::prelude::*;
+    if ids.len() <= block {
+        return compact_ids(ids, new_id);
+    }
+    let kept: Vec<usize> = ids
+        .par_chunks_mut(block)
+        .map(|b| Compaction { break_last: false }.block(b, new_id))
+        .collect();
+    let (mut out, mut break_last) = (0, true);
+    for (i, &k) in kept.iter().enumerate() {
+        let (mut from, mut k) = (i * block, k);
+        if k > 0 && break_last && ids[from] == SENTENCE_BREAK {
+            (from, k) = (from + 1, k - 1);
+        }
+        ids.copy_within(from..from + k, out);
+        out += k;
+        if k > 0 {
+            break_last = ids[out - 1] == SENTENCE_BREAK;
+        }
+    }
+    out
 }
 
 /// [`compact_ids`] over ids that come a block at a time (a file read in blocks): whether the last
@@ -154,6 +181,31 @@ mod tests {
                 got.extend_from_slice(&b[..k]);
             }
             assert_eq!(got, whole[..n], "blocks of {size}");
+            let mut parallel = ids;
+            let k = compact_in_blocks(&mut parallel, &map, size);
+            assert_eq!(parallel[..k], whole[..n], "parallel blocks of {size}");
+        }
+        // Random runs of breaks and dropped words across block edges.
+        let mut x = 99u64;
+        for case in 0..300 {
+            let ids: Vec<u32> = (0..1 + case % 60)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    match (x >> 60) % 3 {
+                        0 => B,
+                        _ => ((x >> 40) % 5) as u32,
+                    }
+                })
+                .collect();
+            let mut whole = ids.clone();
+            let n = compact_ids(&mut whole, &map);
+            for size in 1..8 {
+                let mut parallel = ids.clone();
+                let k = compact_in_blocks(&mut parallel, &map, size);
+                assert_eq!(parallel[..k], whole[..n], "{ids:?} in blocks of {size}");
+            }
         }
     }
 }
