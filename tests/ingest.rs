@@ -232,6 +232,11 @@ fn every_way_a_corpus_arrives_trains_the_same_vectors() {
     );
     std::fs::write(d.join("w2v.txt"), format!("</s> 3000\n{saved}")).unwrap();
     assert!(vectors(d, &["c.zst"], None, &["--read-vocab", "w2v.txt"]) == want);
+    // Encoding with a given vocabulary beyond the budget goes through a temporary file too.
+    let read_spilled = [&["--read-vocab", "w2v.txt"][..], &spilled].concat();
+    assert!(vectors(d, &["-"], Some(&text), &read_spilled) == want);
+    // One cache for each of the 8 file corpora above; nothing of the piped runs is left.
+    assert_eq!(std::fs::read_dir(d.join("spill")).unwrap().count(), 8);
 }
 
 #[test]

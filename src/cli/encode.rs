@@ -291,6 +291,40 @@ pub(super) fn load_counted(
     }
 }
 
+/// A corpus encoded with a given vocabulary (resuming, `--read-vocab`), in one pass: in memory
+/// when its ids fit `--memory-budget`, else in a temporary file in `--cache-dir`, read in chunks.
+pub(super) fn load_encoded(
+    src: &Source,
+    c: &CorpusConfig,
+    pass: &Pass,
+    vocab: &Vocab,
+    cache: &CacheArgs,
+) -> anyhow::Result<Corpus> {
+    let budget = cache.budget();
+    let to = SpillTo {
+        path: cache.dir().join("uncached.w2v-ids"),
+        key: 0,
+        fix: TEMP_FIX,
+    };
+    let mut store = Budgeted::new(budget, to);
+    let (raw, _) = corpus::encode_into_with(src, c.read, pass, vocab, &mut store)?;
+    Ok(match store.into_stored() {
+        Stored::Memory(tokens) => Corpus::Memory(Encoded::new(tokens, raw)),
+        Stored::File(w) => {
+            let mut f = w.finish_temporary(vocab, raw).flag("--cache-dir")?;
+            f.set_window(window(budget));
+            eprintln!(
+                "corpus: its ids ({}) exceed --memory-budget {}: training reads them from a \
+                 temporary file in '{}' (removed when the run ends) in chunks",
+                fmt_size(f.id_bytes()),
+                fmt_size(budget),
+                cache.dir().display()
+            );
+            Corpus::File(f)
+        }
+    })
+}
+
 /// `encode`: builds the cache of `--corpus` (or finds it valid), then times loading it.
 pub(super) fn encode(a: &EncodeArgs) -> anyhow::Result<()> {
     let c = a.corpus.config();

@@ -10,7 +10,7 @@ use super::run_hooks::RunHooks;
 use super::{carry, preflight, resume, signals, FlagContext};
 use crate::cli::{CacheArgs, TrainArgs};
 use crate::error::Result;
-use crate::input::corpus::{self, Source};
+use crate::input::corpus::Source;
 use crate::input::identity;
 use crate::input::synthetic;
 use crate::input::vocab::{read_vocab, write_vocab, Vocab};
@@ -70,8 +70,8 @@ pub(super) fn load_data(
     // Counting goes through the cache for a file corpus (reused when current), in one pass.
     let (vocab, enc) = match vocab.or(read) {
         Some(v) => {
-            let enc = corpus::encode_with(src, c.read, &pass, &v)?;
-            (v, Corpus::Memory(enc))
+            let corpus = super::encode::load_encoded(src, c, &pass, &v, cache)?;
+            (v, corpus)
         }
         None => {
             let l = super::encode::load_counted(src, c, &pass, cache)?;

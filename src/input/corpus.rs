@@ -187,7 +187,8 @@ pub fn encode_into(
     encode_into_with(src, opts, &Pass::default(), vocab, sink)
 }
 
-fn encode_into_with<S: IdSink + ?Sized>(
+/// [`encode_into`] run as `pass` says.
+pub fn encode_into_with<S: IdSink + ?Sized>(
     src: &Source,
     opts: ReadOptions,
     pass: &Pass,
