@@ -328,7 +328,8 @@ fn split(text: String, eos: bool) -> Result<Words, usize> {
                 let key = x & (u64::MAX >> (64 - 8 * len));
                 ids.push(local.add_keyed(b, start, start + len, key));
                 raw += 1;
-                i += len;
+                // The one space that usually follows is passed over here.
+                i += len + (b[i + len] == b' ') as usize;
                 continue;
             }
         }
