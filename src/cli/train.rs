@@ -67,7 +67,8 @@ pub(super) fn load_data(
             c.min_count
         );
     }
-    // Counting goes through the cache for a file corpus (reused when current), in one pass.
+    // One pass either way: counting goes through the cache for a file corpus (reused when
+    // current); a given vocabulary encodes into memory, or a temporary file beyond the budget.
     let (vocab, enc) = match vocab.or(read) {
         Some(v) => {
             let corpus = super::encode::load_encoded(src, c, &pass, &v, cache)?;
