@@ -215,6 +215,8 @@ mod tests {
                     epochs: vec![],
                     words: 1000,
                     seconds: 1000.0 / r,
+                    ranks: vec![],
+                    sync: Default::default(),
                 })
                 .collect(),
             peak: None,

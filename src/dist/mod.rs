@@ -1,0 +1,103 @@
+//! Data-parallel training over several processes: each rank trains its shard of the corpus on
+//! its own replica of the model, and every `--sync-words` words the replicas are averaged.
+//!
+//! [`comm`] is the small set of collectives training needs ([`comm::Single`] for one process,
+//! [`mpi`] over MPI with the feature `mpi`); [`shard`] says which tokens each rank trains and
+//! when the ranks synchronise; [`sync`] averages the replicas (sparse: only the rows touched
+//! since the last synchronisation). The epoch loop (`train::epoch`) drives them.
+
+pub mod comm;
+#[cfg(feature = "mpi")]
+pub mod mpi;
+pub mod shard;
+pub mod sync;
+
+pub use comm::{Comm, Single};
+pub use sync::{SyncMode, SyncTotals};
+
+/// Words each rank trains between synchronisations unless `--sync-words` says otherwise.
+pub const DEFAULT_SYNC_WORDS: u64 = 200_000;
+
+/// How a run is spread over ranks: the job, and how often and how its replicas are averaged.
+#[derive(Clone, Copy)]
+pub struct Dist<'c> {
+    pub comm: &'c dyn Comm,
+    /// Words (tokens) a rank trains between synchronisations, about.
+    pub sync_words: u64,
+    pub mode: SyncMode,
+}
+
+impl Dist<'static> {
+    /// One process: no shards, no synchronisation.
+    pub fn single() -> Dist<'static> {
+        static ONE: Single = Single;
+        Dist {
+            comm: &ONE,
+            sync_words: DEFAULT_SYNC_WORDS,
+            mode: SyncMode::Sparse,
+        }
+    }
+}
+
+impl Dist<'_> {
+    pub fn rank(&self) -> usize {
+        self.comm.rank()
+    }
+
+    pub fn size(&self) -> usize {
+        self.comm.size()
+    }
+
+    /// More than one rank.
+    pub fn is_parallel(&self) -> bool {
+        self.size() > 1
+    }
+}
+
+/// The number of processes of the MPI job this process was started in by `mpirun`/`mpiexec`
+/// (OpenMPI's `OMPI_COMM_WORLD_SIZE`, MPICH's and Slurm's `PMI_SIZE`), if any.
+pub fn launched_ranks() -> Option<usize> {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.trim().parse().ok())
+}
+
+/// Whether this binary was built with MPI, and what it found, for `info`.
+pub fn report() -> String {
+    let mut out = String::new();
+    if cfg!(feature = "mpi") {
+        match launched_ranks() {
+            Some(n) => {
+                out += &format!("mpi      compiled in; this process is one of {n} ranks (mpirun)\n")
+            }
+            None => {
+                out +=
+                    "mpi      compiled in; not started by mpirun (mpirun -np N w2v-gpu train …)\n"
+            }
+        }
+    } else {
+        out += "mpi      not compiled in (cargo build --release --features mpi)\n";
+    }
+    out
+}
+
+/// The job this process belongs to: MPI's world when started by `mpirun` (feature `mpi`),
+/// else one process. Started by `mpirun` without the feature, the one-line refusal.
+pub fn join() -> Result<Box<dyn Comm>, String> {
+    let ranks = launched_ranks().unwrap_or(1);
+    #[cfg(feature = "mpi")]
+    if ranks > 1 {
+        return match mpi::MpiComm::init() {
+            Some(c) => Ok(Box::new(c)),
+            None => Err("MPI was initialised twice in one process".into()),
+        };
+    }
+    if ranks > 1 {
+        return Err(format!(
+            "this w2v-gpu was started by mpirun as one of {ranks} ranks but was built without \
+             MPI; rebuild with --features mpi (cargo build --release --features mpi) or start \
+             it without mpirun"
+        ));
+    }
+    Ok(Box::new(Single))
+}
