@@ -94,38 +94,49 @@ impl<'c> Gate<'c> {
         }
     }
 
-    /// How this rank's `train` ends: a failure before the gate is told to the ranks waiting at
-    /// it; one after it (while others may wait in a synchronisation) aborts the job, except a
-    /// stop the ranks agreed on; a failure rank 0 reports ends this rank quietly.
-    pub fn finish(self, result: anyhow::Result<()>) -> anyhow::Result<()> {
+    /// How this rank's `train` ends. A failure before the gate is told to the ranks waiting at
+    /// it; at a failed gate each rank with something to say prints its line, then all wait for
+    /// one another and exit 1 (so mpirun cannot kill a rank before its line is out). A failure
+    /// after the gate (others may wait in a synchronisation) aborts the job, except a stop the
+    /// ranks agreed on.
+    pub fn finish(self, result: anyhow::Result<()>) -> Ending {
         let Err(e) = result else {
-            return Ok(());
+            return Ending::Return(Ok(()));
         };
         if self.comm.size() == 1 {
-            return Err(e);
-        }
-        if e.is::<ReportedByRankZero>() {
-            std::process::exit(1);
+            return Ending::Return(Err(e));
         }
         match self.passed {
-            None => {
-                // Others wait at the gate: they learn this rank failed (rank 0 says so).
-                let _ = comm::agree(self.comm, Err(()));
-                return Err(e);
+            None | Some(false) => {
+                if self.passed.is_none() {
+                    super::print_error(&one_line(&e));
+                    // The others wait at the gate: they learn this rank failed.
+                    let _ = comm::agree(self.comm, Err(()));
+                } else if !e.is::<ReportedByRankZero>() {
+                    super::print_error(&one_line(&e));
+                }
+                self.comm.barrier();
+                Ending::Exit(1)
             }
-            // Every rank stops at the gate, or at a stop they agreed on.
-            Some(false) => return Err(e),
-            Some(true) if e.is::<super::signals::Interrupted>() => return Err(e),
-            Some(true) => {}
+            Some(true) if e.is::<super::signals::Interrupted>() => Ending::Return(Err(e)),
+            Some(true) => {
+                super::print_error(&format!(
+                    "rank {} of {}: {}",
+                    self.comm.rank(),
+                    self.comm.size(),
+                    one_line(&e)
+                ));
+                self.comm.abort(1)
+            }
         }
-        super::print_error(&format!(
-            "rank {} of {}: {}",
-            self.comm.rank(),
-            self.comm.size(),
-            one_line(&e)
-        ));
-        self.comm.abort(1)
     }
+}
+
+/// What a rank does at its end: return to `main`, or exit with a status once MPI is finalised
+/// (its line, if it has one, already printed).
+pub(super) enum Ending {
+    Return(anyhow::Result<()>),
+    Exit(i32),
 }
 
 /// `e`'s context chain joined by `: `, as the binary prints it.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::device::{self, with_backend};
-use super::ranks::{ranks_line, Gate};
+use super::ranks::{ranks_line, Ending, Gate};
 use super::run_hooks::RunHooks;
 use super::{carry, preflight, resume, signals, FlagContext};
 use crate::cli::{CacheArgs, TrainArgs};
@@ -170,7 +170,13 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     let comm = crate::dist::join().map_err(anyhow::Error::msg)?;
     let mut gate = Gate::new(&*comm);
     let result = train_as(a, &mut gate);
-    gate.finish(result)
+    match gate.finish(result) {
+        Ending::Return(r) => r,
+        Ending::Exit(code) => {
+            drop(comm);
+            std::process::exit(code)
+        }
+    }
 }
 
 /// [`train`] as one rank of the job `gate` starts (rank 0 alone writes files and prints).

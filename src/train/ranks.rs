@@ -43,7 +43,13 @@ pub(super) struct Ranks<'d> {
     /// Words this rank trained in the run.
     pub local_words: u64,
     pub totals: SyncTotals,
+    /// [`SYNC_LOG`]'s file for this rank, when the variable names a folder.
+    log: Option<std::path::PathBuf>,
 }
+
+/// The environment variable naming a folder where each rank appends, after every
+/// synchronisation, the CRC-32s of its `W_in` and `W_out` (`rank-R.log`; tests compare them).
+pub const SYNC_LOG: &str = "W2V_GPU_SYNC_LOG";
 
 impl<'d> Ranks<'d> {
     /// `None` for one process; else the rank's state, refusing what ranks cannot train.
@@ -75,6 +81,8 @@ impl<'d> Ranks<'d> {
             pending_words: 0,
             local_words: 0,
             totals: SyncTotals::default(),
+            log: std::env::var_os(SYNC_LOG)
+                .map(|d| std::path::Path::new(&d).join(format!("rank-{}.log", dist.rank()))),
         }))
     }
 
@@ -131,6 +139,9 @@ impl<'d> Ranks<'d> {
             .replica
             .average(comm, self.dist.mode, &mut w_in, &mut w_out);
         *model = Model::upload(backend, model.dim, &w_in, &w_out, model.storage())?;
+        if let Some(path) = &self.log {
+            log_weights(path, self.totals.syncs + 1, &w_in, &w_out)?;
+        }
         let p = &self.pending;
         let mut sums = [
             p.loss_sum,
@@ -176,4 +187,21 @@ impl<'d> Ranks<'d> {
             })
             .collect()
     }
+}
+
+/// Appends `sync N in CRC out CRC` for the weights after synchronisation `n` to `path`.
+fn log_weights(path: &std::path::Path, n: u64, w_in: &[f32], w_out: &[f32]) -> Result<()> {
+    use std::io::Write;
+    let crc = |w: &[f32]| crc32fast::hash(bytemuck::cast_slice(w));
+    let line = format!("sync {n} in {:08x} out {:08x}\n", crc(w_in), crc(w_out));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .map_err(|source| Error::Io {
+            action: "cannot append to",
+            path: path.to_path_buf(),
+            source,
+        })
 }
