@@ -70,17 +70,27 @@ fn sync_logs(dir: &Path, np: usize) -> Vec<Vec<String>> {
 #[cfg(feature = "mpi")]
 fn averaging_as_a_rank() {
     use w2v_gpu::dist::sync::{touched_rows, Replica};
-    use w2v_gpu::dist::{Comm, SyncMode};
+    use w2v_gpu::dist::{Comm, Merge, SyncMode};
     let comm = w2v_gpu::dist::mpi::MpiComm::init().expect("MPI starts once");
     let (rank, size) = (comm.rank(), comm.size());
     let (rows, dim) = (7usize, 3usize);
     let base: Vec<f32> = (0..rows * dim).map(|i| i as f32 * 0.25 - 1.0).collect();
-    for mode in [SyncMode::Sparse, SyncMode::Dense] {
+    // Rank r changes the W_in rows r and r + 3, and row 2 of W_out (row 6 of W_in and the other
+    // rows of W_out stay the base everywhere).
+    let changed = |r: usize| [r, r + 3];
+    let delta = |r: usize, row: usize, c: usize| (r + 1) as f32 * 0.1 + (row * dim + c) as f32;
+    let change = |r: usize, row: usize, c: usize| {
+        if changed(r).contains(&row) {
+            delta(r, row, c)
+        } else {
+            0.0
+        }
+    };
+    let ways = [SyncMode::Sparse, SyncMode::Dense]
+        .into_iter()
+        .flat_map(|m| [(m, Merge::Mean), (m, Merge::Sum)]);
+    for (mode, merge) in ways {
         let mut rep = Replica::new(dim, &base, &base);
-        // Rank r changes the W_in rows r and r + 3 (row 6 of W_in, and W_out except row 2,
-        // stay the base everywhere).
-        let changed = |r: usize| [r, r + 3];
-        let delta = |r: usize, row: usize, c: usize| (r + 1) as f32 * 0.1 + (row * dim + c) as f32;
         let mut w_in = base.clone();
         for row in changed(rank) {
             for c in 0..dim {
@@ -89,33 +99,35 @@ fn averaging_as_a_rank() {
         }
         let mut w_out = base.clone();
         w_out[2 * dim] = rank as f32;
-        let t = rep.average(&comm, mode, &mut w_in, &mut w_out);
+        let t = rep.average(&comm, mode, merge, &mut w_in, &mut w_out);
+        // The result computed directly, in f64: the replicas' mean, or the base plus the sum
+        // of the ranks' changes.
+        let want = |b: f32, d: &dyn Fn(usize) -> f32| -> f64 {
+            match merge {
+                Merge::Mean => (0..size).map(|r| (b + d(r)) as f64).sum::<f64>() / size as f64,
+                Merge::Sum => b as f64 + (0..size).map(|r| d(r) as f64).sum::<f64>(),
+            }
+        };
         for row in 0..rows {
             for c in 0..dim {
                 let i = row * dim + c;
-                let mean = (0..size)
-                    .map(|r| {
-                        let d = if changed(r).contains(&row) {
-                            delta(r, row, c)
-                        } else {
-                            0.0
-                        };
-                        base[i] + d
-                    })
-                    .sum::<f32>()
-                    / size as f32;
+                let w = want(base[i], &|r| change(r, row, c));
                 assert!(
-                    (w_in[i] - mean).abs() <= 1e-6 * mean.abs().max(1.0),
-                    "{mode:?} rank {rank} W_in[{row}][{c}] {} != {mean}",
+                    (w_in[i] as f64 - w).abs() <= 1e-5 * w.abs().max(1.0),
+                    "{mode:?} {merge:?} rank {rank} W_in[{row}][{c}] {} != {w}",
                     w_in[i]
                 );
             }
         }
-        let mean_out = (0..size).map(|r| r as f32).sum::<f32>() / size as f32;
-        assert_eq!(w_out[2 * dim], mean_out, "{mode:?}");
+        let b = base[2 * dim];
+        let w = want(b, &|r| r as f32 - b);
+        assert!(
+            (w_out[2 * dim] as f64 - w).abs() < 1e-5,
+            "{mode:?} {merge:?}"
+        );
         assert_eq!(&w_out[..2 * dim], &base[..2 * dim]);
-        let union: Vec<usize> = (0..size).flat_map(changed).filter(|&r| r < rows).collect();
-        let mut union = union;
+        assert_eq!(&w_out[2 * dim + 1..3 * dim], &base[2 * dim + 1..3 * dim]);
+        let mut union: Vec<usize> = (0..size).flat_map(changed).filter(|&r| r < rows).collect();
         union.sort_unstable();
         union.dedup();
         match mode {
@@ -125,9 +137,12 @@ fn averaging_as_a_rank() {
         // Every rank holds the same bits, and nothing is left to exchange.
         let bits: Vec<u32> = w_in.iter().chain(&w_out).map(|v| v.to_bits()).collect();
         let all = comm.allgather_u32(&bits);
-        assert!(all.iter().all(|b| b == &bits), "{mode:?}: ranks differ");
+        assert!(
+            all.iter().all(|b| b == &bits),
+            "{mode:?} {merge:?}: ranks differ"
+        );
         let mut again = (w_in.clone(), w_out.clone());
-        rep.average(&comm, SyncMode::Sparse, &mut again.0, &mut again.1);
+        rep.average(&comm, SyncMode::Sparse, merge, &mut again.0, &mut again.1);
         assert_eq!(again, (w_in.clone(), w_out.clone()));
         assert!(touched_rows(&again.0, &w_in, dim).is_empty());
     }
@@ -135,7 +150,7 @@ fn averaging_as_a_rank() {
 }
 
 #[test]
-fn averaged_rows_equal_the_mean_computed_directly_on_2_and_3_ranks() {
+fn averaged_rows_equal_the_result_computed_directly_on_2_and_3_ranks() {
     #[cfg(feature = "mpi")]
     if std::env::var_os("W2V_DIST_RANK_TEST").is_some() {
         averaging_as_a_rank();
@@ -148,7 +163,7 @@ fn averaged_rows_equal_the_mean_computed_directly_on_2_and_3_ranks() {
             .arg(&me)
             .args([
                 "--exact",
-                "averaged_rows_equal_the_mean_computed_directly_on_2_and_3_ranks",
+                "averaged_rows_equal_the_result_computed_directly_on_2_and_3_ranks",
                 "--nocapture",
                 "--test-threads=1",
             ])

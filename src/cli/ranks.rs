@@ -4,7 +4,7 @@
 
 use clap::Args;
 
-use crate::dist::{comm, Comm, Dist, SyncMode, DEFAULT_SYNC_WORDS};
+use crate::dist::{comm, Comm, Dist, Merge, SyncMode, DEFAULT_SYNC_WORDS};
 use crate::input::vocab::Vocab;
 use crate::train::progress::thousands;
 use crate::train::Trained;
@@ -19,6 +19,9 @@ pub struct DistArgs {
     /// With several ranks: which rows an averaging exchanges.
     #[arg(long, value_enum, default_value_t = SyncMode::Sparse)]
     pub sync: SyncMode,
+    /// With several ranks: how an averaging combines the ranks' rows.
+    #[arg(long, value_enum, default_value_t = Merge::Sum)]
+    pub merge: Merge,
 }
 
 impl DistArgs {
@@ -27,6 +30,7 @@ impl DistArgs {
             comm,
             sync_words: self.sync_words,
             mode: self.sync,
+            merge: self.merge,
         }
     }
 }
@@ -78,7 +82,10 @@ impl<'c> Gate<'c> {
         dist: &Dist,
     ) -> anyhow::Result<()> {
         let counts: Vec<u8> = vocab.counts.iter().flat_map(|c| c.to_le_bytes()).collect();
-        let shape = format!("{tokens} {} {:?}", dist.sync_words, dist.mode);
+        let shape = format!(
+            "{tokens} {} {:?} {:?}",
+            dist.sync_words, dist.mode, dist.merge
+        );
         let fp = comm::fingerprint(&[
             settings_json.as_bytes(),
             vocab.words.join("\n").as_bytes(),
@@ -115,6 +122,9 @@ impl<'c> Gate<'c> {
                 } else if !e.is::<ReportedByRankZero>() {
                     super::print_error(&one_line(&e));
                 }
+                // mpirun may end a rank still finalising when another exits 1: its SIGTERM
+                // then waits silently (deferred) instead of adding a second line.
+                super::signals::defer();
                 self.comm.barrier();
                 Ending::Exit(1)
             }

@@ -13,10 +13,10 @@ pub mod shard;
 pub mod sync;
 
 pub use comm::{Comm, Single};
-pub use sync::{SyncMode, SyncTotals};
+pub use sync::{Merge, SyncMode, SyncTotals};
 
 /// Words each rank trains between synchronisations unless `--sync-words` says otherwise.
-pub const DEFAULT_SYNC_WORDS: u64 = 200_000;
+pub const DEFAULT_SYNC_WORDS: u64 = 1_000_000;
 
 /// How a run is spread over ranks: the job, and how often and how its replicas are averaged.
 #[derive(Clone, Copy)]
@@ -25,6 +25,7 @@ pub struct Dist<'c> {
     /// Words (tokens) a rank trains between synchronisations, about.
     pub sync_words: u64,
     pub mode: SyncMode,
+    pub merge: Merge,
 }
 
 impl Dist<'static> {
@@ -35,6 +36,7 @@ impl Dist<'static> {
             comm: &ONE,
             sync_words: DEFAULT_SYNC_WORDS,
             mode: SyncMode::Sparse,
+            merge: Merge::Sum,
         }
     }
 }

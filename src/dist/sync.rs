@@ -23,6 +23,17 @@ pub enum SyncMode {
     Dense,
 }
 
+/// How the ranks' rows are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Merge {
+    /// The replicas' mean, `Σ w_r / size`: each rank's change counts `1/size` (model averaging).
+    Mean,
+    /// The base plus every rank's change, `base + Σ (w_r − base)`: each change counts fully, as
+    /// one process's threads updating one model do (the default).
+    #[default]
+    Sum,
+}
+
 /// What synchronisations cost, summed over a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SyncTotals {
@@ -63,12 +74,13 @@ impl Replica {
         }
     }
 
-    /// Replaces `w_in` and `w_out` (this rank's trained replica) by the mean over ranks, which
-    /// becomes the new base.
+    /// Replaces `w_in` and `w_out` (this rank's trained replica) by the ranks' rows combined
+    /// (`merge`), which become the new base.
     pub fn average(
         &mut self,
         comm: &dyn Comm,
         mode: SyncMode,
+        merge: Merge,
         w_in: &mut [f32],
         w_out: &mut [f32],
     ) -> SyncTotals {
@@ -76,8 +88,16 @@ impl Replica {
         let dim = self.dim;
         let rows_in = rows_to_sum(comm, mode, w_in, &self.base_in, dim);
         let rows_out = rows_to_sum(comm, mode, w_out, &self.base_out, dim);
-        average_rows(comm, w_in, &rows_in, dim);
-        average_rows(comm, w_out, &rows_out, dim);
+        match merge {
+            Merge::Mean => {
+                average_rows(comm, w_in, &rows_in, dim);
+                average_rows(comm, w_out, &rows_out, dim);
+            }
+            Merge::Sum => {
+                sum_changes(comm, w_in, &self.base_in, &rows_in, dim);
+                sum_changes(comm, w_out, &self.base_out, &rows_out, dim);
+            }
+        }
         for &r in &rows_in {
             let r = r as usize * dim..(r as usize + 1) * dim;
             self.base_in[r.clone()].copy_from_slice(&w_in[r]);
@@ -143,6 +163,21 @@ pub fn average_rows(comm: &dyn Comm, w: &mut [f32], ids: &[u32], dim: usize) {
     }
 }
 
+/// Rows `ids` of `w` replaced by `base` plus the sum over ranks of their change from `base`.
+pub fn sum_changes(comm: &dyn Comm, w: &mut [f32], base: &[f32], ids: &[u32], dim: usize) {
+    let rows = |r: u32| r as usize * dim..(r as usize + 1) * dim;
+    let mut packed = Vec::with_capacity(ids.len() * dim);
+    for &r in ids {
+        packed.extend(w[rows(r)].iter().zip(&base[rows(r)]).map(|(x, b)| x - b));
+    }
+    comm.sum_f32(&mut packed);
+    for (&r, change) in ids.iter().zip(packed.chunks_exact(dim)) {
+        for ((dst, &b), &d) in w[rows(r)].iter_mut().zip(&base[rows(r)]).zip(change) {
+            *dst = b + d;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,10 +201,16 @@ mod tests {
         let mut rep = Replica::new(2, &w_in, &w_out);
         w_in[2] = 7.0;
         let before = (w_in.clone(), w_out.clone());
-        let t = rep.average(&Single, SyncMode::Sparse, &mut w_in, &mut w_out);
+        let t = rep.average(
+            &Single,
+            SyncMode::Sparse,
+            Merge::Mean,
+            &mut w_in,
+            &mut w_out,
+        );
         assert_eq!((w_in.clone(), w_out.clone()), before);
         assert_eq!((t.rows_in, t.rows_out, t.bytes), (1, 0, 8));
-        let t = rep.average(&Single, SyncMode::Dense, &mut w_in, &mut w_out);
+        let t = rep.average(&Single, SyncMode::Dense, Merge::Mean, &mut w_in, &mut w_out);
         assert_eq!((t.rows_in, t.rows_out, t.bytes), (2, 2, 32));
         assert_eq!(touched_rows(&w_in, &rep.base_in, 2), Vec::<u32>::new());
     }

@@ -134,10 +134,11 @@ impl<'d> Ranks<'d> {
         }
         let t0 = std::time::Instant::now();
         let (mut w_in, mut w_out) = model.download(backend)?;
+
         let comm = self.dist.comm;
-        let mut t = self
-            .replica
-            .average(comm, self.dist.mode, &mut w_in, &mut w_out);
+        let mut t =
+            self.replica
+                .average(comm, self.dist.mode, self.dist.merge, &mut w_in, &mut w_out);
         *model = Model::upload(backend, model.dim, &w_in, &w_out, model.storage())?;
         if let Some(path) = &self.log {
             log_weights(path, self.totals.syncs + 1, &w_in, &w_out)?;
