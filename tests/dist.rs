@@ -244,6 +244,54 @@ fn three_ranks_dense_hold_identical_weights_after_every_sync() {
 }
 
 #[test]
+fn every_rank_resumes_from_rank_zeros_checkpoint() {
+    needs_mpi!();
+    let dir = tempfile::tempdir().unwrap();
+    let first = run_builtin(
+        2,
+        dir.path(),
+        &[
+            "--epochs",
+            "1",
+            "--sync-words",
+            "50000",
+            "--checkpoint",
+            "ck.safetensors",
+        ],
+    );
+    assert!(first.status.success(), "{}", text(&first));
+    let logs = dir.path().join("resumed");
+    std::fs::create_dir(&logs).unwrap();
+    let o = mpirun(2)
+        .arg(BIN)
+        .args([
+            "train",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--epochs",
+            "2",
+        ])
+        .args(["--sync-words", "50000", "--resume", "ck.safetensors"])
+        .env("W2V_GPU_SYNC_LOG", &logs)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("resuming from 'ck.safetensors' after epoch 1 of 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("epoch 2/2") && !out.contains("epoch 1/2"),
+        "{out}"
+    );
+    assert_identical_syncs(&logs, 2, 2);
+}
+
+#[test]
 fn ranks_with_different_settings_are_refused_in_one_line() {
     needs_mpi!();
     let o = Command::new("mpirun")
