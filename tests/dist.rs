@@ -71,7 +71,13 @@ fn sync_logs(dir: &Path, np: usize) -> Vec<Vec<String>> {
 fn averaging_as_a_rank() {
     use w2v_gpu::dist::sync::{touched_rows, Replica};
     use w2v_gpu::dist::{Comm, Merge, SyncMode};
-    let comm = w2v_gpu::dist::mpi::MpiComm::init().expect("MPI starts once");
+    let world = w2v_gpu::dist::mpi::MpiComm::init().expect("MPI starts once");
+    let comm: Box<dyn Comm> = match std::env::var("W2V_DIST_RANK_TEST").as_deref() {
+        #[cfg(feature = "nccl")]
+        Ok("nccl") => Box::new(w2v_gpu::dist::nccl::NcclRows::open(world).expect("NCCL opens")),
+        _ => Box::new(world),
+    };
+    let comm = &*comm;
     let (rank, size) = (comm.rank(), comm.size());
     let (rows, dim) = (7usize, 3usize);
     let base: Vec<f32> = (0..rows * dim).map(|i| i as f32 * 0.25 - 1.0).collect();
@@ -99,7 +105,7 @@ fn averaging_as_a_rank() {
         }
         let mut w_out = base.clone();
         w_out[2 * dim] = rank as f32;
-        let t = rep.average(&comm, mode, merge, &mut w_in, &mut w_out);
+        let t = rep.average(comm, mode, merge, &mut w_in, &mut w_out);
         // The result computed directly, in f64: the replicas' mean, or the base plus the sum
         // of the ranks' changes.
         let want = |b: f32, d: &dyn Fn(usize) -> f32| -> f64 {
@@ -142,7 +148,7 @@ fn averaging_as_a_rank() {
             "{mode:?} {merge:?}: ranks differ"
         );
         let mut again = (w_in.clone(), w_out.clone());
-        rep.average(&comm, SyncMode::Sparse, merge, &mut again.0, &mut again.1);
+        rep.average(comm, SyncMode::Sparse, merge, &mut again.0, &mut again.1);
         assert_eq!(again, (w_in.clone(), w_out.clone()));
         assert!(touched_rows(&again.0, &w_in, dim).is_empty());
     }
@@ -179,6 +185,44 @@ fn averaged_rows_equal_the_result_computed_directly_on_2_and_3_ranks() {
             );
         }
     }
+}
+
+/// GPUs `nvidia-smi` lists.
+fn gpus() -> usize {
+    Command::new("nvidia-smi")
+        .arg("-L")
+        .output()
+        .map_or(0, |o| String::from_utf8_lossy(&o.stdout).lines().count())
+}
+
+/// The same averaging with the f32 sums through NCCL, one GPU a rank (scripts/gpu-check.sh runs
+/// it when two GPUs are lent).
+#[test]
+fn nccl_sums_on_two_gpus_equal_the_result_computed_directly() {
+    needs_mpi!();
+    if !cfg!(feature = "nccl") {
+        eprintln!("skipped: built without the `nccl` feature (--features mpi,nccl)");
+        return;
+    }
+    let n = gpus();
+    if n < 2 {
+        eprintln!("skipped: needs two GPUs, this machine has {n}");
+        return;
+    }
+    let o = mpirun(2)
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "averaged_rows_equal_the_result_computed_directly_on_2_and_3_ranks",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("W2V_DIST_RANK_TEST", "nccl")
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("rank 1 of 2: averaging ok"), "{out}");
 }
 
 /// A run of `np` ranks on the built-in corpus, logging the weights' CRCs after every sync.

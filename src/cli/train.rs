@@ -167,7 +167,8 @@ fn stem(p: &Path) -> String {
 }
 
 pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
-    let comm = crate::dist::join().map_err(anyhow::Error::msg)?;
+    let gpu = matches!(a.device, crate::train::Device::Cuda(_));
+    let comm = crate::dist::join(gpu).map_err(anyhow::Error::msg)?;
     let mut gate = Gate::new(&*comm);
     let result = train_as(a, &mut gate);
     match gate.finish(result) {

@@ -9,6 +9,8 @@
 pub mod comm;
 #[cfg(feature = "mpi")]
 pub mod mpi;
+#[cfg(feature = "nccl")]
+pub mod nccl;
 pub mod shard;
 pub mod sync;
 
@@ -80,20 +82,35 @@ pub fn report() -> String {
     } else {
         out += "mpi      not compiled in (cargo build --release --features mpi)\n";
     }
+    #[cfg(feature = "nccl")]
+    match nccl::library() {
+        Some(v) => out += &format!("nccl     compiled in; library {v} found (sums of --device cuda ranks)\n"),
+        None => out += "nccl     compiled in; library not found (libnccl.so.2): --device cuda ranks refuse to start\n",
+    }
+    #[cfg(not(feature = "nccl"))]
+    {
+        out += "nccl     not compiled in (cargo build --release --features nccl)\n";
+    }
     out
 }
 
-/// The job this process belongs to: MPI's world when started by `mpirun` (feature `mpi`),
-/// else one process. Started by `mpirun` without the feature, the one-line refusal.
-pub fn join() -> Result<Box<dyn Comm>, String> {
+/// The job this process belongs to: MPI's world when started by `mpirun` (feature `mpi`; with
+/// `nccl` and `gpu`, its f32 sums on the GPUs), else one process. Started by `mpirun` without
+/// the feature, the one-line refusal.
+pub fn join(gpu: bool) -> Result<Box<dyn Comm>, String> {
     let ranks = launched_ranks().unwrap_or(1);
     #[cfg(feature = "mpi")]
     if ranks > 1 {
-        return match mpi::MpiComm::init() {
-            Some(c) => Ok(Box::new(c)),
-            None => Err("MPI was initialised twice in one process".into()),
+        let Some(world) = mpi::MpiComm::init() else {
+            return Err("MPI was initialised twice in one process".into());
         };
+        #[cfg(feature = "nccl")]
+        if gpu {
+            return nccl::NcclRows::open(world).map(|c| Box::new(c) as Box<dyn Comm>);
+        }
+        return Ok(Box::new(world));
     }
+    let _ = gpu;
     if ranks > 1 {
         return Err(format!(
             "this w2v-gpu was started by mpirun as one of {ranks} ranks but was built without \
