@@ -440,16 +440,9 @@ fn a_killed_rank_makes_the_others_exit_and_the_checkpoint_stays_intact() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // The ranks are mpirun's children; kill the second (by its own pid).
-    let kids = Command::new("pgrep")
-        .args(["-P", &job.id().to_string()])
-        .output()
-        .unwrap();
-    let pids: Vec<i32> = String::from_utf8_lossy(&kids.stdout)
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
+    let pids = ranks_of(&job);
     assert_eq!(pids.len(), 2, "{pids:?}");
-    let victim = *pids.iter().max().unwrap();
+    let victim = pids[1];
     assert!(Command::new("kill")
         .args(["-9", &victim.to_string()])
         .status()
@@ -477,6 +470,63 @@ fn a_killed_rank_makes_the_others_exit_and_the_checkpoint_stays_intact() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
+}
+
+/// The pids of `job`'s ranks (mpirun's children), lowest first.
+fn ranks_of(job: &std::process::Child) -> Vec<i32> {
+    let kids = Command::new("pgrep")
+        .args(["-P", &job.id().to_string()])
+        .output()
+        .unwrap();
+    let mut pids: Vec<i32> = String::from_utf8_lossy(&kids.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+#[test]
+fn a_signal_to_one_rank_stops_every_rank_at_the_next_sync_with_one_line() {
+    needs_mpi!();
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck.safetensors");
+    let job = mpirun(2)
+        .arg(BIN)
+        .args([
+            "train",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--epochs",
+            "500",
+        ])
+        .args(["--sync-words", "20000", "-q", "--checkpoint"])
+        .arg(&ck)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !ck.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(120), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pids = ranks_of(&job);
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    let term = ["-TERM", &pids[1].to_string()];
+    assert!(Command::new("kill").args(term).status().unwrap().success());
+    let o = job.wait_with_output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(ours.len(), 1, "{err}");
+    assert!(
+        ours[0].contains("at a synchronisation of the 2 ranks"),
+        "{err}"
+    );
+    assert!(ours[0].contains("continue with --resume"), "{err}");
 }
 
 #[test]

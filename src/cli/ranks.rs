@@ -128,7 +128,14 @@ impl<'c> Gate<'c> {
                 self.comm.barrier();
                 Ending::Exit(1)
             }
-            Some(true) if e.is::<super::signals::Interrupted>() => Ending::Return(Err(e)),
+            // Rank 0 says where the agreed stop left the run (and names the checkpoint).
+            Some(true) if e.is::<super::signals::Interrupted>() => {
+                if self.comm.rank() == 0 {
+                    Ending::Return(Err(e))
+                } else {
+                    Ending::Exit(i32::from(super::exit_status(&e)))
+                }
+            }
             Some(true) => {
                 super::print_error(&format!(
                     "rank {} of {}: {}",

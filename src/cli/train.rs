@@ -408,7 +408,10 @@ fn train_as(a: &TrainArgs, gate: &mut Gate) -> anyhow::Result<()> {
     ));
     hooks.progress.finish();
     let trained = match trained {
-        Err(crate::Error::Stopped(where_)) => {
+        Err(crate::Error::Stopped(mut where_)) => {
+            if dist.is_parallel() && signals::received().is_none() {
+                where_ += " (a signal reached another rank)";
+            }
             let sig = signals::received().unwrap_or(signal_hook::consts::SIGINT);
             return Err(stopped(sig, &where_, hooks.written.as_deref()));
         }
