@@ -560,3 +560,16 @@ fn mpirun_without_the_feature_is_refused_in_one_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("rebuild with --features mpi"), "{err}");
 }
+
+#[test]
+fn bench_under_mpirun_is_refused_in_one_line() {
+    let o = Command::new(BIN)
+        .args(["bench", "--device", "cpu"])
+        .env("OMPI_COMM_WORLD_SIZE", "2")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("bench runs in one process"), "{err}");
+}
