@@ -34,7 +34,7 @@
 #   --bench-corpus FILE  bench on this corpus instead (text8, or a real text: the built-in corpus has
 #                     only ~460 distinct words, so its rows all sit in cache and collide often)
 #   --bench-repeat N  concatenate N copies of --bench-corpus (e.g. 21 × KJV ≈ text8's 17M words)
-#   --tests  a test binary or a folder to search for conformance-* test binaries (repeatable;
+#   --tests  a test binary or a folder to search for conformance-* (and dist-*) test binaries (repeatable;
 #            default: target/release/deps and target/debug/deps)
 #   --probe PATH      the atomics-probe binary (cargo bench --features cuda --no-run builds it;
 #                     default: the newest atomics_probe-* in the --tests folders)
@@ -281,6 +281,37 @@ else
     else
         tail -n 3 "$work/probe.err"
         record FAIL "atomics probe" "atomics-probe exited non-zero"
+    fi
+fi
+
+echo "== 8. NCCL: the ranks' sums on two GPUs"
+# tests/dist.rs's NCCL test (built with --features mpi,nccl): two ranks under mpirun, one GPU each,
+# the unique id over MPI, the averaging's sums by ncclAllReduce against the directly computed ones.
+gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
+dist_test=""
+for t in "${tests[@]}"; do
+    [ -d "$t" ] && dist_test="$(ls -t "$t"/dist-* 2>/dev/null | while read -r f; do [ -f "$f" ] && [ -x "$f" ] && echo "$f"; done | head -n1)"
+    [ -n "$dist_test" ] && break
+done
+if [ $dry_run = 1 ]; then
+    record SKIP "NCCL" "--dry-run"
+elif [ "$gpus" -lt 2 ]; then
+    record SKIP "NCCL" "needs two GPUs, this machine has $gpus"
+elif ! command -v mpirun >/dev/null; then
+    record SKIP "NCCL" "no mpirun (apt-get install openmpi-bin)"
+elif [ -z "$dist_test" ]; then
+    record SKIP "NCCL" "no dist-* test binary (cargo test --release --features mpi,nccl --no-run; pass --tests)"
+else
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$dist_test" --exact \
+        nccl_sums_on_two_gpus_equal_the_result_computed_directly --nocapture > "$work/nccl.txt" 2>&1
+    rc=$?
+    tail -n 5 "$work/nccl.txt"
+    if [ $rc = 0 ] && grep -q 'skipped' "$work/nccl.txt"; then
+        record SKIP "NCCL" "$(grep -m1 skipped "$work/nccl.txt")"
+    elif [ $rc = 0 ]; then
+        record PASS "NCCL" "2 ranks on 2 GPUs: sums equal the direct ones, ranks identical"
+    else
+        record FAIL "NCCL" "see the test's output above"
     fi
 fi
 

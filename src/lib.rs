@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod cli;
+pub mod dist;
 pub mod error;
 pub mod input;
 pub mod output;

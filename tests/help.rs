@@ -73,7 +73,7 @@ fn the_readme_documents_every_flag_and_names_no_flag_that_does_not_exist() {
         undocumented.is_empty(),
         "flags the README does not mention: {undocumented:?}"
     );
-    // Flags of the other tools the README shows (cargo, rustfmt, the test harness), our scripts'
+    // Flags of the other tools the README shows (cargo, rustfmt, the test harness, mpirun), our scripts'
     // own flags and --help itself are not the binary's.
     let others = [
         "release",
@@ -92,6 +92,8 @@ fn the_readme_documents_every_flag_and_names_no_flag_that_does_not_exist() {
         "bench-repeat",
         "bench",
         "dry-run",
+        "allow-run-as-root",
+        "oversubscribe",
         "out",
     ];
     let unknown: Vec<&String> = named

@@ -277,6 +277,8 @@ pub struct TrainArgs {
     pub resume: Option<PathBuf>,
     #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub dist: super::ranks::DistArgs,
     /// With --resume: continue that model on this other text (repeatable like --corpus) as a new
     /// run of --epochs epochs; without --update-vocab its vocabulary stays and unknown words are
     /// skipped (counted).

@@ -54,6 +54,13 @@ impl BenchRow {
 }
 
 pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
+    if let Some(n) = crate::dist::launched_ranks().filter(|&n| n > 1) {
+        anyhow::bail!(
+            "bench runs in one process, not as one of {n} mpirun ranks; time ranks with \
+             `mpirun -np {n} w2v-gpu train` (its summary gives each rank's words/s and \
+             synchronisation time)"
+        );
+    }
     // Each device once, in the order given.
     let mut devices = Vec::new();
     for d in &a.device {
@@ -216,6 +223,8 @@ mod tests {
                     epochs: vec![],
                     words: 1000,
                     seconds: 1000.0 / r,
+                    ranks: vec![],
+                    sync: Default::default(),
                 })
                 .collect(),
             peak: None,

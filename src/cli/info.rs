@@ -5,6 +5,7 @@ use crate::cli::InfoArgs;
 pub(super) fn info(a: &InfoArgs) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("cpu      {cores} cores available (--device cpu, --threads N; 0 = all)");
+    print!("{}", crate::dist::report());
     let words = |n: usize| crate::train::progress::thousands(n as u64);
     let matrix = a.vocab as u64 * a.dim as u64 * 4;
     #[cfg(any(feature = "cuda", feature = "emulator"))]

@@ -15,6 +15,7 @@ mod info;
 mod memory;
 mod preflight;
 mod query;
+mod ranks;
 mod resume;
 mod run_hooks;
 mod signals;

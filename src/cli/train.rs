@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::device::{self, with_backend};
+use super::ranks::{ranks_line, Ending, Gate};
 use super::run_hooks::RunHooks;
 use super::{carry, preflight, resume, signals, FlagContext};
 use crate::cli::{CacheArgs, TrainArgs};
@@ -21,7 +22,7 @@ use crate::output::vectors::{check_words, write_vectors, Embeddings, VectorForma
 use crate::query::eval::{self, AnalogySection};
 use crate::query::similarity::Index;
 use crate::query::wordsim;
-use crate::train::progress::{self, thousands, Progress};
+use crate::train::progress::{self, thousands, Progress, Verbosity};
 use crate::train::session::{Corpus, CorpusIds};
 use crate::train::{self, Hooks, RunConfig, TrainConfig};
 
@@ -158,8 +159,27 @@ fn stem(p: &Path) -> String {
 }
 
 pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
+    let gpu = matches!(a.device, crate::train::Device::Cuda(_));
+    let comm = crate::dist::join(gpu).map_err(anyhow::Error::msg)?;
+    let mut gate = Gate::new(&*comm);
+    let result = train_as(a, &mut gate);
+    match gate.finish(result) {
+        Ending::Return(r) => r,
+        Ending::Exit(code) => {
+            drop(comm);
+            std::process::exit(code)
+        }
+    }
+}
+
+/// [`train`] as one rank of the job `gate` starts (rank 0 alone writes files and prints).
+fn train_as(a: &TrainArgs, gate: &mut Gate) -> anyhow::Result<()> {
+    let dist = a.dist.dist(gate.comm);
+    let lead = dist.rank() == 0;
     signals::install()?;
     // A killed run's temporaries go even when this run stops early (say, nothing to resume).
+    let own = |p: &Option<PathBuf>| p.clone().filter(|_| lead);
+    let (output, plot, checkpoint_out) = (own(&a.output), own(&a.plot), own(&a.checkpoint));
     for p in [
         &a.output,
         &a.metrics,
@@ -169,10 +189,14 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     ]
     .into_iter()
     .flatten()
+    .filter(|_| lead)
     {
         fsutil::remove_stale_temps(p);
     }
     let mut cfg = a.model.config(&a.corpus, a.device);
+    if !lead {
+        cfg.corpus.save_vocab = None;
+    }
     cfg.train.freeze_init = a.freeze_init;
     let new_text = !a.continue_on.is_empty();
     if new_text {
@@ -235,8 +259,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|p| carry::read_init_vectors(p, cfg.train.dim))
         .transpose()?;
-    let metrics = a
-        .metrics
+    let metrics = own(&a.metrics)
         .as_deref()
         .map(MetricsWriter::create)
         .transpose()
@@ -305,18 +328,22 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         progress: Progress::new(
             data.enc.raw_words() * cfg.train.epochs as u64,
             cfg.train.epochs,
-            a.log.verbosity(),
+            if lead {
+                a.log.verbosity()
+            } else {
+                Verbosity::Quiet
+            },
             a.log.log_interval,
         ),
         vocab: &data.vocab,
         cfg: &cfg.train,
-        analogies,
-        similarity,
+        analogies: analogies.filter(|_| lead),
+        similarity: if lead { similarity } else { Vec::new() },
         metrics,
         curve: Default::default(),
         last_words: 0.0,
         words_total: 0,
-        checkpoint: a.checkpoint.as_ref().map(|p| (p.clone(), a.save_dtype)),
+        checkpoint: checkpoint_out.as_ref().map(|p| (p.clone(), a.save_dtype)),
         settings_json: cfg.checkpoint_json(identity.as_ref())?,
         written: None,
         stdout_error: None,
@@ -329,7 +356,13 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         hooks.wants_snapshot(),
         a.checkpoint.is_some(),
     )?;
+    if dist.is_parallel() {
+        gate.pass(&hooks.settings_json, &data.vocab, data.enc.len(), &dist)?;
+    }
     signals::defer();
+    if dist.is_parallel() {
+        hooks.say(&format!("ranks: {}", gate.comm.describe()));
+    }
     hooks.say(&format!("device: {}", opened.label()));
     hooks.say(&format!(
         "corpus: {}: {} words, {} in vocabulary ({} distinct kept, min-count {})",
@@ -360,18 +393,22 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         }
         (None, None) => None,
     };
-    let trained = with_backend!(opened.backend, |b| train::train(
+    let trained = with_backend!(opened.backend, |b| train::train_ranks(
         b,
         &data.enc,
         &data.vocab,
         &cfg.train,
         opened.step,
         resume,
-        &mut hooks
+        &mut hooks,
+        dist
     ));
     hooks.progress.finish();
     let trained = match trained {
-        Err(crate::Error::Stopped(where_)) => {
+        Err(crate::Error::Stopped(mut where_)) => {
+            if dist.is_parallel() && signals::received().is_none() {
+                where_ += " (a signal reached another rank)";
+            }
             let sig = signals::received().unwrap_or(signal_hook::consts::SIGINT);
             return Err(stopped(sig, &where_, hooks.written.as_deref()));
         }
@@ -379,8 +416,9 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
     };
     // The vectors first: whatever fails after them, the run is not lost.
     let summary = progress::summary(&trained);
+    let ranks_summary = ranks_line(&trained, &dist);
     let emb = Embeddings::new(data.vocab.words.clone(), cfg.train.dim, trained.w_in);
-    let saved = match &a.output {
+    let saved = match &output {
         Some(p) => {
             let format = VectorFormat::for_path(p, a.output_format)?;
             write_vectors(p, &emb, format).flag("--output")?;
@@ -402,7 +440,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         };
         return Err(stopped(sig, &done, None));
     }
-    if let Some(p) = &a.plot {
+    if let Some(p) = &plot {
         let title = format!(
             "{} loss, {}",
             format!("{:?}", cfg.train.model).to_lowercase(),
@@ -413,6 +451,9 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
             .map_err(safe)?;
     }
     hooks.say(&summary);
+    if let Some(line) = &ranks_summary {
+        hooks.say(line);
+    }
     match saved {
         Some(p) => hooks.say(&format!(
             "vectors written to '{}' ({} words, dim {})",
@@ -422,10 +463,10 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
         )),
         None => hooks.say("vectors not saved (no --output FILE given)"),
     }
-    if let Some(p) = &a.plot {
+    if let Some(p) = &plot {
         hooks.say(&format!("loss plot written to '{}'", p.display()));
     }
-    if let Some(questions) = &data.questions {
+    if let Some(questions) = data.questions.as_ref().filter(|_| lead) {
         report_builtin(&emb, questions, &mut hooks).map_err(|e| safe(e.into()))?;
     }
     if let Some(e) = hooks.metrics_error.take() {

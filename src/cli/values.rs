@@ -5,6 +5,7 @@ use clap::builder::PossibleValue;
 use clap::ValueEnum;
 
 use crate::backend::{OptimizerKind, Storage};
+use crate::dist::{Merge, SyncMode};
 use crate::input::corpus::CorpusFormat;
 use crate::output::checkpoint::SaveDtype;
 use crate::output::export::{ExportFormat, Which};
@@ -34,6 +35,14 @@ macro_rules! flag_values {
 flag_values!(CorpusFormat {
     Plain => "plain": "Whitespace-separated words; a line end ends a sentence",
     Ptb => "ptb": "Penn Treebank as the book reads it: each line end is the word `<eos>`",
+});
+flag_values!(SyncMode {
+    Sparse => "sparse": "Only the rows of W_in and W_out some rank changed since the last synchronisation",
+    Dense => "dense": "Every row of both matrices",
+});
+flag_values!(Merge {
+    Sum => "sum": "The last synchronised rows plus every rank's change to them (each change counts fully)",
+    Mean => "mean": "The ranks' rows averaged (each rank's change counts 1/ranks)",
 });
 flag_values!(ModelKind {
     Skipgram => "skipgram",

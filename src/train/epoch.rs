@@ -12,12 +12,15 @@
 use std::time::Instant;
 
 use crate::backend::{composed, AdamMoments, Backend, State, Step, StepStats};
+use crate::dist::{Dist, SyncTotals};
 use crate::error::{Error, Result};
 use crate::input::vocab::Vocab;
 use crate::train::model::init_weights;
 use crate::train::plan::SPAN_LEN;
+pub use crate::train::ranks::RankFigures;
+use crate::train::ranks::Ranks;
 use crate::train::sampler::{keep_thresholds, AliasTable};
-use crate::train::session::{CorpusIds, Session};
+use crate::train::session::{CorpusIds, Part, Session};
 use crate::train::TrainConfig;
 
 /// What one epoch did.
@@ -109,6 +112,9 @@ pub struct Trained {
     pub words: u64,
     /// Wall time of the whole loop, hooks included.
     pub seconds: f64,
+    /// With several ranks: each rank's figures, and this rank's synchronisations.
+    pub ranks: Vec<RankFigures>,
+    pub sync: SyncTotals,
 }
 
 impl Trained {
@@ -190,8 +196,26 @@ pub fn train<B: Backend>(
     vocab: &Vocab,
     cfg: &TrainConfig,
     step: Step,
+    resume: Option<Resume>,
+    hooks: &mut dyn Hooks,
+) -> Result<Trained> {
+    let one = Dist::single();
+    train_ranks(backend, corpus, vocab, cfg, step, resume, hooks, one)
+}
+
+/// [`train`] as one rank of `dist`: this rank trains its shard of each epoch
+/// ([`crate::dist::shard`]) and averages its replica with the others' every round; the hooks
+/// see the whole job's progress, loss and (identical) weights. With one process, [`train`].
+#[allow(clippy::too_many_arguments)]
+pub fn train_ranks<B: Backend>(
+    backend: &B,
+    corpus: &dyn CorpusIds,
+    vocab: &Vocab,
+    cfg: &TrainConfig,
+    step: Step,
     mut resume: Option<Resume>,
     hooks: &mut dyn Hooks,
+    dist: Dist,
 ) -> Result<Trained> {
     debug_assert_eq!(
         crate::backend::choose_step(&backend.name(), &backend.capabilities(), cfg).ok(),
@@ -234,6 +258,10 @@ pub fn train<B: Backend>(
         cfg.optimizer,
         cfg.storage,
     )?;
+    let mut ranks = Ranks::new(dist, cfg, &w_in, &w_out)?;
+    if ranks.is_some() {
+        session.limit_batch_tokens(dist.sync_words.min(usize::MAX as u64) as usize);
+    }
     drop((w_in, w_out));
     state.tables.frozen_in = frozen_in;
     if let (Some(moments), Some(host)) = (&mut state.adam, adam) {
@@ -255,7 +283,12 @@ pub fn train<B: Backend>(
         let mut epoch_words = 0u64;
         let start = if epoch == first_epoch { first_token } else { 0 };
         let mut lr_end = cfg.lr_at(epoch * n as u64 + start as u64, total_tokens);
-        session.epoch(epoch, start, |fed| {
+        let part = match &mut ranks {
+            Some(r) => r.start_epoch(start, n, session.batch_tokens())?,
+            None => Part::whole(start, n),
+        };
+        let mut stop_agreed = false;
+        session.epoch_part(epoch, part, |fed| {
             let (chunk, batch) = (&fed.chunk, &fed.batch);
             lr_end = batch.lr_end;
             let s = match step {
@@ -278,18 +311,49 @@ pub fn train<B: Backend>(
                 let what = format!("the loss became {}", s.loss_sum);
                 return Err(diverged(epoch + 1, batch.lr_begin, &what, cfg.lr));
             }
-            stats.add(&s);
-            epoch_words += fed.words;
-            words_done += (fed.words as f64 * raw_per_word).round() as u64;
+            // One process counts each batch; ranks count the job's words at each
+            // synchronisation and, between two, guess the others trained as much as this one.
+            let mut reported = words_done;
+            match &mut ranks {
+                None => {
+                    stats.add(&s);
+                    epoch_words += fed.words;
+                    words_done += (fed.words as f64 * raw_per_word).round() as u64;
+                    reported = words_done;
+                }
+                Some(r) => {
+                    let stop = hooks.stop_requested();
+                    if let Some(synced) =
+                        r.after_batch(backend, &mut state.model, &s, fed.words, stop)?
+                    {
+                        stats.add(&synced.stats);
+                        epoch_words += synced.words;
+                        words_done += (synced.words as f64 * raw_per_word).round() as u64;
+                        reported = words_done;
+                        stop_agreed = synced.stop;
+                        if stop_agreed && !r.epoch_done() {
+                            return Err(Error::Stopped(format!(
+                                "stopped in epoch {} at a synchronisation of the {} ranks (they \
+                                 checkpoint at epochs' ends only)",
+                                epoch + 1,
+                                r.size()
+                            )));
+                        }
+                    } else {
+                        let guess = r.pending_words() as f64 * raw_per_word * r.size() as f64;
+                        reported += guess.round() as u64;
+                    }
+                }
+            }
             hooks.on_batch(&BatchProgress {
-                words_done: words_done.min(words_total),
+                words_done: reported.min(words_total),
                 words_total,
                 loss: s.mean_loss(),
                 lr: lr_end as f64,
                 epoch: epoch as u32 + 1,
             });
             let next = batch.start + batch.len;
-            if next < n && hooks.stop_requested() {
+            if ranks.is_none() && next < n && hooks.stop_requested() {
                 let at = (epoch, next as u64);
                 with_snapshot(backend, &state, at, lr_end, cfg.lr, |snap| {
                     hooks.on_stop(snap)
@@ -320,19 +384,30 @@ pub fn train<B: Backend>(
         }
         epochs.push(es);
         // At an epoch's end the epoch's own checkpoint (if any) is the state to resume from.
-        if epoch + 1 < cfg.epochs as u64 && hooks.stop_requested() {
+        let stop = match &ranks {
+            Some(_) => stop_agreed,
+            None => hooks.stop_requested(),
+        };
+        if epoch + 1 < cfg.epochs as u64 && stop {
             return Err(Error::Stopped(format!("stopped after epoch {}", epoch + 1)));
         }
     }
     let (w_in, w_out) = state.model.download(backend)?;
     let last_lr = cfg.lr_at(total_tokens, total_tokens);
     check_weights(&w_in, &w_out, cfg.epochs as u64, last_lr, cfg.lr)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let (figures, sync) = match &ranks {
+        Some(r) => (r.figures(seconds, raw_per_word), r.totals),
+        None => (Vec::new(), SyncTotals::default()),
+    };
     Ok(Trained {
         w_in,
         w_out,
         words: epochs.iter().map(|e| e.words).sum(),
         epochs,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
+        ranks: figures,
+        sync,
     })
 }
 

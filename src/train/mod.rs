@@ -6,6 +6,7 @@ mod epoch;
 pub mod model;
 pub mod plan;
 pub mod progress;
+mod ranks;
 pub mod reference;
 pub mod rng;
 pub mod sampler;

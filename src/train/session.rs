@@ -8,6 +8,7 @@
 //! whole run (so a backend that keeps a copy uploads it once), a corpus in a cache file is read a
 //! chunk at a time into one reused buffer, so its host memory is the chunk's and not the corpus's.
 
+use crate::dist::shard::ramp_position;
 use crate::error::Result;
 use crate::input::cache::CacheFile;
 use crate::input::corpus::Encoded;
@@ -231,15 +232,36 @@ impl<'c> Session<'c> {
 
     /// The batch of `epoch` at corpus offset `start`, with the schedule's ramp over it.
     pub fn batch_at(&self, epoch: u64, start: usize) -> Batch {
-        let len = self.batch.min(self.n - start);
-        let g = epoch * self.n as u64 + start as u64;
+        self.batch_in(epoch, start, &Part::whole(0, self.n))
+    }
+
+    /// The batch of `epoch` at `start` inside `part`: it ends at the part's end at the latest,
+    /// and ramps as a single process does at the same fraction of the epoch
+    /// ([`crate::dist::shard::ramp_position`]).
+    fn batch_in(&self, epoch: u64, start: usize, part: &Part) -> Batch {
+        let len = self.batch.min(part.hi - start);
+        let at = |s: usize| {
+            epoch * self.n as u64 + ramp_position(s, part.from, self.n, part.lo, part.hi)
+        };
         Batch {
             start,
             len,
             epoch,
             corpus_len: self.n as u64,
-            lr_begin: self.cfg.lr_at(g, self.total_tokens),
-            lr_end: self.cfg.lr_at(g + len as u64, self.total_tokens),
+            lr_begin: self.cfg.lr_at(at(start), self.total_tokens),
+            lr_end: self.cfg.lr_at(at(start + len), self.total_tokens),
+        }
+    }
+
+    /// Sets the tokens per batch to `tokens` (whole spans) if that is fewer than now, so that a
+    /// rank can synchronise about every `tokens` tokens; host chunks stay whole batches.
+    pub fn limit_batch_tokens(&mut self, tokens: usize) {
+        let spans = tokens.div_ceil(SPAN_LEN).max(1);
+        if spans * SPAN_LEN < self.batch {
+            self.batch = spans * SPAN_LEN;
+            if self.ids.in_memory().is_none() {
+                self.chunk = (self.ids.chunk_tokens() / self.batch).max(1) * self.batch;
+            }
         }
     }
 
@@ -279,15 +301,26 @@ impl<'c> Session<'c> {
         &mut self,
         epoch: u64,
         from: usize,
+        train: impl FnMut(&Fed) -> Result<()>,
+    ) -> Result<()> {
+        self.epoch_part(epoch, Part::whole(from, self.n), train)
+    }
+
+    /// [`Session::epoch`] over one rank's shard `part.lo..part.hi` of the epoch's tokens
+    /// `part.from..` (batches from the shard's start, ramps of the whole epoch).
+    pub fn epoch_part(
+        &mut self,
+        epoch: u64,
+        part: Part,
         mut train: impl FnMut(&Fed) -> Result<()>,
     ) -> Result<()> {
-        let mut start = from;
-        while start < self.n {
-            let chunk_end = (start + self.chunk).min(self.n);
+        let mut start = part.lo;
+        while start < part.hi {
+            let chunk_end = (start + self.chunk).min(part.hi);
             let mut batches = Vec::new();
             let mut s = start;
             while s < chunk_end {
-                let b = self.batch_at(epoch, s);
+                let b = self.batch_in(epoch, s, &part);
                 s += b.len;
                 batches.push(b);
             }
@@ -306,6 +339,26 @@ impl<'c> Session<'c> {
             start = chunk_end;
         }
         Ok(())
+    }
+}
+
+/// The tokens of an epoch one rank trains: its shard `lo..hi` of the epoch's `from..` (the
+/// corpus end); one process trains `from..n` whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub from: usize,
+    pub lo: usize,
+    pub hi: usize,
+}
+
+impl Part {
+    /// All of `from..n`.
+    pub fn whole(from: usize, n: usize) -> Part {
+        Part {
+            from,
+            lo: from,
+            hi: n,
+        }
     }
 }
 

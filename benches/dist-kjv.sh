@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One rank x 2 threads against 2 ranks x 1 thread on KJV (benches/RESULTS.md, "Many processes"):
+# seeds 1-3 at the default --sync-words and at 50,000, one --merge mean and one --sync dense run,
+# each scored on questions-words, WordSim-353 and SimLex-999. Needs a `--features mpi` build.
+#   bash benches/dist-kjv.sh [OUT_DIR]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+B=$PWD/target/release/w2v-gpu
+D=$(cd ../shared/data && pwd)
+out=${1:-target/dist-kjv}
+mkdir -p "$out" && cd "$out"
+if [ "$(id -u)" -eq 0 ]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+ranks() { mpirun --oversubscribe -np 2 "$B" train --device cpu --threads 1 "$@"; }
+ev() {
+    "$B" eval --vectors "$1.bin" --analogies "$D/questions-words.txt" \
+        --similarity "$D/wordsim353.tsv" --similarity "$D/simlex999.txt" > "$1.eval" 2>&1
+}
+common=(--corpus "$D/kjv.txt" --log-interval 1000)
+for seed in 1 2 3; do
+    "$B" train --device cpu --threads 2 "${common[@]}" --seed $seed -o r1-s$seed.bin > r1-s$seed.log 2>&1
+    ev r1-s$seed
+    ranks "${common[@]}" --seed $seed -o r2-s$seed.bin > r2-s$seed.log 2>&1
+    ev r2-s$seed
+    ranks "${common[@]}" --seed $seed --sync-words 50000 -o r2k50-s$seed.bin > r2k50-s$seed.log 2>&1
+    ev r2k50-s$seed
+done
+ranks "${common[@]}" --seed 1 --merge mean -o r2mean-s1.bin > r2mean-s1.log 2>&1
+ev r2mean-s1
+ranks "${common[@]}" --seed 1 --sync dense -o r2dense-s1.bin > r2dense-s1.log 2>&1
+ev r2dense-s1
+grep -H "^trained\|^ranks: rank" ./*.log
+grep -H "^total\|spearman" ./*.eval

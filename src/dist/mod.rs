@@ -1,0 +1,122 @@
+//! Data-parallel training over several processes: each rank trains its shard of the corpus on
+//! its own replica of the model, and every `--sync-words` words the replicas are averaged.
+//!
+//! [`comm`] is the small set of collectives training needs ([`comm::Single`] for one process,
+//! [`mpi`] over MPI with the feature `mpi`); [`shard`] says which tokens each rank trains and
+//! when the ranks synchronise; [`sync`] averages the replicas (sparse: only the rows touched
+//! since the last synchronisation). The epoch loop (`train::epoch`) drives them.
+
+pub mod comm;
+#[cfg(feature = "mpi")]
+pub mod mpi;
+#[cfg(feature = "nccl")]
+pub mod nccl;
+pub mod shard;
+pub mod sync;
+
+pub use comm::{Comm, Single};
+pub use sync::{Merge, SyncMode, SyncTotals};
+
+/// Words each rank trains between synchronisations unless `--sync-words` says otherwise.
+pub const DEFAULT_SYNC_WORDS: u64 = 1_000_000;
+
+/// How a run is spread over ranks: the job, and how often and how its replicas are averaged.
+#[derive(Clone, Copy)]
+pub struct Dist<'c> {
+    pub comm: &'c dyn Comm,
+    /// Words (tokens) a rank trains between synchronisations, about.
+    pub sync_words: u64,
+    pub mode: SyncMode,
+    pub merge: Merge,
+}
+
+impl Dist<'static> {
+    /// One process: no shards, no synchronisation.
+    pub fn single() -> Dist<'static> {
+        static ONE: Single = Single;
+        Dist {
+            comm: &ONE,
+            sync_words: DEFAULT_SYNC_WORDS,
+            mode: SyncMode::Sparse,
+            merge: Merge::Sum,
+        }
+    }
+}
+
+impl Dist<'_> {
+    pub fn rank(&self) -> usize {
+        self.comm.rank()
+    }
+
+    pub fn size(&self) -> usize {
+        self.comm.size()
+    }
+
+    /// More than one rank.
+    pub fn is_parallel(&self) -> bool {
+        self.size() > 1
+    }
+}
+
+/// The number of processes of the MPI job this process was started in by `mpirun`/`mpiexec`
+/// (OpenMPI's `OMPI_COMM_WORLD_SIZE`, MPICH's and Slurm's `PMI_SIZE`), if any.
+pub fn launched_ranks() -> Option<usize> {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.trim().parse().ok())
+}
+
+/// Whether this binary was built with MPI, and what it found, for `info`.
+pub fn report() -> String {
+    let mut out = String::new();
+    if cfg!(feature = "mpi") {
+        match launched_ranks() {
+            Some(n) => {
+                out += &format!("mpi      compiled in; this process is one of {n} ranks (mpirun)\n")
+            }
+            None => {
+                out +=
+                    "mpi      compiled in; not started by mpirun (mpirun -np N w2v-gpu train …)\n"
+            }
+        }
+    } else {
+        out += "mpi      not compiled in (cargo build --release --features mpi)\n";
+    }
+    #[cfg(feature = "nccl")]
+    match nccl::library() {
+        Some(v) => out += &format!("nccl     compiled in; library {v} found (sums of --device cuda ranks)\n"),
+        None => out += "nccl     compiled in; library not found (libnccl.so.2): --device cuda ranks refuse to start\n",
+    }
+    #[cfg(not(feature = "nccl"))]
+    {
+        out += "nccl     not compiled in (cargo build --release --features nccl)\n";
+    }
+    out
+}
+
+/// The job this process belongs to: MPI's world when started by `mpirun` (feature `mpi`; with
+/// `nccl` and `gpu`, its f32 sums on the GPUs), else one process. Started by `mpirun` without
+/// the feature, the one-line refusal.
+pub fn join(gpu: bool) -> Result<Box<dyn Comm>, String> {
+    let ranks = launched_ranks().unwrap_or(1);
+    #[cfg(feature = "mpi")]
+    if ranks > 1 {
+        let Some(world) = mpi::MpiComm::init() else {
+            return Err("MPI was initialised twice in one process".into());
+        };
+        #[cfg(feature = "nccl")]
+        if gpu {
+            return nccl::NcclRows::open(world).map(|c| Box::new(c) as Box<dyn Comm>);
+        }
+        return Ok(Box::new(world));
+    }
+    let _ = gpu;
+    if ranks > 1 {
+        return Err(format!(
+            "this w2v-gpu was started by mpirun as one of {ranks} ranks but was built without \
+             MPI; rebuild with --features mpi (cargo build --release --features mpi) or start \
+             it without mpirun"
+        ));
+    }
+    Ok(Box::new(Single))
+}
