@@ -4,7 +4,7 @@
 
 use clap::Args;
 
-use crate::dist::{comm, Comm, Dist, Merge, SyncMode, DEFAULT_SYNC_WORDS};
+use crate::dist::{comm, default_sync_words, Comm, Dist, Merge, SyncMode, DEFAULT_SYNC_WORDS};
 use crate::input::vocab::Vocab;
 use crate::train::progress::thousands;
 use crate::train::Trained;
@@ -12,10 +12,10 @@ use crate::train::Trained;
 /// How several ranks train together (`mpirun -np N w2v-gpu train …`, feature `mpi`).
 #[derive(Args, Debug)]
 pub struct DistArgs {
-    /// With several ranks: words each rank trains between two averagings of the ranks' replicas.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_SYNC_WORDS,
-          value_parser = parse_sync_words)]
-    pub sync_words: u64,
+    /// With several ranks: words each rank trains between two averagings of the ranks' replicas
+    /// [default: 1,000,000, or an eighth of a rank's share of an epoch where that is less]
+    #[arg(long, value_name = "N", value_parser = parse_sync_words)]
+    pub sync_words: Option<u64>,
     /// With several ranks: which rows an averaging exchanges.
     #[arg(long, value_enum, default_value_t = SyncMode::Sparse)]
     pub sync: SyncMode,
@@ -25,12 +25,23 @@ pub struct DistArgs {
 }
 
 impl DistArgs {
+    /// The job's settings; an unset `--sync-words` stands at its most until [`Self::settle`].
     pub fn dist<'c>(&self, comm: &'c dyn Comm) -> Dist<'c> {
         Dist {
             comm,
-            sync_words: self.sync_words,
+            sync_words: self.sync_words.unwrap_or(DEFAULT_SYNC_WORDS),
             mode: self.sync,
             merge: self.merge,
+        }
+    }
+}
+
+impl DistArgs {
+    /// `dist` once the corpus (`tokens` tokens an epoch) is known: an unset `--sync-words`
+    /// becomes [`default_sync_words`] of it.
+    pub fn settle(&self, dist: &mut Dist, tokens: usize) {
+        if self.sync_words.is_none() {
+            dist.sync_words = default_sync_words(tokens, dist.size());
         }
     }
 }

@@ -174,7 +174,7 @@ pub(super) fn train(a: &TrainArgs) -> anyhow::Result<()> {
 
 /// [`train`] as one rank of the job `gate` starts (rank 0 alone writes files and prints).
 fn train_as(a: &TrainArgs, gate: &mut Gate) -> anyhow::Result<()> {
-    let dist = a.dist.dist(gate.comm);
+    let mut dist = a.dist.dist(gate.comm);
     let lead = dist.rank() == 0;
     signals::install()?;
     // A killed run's temporaries go even when this run stops early (say, nothing to resume).
@@ -356,6 +356,7 @@ fn train_as(a: &TrainArgs, gate: &mut Gate) -> anyhow::Result<()> {
         hooks.wants_snapshot(),
         a.checkpoint.is_some(),
     )?;
+    a.dist.settle(&mut dist, data.enc.len());
     if dist.is_parallel() {
         gate.pass(&hooks.settings_json, &data.vocab, data.enc.len(), &dist)?;
     }

@@ -17,8 +17,21 @@ pub mod sync;
 pub use comm::{Comm, Single};
 pub use sync::{Merge, SyncMode, SyncTotals};
 
-/// Words each rank trains between synchronisations unless `--sync-words` says otherwise.
+/// The most words a rank trains between synchronisations unless `--sync-words` says otherwise.
 pub const DEFAULT_SYNC_WORDS: u64 = 1_000_000;
+
+/// Synchronisations in each rank's share of an epoch at least, unless `--sync-words` says
+/// otherwise: on a corpus under 8 million words a rank a round of [`DEFAULT_SYNC_WORDS`] would
+/// average the replicas about once an epoch, which on KJV costs most of the similarity scores
+/// (benches/RESULTS.md, "Many processes").
+pub const MIN_SYNCS_PER_EPOCH: u64 = 8;
+
+/// The default round: [`DEFAULT_SYNC_WORDS`], or a rank's share of an epoch of `tokens` tokens
+/// over [`MIN_SYNCS_PER_EPOCH`] where that is less (never under one span).
+pub fn default_sync_words(tokens: usize, ranks: usize) -> u64 {
+    let share = tokens as u64 / ranks.max(1) as u64;
+    (share / MIN_SYNCS_PER_EPOCH).clamp(crate::train::plan::SPAN_LEN as u64, DEFAULT_SYNC_WORDS)
+}
 
 /// How a run is spread over ranks: the job, and how often and how its replicas are averaged.
 #[derive(Clone, Copy)]
