@@ -226,7 +226,7 @@ fn gpu_geometry(gpu: &Gpu, v: &Variant, dim: usize) -> (u32, u32) {
         toolkit: String::new(),
     };
     let v2 = variant::runs_v2(v.kernel, v.storage == Storage::F16, 5, dim);
-    let c = variant::step_launch(&props, v2, false, 1024, dim, 5).expect("dim ≤ 300 fits");
+    let c = variant::step_launch(&props, v2, false, v.model, 1024, dim, 5).expect("dim ≤ 300 fits");
     (c.block[0] / 32, c.shared_bytes)
 }
 

@@ -134,195 +134,336 @@ __device__ __forceinline__ void w2v_v2_add(unsigned short* row, unsigned dim, un
     }
 }
 
+// Skip-gram's resident context rows (FULL-W2V's lifetime reuse): a warp walks a run of
+// W2V_V2_RUN consecutive kept centres of a span and keeps the `w_in` rows its contexts read in a
+// ring of W2V_V2_RING slots in static shared memory, keyed by word: a row is loaded once when a
+// context first needs it, read and updated there by every later context of the run (so the
+// resident copy *is* the row for this warp, as sequential code has it), and written back once,
+// as one atomic add of (row − row as loaded) per slot, when the least recently used slot is
+// needed for another word or the run ends. 11 slots hold a whole window of 5 on each side.
+// Each lane keeps its own slots of every resident row (the [slot][chunk][lane] float4s below),
+// so no barrier is needed; lane s < RING holds slot s's word (`tag`) and 1 + the centre that last
+// used it (`last`), and a lookup is one ballot.
+#define W2V_V2_RING 11u
+#define W2V_V2_RUN 128u
+#define W2V_V2_EMPTY 0xFFFFFFFFu
+
+// Warps per block of the skip-gram steps: their rings take 11·N KiB a warp, ≤ 48 KiB a block.
+template <unsigned N>
+struct W2vV2Warps {
+    static constexpr unsigned skipgram = N == 1u ? 4u : N == 2u ? 2u : 1u;
+};
+
+template <unsigned N>
+struct W2vRing {
+    W2vF4 (*cur)[N][32];
+    W2vF4 (*base)[N][32];
+    unsigned tag;
+    unsigned last;
+};
+
+template <unsigned N>
+__device__ __forceinline__ void w2v_ring_get(const W2vF4 (*rows)[N][32], unsigned slot, unsigned lane,
+                                             W2vSlots<N>& x) {
+#pragma unroll
+    for (unsigned j = 0; j < N; ++j) {
+        const W2vF4 f = rows[slot][j][lane];
+        x.v[4u * j] = f.x;
+        x.v[4u * j + 1u] = f.y;
+        x.v[4u * j + 2u] = f.z;
+        x.v[4u * j + 3u] = f.w;
+    }
+}
+
+template <unsigned N>
+__device__ __forceinline__ void w2v_ring_put(W2vF4 (*rows)[N][32], unsigned slot, unsigned lane,
+                                             const W2vSlots<N>& x) {
+#pragma unroll
+    for (unsigned j = 0; j < N; ++j) {
+        rows[slot][j][lane] = W2vF4{x.v[4u * j], x.v[4u * j + 1u], x.v[4u * j + 2u], x.v[4u * j + 3u]};
+    }
+}
+
+// w_in[word] += (resident row − row as loaded), for the lane's slots: the slot's one write-back.
+template <unsigned N, bool VEC, class T>
+__device__ __forceinline__ void w2v_ring_write_back(const W2vRing<N>& r, unsigned slot, unsigned word, T* w_in,
+                                                    unsigned dim, unsigned lane) {
+    W2vSlots<N> c, b;
+    w2v_ring_get<N>(r.cur, slot, lane, c);
+    w2v_ring_get<N>(r.base, slot, lane, b);
+#pragma unroll
+    for (unsigned e = 0; e < 4u * N; ++e) {
+        c.v[e] -= b.v[e];
+    }
+    w2v_v2_add<N, VEC>(w_in + (unsigned long long)word * dim, dim, lane, c, 1.0f);
+}
+
+// The slot holding `word`'s row for centre k, loading it (after writing back the least recently
+// used slot) when it is not resident. Warp-uniform: every lane gets the same slot.
+template <unsigned N, bool VEC, class T>
+__device__ __forceinline__ unsigned w2v_ring_slot(W2vRing<N>& r, unsigned word, unsigned k, T* w_in, unsigned dim,
+                                                  unsigned lane) {
+    const unsigned hit = __ballot_sync(W2V_FULL_MASK, lane < W2V_V2_RING && r.tag == word);
+    unsigned slot;
+    if (hit != 0u) {
+        slot = (unsigned)__ffs((int)hit) - 1u;
+    } else {
+        // The least (last use, lane) over the ring's lanes: an empty slot first, else the LRU one.
+        unsigned key = lane < W2V_V2_RING ? (r.last << 5) | lane : 0xFFFFFFFFu;
+#pragma unroll
+        for (unsigned o = 16u; o > 0u; o >>= 1) {
+            const unsigned other = __shfl_xor_sync(W2V_FULL_MASK, key, o);
+            key = other < key ? other : key;
+        }
+        slot = key & 31u;
+        const unsigned old = __shfl_sync(W2V_FULL_MASK, r.tag, slot);
+        if (old != W2V_V2_EMPTY) {
+            w2v_ring_write_back<N, VEC>(r, slot, old, w_in, dim, lane);
+        }
+        W2vSlots<N> x;
+        w2v_v2_load<N, VEC>(w_in + (unsigned long long)word * dim, dim, lane, x);
+        w2v_ring_put<N>(r.cur, slot, lane, x);
+        w2v_ring_put<N>(r.base, slot, lane, x);
+        if (lane == slot) {
+            r.tag = word;
+        }
+    }
+    if (lane == slot) {
+        r.last = k + 1u;
+    }
+    return slot;
+}
+
+// Every resident row written back (the end of a run).
+template <unsigned N, bool VEC, class T>
+__device__ __forceinline__ void w2v_ring_flush(W2vRing<N>& r, T* w_in, unsigned dim, unsigned lane) {
+    for (unsigned s = 0; s < W2V_V2_RING; ++s) {
+        const unsigned word = __shfl_sync(W2V_FULL_MASK, r.tag, s);
+        if (word != W2V_V2_EMPTY) {
+            w2v_ring_write_back<N, VEC>(r, s, word, w_in, dim, lane);
+        }
+    }
+    r.tag = W2V_V2_EMPTY;
+    r.last = 0u;
+}
+
+// One kept centre k of span s (its `count` kept tokens at `ids`): everything up to the targets is
+// warp-uniform (every lane computes the same values). Skip-gram reads and updates its context
+// rows in `ring`; CBOW (ring unused) in global memory.
 template <unsigned N, bool CBOW, bool VEC, class T>
-__device__ __forceinline__ void w2v_step_v2(const W2vStepArgs<T>& a) {
-    __shared__ unsigned scratch[W2V_V2_WARPS][32];
-    const unsigned lane = threadIdx.x % W2V_WARP;
-    const unsigned warp = threadIdx.x / W2V_WARP;
-    const unsigned warps_per_block = blockDim.x / W2V_WARP;
+__device__ __forceinline__ void w2v_v2_centre(const W2vStepArgs<T>& a, unsigned s, unsigned k, unsigned count,
+                                              const unsigned* ids, unsigned* scratch, W2vRing<N>& ring,
+                                              unsigned lane, double& loss, double& examples) {
     const unsigned dim = a.dim;
     const unsigned n_targets = 1u + a.negative;
     // This lane's target in the reduction (lanes 4t..4t+3 hold target t's score).
     const unsigned my_t = lane >> 2;
     const float label = my_t == 0u ? 1.0f : 0.0f;
+    const unsigned centre = w2v_gld(&ids[k]);
+    if (centre == W2V_SENTENCE_BREAK) {
+        return;
+    }
+    const unsigned off = w2v_gld(&a.kept_off[(unsigned long long)s * W2V_SPAN_LEN + k]);
+    const unsigned long long pos = a.key_first + off;
+    const float lr = w2v_lr_at(a.lr_begin, a.lr_end, off, a.batch_len);
+    const unsigned b = w2v_effective_window(a.seed, pos, a.window, a.fixed_window != 0u);
+    unsigned first = k;
+    while (first > 0u && k - first < b && w2v_gld(&ids[first - 1u]) != W2V_SENTENCE_BREAK) {
+        --first;
+    }
+    unsigned last = k;
+    while (last + 1u < count && last - k < b && w2v_gld(&ids[last + 1u]) != W2V_SENTENCE_BREAK) {
+        ++last;
+    }
+    const unsigned n_ctx = last - first;
+    if (n_ctx == 0u) {
+        return;
+    }
+
+    // The targets: [centre, negatives...], every lane holding all of them.
+    unsigned tgt[W2V_V2_TARGETS];
+    tgt[0] = centre;
+    if (a.distinct != 0u) {
+        if (lane == 0u) {
+            W2vPtrOut out{scratch};
+            w2v_negatives_for_centre(a.alias_prob, a.alias_alias, a.vocab, a.seed, pos, centre, a.negative, true,
+                                     out);
+        }
+        __syncwarp();
+#pragma unroll
+        for (unsigned t = 1; t < W2V_V2_TARGETS; ++t) {
+            tgt[t] = t < n_targets ? scratch[t - 1u] : centre;
+        }
+        __syncwarp();
+    } else {
+        const unsigned mine =
+            lane < a.negative ? w2v_negative_slot(a.alias_prob, a.alias_alias, a.vocab, a.seed, pos, lane) : centre;
+#pragma unroll
+        for (unsigned t = 1; t < W2V_V2_TARGETS; ++t) {
+            tgt[t] = __shfl_sync(W2V_FULL_MASK, mine, t - 1u);
+        }
+    }
+
+    // The target rows, in registers for the whole centre.
+    W2vSlots<N> rows[W2V_V2_TARGETS];
+#pragma unroll
+    for (unsigned t = 0; t < W2V_V2_TARGETS; ++t) {
+        if (t < n_targets) {
+            w2v_v2_load<N, VEC>(a.w_out + (unsigned long long)tgt[t] * dim, dim, lane, rows[t]);
+        } else {
+#pragma unroll
+            for (unsigned e = 0; e < 4u * N; ++e) {
+                rows[t].v[e] = 0.0f;
+            }
+        }
+    }
+    W2vSlots<N> acc[CBOW ? 1 : W2V_V2_TARGETS];
+    if (!CBOW) {
+#pragma unroll
+        for (unsigned t = 0; t < (CBOW ? 1u : W2V_V2_TARGETS); ++t) {
+#pragma unroll
+            for (unsigned e = 0; e < 4u * N; ++e) {
+                acc[t].v[e] = 0.0f;
+            }
+        }
+    }
+
+    W2vSlots<N> h;
+    if (CBOW) {
+#pragma unroll
+        for (unsigned e = 0; e < 4u * N; ++e) {
+            h.v[e] = 0.0f;
+        }
+        for (unsigned j = first; j <= last; ++j) {
+            if (j != k) {
+                W2vSlots<N> c;
+                w2v_v2_load<N, VEC>(a.w_in + (unsigned long long)w2v_gld(&ids[j]) * dim, dim, lane, c);
+#pragma unroll
+                for (unsigned e = 0; e < 4u * N; ++e) {
+                    h.v[e] += c.v[e];
+                }
+            }
+        }
+        const float inv = 1.0f / (float)n_ctx;
+#pragma unroll
+        for (unsigned e = 0; e < 4u * N; ++e) {
+            h.v[e] *= inv;
+        }
+    }
+
+    const unsigned n_inputs = CBOW ? 1u : n_ctx;
+    for (unsigned c = 0; c < n_inputs; ++c) {
+        const unsigned j = first + c < k ? first + c : first + c + 1u;
+        unsigned slot = 0u;
+        if (!CBOW) {
+            slot = w2v_ring_slot<N, VEC>(ring, w2v_gld(&ids[j]), k, a.w_in, dim, lane);
+            w2v_ring_get<N>(ring.cur, slot, lane, h);
+        }
+        float p[8] = {};
+#pragma unroll
+        for (unsigned t = 0; t < W2V_V2_TARGETS; ++t) {
+#pragma unroll
+            for (unsigned e = 0; e < 4u * N; ++e) {
+                p[t] += h.v[e] * rows[t].v[e];
+            }
+        }
+        const float score = w2v_v2_reduce8(p, lane);
+        const bool valid = my_t < n_targets;
+        const float e = expf(-fabsf(score));
+        const float step = valid ? lr * (w2v_sigmoid_e(score, e) - label) : 0.0f;
+        if (valid && (lane & 3u) == 0u) {
+            loss += (double)w2v_bce_e(score, label, e);
+        }
+        float g[W2V_V2_TARGETS];
+#pragma unroll
+        for (unsigned t = 0; t < W2V_V2_TARGETS; ++t) {
+            g[t] = __shfl_sync(W2V_FULL_MASK, step, 4u * t);
+        }
+        // The input's gradient Σ_t g_t·rows[t] (rows as loaded: the centre's targets are
+        // written back only after its last context, as v1 and plan.rs).
+        W2vSlots<N> grad;
+#pragma unroll
+        for (unsigned e = 0; e < 4u * N; ++e) {
+            float sum = 0.0f;
+#pragma unroll
+            for (unsigned t = 0; t < W2V_V2_TARGETS; ++t) {
+                sum += g[t] * rows[t].v[e];
+                if (!CBOW) {
+                    acc[t].v[e] += g[t] * h.v[e];
+                }
+            }
+            grad.v[e] = sum;
+        }
+        if (CBOW) {
+#pragma unroll
+            for (unsigned t = 0; t < W2V_V2_TARGETS; ++t) {
+                if (t < n_targets) {
+                    w2v_v2_add<N, VEC>(a.w_out + (unsigned long long)tgt[t] * dim, dim, lane, h, -g[t]);
+                }
+            }
+            for (unsigned i = first; i <= last; ++i) {
+                if (i != k) {
+                    w2v_v2_add<N, VEC>(a.w_in + (unsigned long long)w2v_gld(&ids[i]) * dim, dim, lane, grad, -1.0f);
+                }
+            }
+        } else {
+            // The context row's update lands in its resident copy, which the next context (maybe
+            // the same word) reads: w_in[context] −= grad, as plan.rs.
+#pragma unroll
+            for (unsigned e = 0; e < 4u * N; ++e) {
+                h.v[e] -= grad.v[e];
+            }
+            w2v_ring_put<N>(ring.cur, slot, lane, h);
+        }
+    }
+    examples += (double)(n_inputs * n_targets);
+    if (!CBOW) {
+#pragma unroll
+        for (unsigned t = 0; t < (CBOW ? 1u : W2V_V2_TARGETS); ++t) {
+            if (t < n_targets) {
+                w2v_v2_add<N, VEC>(a.w_out + (unsigned long long)tgt[t] * dim, dim, lane, acc[t], -1.0f);
+            }
+        }
+    }
+}
+
+// CBOW: warps grid-stride over the virtual centres as v1. Skip-gram: over runs of W2V_V2_RUN
+// virtual centres of a span, each walked in order by one warp with its ring (so one warp walks
+// the whole batch in plan.rs's order).
+template <unsigned N, bool CBOW, bool VEC, class T>
+__device__ __forceinline__ void w2v_step_v2(const W2vStepArgs<T>& a) {
+    constexpr unsigned WARPS = CBOW ? W2V_V2_WARPS : W2vV2Warps<N>::skipgram;
+    // CBOW has no ring: one slot of one warp stands in (unused).
+    constexpr unsigned RING_WARPS = CBOW ? 1u : WARPS;
+    constexpr unsigned RING_SLOTS = CBOW ? 1u : W2V_V2_RING;
+    __shared__ unsigned scratch[WARPS][32];
+    __shared__ W2vF4 ring_cur[RING_WARPS][RING_SLOTS][N][32];
+    __shared__ W2vF4 ring_base[RING_WARPS][RING_SLOTS][N][32];
+    const unsigned lane = threadIdx.x % W2V_WARP;
+    const unsigned warp = threadIdx.x / W2V_WARP;
+    const unsigned warps_per_block = blockDim.x / W2V_WARP;
+    W2vRing<N> ring{ring_cur[CBOW ? 0u : warp], ring_base[CBOW ? 0u : warp], W2V_V2_EMPTY, 0u};
 
     double loss = 0.0;
     double examples = 0.0;
-    const unsigned long long n_virtual = (unsigned long long)a.n_spans * W2V_SPAN_LEN;
+    const unsigned run = CBOW ? 1u : W2V_V2_RUN;
+    const unsigned long long n_runs = (unsigned long long)a.n_spans * (W2V_SPAN_LEN / run);
     const unsigned long long stride = (unsigned long long)gridDim.x * warps_per_block;
-    for (unsigned long long v = (unsigned long long)blockIdx.x * warps_per_block + warp; v < n_virtual;
-         v += stride) {
-        // Everything up to the targets is warp-uniform (every lane computes the same values).
+    for (unsigned long long r = (unsigned long long)blockIdx.x * warps_per_block + warp; r < n_runs; r += stride) {
+        const unsigned long long v = r * run;
         const unsigned s = (unsigned)(v / W2V_SPAN_LEN);
-        const unsigned k = (unsigned)(v % W2V_SPAN_LEN);
+        const unsigned k0 = (unsigned)(v % W2V_SPAN_LEN);
         const unsigned count = w2v_gld(&a.kept_count[s]);
+        if (k0 >= count) {
+            continue;
+        }
         const unsigned* ids = a.kept_ids + (unsigned long long)s * W2V_SPAN_LEN;
-        if (k >= count) {
-            continue;
+        const unsigned end = count - k0 < run ? count : k0 + run;
+        for (unsigned k = k0; k < end; ++k) {
+            w2v_v2_centre<N, CBOW, VEC, T>(a, s, k, count, ids, scratch[warp], ring, lane, loss, examples);
         }
-        const unsigned centre = w2v_gld(&ids[k]);
-        if (centre == W2V_SENTENCE_BREAK) {
-            continue;
-        }
-        const unsigned off = w2v_gld(&a.kept_off[(unsigned long long)s * W2V_SPAN_LEN + k]);
-        const unsigned long long pos = a.key_first + off;
-        const float lr = w2v_lr_at(a.lr_begin, a.lr_end, off, a.batch_len);
-        const unsigned b = w2v_effective_window(a.seed, pos, a.window, a.fixed_window != 0u);
-        unsigned first = k;
-        while (first > 0u && k - first < b && w2v_gld(&ids[first - 1u]) != W2V_SENTENCE_BREAK) {
-            --first;
-        }
-        unsigned last = k;
-        while (last + 1u < count && last - k < b && w2v_gld(&ids[last + 1u]) != W2V_SENTENCE_BREAK) {
-            ++last;
-        }
-        const unsigned n_ctx = last - first;
-        if (n_ctx == 0u) {
-            continue;
-        }
-
-        // The targets: [centre, negatives...], every lane holding all of them.
-        unsigned tgt[W2V_V2_TARGETS];
-        tgt[0] = centre;
-        if (a.distinct != 0u) {
-            if (lane == 0u) {
-                W2vPtrOut out{scratch[warp]};
-                w2v_negatives_for_centre(a.alias_prob, a.alias_alias, a.vocab, a.seed, pos, centre, a.negative,
-                                         true, out);
-            }
-            __syncwarp();
-#pragma unroll
-            for (unsigned t = 1; t < W2V_V2_TARGETS; ++t) {
-                tgt[t] = t < n_targets ? scratch[warp][t - 1u] : centre;
-            }
-            __syncwarp();
-        } else {
-            const unsigned mine = lane < a.negative
-                                      ? w2v_negative_slot(a.alias_prob, a.alias_alias, a.vocab, a.seed, pos, lane)
-                                      : centre;
-#pragma unroll
-            for (unsigned t = 1; t < W2V_V2_TARGETS; ++t) {
-                tgt[t] = __shfl_sync(W2V_FULL_MASK, mine, t - 1u);
-            }
-        }
-
-        // The target rows, in registers for the whole centre.
-        W2vSlots<N> rows[W2V_V2_TARGETS];
-#pragma unroll
-        for (unsigned t = 0; t < W2V_V2_TARGETS; ++t) {
-            if (t < n_targets) {
-                w2v_v2_load<N, VEC>(a.w_out + (unsigned long long)tgt[t] * dim, dim, lane, rows[t]);
-            } else {
-#pragma unroll
-                for (unsigned e = 0; e < 4u * N; ++e) {
-                    rows[t].v[e] = 0.0f;
-                }
-            }
-        }
-        W2vSlots<N> acc[CBOW ? 1 : W2V_V2_TARGETS];
         if (!CBOW) {
-#pragma unroll
-            for (unsigned t = 0; t < (CBOW ? 1u : W2V_V2_TARGETS); ++t) {
-#pragma unroll
-                for (unsigned e = 0; e < 4u * N; ++e) {
-                    acc[t].v[e] = 0.0f;
-                }
-            }
-        }
-
-        W2vSlots<N> h;
-        if (CBOW) {
-#pragma unroll
-            for (unsigned e = 0; e < 4u * N; ++e) {
-                h.v[e] = 0.0f;
-            }
-            for (unsigned j = first; j <= last; ++j) {
-                if (j != k) {
-                    W2vSlots<N> c;
-                    w2v_v2_load<N, VEC>(a.w_in + (unsigned long long)w2v_gld(&ids[j]) * dim, dim, lane, c);
-#pragma unroll
-                    for (unsigned e = 0; e < 4u * N; ++e) {
-                        h.v[e] += c.v[e];
-                    }
-                }
-            }
-            const float inv = 1.0f / (float)n_ctx;
-#pragma unroll
-            for (unsigned e = 0; e < 4u * N; ++e) {
-                h.v[e] *= inv;
-            }
-        }
-
-        const unsigned n_inputs = CBOW ? 1u : n_ctx;
-        for (unsigned c = 0; c < n_inputs; ++c) {
-            const unsigned j = first + c < k ? first + c : first + c + 1u;
-            T* h_row = nullptr;
-            if (!CBOW) {
-                h_row = a.w_in + (unsigned long long)w2v_gld(&ids[j]) * dim;
-                w2v_v2_load<N, VEC>(h_row, dim, lane, h);
-            }
-            float p[8] = {};
-#pragma unroll
-            for (unsigned t = 0; t < W2V_V2_TARGETS; ++t) {
-#pragma unroll
-                for (unsigned e = 0; e < 4u * N; ++e) {
-                    p[t] += h.v[e] * rows[t].v[e];
-                }
-            }
-            const float score = w2v_v2_reduce8(p, lane);
-            const bool valid = my_t < n_targets;
-            const float e = expf(-fabsf(score));
-            const float step = valid ? lr * (w2v_sigmoid_e(score, e) - label) : 0.0f;
-            if (valid && (lane & 3u) == 0u) {
-                loss += (double)w2v_bce_e(score, label, e);
-            }
-            float g[W2V_V2_TARGETS];
-#pragma unroll
-            for (unsigned t = 0; t < W2V_V2_TARGETS; ++t) {
-                g[t] = __shfl_sync(W2V_FULL_MASK, step, 4u * t);
-            }
-            // The input's gradient Σ_t g_t·rows[t] (rows as loaded: the centre's targets are
-            // written back only after its last context, as v1 and plan.rs).
-            W2vSlots<N> grad;
-#pragma unroll
-            for (unsigned e = 0; e < 4u * N; ++e) {
-                float sum = 0.0f;
-#pragma unroll
-                for (unsigned t = 0; t < W2V_V2_TARGETS; ++t) {
-                    sum += g[t] * rows[t].v[e];
-                    if (!CBOW) {
-                        acc[t].v[e] += g[t] * h.v[e];
-                    }
-                }
-                grad.v[e] = sum;
-            }
-            if (CBOW) {
-#pragma unroll
-                for (unsigned t = 0; t < W2V_V2_TARGETS; ++t) {
-                    if (t < n_targets) {
-                        w2v_v2_add<N, VEC>(a.w_out + (unsigned long long)tgt[t] * dim, dim, lane, h, -g[t]);
-                    }
-                }
-                for (unsigned i = first; i <= last; ++i) {
-                    if (i != k) {
-                        w2v_v2_add<N, VEC>(a.w_in + (unsigned long long)w2v_gld(&ids[i]) * dim, dim, lane, grad,
-                                           -1.0f);
-                    }
-                }
-            } else {
-                // The next context may be the same word: this lane reads back only its own slots,
-                // after its own atomics, so no warp barrier is needed.
-                w2v_v2_add<N, VEC>(h_row, dim, lane, grad, -1.0f);
-            }
-        }
-        examples += (double)(n_inputs * n_targets);
-        if (!CBOW) {
-#pragma unroll
-            for (unsigned t = 0; t < (CBOW ? 1u : W2V_V2_TARGETS); ++t) {
-                if (t < n_targets) {
-                    w2v_v2_add<N, VEC>(a.w_out + (unsigned long long)tgt[t] * dim, dim, lane, acc[t], -1.0f);
-                }
-            }
+            w2v_ring_flush<N, VEC>(ring, a.w_in, a.dim, lane);
         }
     }
     loss = w2v_warp_sum_f64(loss);
@@ -336,7 +477,8 @@ __device__ __forceinline__ void w2v_step_v2(const W2vStepArgs<T>& a) {
 template <unsigned N, bool CBOW, class T>
 __device__ __forceinline__ void w2v_step_v2_dispatch(const W2vStepArgs<T> a) {
     const bool half = sizeof(T) == 2u;
-    if (1u + a.negative > W2V_V2_TARGETS || a.dim > 128u * N || blockDim.x > 32u * W2V_V2_WARPS ||
+    const unsigned warps = CBOW ? W2V_V2_WARPS : W2vV2Warps<N>::skipgram;
+    if (1u + a.negative > W2V_V2_TARGETS || a.dim > 128u * N || blockDim.x > 32u * warps ||
         (half && a.dim % 2u != 0u)) {
         if (blockIdx.x == 0u && threadIdx.x == 0u) {
             atomicAdd(&a.loss_acc[0], __longlong_as_double(0x7FF8000000000000ll));
@@ -352,7 +494,7 @@ __device__ __forceinline__ void w2v_step_v2_dispatch(const W2vStepArgs<T> a) {
 
 // The entry points: skip-gram then CBOW, dim ≤ 128, 256, 384. With 2 blocks of 8 warps an SM
 // (`_1`) or 1 (`_2`, `_3`) ptxas keeps every row in registers with no spills (check-ptx.sh gates it).
-extern "C" __global__ void __launch_bounds__(256, 2)
+extern "C" __global__ void __launch_bounds__(128, 4)
 w2v_skipgram_step_v2_1(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids, const unsigned* kept_off,
                    const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob, const unsigned* alias_alias,
                    unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
@@ -361,7 +503,7 @@ w2v_skipgram_step_v2_1(float* w_in, float* w_out, unsigned dim, const unsigned* 
     w2v_step_v2_dispatch<1, false, float>(W2vStepArgs<float> W2V_STEP_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(256, 1)
+extern "C" __global__ void __launch_bounds__(64, 4)
 w2v_skipgram_step_v2_2(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids, const unsigned* kept_off,
                    const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob, const unsigned* alias_alias,
                    unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
@@ -370,7 +512,7 @@ w2v_skipgram_step_v2_2(float* w_in, float* w_out, unsigned dim, const unsigned* 
     w2v_step_v2_dispatch<2, false, float>(W2vStepArgs<float> W2V_STEP_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(256, 1)
+extern "C" __global__ void __launch_bounds__(32, 6)
 w2v_skipgram_step_v2_3(float* w_in, float* w_out, unsigned dim, const unsigned* kept_ids, const unsigned* kept_off,
                    const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob, const unsigned* alias_alias,
                    unsigned vocab, unsigned long long seed, unsigned long long key_first, unsigned batch_len, float lr_begin,
@@ -407,7 +549,7 @@ w2v_cbow_step_v2_3(float* w_in, float* w_out, unsigned dim, const unsigned* kept
 }
 
 // Half storage (binary16 bits, dim % 2 == 0): the same steps, rows widened to f32 in registers.
-extern "C" __global__ void __launch_bounds__(256, 2)
+extern "C" __global__ void __launch_bounds__(128, 4)
 w2v_skipgram_step_v2_f16_1(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
                    const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
                    const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,
@@ -416,7 +558,7 @@ w2v_skipgram_step_v2_f16_1(unsigned short* w_in, unsigned short* w_out, unsigned
     w2v_step_v2_dispatch<1, false, unsigned short>(W2vStepArgs<unsigned short> W2V_STEP_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(256, 1)
+extern "C" __global__ void __launch_bounds__(64, 4)
 w2v_skipgram_step_v2_f16_2(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
                    const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
                    const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,
@@ -425,7 +567,7 @@ w2v_skipgram_step_v2_f16_2(unsigned short* w_in, unsigned short* w_out, unsigned
     w2v_step_v2_dispatch<2, false, unsigned short>(W2vStepArgs<unsigned short> W2V_STEP_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(256, 1)
+extern "C" __global__ void __launch_bounds__(32, 6)
 w2v_skipgram_step_v2_f16_3(unsigned short* w_in, unsigned short* w_out, unsigned dim, const unsigned* kept_ids,
                    const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
                    const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,

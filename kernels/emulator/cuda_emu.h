@@ -193,6 +193,7 @@ inline unsigned atomicCAS(unsigned* address, unsigned compare, unsigned val) {
 // -ffp-contract=off (build.rs passes it, so no multiply-add is fused behind the kernels' back).
 inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((uint64_t)a * b) >> 32); }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
+inline int __ffs(int x) { return __builtin_ffs(x); }
 inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fsub_rn(float a, float b) { return a - b; }
 inline float __fmul_rn(float a, float b) { return a * b; }

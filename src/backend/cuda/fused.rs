@@ -135,7 +135,15 @@ impl<D: Device> CudaBackend<D> {
             Weights::F16 { w_in, w_out } => (w_in.arg_mut(), w_out.arg_mut()),
         };
         let props = self.dev.props();
-        let step_launch = variant::step_launch(props, v2, self.serial, n_spans, dim, cfg.negative);
+        let step_launch = variant::step_launch(
+            props,
+            v2,
+            self.serial,
+            cfg.model,
+            n_spans,
+            dim,
+            cfg.negative,
+        );
         let step_launch =
             step_launch.expect("choose_step keeps --dim within the fused step's shared memory");
         let vocab = u32_arg("vocabulary size", model.vocab_size)?;

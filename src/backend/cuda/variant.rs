@@ -16,15 +16,20 @@ pub const V2_MAX_NEGATIVE: u32 = 5;
 /// Widest row the v2 steps take (three 128-float chunks a warp).
 pub const V2_MAX_DIM: usize = 384;
 
-/// Threads per block of the v2 steps (their static shared memory is sized for 8 warps).
-const V2_BLOCK: u32 = 256;
+/// Centres of a span one warp of the v2 skip-gram step walks in order, with its context rows
+/// resident (`W2V_V2_RUN` in sgns_v2.cu).
+pub const V2_SKIPGRAM_RUN: usize = 128;
 
-/// Blocks of [`V2_BLOCK`] threads an SM holds of the v2 steps (their `__launch_bounds__`).
-fn v2_blocks_per_sm(dim: usize) -> u32 {
-    if dim <= 128 {
-        2
-    } else {
-        1
+/// The v2 step's blocks for `model` at `dim`: (warps a block, blocks an SM holds, as its
+/// `__launch_bounds__` say). CBOW: 8 warps (its static shared memory is sized for 8). Skip-gram:
+/// as many warps as its rings of resident rows (11·N KiB a warp for dim ≤ 128·N) fit in 48 KiB.
+fn v2_blocks(model: ModelKind, dim: usize) -> (u32, u32) {
+    match (model, dim.div_ceil(128).max(1)) {
+        (ModelKind::Cbow, 1) => (8, 2),
+        (ModelKind::Cbow, _) => (8, 1),
+        (ModelKind::Skipgram, 1) => (4, 4),
+        (ModelKind::Skipgram, 2) => (2, 4),
+        (ModelKind::Skipgram, _) => (1, 6),
     }
 }
 
@@ -77,12 +82,14 @@ pub fn runs_v2(variant: KernelVariant, half: bool, negative: u32, dim: usize) ->
 }
 
 /// The step's launch: v2 a persistent grid (as many blocks as the device holds at once, fewer
-/// for a small batch) of 8-warp blocks with no dynamic shared memory, or one warp when `serial`;
-/// v1 as [`geometry::sgns_step`]. `None` when v1's rows do not fit shared memory.
+/// for a small batch: one warp a centre for CBOW, a run of [`V2_SKIPGRAM_RUN`] for skip-gram) of
+/// [`v2_blocks`] with no dynamic shared memory, or one warp when `serial`; v1 as
+/// [`geometry::sgns_step`]. `None` when v1's rows do not fit shared memory.
 pub fn step_launch(
     props: &DeviceProps,
     v2: bool,
     serial: bool,
+    model: ModelKind,
     n_spans: usize,
     dim: usize,
     negative: u32,
@@ -90,12 +97,20 @@ pub fn step_launch(
     match (v2, serial) {
         (true, true) => Some(LaunchConfig::linear(1, props.warp_size, 0)),
         (true, false) => {
-            let warps = (V2_BLOCK / props.warp_size.max(1)) as usize;
-            let resident = props.sm_count.max(1) * v2_blocks_per_sm(dim);
-            let blocks = (n_spans * SPAN_LEN)
-                .div_ceil(warps)
+            let (warps, per_sm) = v2_blocks(model, dim);
+            let run = match model {
+                ModelKind::Skipgram => V2_SKIPGRAM_RUN,
+                ModelKind::Cbow => 1,
+            };
+            let resident = props.sm_count.max(1) * per_sm;
+            let blocks = (n_spans * SPAN_LEN / run)
+                .div_ceil(warps as usize)
                 .clamp(1, resident as usize);
-            Some(LaunchConfig::linear(blocks as u32, V2_BLOCK, 0))
+            Some(LaunchConfig::linear(
+                blocks as u32,
+                warps * props.warp_size,
+                0,
+            ))
         }
         (false, true) => geometry::sgns_step_serial(props, dim, negative),
         (false, false) => geometry::sgns_step(props, n_spans, dim, negative),
