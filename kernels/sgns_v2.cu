@@ -134,6 +134,28 @@ __device__ __forceinline__ void w2v_v2_add(unsigned short* row, unsigned dim, un
     }
 }
 
+// bfloat16 storage (`_bf16` steps, dim % 2 == 0): the layout of half storage, bf16x2 atomics.
+template <unsigned N, bool VEC>
+__device__ __forceinline__ void w2v_v2_load(const W2vBf16* row, unsigned dim, unsigned lane, W2vSlots<N>& x) {
+#pragma unroll
+    for (unsigned p = 0; p < 2u * N; ++p) {
+        const unsigned d = 2u * (lane + 32u * p);
+        const unsigned w = w2v_gld_if(d < dim, reinterpret_cast<const unsigned*>(row + d), 0u);
+        x.v[2u * p] = w2v_bf2f((unsigned short)w);
+        x.v[2u * p + 1u] = w2v_bf2f((unsigned short)(w >> 16));
+    }
+}
+
+template <unsigned N, bool VEC>
+__device__ __forceinline__ void w2v_v2_add(W2vBf16* row, unsigned dim, unsigned lane, const W2vSlots<N>& x,
+                                           float scale) {
+#pragma unroll
+    for (unsigned p = 0; p < 2u * N; ++p) {
+        const unsigned d = 2u * (lane + 32u * p);
+        w2v_gred_bf2_if(d < dim, row + d, scale * x.v[2u * p], scale * x.v[2u * p + 1u]);
+    }
+}
+
 // Skip-gram's resident context rows (FULL-W2V's lifetime reuse): a warp walks a run of
 // W2V_V2_RUN consecutive kept centres of a span and keeps the `w_in` rows its contexts read in a
 // ring of W2V_V2_RING slots in static shared memory, keyed by word: a row is loaded once when a
@@ -430,19 +452,25 @@ __device__ __forceinline__ void w2v_v2_centre(const W2vStepArgs<T>& a, unsigned 
 // CBOW: warps grid-stride over the virtual centres as v1. Skip-gram: over runs of W2V_V2_RUN
 // virtual centres of a span, each walked in order by one warp with its ring (so one warp walks
 // the whole batch in plan.rs's order).
+// The v2 steps' static shared memory: distinct-mode negatives, and skip-gram's rings (CBOW has
+// none: one slot of one warp stands in, unused). Declared once per kernel (in the dispatch, not in
+// the templates it instantiates twice, which would allocate it twice).
+template <unsigned N, bool CBOW>
+struct W2vV2Shared {
+    static constexpr unsigned warps = CBOW ? W2V_V2_WARPS : W2vV2Warps<N>::skipgram;
+    static constexpr unsigned ring_warps = CBOW ? 1u : warps;
+    static constexpr unsigned ring_slots = CBOW ? 1u : W2V_V2_RING;
+    unsigned scratch[warps][32];
+    W2vF4 cur[ring_warps][ring_slots][N][32];
+    W2vF4 base[ring_warps][ring_slots][N][32];
+};
+
 template <unsigned N, bool CBOW, bool VEC, class T>
-__device__ __forceinline__ void w2v_step_v2(const W2vStepArgs<T>& a) {
-    constexpr unsigned WARPS = CBOW ? W2V_V2_WARPS : W2vV2Warps<N>::skipgram;
-    // CBOW has no ring: one slot of one warp stands in (unused).
-    constexpr unsigned RING_WARPS = CBOW ? 1u : WARPS;
-    constexpr unsigned RING_SLOTS = CBOW ? 1u : W2V_V2_RING;
-    __shared__ unsigned scratch[WARPS][32];
-    __shared__ W2vF4 ring_cur[RING_WARPS][RING_SLOTS][N][32];
-    __shared__ W2vF4 ring_base[RING_WARPS][RING_SLOTS][N][32];
+__device__ __forceinline__ void w2v_step_v2(const W2vStepArgs<T>& a, W2vV2Shared<N, CBOW>& sh) {
     const unsigned lane = threadIdx.x % W2V_WARP;
     const unsigned warp = threadIdx.x / W2V_WARP;
     const unsigned warps_per_block = blockDim.x / W2V_WARP;
-    W2vRing<N> ring{ring_cur[CBOW ? 0u : warp], ring_base[CBOW ? 0u : warp], W2V_V2_EMPTY, 0u};
+    W2vRing<N> ring{sh.cur[CBOW ? 0u : warp], sh.base[CBOW ? 0u : warp], W2V_V2_EMPTY, 0u};
 
     double loss = 0.0;
     double examples = 0.0;
@@ -460,7 +488,7 @@ __device__ __forceinline__ void w2v_step_v2(const W2vStepArgs<T>& a) {
         const unsigned* ids = a.kept_ids + (unsigned long long)s * W2V_SPAN_LEN;
         const unsigned end = count - k0 < run ? count : k0 + run;
         for (unsigned k = k0; k < end; ++k) {
-            w2v_v2_centre<N, CBOW, VEC, T>(a, s, k, count, ids, scratch[warp], ring, lane, loss, examples);
+            w2v_v2_centre<N, CBOW, VEC, T>(a, s, k, count, ids, sh.scratch[warp], ring, lane, loss, examples);
         }
         if (!CBOW) {
             w2v_ring_flush<N, VEC>(ring, a.w_in, a.dim, lane);
@@ -477,8 +505,8 @@ __device__ __forceinline__ void w2v_step_v2(const W2vStepArgs<T>& a) {
 template <unsigned N, bool CBOW, class T>
 __device__ __forceinline__ void w2v_step_v2_dispatch(const W2vStepArgs<T> a) {
     const bool half = sizeof(T) == 2u;
-    const unsigned warps = CBOW ? W2V_V2_WARPS : W2vV2Warps<N>::skipgram;
-    if (1u + a.negative > W2V_V2_TARGETS || a.dim > 128u * N || blockDim.x > 32u * warps ||
+    __shared__ W2vV2Shared<N, CBOW> sh;
+    if (1u + a.negative > W2V_V2_TARGETS || a.dim > 128u * N || blockDim.x > 32u * sh.warps ||
         (half && a.dim % 2u != 0u)) {
         if (blockIdx.x == 0u && threadIdx.x == 0u) {
             atomicAdd(&a.loss_acc[0], __longlong_as_double(0x7FF8000000000000ll));
@@ -486,9 +514,9 @@ __device__ __forceinline__ void w2v_step_v2_dispatch(const W2vStepArgs<T> a) {
         return;
     }
     if (!half && W2V_VECTOR_ATOMICS && a.dim % 4u == 0u) {
-        w2v_step_v2<N, CBOW, true, T>(a);
+        w2v_step_v2<N, CBOW, true, T>(a, sh);
     } else {
-        w2v_step_v2<N, CBOW, false, T>(a);
+        w2v_step_v2<N, CBOW, false, T>(a, sh);
     }
 }
 
@@ -601,4 +629,61 @@ w2v_cbow_step_v2_f16_3(unsigned short* w_in, unsigned short* w_out, unsigned dim
                    unsigned batch_len, float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
                    unsigned negative, unsigned distinct, double* loss_acc) {
     w2v_step_v2_dispatch<3, true, unsigned short>(W2vStepArgs<unsigned short> W2V_STEP_ARGS);
+}
+
+// bfloat16 storage (dim % 2 == 0): the same steps again.
+// (3 blocks an SM, as an A100's shared memory holds: the compute_75 PTX's software bf16 path
+// needs more than 128 registers there.)
+extern "C" __global__ void __launch_bounds__(128, 3)
+w2v_skipgram_step_v2_bf16_1(W2vBf16* w_in, W2vBf16* w_out, unsigned dim, const unsigned* kept_ids,
+                   const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
+                   const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,
+                   unsigned batch_len, float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                   unsigned negative, unsigned distinct, double* loss_acc) {
+    w2v_step_v2_dispatch<1, false, W2vBf16>(W2vStepArgs<W2vBf16> W2V_STEP_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(64, 4)
+w2v_skipgram_step_v2_bf16_2(W2vBf16* w_in, W2vBf16* w_out, unsigned dim, const unsigned* kept_ids,
+                   const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
+                   const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,
+                   unsigned batch_len, float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                   unsigned negative, unsigned distinct, double* loss_acc) {
+    w2v_step_v2_dispatch<2, false, W2vBf16>(W2vStepArgs<W2vBf16> W2V_STEP_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(32, 6)
+w2v_skipgram_step_v2_bf16_3(W2vBf16* w_in, W2vBf16* w_out, unsigned dim, const unsigned* kept_ids,
+                   const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
+                   const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,
+                   unsigned batch_len, float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                   unsigned negative, unsigned distinct, double* loss_acc) {
+    w2v_step_v2_dispatch<3, false, W2vBf16>(W2vStepArgs<W2vBf16> W2V_STEP_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+w2v_cbow_step_v2_bf16_1(W2vBf16* w_in, W2vBf16* w_out, unsigned dim, const unsigned* kept_ids,
+                   const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
+                   const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,
+                   unsigned batch_len, float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                   unsigned negative, unsigned distinct, double* loss_acc) {
+    w2v_step_v2_dispatch<1, true, W2vBf16>(W2vStepArgs<W2vBf16> W2V_STEP_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1)
+w2v_cbow_step_v2_bf16_2(W2vBf16* w_in, W2vBf16* w_out, unsigned dim, const unsigned* kept_ids,
+                   const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
+                   const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,
+                   unsigned batch_len, float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                   unsigned negative, unsigned distinct, double* loss_acc) {
+    w2v_step_v2_dispatch<2, true, W2vBf16>(W2vStepArgs<W2vBf16> W2V_STEP_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1)
+w2v_cbow_step_v2_bf16_3(W2vBf16* w_in, W2vBf16* w_out, unsigned dim, const unsigned* kept_ids,
+                   const unsigned* kept_off, const unsigned* kept_count, unsigned n_spans, const unsigned* alias_prob,
+                   const unsigned* alias_alias, unsigned vocab, unsigned long long seed, unsigned long long key_first,
+                   unsigned batch_len, float lr_begin, float lr_end, unsigned window, unsigned fixed_window,
+                   unsigned negative, unsigned distinct, double* loss_acc) {
+    w2v_step_v2_dispatch<3, true, W2vBf16>(W2vStepArgs<W2vBf16> W2V_STEP_ARGS);
 }

@@ -34,6 +34,9 @@
 #include <stdint.h>
 #include <string.h>
 
+// common.cuh's bfloat16 bits, named here for build.rs's launch table (kernels/*.cu define it).
+struct W2vBf16;
+
 struct uint3 {
     unsigned x, y, z;
 };

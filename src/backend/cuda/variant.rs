@@ -2,11 +2,14 @@
 //! version 1 (`kernels/sgns.cu`, the reference variant, kept measurable with `--kernel v1`), and
 //! the launch geometry of each.
 //!
-//! v2 takes negative ≤ [`V2_MAX_NEGATIVE`] and dim ≤ [`V2_MAX_DIM`] (even, with f16 storage);
-//! everything else (more negatives, wider rows, odd f16 rows) runs v1 whatever was asked for.
+//! v2 takes negative ≤ [`V2_MAX_NEGATIVE`] and dim ≤ [`V2_MAX_DIM`] (even, with f16 or bf16
+//! storage); everything else (more negatives, wider rows, odd f16 rows) runs v1 whatever was asked
+//! for. bf16 has v2 kernels only (`choose_step` refuses it outside their range and with `--kernel
+//! v1`).
 
 use super::device::{DeviceProps, LaunchConfig};
 use super::geometry;
+use crate::backend::Storage;
 use crate::train::plan::{ModelKind, SPAN_LEN};
 
 pub use crate::backend::step::KernelVariant;
@@ -37,12 +40,12 @@ fn v2_blocks(model: ModelKind, dim: usize) -> (u32, u32) {
 pub fn step_kernel(
     variant: KernelVariant,
     model: ModelKind,
-    half: bool,
+    storage: Storage,
     negative: u32,
     dim: usize,
 ) -> &'static str {
-    if !runs_v2(variant, half, negative, dim) {
-        return geometry::step_kernel(model, half, negative);
+    if !runs_v2(variant, storage, negative, dim) {
+        return geometry::step_kernel(model, storage != Storage::F32, negative);
     }
     const SKIPGRAM: [&str; 3] = [
         "w2v_skipgram_step_v2_1",
@@ -64,21 +67,33 @@ pub fn step_kernel(
         "w2v_cbow_step_v2_f16_2",
         "w2v_cbow_step_v2_f16_3",
     ];
+    const SKIPGRAM_BF16: [&str; 3] = [
+        "w2v_skipgram_step_v2_bf16_1",
+        "w2v_skipgram_step_v2_bf16_2",
+        "w2v_skipgram_step_v2_bf16_3",
+    ];
+    const CBOW_BF16: [&str; 3] = [
+        "w2v_cbow_step_v2_bf16_1",
+        "w2v_cbow_step_v2_bf16_2",
+        "w2v_cbow_step_v2_bf16_3",
+    ];
     let chunks = dim.div_ceil(128).max(1) - 1;
-    match (model, half) {
-        (ModelKind::Skipgram, false) => SKIPGRAM[chunks],
-        (ModelKind::Cbow, false) => CBOW[chunks],
-        (ModelKind::Skipgram, true) => SKIPGRAM_F16[chunks],
-        (ModelKind::Cbow, true) => CBOW_F16[chunks],
+    match (model, storage) {
+        (ModelKind::Skipgram, Storage::F32) => SKIPGRAM[chunks],
+        (ModelKind::Cbow, Storage::F32) => CBOW[chunks],
+        (ModelKind::Skipgram, Storage::F16) => SKIPGRAM_F16[chunks],
+        (ModelKind::Cbow, Storage::F16) => CBOW_F16[chunks],
+        (ModelKind::Skipgram, Storage::Bf16) => SKIPGRAM_BF16[chunks],
+        (ModelKind::Cbow, Storage::Bf16) => CBOW_BF16[chunks],
     }
 }
 
-/// Whether v2 runs for these settings.
-pub fn runs_v2(variant: KernelVariant, half: bool, negative: u32, dim: usize) -> bool {
-    variant == KernelVariant::V2
+/// Whether v2 runs for these settings (bf16: always, in range; it has no v1 kernels).
+pub fn runs_v2(variant: KernelVariant, storage: Storage, negative: u32, dim: usize) -> bool {
+    (variant == KernelVariant::V2 || storage == Storage::Bf16)
         && negative <= V2_MAX_NEGATIVE
         && dim <= V2_MAX_DIM
-        && (!half || dim % 2 == 0)
+        && (storage == Storage::F32 || dim % 2 == 0)
 }
 
 /// The step's launch: v2 a persistent grid (as many blocks as the device holds at once, fewer
@@ -126,29 +141,37 @@ mod tests {
         use KernelVariant::{V1, V2};
         use ModelKind::{Cbow, Skipgram};
         assert_eq!(
-            step_kernel(V2, Skipgram, false, 5, 128),
+            step_kernel(V2, Skipgram, Storage::F32, 5, 128),
             "w2v_skipgram_step_v2_1"
         );
-        assert_eq!(step_kernel(V2, Cbow, false, 5, 300), "w2v_cbow_step_v2_3");
+        assert_eq!(step_kernel(V2, Cbow, Storage::F32, 5, 300), "w2v_cbow_step_v2_3");
         assert_eq!(
-            step_kernel(V2, Skipgram, false, 5, 129),
+            step_kernel(V2, Skipgram, Storage::F32, 5, 129),
             "w2v_skipgram_step_v2_2"
         );
         assert_eq!(
-            step_kernel(V1, Skipgram, false, 5, 128),
+            step_kernel(V1, Skipgram, Storage::F32, 5, 128),
             "w2v_skipgram_step"
         );
         assert_eq!(
-            step_kernel(V2, Skipgram, true, 5, 128),
+            step_kernel(V2, Skipgram, Storage::F16, 5, 128),
             "w2v_skipgram_step_v2_f16_1"
         );
         assert_eq!(
-            step_kernel(V2, Skipgram, true, 5, 127),
+            step_kernel(V2, Skipgram, Storage::F16, 5, 127),
             "w2v_skipgram_step_f16"
         );
-        assert_eq!(step_kernel(V1, Cbow, true, 5, 128), "w2v_cbow_step_f16");
-        assert_eq!(step_kernel(V2, Cbow, false, 6, 128), "w2v_cbow_step");
-        assert_eq!(step_kernel(V2, Cbow, false, 5, 385), "w2v_cbow_step");
+        assert_eq!(step_kernel(V1, Cbow, Storage::F16, 5, 128), "w2v_cbow_step_f16");
+        assert_eq!(step_kernel(V2, Cbow, Storage::F32, 6, 128), "w2v_cbow_step");
+        assert_eq!(step_kernel(V2, Cbow, Storage::F32, 5, 385), "w2v_cbow_step");
+        assert_eq!(
+            step_kernel(V1, Skipgram, Storage::Bf16, 5, 128),
+            "w2v_skipgram_step_v2_bf16_1"
+        );
+        assert_eq!(
+            step_kernel(V2, Cbow, Storage::Bf16, 5, 300),
+            "w2v_cbow_step_v2_bf16_3"
+        );
         assert_eq!("v1".parse(), Ok(V1));
         assert!("v3"
             .parse::<KernelVariant>()
