@@ -1,10 +1,12 @@
 // sgns_v2.cu: the fused training step, version 2 (issue 11): skip-gram and CBOW with negative
 // sampling, Hogwild, exactly the semantics of src/train/plan.rs, with the centre's target rows and
-// their gradient accumulators in registers and no dynamic shared memory. Version 1 (sgns.cu) stays
-// as the reference variant (`--kernel v1`) and for what v2 does not take.
+// their gradient accumulators in registers, skip-gram's context rows resident in static shared
+// memory (FULL-W2V's lifetime reuse) and no dynamic shared memory. Version 1 (sgns.cu) stays as
+// the reference variant (`--kernel v1`) and for what v2 does not take.
 //
 // w2v_skipgram_step_v2_N / w2v_cbow_step_v2_N, N = 1, 2, 3 (dim ≤ 128·N); `_f16_N` for half storage
-//   (the `--storage f16` layout of sgns.cu's `_f16` steps; dim even): see "Half storage" below.
+//   (the `--storage f16` layout of sgns.cu's `_f16` steps; dim even) and `_bf16_N` for bfloat16
+//   (`--storage bf16`, W2vBf16 bits; dim even): see "Half storage" below.
 //   Arguments, inputs and outputs: exactly those of w2v_skipgram_step / w2v_cbow_step (sgns.cu),
 //   for f32 storage, negative ≤ 5 (1 + negative ≤ 6 targets) and dim ≤ 128·N. A launch outside that
 //   range trains nothing and makes the loss NaN.
@@ -16,18 +18,25 @@
 //   contiguous bytes an instruction). Slots past dim hold 0 and touch no memory.
 //   Per centre (one warp, as v1): the targets (centre, K negatives; replace mode: lane s draws slot s;
 //   distinct mode: lane 0 draws them into static shared memory) and their rows are loaded into
-//   registers once; skip-gram then, for each context in order, loads the context row, forms the
-//   1+K partial dot products per lane and reduces all of them with one butterfly (8 values, 9
-//   shuffles; lanes 4t..4t+3 end with target t's score), broadcasts the 1+K gradients, updates the
-//   context row with one atomic per slot and accumulates g_t·h per target in registers; the
-//   accumulators are written back once per centre. CBOW forms h = mean of the context rows, the
-//   same one reduction, w_out[t] −= g_t·h and every context row −= Σ_t g_t·w_out[t].
-//   Geometry: blockDim.x = 256 (8 warps; static shared memory is sized for 8), any grid: warps
-//   grid-stride over the virtual centres as v1 (the host launches a persistent grid of as many
-//   blocks as the device holds at once). Shared memory: 1 KiB static (distinct-mode negatives).
-//   Races: a lane reads and writes only its own slots of any row, so a single warp trains its
-//   centres' contexts strictly in order with no warp barrier between them: one warp reproduces
-//   the sequential order of plan.rs. Between warps it is Hogwild as v1 (no update is lost).
+//   registers once; skip-gram then, for each context in order, finds the context row in the warp's
+//   ring (loading it on a miss, see "resident context rows" below), forms the 1+K partial dot
+//   products per lane and reduces all of them with one butterfly (8 values, 9 shuffles; lanes
+//   4t..4t+3 end with target t's score), broadcasts the 1+K gradients, updates the resident context
+//   row and accumulates g_t·h per target in registers; the accumulators are written back once per
+//   centre. CBOW forms h = mean of the context rows (from global memory), the same one reduction,
+//   w_out[t] −= g_t·h and every context row −= Σ_t g_t·w_out[t] with one atomic per slot.
+//   Geometry: CBOW blockDim.x = 256 (8 warps), warps grid-stride over the virtual centres as v1.
+//   Skip-gram blockDim.x = 32·W (W = 4, 2, 1 warps for N = 1, 2, 3: the rings' static shared
+//   memory, 11·N KiB a warp, fits 48 KiB a block), warps grid-stride over runs of W2V_V2_RUN
+//   virtual centres of a span. Any grid (the host launches a persistent grid of as many blocks as
+//   the device holds at once). Shared memory, static: 128 bytes a warp (distinct-mode negatives),
+//   skip-gram's rings, and for CBOW an unused 1-slot stand-in (N KiB).
+//   Races: a lane reads and writes only its own slots of any row (global or resident), so a single
+//   warp trains its centres' contexts strictly in order with no warp barrier between them: one warp
+//   reproduces the sequential order of plan.rs (to float rounding: a resident row goes back as
+//   row + (resident − loaded), exact unless the row changed sign or scale by 2 meanwhile). Between
+//   warps it is Hogwild as v1: no update is lost, and a row resident in one warp does not see
+//   another warp's updates until it is reloaded (at most a run of 128 centres later).
 //   loss_acc: as v1.
 #include "common.cuh"
 

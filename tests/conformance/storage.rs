@@ -68,8 +68,7 @@ fn sixteen_bit_steps<T: KernelDevice>(dev: &T, storage: Storage, tol: f64, loss_
                 "{what}: examples, f32 vs reference"
             );
             let sgd = w2v_gpu::backend::OptimizerKind::Sgd;
-            let (ks, ki, ko) =
-                m.run_with(&serial, &tokens, &bt, &cfg, Step::Fast, storage, sgd);
+            let (ks, ki, ko) = m.run_with(&serial, &tokens, &bt, &cfg, Step::Fast, storage, sgd);
             assert_eq!(
                 ks.examples, r.examples,
                 "{what}: examples, {storage:?} vs reference"
@@ -266,7 +265,15 @@ conformance!(
 /// neighbours, special values and random floats converted; then the packed pair add from many
 /// threads (each update rounded, then the sum), which must lose no update in either half.
 fn bf16_helpers<T: KernelDevice>(dev: &T) {
-    let mut x: Vec<f32> = vec![0.0, -0.0, 1.0, f32::MAX, f32::MIN_POSITIVE, 1e-45, f32::INFINITY];
+    let mut x: Vec<f32> = vec![
+        0.0,
+        -0.0,
+        1.0,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        1e-45,
+        f32::INFINITY,
+    ];
     x.push(f32::NEG_INFINITY);
     for b in 0..=u16::MAX {
         let v = bf16::from_bits(b).to_f32();
@@ -304,7 +311,11 @@ fn bf16_helpers<T: KernelDevice>(dev: &T) {
             continue;
         }
         assert_eq!(b[i].to_bits(), want.to_bits(), "{at}");
-        assert_eq!(back[i].to_bits(), want.to_f32().to_bits(), "bf16 → f32 of {at}");
+        assert_eq!(
+            back[i].to_bits(),
+            want.to_f32().to_bits(),
+            "bf16 → f32 of {at}"
+        );
     }
 
     // 32 pairs, each added (+v, −v) from 50 threads spread over the grid; every value and sum is
@@ -329,7 +340,11 @@ fn bf16_helpers<T: KernelDevice>(dev: &T) {
     for p in 0..pairs as usize {
         let add = 50.0 * 0.5 * (1 + p % 4) as f32;
         assert_eq!(b[2 * p].to_f32(), p as f32 + add, "pair {p}, first half");
-        assert_eq!(b[2 * p + 1].to_f32(), p as f32 - add, "pair {p}, second half");
+        assert_eq!(
+            b[2 * p + 1].to_f32(),
+            p as f32 - add,
+            "pair {p}, second half"
+        );
     }
 }
 conformance!(

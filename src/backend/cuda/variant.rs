@@ -144,7 +144,10 @@ mod tests {
             step_kernel(V2, Skipgram, Storage::F32, 5, 128),
             "w2v_skipgram_step_v2_1"
         );
-        assert_eq!(step_kernel(V2, Cbow, Storage::F32, 5, 300), "w2v_cbow_step_v2_3");
+        assert_eq!(
+            step_kernel(V2, Cbow, Storage::F32, 5, 300),
+            "w2v_cbow_step_v2_3"
+        );
         assert_eq!(
             step_kernel(V2, Skipgram, Storage::F32, 5, 129),
             "w2v_skipgram_step_v2_2"
@@ -161,7 +164,10 @@ mod tests {
             step_kernel(V2, Skipgram, Storage::F16, 5, 127),
             "w2v_skipgram_step_f16"
         );
-        assert_eq!(step_kernel(V1, Cbow, Storage::F16, 5, 128), "w2v_cbow_step_f16");
+        assert_eq!(
+            step_kernel(V1, Cbow, Storage::F16, 5, 128),
+            "w2v_cbow_step_f16"
+        );
         assert_eq!(step_kernel(V2, Cbow, Storage::F32, 6, 128), "w2v_cbow_step");
         assert_eq!(step_kernel(V2, Cbow, Storage::F32, 5, 385), "w2v_cbow_step");
         assert_eq!(
