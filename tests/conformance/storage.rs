@@ -92,7 +92,7 @@ fn sixteen_bit_steps<T: KernelDevice>(dev: &T, storage: Storage, tol: f64, loss_
                 );
                 assert!(e32 < 1e-4, "{what}: f32 {name} differs by {e32:.2e}");
                 assert!(
-                    (e16 as f64) < tol,
+                    e16 < tol,
                     "{what}: {storage:?} {name} update differs by {e16:.2e}"
                 );
                 // The 16-bit path really ran: every stored weight is a value of the storage, and
