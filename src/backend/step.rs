@@ -75,6 +75,17 @@ pub fn choose_step(name: &str, caps: &Capabilities, cfg: &TrainConfig) -> Result
         if cfg.step != StepKind::Fused {
             return Err(f16_refused(cfg.storage, "--step composed"));
         }
+        if fused
+            && cfg.storage == Storage::Bf16
+            && !caps.fused_storages.contains(&Storage::Bf16)
+            && caps.fused_storages.contains(&Storage::F16)
+        {
+            // A CUDA device running the v1 kernels (`--kernel v1`): bf16 has v2 kernels only.
+            return Err(Error::Config(format!(
+                "--storage bf16 has v2 step kernels only and {name} runs v1 (--kernel v1): drop \
+                 --kernel v1 or use --storage f16"
+            )));
+        }
         if !fused || !caps.fused_storages.contains(&cfg.storage) {
             return Err(f16_refused(cfg.storage, name));
         }
@@ -245,6 +256,30 @@ mod tests {
         }
         // Every row of the table was reached, so none of its rules is vacuous.
         assert_eq!(seen.len(), 8, "{seen:?}");
+    }
+
+    #[test]
+    fn bf16_on_the_v1_kernels_is_refused_naming_the_flag() {
+        let v1 = Capabilities {
+            fused_storages: &[Storage::F32, Storage::F16],
+            fused_bf16_limits: None,
+            ..CUDA
+        };
+        let bf16 = TrainConfig {
+            storage: Storage::Bf16,
+            ..TrainConfig::default()
+        };
+        let e = choose_step("cuda:0 test", &v1, &bf16)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--kernel v1") && e.contains("--storage f16"),
+            "{e}"
+        );
+        assert_eq!(
+            choose_step("cuda:0 test", &CUDA, &bf16).unwrap(),
+            Step::Fused
+        );
     }
 
     #[test]
