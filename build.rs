@@ -265,6 +265,9 @@ const NORMALISED: &[(&str, &str)] = &[
     // so a half buffer is `unsigned short*` in C and a `DeviceBuf<half::f16>` on the host.
     ("unsigned short*", "f16*"),
     ("const unsigned short*", "const f16*"),
+    // bfloat16 bits: `W2vBf16*` (common.cuh, a struct of one `unsigned short`, so that templates
+    // tell it from a half) and a `DeviceBuf<half::bf16>` on the host.
+    ("W2vBf16*", "bf16*"),
     ("unsigned", "u32"),
     ("unsigned long long", "u64"),
     ("float", "f32"),

@@ -46,7 +46,7 @@ struct Variant {
     storage: Storage,
 }
 
-const VARIANTS: [Variant; 8] = [
+const VARIANTS: [Variant; 10] = [
     Variant {
         name: "v1 skipgram f32",
         kernel: KernelVariant::V1,
@@ -94,6 +94,18 @@ const VARIANTS: [Variant; 8] = [
         kernel: KernelVariant::V2,
         model: ModelKind::Cbow,
         storage: Storage::F16,
+    },
+    Variant {
+        name: "v2 skipgram bf16",
+        kernel: KernelVariant::V2,
+        model: ModelKind::Skipgram,
+        storage: Storage::Bf16,
+    },
+    Variant {
+        name: "v2 cbow bf16",
+        kernel: KernelVariant::V2,
+        model: ModelKind::Cbow,
+        storage: Storage::Bf16,
     },
 ];
 
@@ -199,8 +211,7 @@ fn count(
     );
     traffic::set_counting(false);
     r.map_err(|e| e.to_string())?;
-    let half = v.storage == Storage::F16;
-    let kernel = variant::step_kernel(v.kernel, v.model, half, cfg.negative, dim);
+    let kernel = variant::step_kernel(v.kernel, v.model, v.storage, cfg.negative, dim);
     let rows: BTreeMap<String, Traffic> = traffic::snapshot().into_iter().collect();
     let get = |k: &str| {
         rows.get(k)
@@ -225,8 +236,8 @@ fn gpu_geometry(gpu: &Gpu, v: &Variant, dim: usize) -> (u32, u32) {
         driver_version: String::new(),
         toolkit: String::new(),
     };
-    let v2 = variant::runs_v2(v.kernel, v.storage == Storage::F16, 5, dim);
-    let c = variant::step_launch(&props, v2, false, 1024, dim, 5).expect("dim ≤ 300 fits");
+    let v2 = variant::runs_v2(v.kernel, v.storage, 5, dim);
+    let c = variant::step_launch(&props, v2, false, v.model, 1024, dim, 5).expect("dim ≤ 300 fits");
     (c.block[0] / 32, c.shared_bytes)
 }
 
@@ -265,7 +276,7 @@ fn run() -> Result<(), String> {
             let res = ptxas.kernel(&kernel);
             let work = Workload {
                 dim,
-                half: v.storage == Storage::F16,
+                half: v.storage != Storage::F32,
                 negative: 5,
                 counts: &counts,
                 keep: &keep,

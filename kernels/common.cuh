@@ -17,6 +17,9 @@
 //   their `_if`, 16-byte and packed-half forms): one plain instruction each under nvcc, counted per
 //   warp instruction by the emulator (the traffic model, benches/MODEL.md).
 // - Hardware half conversions (w2v_h2f, w2v_f2h: `cvt`) and the packed f16x2 atomic of the v2 steps.
+// - bfloat16 storage for `--storage bf16` (W2vBf16, w2v_bf2f, w2v_f2bf, the packed bf16x2 atomic):
+//   f32's top 16 bits, widened exactly by a shift, rounded to nearest even as the `half` crate's
+//   bf16::from_f32.
 // - W2vStepArgs, the fused steps' arguments (sgns.cu, sgns_v2.cu).
 //
 // The same text compiles three ways: nvcc (PTX at build time), NVRTC (at start-up, with this file
@@ -216,6 +219,64 @@ __device__ __forceinline__ void w2v_gred_h2_if(bool on, unsigned short* p, float
     }
 #else
     asm volatile("red.global.add.noftz.f16x2 [%0], %1;" ::"l"(p), "r"(pack) : "memory");
+#endif
+}
+
+// bfloat16 bits (`--storage bf16`), a struct so that templates tell it from a half's
+// `unsigned short`. A bfloat16 is the top half of an f32: widening is a shift, exact.
+struct W2vBf16 {
+    unsigned short bits;
+};
+
+__device__ __forceinline__ float w2v_bf2f(unsigned short b) {
+    return __uint_as_float((unsigned)b << 16);
+}
+
+// f32 → bfloat16 bits, rounded to nearest, ties to even (`cvt.rn.bf16.f32` on sm_80+; the same
+// in integer arithmetic elsewhere and under the emulator, as the `half` crate: a NaN stays a
+// quiet NaN with its top payload bits).
+__device__ __forceinline__ unsigned short w2v_f2bf(float f) {
+#if !defined(W2V_EMULATOR) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    unsigned short h;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+#else
+    const unsigned x = __float_as_uint(f);
+    if ((x & 0x7FFFFFFFu) > 0x7F800000u) {
+        return (unsigned short)((x >> 16) | 0x40u);
+    }
+    return (unsigned short)((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
+#endif
+}
+
+// p[0] += a, p[1] += b for two bfloat16s in one aligned 32-bit word, by the lanes with `on`, each
+// update rounded to bfloat16 first and the sum rounded again: one packed
+// `red.global.add.noftz.bf16x2` on sm_90+; a compare-and-swap loop on the word elsewhere (sm_80
+// has no bf16 atomic add; both halves move in one CAS) and under the emulator, which counts one
+// atomic as sm_90 issues.
+__device__ __forceinline__ void w2v_gred_bf2_if(bool on, W2vBf16* p, float a, float b W2V_SITE_PARAM) {
+    if (!on) {
+        W2V_NOTE(W2V_ACC_ATOMIC, 0, 0u);
+        return;
+    }
+    W2V_NOTE(W2V_ACC_ATOMIC, p, 4u);
+    const unsigned pack = (unsigned)w2v_f2bf(a) | ((unsigned)w2v_f2bf(b) << 16);
+#if !defined(W2V_EMULATOR) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("red.global.add.noftz.bf16x2 [%0], %1;" ::"l"(p), "r"(pack) : "memory");
+#else
+    unsigned* word = reinterpret_cast<unsigned*>(p);
+    unsigned old = *(volatile unsigned*)word;
+    for (;;) {
+        const unsigned short lo = w2v_f2bf(w2v_bf2f((unsigned short)old) + w2v_bf2f((unsigned short)pack));
+        const unsigned short hi =
+            w2v_f2bf(w2v_bf2f((unsigned short)(old >> 16)) + w2v_bf2f((unsigned short)(pack >> 16)));
+        const unsigned next = (unsigned)lo | ((unsigned)hi << 16);
+        const unsigned seen = atomicCAS(word, old, next);
+        if (seen == old) {
+            return;
+        }
+        old = seen;
+    }
 #endif
 }
 
@@ -482,7 +543,8 @@ __device__ __forceinline__ float w2v_lr_at(float lr_begin, float lr_end, unsigne
 }
 
 // Every argument of the fused step kernels (sgns.cu, sgns_v2.cu), bundled for their templates.
-// T is the weights' storage: float, or unsigned short holding IEEE half bits (`_f16` kernels).
+// T is the weights' storage: float, unsigned short holding IEEE half bits (`_f16` kernels), or
+// W2vBf16 (`_bf16` kernels, v2 only).
 template <class T>
 struct W2vStepArgs {
     T* w_in;

@@ -18,7 +18,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 nvcc="${NVCC:-$(bash scripts/install-nvcc.sh)}"
 ptxas="$(dirname "$nvcc")/ptxas"
-fused="w2v_skipgram_step_v2_f16_1 w2v_skipgram_step_v2_f16_2 w2v_skipgram_step_v2_f16_3 w2v_cbow_step_v2_f16_1 w2v_cbow_step_v2_f16_2 w2v_cbow_step_v2_f16_3 w2v_skipgram_step_v2_1 w2v_skipgram_step_v2_2 w2v_skipgram_step_v2_3 w2v_cbow_step_v2_1 w2v_cbow_step_v2_2 w2v_cbow_step_v2_3 w2v_skipgram_step w2v_cbow_step w2v_skipgram_step_f16 w2v_cbow_step_f16 w2v_skipgram_step_wide w2v_cbow_step_wide w2v_skipgram_step_f16_wide w2v_cbow_step_f16_wide w2v_subsample_compact"
+fused="w2v_skipgram_step_v2_bf16_1 w2v_skipgram_step_v2_bf16_2 w2v_skipgram_step_v2_bf16_3 w2v_cbow_step_v2_bf16_1 w2v_cbow_step_v2_bf16_2 w2v_cbow_step_v2_bf16_3 w2v_skipgram_step_v2_f16_1 w2v_skipgram_step_v2_f16_2 w2v_skipgram_step_v2_f16_3 w2v_cbow_step_v2_f16_1 w2v_cbow_step_v2_f16_2 w2v_cbow_step_v2_f16_3 w2v_skipgram_step_v2_1 w2v_skipgram_step_v2_2 w2v_skipgram_step_v2_3 w2v_cbow_step_v2_1 w2v_cbow_step_v2_2 w2v_cbow_step_v2_3 w2v_skipgram_step w2v_cbow_step w2v_skipgram_step_f16 w2v_cbow_step_f16 w2v_skipgram_step_wide w2v_cbow_step_wide w2v_skipgram_step_f16_wide w2v_cbow_step_f16_wide w2v_subsample_compact"
 
 out_dir="$(NVCC="$nvcc" cargo build --features cuda --message-format=json | python3 -c '
 import json, sys

@@ -34,6 +34,9 @@
 #include <stdint.h>
 #include <string.h>
 
+// common.cuh's bfloat16 bits, named here for build.rs's launch table (kernels/*.cu define it).
+struct W2vBf16;
+
 struct uint3 {
     unsigned x, y, z;
 };
@@ -193,6 +196,7 @@ inline unsigned atomicCAS(unsigned* address, unsigned compare, unsigned val) {
 // -ffp-contract=off (build.rs passes it, so no multiply-add is fused behind the kernels' back).
 inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((uint64_t)a * b) >> 32); }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
+inline int __ffs(int x) { return __builtin_ffs(x); }
 inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fsub_rn(float a, float b) { return a - b; }
 inline float __fmul_rn(float a, float b) { return a * b; }

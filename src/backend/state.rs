@@ -17,6 +17,11 @@ pub enum Weights<B: Backend> {
         w_in: B::Buf<half::f16>,
         w_out: B::Buf<half::f16>,
     },
+    /// bfloat16, likewise.
+    Bf16 {
+        w_in: B::Buf<half::bf16>,
+        w_out: B::Buf<half::bf16>,
+    },
 }
 
 /// `(W_in, W_out)` as f32 device buffers, borrowed.
@@ -35,8 +40,8 @@ pub struct Model<B: Backend> {
 }
 
 impl<B: Backend> Model<B> {
-    /// Uploads `w_in` and `w_out` (`[vocab_size, dim]` f32) stored as `storage` (f16: rounded to
-    /// the nearest half).
+    /// Uploads `w_in` and `w_out` (`[vocab_size, dim]` f32) stored as `storage` (f16, bf16:
+    /// rounded to the nearest, ties to even).
     pub fn upload(
         backend: &B,
         dim: usize,
@@ -48,6 +53,8 @@ impl<B: Backend> Model<B> {
         assert_eq!(w_in.len() % dim.max(1), 0);
         let halves =
             |w: &[f32]| -> Vec<half::f16> { w.iter().map(|&x| half::f16::from_f32(x)).collect() };
+        let brains =
+            |w: &[f32]| -> Vec<half::bf16> { w.iter().map(|&x| half::bf16::from_f32(x)).collect() };
         let weights = match storage {
             Storage::F32 => Weights::F32 {
                 w_in: backend.upload(w_in)?,
@@ -56,6 +63,10 @@ impl<B: Backend> Model<B> {
             Storage::F16 => Weights::F16 {
                 w_in: backend.upload(&halves(w_in))?,
                 w_out: backend.upload(&halves(w_out))?,
+            },
+            Storage::Bf16 => Weights::Bf16 {
+                w_in: backend.upload(&brains(w_in))?,
+                w_out: backend.upload(&brains(w_out))?,
             },
         };
         Ok(Model {
@@ -70,6 +81,7 @@ impl<B: Backend> Model<B> {
         match self.weights {
             Weights::F32 { .. } => Storage::F32,
             Weights::F16 { .. } => Storage::F16,
+            Weights::Bf16 { .. } => Storage::Bf16,
         }
     }
 
@@ -77,7 +89,7 @@ impl<B: Backend> Model<B> {
     pub fn f32(&self) -> Option<F32Pair<'_, B>> {
         match &self.weights {
             Weights::F32 { w_in, w_out } => Some((w_in, w_out)),
-            Weights::F16 { .. } => None,
+            Weights::F16 { .. } | Weights::Bf16 { .. } => None,
         }
     }
 
@@ -85,7 +97,7 @@ impl<B: Backend> Model<B> {
     pub fn f32_mut(&mut self) -> Option<F32PairMut<'_, B>> {
         match &mut self.weights {
             Weights::F32 { w_in, w_out } => Some((w_in, w_out)),
-            Weights::F16 { .. } => None,
+            Weights::F16 { .. } | Weights::Bf16 { .. } => None,
         }
     }
 
@@ -95,6 +107,13 @@ impl<B: Backend> Model<B> {
             Weights::F32 { w_in, w_out } => Ok((backend.download(w_in)?, backend.download(w_out)?)),
             Weights::F16 { w_in, w_out } => {
                 let widen = |h: Vec<half::f16>| h.into_iter().map(f32::from).collect();
+                Ok((
+                    widen(backend.download(w_in)?),
+                    widen(backend.download(w_out)?),
+                ))
+            }
+            Weights::Bf16 { w_in, w_out } => {
+                let widen = |h: Vec<half::bf16>| h.into_iter().map(f32::from).collect();
                 Ok((
                     widen(backend.download(w_in)?),
                     widen(backend.download(w_out)?),

@@ -21,6 +21,9 @@ pub struct Capabilities {
     /// Whether the fused step keeps frozen `W_in` rows ([`crate::backend::state::Tables::frozen_in`],
     /// `--freeze-init`) fixed; the composed path always does.
     pub fused_frozen_rows: bool,
+    /// With [`Storage::Bf16`]: the most negatives and the widest (even) dim the fused step trains
+    /// it with (the v2 CUDA kernels' range); `None` where bf16 is not among `fused_storages`.
+    pub fused_bf16_limits: Option<(u32, usize)>,
 }
 
 impl Capabilities {
@@ -42,11 +45,21 @@ pub enum Step {
     Composed,
 }
 
-/// The one-line refusal of `--storage f16` where `what` keeps f32.
-fn f16_refused(what: &str) -> Error {
+/// The flag value of a 16-bit storage.
+fn storage_name(storage: Storage) -> &'static str {
+    match storage {
+        Storage::F32 => "f32",
+        Storage::F16 => "f16",
+        Storage::Bf16 => "bf16",
+    }
+}
+
+/// The one-line refusal of `--storage f16` (or bf16) where `what` keeps f32.
+fn f16_refused(storage: Storage, what: &str) -> Error {
+    let s = storage_name(storage);
     Error::Config(format!(
-        "--storage f16 needs --device cuda:N (or emulator) with the fused SGD step (--optimizer sgd, \
-         --step fused); {what} keeps f32: drop --storage f16 or use --storage f32"
+        "--storage {s} needs --device cuda:N (or emulator) with the fused SGD step (--optimizer sgd, \
+         --step fused); {what} keeps f32: drop --storage {s} or use --storage f32"
     ))
 }
 
@@ -57,13 +70,33 @@ pub fn choose_step(name: &str, caps: &Capabilities, cfg: &TrainConfig) -> Result
     let fused = cfg.step == StepKind::Fused && caps.fused_optimizers.contains(&cfg.optimizer);
     if cfg.storage != Storage::F32 {
         if cfg.optimizer != OptimizerKind::Sgd {
-            return Err(f16_refused("--optimizer adam (composed path)"));
+            return Err(f16_refused(cfg.storage, "--optimizer adam (composed path)"));
         }
         if cfg.step != StepKind::Fused {
-            return Err(f16_refused("--step composed"));
+            return Err(f16_refused(cfg.storage, "--step composed"));
+        }
+        if fused
+            && cfg.storage == Storage::Bf16
+            && !caps.fused_storages.contains(&Storage::Bf16)
+            && caps.fused_storages.contains(&Storage::F16)
+        {
+            // A CUDA device running the v1 kernels (`--kernel v1`): bf16 has v2 kernels only.
+            return Err(Error::Config(format!(
+                "--storage bf16 has v2 step kernels only and {name} runs v1 (--kernel v1): drop \
+                 --kernel v1 or use --storage f16"
+            )));
         }
         if !fused || !caps.fused_storages.contains(&cfg.storage) {
-            return Err(f16_refused(name));
+            return Err(f16_refused(cfg.storage, name));
+        }
+    }
+    if let (Storage::Bf16, Some((negative, dim))) = (cfg.storage, caps.fused_bf16_limits) {
+        if cfg.negative > negative || cfg.dim > dim || cfg.dim % 2 != 0 {
+            return Err(Error::Config(format!(
+                "--storage bf16 trains with the v2 kernels only: --negative {negative} or less and an \
+                 even --dim up to {dim} (got --negative {} --dim {}); change them or use --storage f16",
+                cfg.negative, cfg.dim
+            )));
         }
     }
     if !fused {
@@ -126,14 +159,16 @@ mod tests {
         max_fused_negative: None,
         fused_shared_bytes: None,
         fused_frozen_rows: true,
+        fused_bf16_limits: None,
     };
     /// A GPU (or the emulator) with 48 KiB of shared memory per block.
     const CUDA: Capabilities = Capabilities {
         fused_optimizers: &[OptimizerKind::Sgd],
-        fused_storages: &[Storage::F32, Storage::F16],
+        fused_storages: &[Storage::F32, Storage::F16, Storage::Bf16],
         max_fused_negative: Some(31),
         fused_shared_bytes: Some(48 << 10),
         fused_frozen_rows: false,
+        fused_bf16_limits: Some((5, 384)),
     };
 
     /// The tables above are what the backends report.
@@ -148,9 +183,10 @@ mod tests {
         );
     }
 
-    /// What each combination must give, stated as the rules users read in `--help`: f16 trains
-    /// only on CUDA's fused SGD step; Adam and `--step composed` compose; the fused CUDA step
-    /// takes at most 31 negatives and rows that fit its shared memory.
+    /// What each combination must give, stated as the rules users read in `--help`: f16 and bf16
+    /// train only on CUDA's fused SGD step (bf16 with at most 5 negatives and an even dim up to
+    /// 384); Adam and `--step composed` compose; the fused CUDA step takes at most 31 negatives and
+    /// rows that fit its shared memory.
     fn expected(
         cuda: bool,
         opt: OptimizerKind,
@@ -162,9 +198,12 @@ mod tests {
         use OptimizerKind::*;
         use StepKind::*;
         match (opt, step, storage) {
-            (Adam, _, Storage::F16) => Err("--optimizer adam"),
-            (Sgd, Composed, Storage::F16) => Err("--step composed"),
-            (Sgd, Fused, Storage::F16) if !cuda => Err("keeps f32"),
+            (Adam, _, Storage::F16 | Storage::Bf16) => Err("--optimizer adam"),
+            (Sgd, Composed, Storage::F16 | Storage::Bf16) => Err("--step composed"),
+            (Sgd, Fused, Storage::F16 | Storage::Bf16) if !cuda => Err("keeps f32"),
+            (Sgd, Fused, Storage::Bf16) if negative > 5 || dim > 384 || dim % 2 != 0 => {
+                Err("v2 kernels only")
+            }
             (Adam, _, Storage::F32) | (Sgd, Composed, Storage::F32) => Ok(Step::Composed),
             (Sgd, Fused, _) if cuda && negative > 31 => Err("--negative"),
             // 48 KiB / (2 · (1 + K) · 4 bytes): dim 1024 fits K ≤ 4, dim 4096 fits no K.
@@ -182,9 +221,9 @@ mod tests {
         ] {
             for optimizer in [OptimizerKind::Sgd, OptimizerKind::Adam] {
                 for step in [StepKind::Fused, StepKind::Composed] {
-                    for storage in [Storage::F32, Storage::F16] {
+                    for storage in [Storage::F32, Storage::F16, Storage::Bf16] {
                         for negative in [0, 4, 5, 31, 32, 200] {
-                            for dim in [100, 1024, 4096] {
+                            for dim in [100, 101, 1024, 4096] {
                                 let cfg = TrainConfig {
                                     optimizer,
                                     step,
@@ -216,7 +255,31 @@ mod tests {
             }
         }
         // Every row of the table was reached, so none of its rules is vacuous.
-        assert_eq!(seen.len(), 7, "{seen:?}");
+        assert_eq!(seen.len(), 8, "{seen:?}");
+    }
+
+    #[test]
+    fn bf16_on_the_v1_kernels_is_refused_naming_the_flag() {
+        let v1 = Capabilities {
+            fused_storages: &[Storage::F32, Storage::F16],
+            fused_bf16_limits: None,
+            ..CUDA
+        };
+        let bf16 = TrainConfig {
+            storage: Storage::Bf16,
+            ..TrainConfig::default()
+        };
+        let e = choose_step("cuda:0 test", &v1, &bf16)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--kernel v1") && e.contains("--storage f16"),
+            "{e}"
+        );
+        assert_eq!(
+            choose_step("cuda:0 test", &CUDA, &bf16).unwrap(),
+            Step::Fused
+        );
     }
 
     #[test]

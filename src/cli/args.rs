@@ -213,8 +213,8 @@ pub struct ModelArgs {
     /// fused: the backend's fast path; composed: the book's layers one by one.
     #[arg(long, value_enum, default_value_t = StepKind::Fused)]
     pub step: StepKind,
-    /// How the device stores W_in and W_out: f32, or f16 (IEEE half, f32 arithmetic; half the
-    /// memory of the two matrices; CUDA fused SGD step only).
+    /// How the device stores W_in and W_out: f32, f16 (IEEE half) or bf16 (bfloat16), 16-bit ones
+    /// with f32 arithmetic and half the memory of the two matrices; CUDA fused SGD step only.
     #[arg(long, value_enum, default_value_t = Storage::F32)]
     pub storage: Storage,
     /// Seed of every random draw (initialisation, subsampling, windows, negatives, built-in corpus).
@@ -528,7 +528,7 @@ pub struct InfoArgs {
     /// Optimiser of that model (adam keeps two more matrices of moments).
     #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
     pub optimizer: OptimizerKind,
-    /// Storage of W_in and W_out on the device (f16 with the fused SGD step only).
+    /// Storage of W_in and W_out on the device (f16, bf16 with the fused SGD step only).
     #[arg(long, value_enum, default_value_t = Storage::F32)]
     pub storage: Storage,
 }

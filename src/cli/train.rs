@@ -491,9 +491,8 @@ fn step_kernel(opened: &device::Opened, cfg: &RunConfig) -> Option<&'static str>
     #[cfg(any(feature = "cuda", feature = "emulator"))]
     if cuda && opened.step == crate::backend::Step::Fused {
         let t = &cfg.train;
-        let half = t.storage == crate::backend::Storage::F16;
         return Some(crate::backend::cuda::variant::step_kernel(
-            cfg.kernel, t.model, half, t.negative, t.dim,
+            cfg.kernel, t.model, t.storage, t.negative, t.dim,
         ));
     }
     let _ = (cuda, cfg);

@@ -71,6 +71,9 @@ flag_values!(Storage {
     F16 => "f16": "IEEE half (16-bit): half the device memory and traffic of the two matrices; \
         each update is computed in f32 and rounded to the nearest half when stored. CUDA fused \
         SGD step only",
+    Bf16 => "bf16": "bfloat16: the size of f16 with f32's range and 8 significant bits; each \
+        update is computed in f32 and rounded to the nearest bfloat16 when stored. CUDA fused SGD \
+        step with the v2 kernels only (--negative 5 or less, an even --dim up to 384)",
 });
 flag_values!(VectorFormat {
     Bin => "bin": "word2vec binary (`-binary 1`), what gensim reads with `binary=True`",

@@ -57,6 +57,7 @@ pub enum TestArg<'a> {
     U32(&'a [u32]),
     F32Mut(&'a mut [f32]),
     F16Mut(&'a mut [half::f16]),
+    Bf16Mut(&'a mut [half::bf16]),
     Scalar(u32),
 }
 

@@ -237,7 +237,7 @@ pub fn train<B: Backend>(
     stats
 }
 
-/// Device bytes of a state's `w_in` and `w_out` (f32 buffers, or the half ones with f16 storage).
+/// Device bytes of a state's `w_in` and `w_out` (f32 buffers, or the 16-bit ones with f16/bf16 storage).
 #[cfg(any(feature = "emulator", feature = "cuda"))]
 pub fn weight_bytes<D: w2v_gpu::backend::cuda::Device>(
     st: &State<w2v_gpu::backend::cuda::CudaBackend<D>>,
@@ -246,5 +246,6 @@ pub fn weight_bytes<D: w2v_gpu::backend::cuda::Device>(
     match &st.model.weights {
         Stored::F32 { w_in, w_out } => 4 * (w_in.len() + w_out.len()),
         Stored::F16 { w_in, w_out } => 2 * (w_in.len() + w_out.len()),
+        Stored::Bf16 { w_in, w_out } => 2 * (w_in.len() + w_out.len()),
     }
 }

@@ -39,6 +39,7 @@ pub fn launch_emulated(
         F32(DeviceBuf<EmulatedDevice, f32>),
         U32(DeviceBuf<EmulatedDevice, u32>),
         F16(DeviceBuf<EmulatedDevice, half::f16>),
+        Bf16(DeviceBuf<EmulatedDevice, half::bf16>),
         Scalar(u32),
     }
     let dev = EmulatedDevice::new();
@@ -49,6 +50,7 @@ pub fn launch_emulated(
             TestArg::F32Mut(s) => Buf::F32(dev.upload(s).unwrap()),
             TestArg::U32(s) => Buf::U32(dev.upload(s).unwrap()),
             TestArg::F16Mut(s) => Buf::F16(dev.upload(s).unwrap()),
+            TestArg::Bf16Mut(s) => Buf::Bf16(dev.upload(s).unwrap()),
             TestArg::Scalar(v) => Buf::Scalar(*v),
         })
         .collect();
@@ -60,6 +62,7 @@ pub fn launch_emulated(
             (Buf::U32(b), _) => b.arg(),
             (Buf::F32(b), _) => b.arg_mut(),
             (Buf::F16(b), _) => b.arg_mut(),
+            (Buf::Bf16(b), _) => b.arg_mut(),
             (Buf::Scalar(v), _) => Arg::U32(*v),
         })
         .collect();
@@ -71,6 +74,7 @@ pub fn launch_emulated(
         match (b, a) {
             (Buf::F32(b), TestArg::F32Mut(s)) => s.copy_from_slice(&dev.download(b).unwrap()),
             (Buf::F16(b), TestArg::F16Mut(s)) => s.copy_from_slice(&dev.download(b).unwrap()),
+            (Buf::Bf16(b), TestArg::Bf16Mut(s)) => s.copy_from_slice(&dev.download(b).unwrap()),
             _ => {}
         }
     }
@@ -138,6 +142,10 @@ pub fn launch_gpu(
                 let bits: Vec<u16> = s.iter().map(|h| h.to_bits()).collect();
                 Buf::U16(stream.clone_htod(&bits).unwrap())
             }
+            TestArg::Bf16Mut(s) => {
+                let bits: Vec<u16> = s.iter().map(|h| h.to_bits()).collect();
+                Buf::U16(stream.clone_htod(&bits).unwrap())
+            }
             TestArg::Scalar(v) => Buf::Scalar(*v),
         })
         .collect();
@@ -165,6 +173,12 @@ pub fn launch_gpu(
                 let bits = stream.clone_dtoh(b).unwrap();
                 for (h, b) in s.iter_mut().zip(bits) {
                     *h = half::f16::from_bits(b);
+                }
+            }
+            (Buf::U16(b), TestArg::Bf16Mut(s)) => {
+                let bits = stream.clone_dtoh(b).unwrap();
+                for (h, b) in s.iter_mut().zip(bits) {
+                    *h = half::bf16::from_bits(b);
                 }
             }
             _ => {}

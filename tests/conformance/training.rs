@@ -1,5 +1,5 @@
 //! Whole training runs on every device: the trainer reaches the planted-analogy threshold on the
-//! built-in synthetic corpus with both models (and with `--storage f16` where the device has it,
+//! built-in synthetic corpus with both models (and with `--storage f16` and `bf16` where the device has them,
 //! streaming the corpus through a chunk smaller than itself on a CUDA device), and the fast path
 //! separates two groups of words that never share a sentence.
 
@@ -16,7 +16,7 @@ use crate::common::devices::{conformance, TestDevice};
 use crate::common::fixture::{self, step_cfg, uniform, Model, Step};
 
 /// Trains the built-in corpus with `model` at rate `lr` and `storage`, and checks the planted
-/// analogies (a backend that keeps f32 must refuse `--storage f16` before training instead).
+/// analogies (a backend that keeps f32 must refuse `--storage f16`/`bf16` before training instead).
 fn planted_analogies<T: TestDevice>(dev: &T, model: ModelKind, lr: f64, storage: Storage) {
     let (vocab, enc, syn) = crate::common::corpus(11, 150);
     // A chunk smaller than the corpus, so a CUDA device streams it through in pieces.
@@ -28,11 +28,15 @@ fn planted_analogies<T: TestDevice>(dev: &T, model: ModelKind, lr: f64, storage:
         storage,
         ..crate::common::config(model, lr)
     };
-    if storage == Storage::F16 && !dev.f16_storage() {
-        let Err(err) = crate::common::train_on(&b, &enc, &vocab, &cfg) else {
-            panic!("{} trained --storage f16", b.name());
+    if storage != Storage::F32 && !dev.f16_storage() {
+        let flag = match storage {
+            Storage::Bf16 => "--storage bf16",
+            _ => "--storage f16",
         };
-        assert!(err.to_string().contains("--storage f16"), "{err}");
+        let Err(err) = crate::common::train_on(&b, &enc, &vocab, &cfg) else {
+            panic!("{} trained {flag}", b.name());
+        };
+        assert!(err.to_string().contains(flag), "{err}");
         return;
     }
     let t = crate::common::train_on(&b, &enc, &vocab, &cfg).unwrap();
@@ -67,6 +71,15 @@ fn planted_skipgram_f16<T: TestDevice>(dev: &T) {
 conformance!(
     f16_skipgram_reaches_the_planted_analogy_threshold,
     planted_skipgram_f16
+);
+
+/// bfloat16 storage likewise (the v2 kernels: the built-in corpus's dim and negatives are theirs).
+fn planted_skipgram_bf16<T: TestDevice>(dev: &T) {
+    planted_analogies(dev, ModelKind::Skipgram, 0.025, Storage::Bf16);
+}
+conformance!(
+    bf16_skipgram_reaches_the_planted_analogy_threshold,
+    planted_skipgram_bf16
 );
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {

@@ -104,6 +104,7 @@ impl Backend for CpuBackend {
             max_fused_negative: None,
             fused_shared_bytes: None,
             fused_frozen_rows: true,
+            fused_bf16_limits: None,
         }
     }
 

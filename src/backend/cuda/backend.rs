@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use super::device::{Device, DeviceBuf};
 use super::resident::{self, Resident};
-use super::{geometry, layers};
+use super::{geometry, layers, variant};
 use crate::backend::{
     AdamStep, Backend, Capabilities, Elem, Model, OptimizerKind, StepStats, Storage, Tables,
 };
@@ -73,15 +73,17 @@ impl<D: Device> CudaBackend<D> {
 }
 
 /// What the fused CUDA step trains, on a device with `shared_per_block` bytes of shared memory per
-/// block (`None` where no device is open, e.g. `info`): SGD, f32 or f16 weights, at most
-/// [`geometry::MAX_FUSED_NEGATIVE`] negatives, rows that fit shared memory.
+/// block (`None` where no device is open, e.g. `info`): SGD, f32, f16 or bf16 weights (bf16 in
+/// the v2 kernels' range only), at most [`geometry::MAX_FUSED_NEGATIVE`] negatives, rows that fit
+/// shared memory.
 pub fn capabilities(shared_per_block: Option<usize>) -> Capabilities {
     Capabilities {
         fused_optimizers: &[OptimizerKind::Sgd],
-        fused_storages: &[Storage::F32, Storage::F16],
+        fused_storages: &[Storage::F32, Storage::F16, Storage::Bf16],
         max_fused_negative: Some(geometry::MAX_FUSED_NEGATIVE),
         fused_shared_bytes: shared_per_block,
         fused_frozen_rows: false,
+        fused_bf16_limits: Some((variant::V2_MAX_NEGATIVE, variant::V2_MAX_DIM)),
     }
 }
 
@@ -99,7 +101,16 @@ impl<D: Device> Backend for CudaBackend<D> {
     }
 
     fn capabilities(&self) -> Capabilities {
-        capabilities(Some(self.dev.props().shared_per_block as usize))
+        let caps = capabilities(Some(self.dev.props().shared_per_block as usize));
+        match self.kernel {
+            // bf16 has only v2 kernels.
+            super::KernelVariant::V1 => Capabilities {
+                fused_storages: &[Storage::F32, Storage::F16],
+                fused_bf16_limits: None,
+                ..caps
+            },
+            super::KernelVariant::V2 => caps,
+        }
     }
 
     fn upload<T: Elem>(&self, host: &[T]) -> Result<DeviceBuf<D, T>> {

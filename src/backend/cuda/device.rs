@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 pub enum Scalar {
     F32,
     F16,
+    Bf16,
     U32,
     U64,
     F64,
@@ -27,6 +28,7 @@ impl Scalar {
         match self {
             Scalar::F32 => "f32",
             Scalar::F16 => "f16",
+            Scalar::Bf16 => "bf16",
             Scalar::U32 => "u32",
             Scalar::U64 => "u64",
             Scalar::F64 => "f64",
@@ -44,6 +46,7 @@ impl<T: Elem> DevElem for T {
     const SCALAR: Scalar = match T::KIND {
         ElemKind::F32 => Scalar::F32,
         ElemKind::F16 => Scalar::F16,
+        ElemKind::Bf16 => Scalar::Bf16,
         ElemKind::U32 => Scalar::U32,
         ElemKind::U64 => Scalar::U64,
     };
@@ -55,7 +58,7 @@ impl DevElem for f64 {
 
 /// The bytes of a slice of plain-old-data elements.
 fn as_bytes<T: DevElem>(s: &[T]) -> &[u8] {
-    // SAFETY: every `DevElem` (f32, f16, u32, u64, f64) is plain old data with no padding, so each
+    // SAFETY: every `DevElem` (f32, f16, bf16, u32, u64, f64) is plain old data with no padding, so each
     // of its bytes is initialised; the byte view covers exactly the slice's memory and borrows it.
     unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<u8>(), std::mem::size_of_val(s)) }
 }

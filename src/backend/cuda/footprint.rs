@@ -9,7 +9,7 @@ use crate::backend::{OptimizerKind, Storage};
 /// Device memory a model of `vocab × dim` needs, by part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Footprint {
-    /// `w_in` and `w_out`: 4 bytes per weight, 2 with [`Storage::F16`].
+    /// `w_in` and `w_out`: 4 bytes per weight, 2 with [`Storage::F16`] and [`Storage::Bf16`].
     pub params: u64,
     /// Alias thresholds, alias targets, subsampling thresholds (u32 per word each).
     pub tables: u64,
@@ -33,7 +33,7 @@ impl Footprint {
         let adam = optimizer == OptimizerKind::Adam;
         let weight_bytes = match storage {
             Storage::F32 => 4,
-            Storage::F16 => 2,
+            Storage::F16 | Storage::Bf16 => 2,
         };
         Footprint {
             params: 2 * (vocab * dim) as u64 * weight_bytes,

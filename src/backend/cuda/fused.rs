@@ -9,15 +9,16 @@
 //! trains the same whether it is one piece or many; the loss accumulates on the device and 16
 //! bytes come back once per call.
 //!
-//! With `--storage f16` ([`crate::backend::Storage::F16`]) the model's weights are its half
-//! buffers and the step kernels are the `_f16` ones (same arguments, half `w_in`/`w_out`). Which
+//! With `--storage f16` or `bf16` ([`crate::backend::Storage`]) the model's weights are its 16-bit
+//! buffers and the step kernels are the `_f16` or `_bf16` ones (same arguments, 16-bit
+//! `w_in`/`w_out`). Which
 //! step kernel (v1 or v2, same arguments) and its geometry come from [`super::variant`].
 
 use super::backend::{CudaBackend, PREFERRED_BATCH_TOKENS};
 use super::device::{u32_arg, Arg, Device};
 use super::resident::{next_span_start, Resident};
 use super::{geometry, variant};
-use crate::backend::{Model, StepStats, Storage, Tables, Weights};
+use crate::backend::{Model, StepStats, Tables, Weights};
 use crate::error::Result;
 use crate::train::plan::{Batch, Chunk, ModelKind, StepConfig, SPAN_LEN};
 use crate::train::sampler::NegativeMode;
@@ -126,16 +127,25 @@ impl<D: Device> CudaBackend<D> {
                 kept_count.arg_mut(),
             ],
         )?;
-        let half = model.storage() == Storage::F16;
+        let storage = model.storage();
         let dim = model.dim;
-        let v2 = variant::runs_v2(self.kernel, half, cfg.negative, dim);
-        let kernel = variant::step_kernel(self.kernel, cfg.model, half, cfg.negative, dim);
+        let v2 = variant::runs_v2(self.kernel, storage, cfg.negative, dim);
+        let kernel = variant::step_kernel(self.kernel, cfg.model, storage, cfg.negative, dim);
         let (w_in, w_out) = match &mut model.weights {
             Weights::F32 { w_in, w_out } => (w_in.arg_mut(), w_out.arg_mut()),
             Weights::F16 { w_in, w_out } => (w_in.arg_mut(), w_out.arg_mut()),
+            Weights::Bf16 { w_in, w_out } => (w_in.arg_mut(), w_out.arg_mut()),
         };
         let props = self.dev.props();
-        let step_launch = variant::step_launch(props, v2, self.serial, n_spans, dim, cfg.negative);
+        let step_launch = variant::step_launch(
+            props,
+            v2,
+            self.serial,
+            cfg.model,
+            n_spans,
+            dim,
+            cfg.negative,
+        );
         let step_launch =
             step_launch.expect("choose_step keeps --dim within the fused step's shared memory");
         let vocab = u32_arg("vocabulary size", model.vocab_size)?;
