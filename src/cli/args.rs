@@ -529,6 +529,9 @@ pub struct InfoArgs {
     /// Storage of W_in and W_out on the device (f16 with the fused SGD step only).
     #[arg(long, value_enum, default_value_t = Storage::F32)]
     pub storage: Storage,
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
