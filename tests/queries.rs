@@ -1,6 +1,6 @@
 //! The query commands end to end on a small hand-made vectors file: several words added and
 //! subtracted, 3CosMul, `doesnt-match`, `similarity`, `--json`, and the interactive mode that reads
-//! one query a line from standard input.
+//! one query a line from standard input; `info --json`.
 
 use std::io::Write;
 use std::path::Path;
@@ -221,4 +221,51 @@ fn eval_json_is_one_document_with_every_score() {
     assert_eq!(v["analogies"]["total"]["skipped"], 1);
     assert_eq!(v["similarity"][0]["name"], "pairs.tsv");
     assert_eq!(v["similarity"][0]["pairs"], 4);
+}
+
+#[test]
+fn info_json_is_one_document_with_the_report_s_figures() {
+    let tmp = setup();
+    let d = tmp.path();
+    let args = [
+        "info",
+        "--vocab",
+        "1000",
+        "--dim",
+        "10",
+        "--optimizer",
+        "adam",
+    ];
+    let out = run(d, &[&args[..], &["--json"]].concat(), "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let model = &v["model"];
+    assert_eq!(
+        (&model["vocab"], &model["dim"], &model["optimizer"]),
+        (
+            &serde_json::json!(1000),
+            &serde_json::json!(10),
+            &serde_json::json!("adam")
+        )
+    );
+    assert_eq!(model["host_bytes"], 2 * 1000 * 10 * 4);
+    assert!(v["cpu"]["cores"].as_u64().is_some_and(|n| n >= 1), "{v}");
+    let report = text(&run(d, &args, "").stdout);
+    assert!(report.contains("1,000 words x dim 10"), "{report}");
+    if v["cuda"].is_null() {
+        assert!(
+            report.contains("built without the `cuda` feature"),
+            "{report}"
+        );
+        return;
+    }
+    // Adam composes and keeps four moment matrices beside the two weight matrices.
+    let device = &model["device"];
+    assert_eq!(device["step"], "composed", "{v}");
+    assert_eq!(device["adam_bytes"], 4 * 1000 * 10 * 4);
+    assert!(
+        report.contains(v["cuda"]["kernels"].as_str().unwrap()),
+        "{report}"
+    );
+    assert_eq!(v["cuda"]["emulator"], cfg!(feature = "emulator"));
 }

@@ -48,7 +48,7 @@ fn resume_checks_the_flags_and_the_corpus_against_the_checkpoint() {
     );
     check(&["--model", "cbow"], "--model cbow contradicts");
     check(&["--min-count", "5"], "trained with --min-count 1");
-    check(&["--lr", "0.5"], "trained with --lr 0.025");
+    check(&["--lr", "0.5"], "trained with --lr 0.05");
     check(&["--fixed-window"], "--fixed-window true contradicts");
     check(
         &["--corpus", "other.txt"],

@@ -201,7 +201,7 @@ pub struct ModelArgs {
     /// sgd: word2vec.c's linear decay (fast path); adam: lazy row-sparse Adam (composed path).
     #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
     pub optimizer: OptimizerKind,
-    /// Learning rate [default: 0.025 skip-gram, 0.05 CBOW, 0.001 Adam].
+    /// Learning rate [default: 0.05 skip-gram and CBOW, 0.001 Adam].
     #[arg(long)]
     pub lr: Option<f64>,
     /// word2vec: W_in uniform in ±0.5/dim, W_out zero; book: 0.01·N(0,1) for both.
@@ -531,6 +531,9 @@ pub struct InfoArgs {
     /// Storage of W_in and W_out on the device (f16, bf16 with the fused SGD step only).
     #[arg(long, value_enum, default_value_t = Storage::F32)]
     pub storage: Storage,
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -9,14 +9,22 @@
 //!
 //! A word can hold no whitespace in either format, so writing such a word is refused.
 //!
-//! Reading checks the header's promise against the file's length before allocating anything, and
-//! refuses NaN and infinite values unless [`ReadOptions::allow_nonfinite`] is set.
+//! Reading (`read.rs`, the text body in parallel in `text.rs`) checks the header's promise against
+//! the file's length before allocating anything, and refuses NaN and infinite values unless
+//! [`ReadOptions::allow_nonfinite`] is set.
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::input::read::{read_input, utf8_lines};
 use crate::output::fsutil::write_atomic;
+
+mod read;
+mod text;
+
+pub use read::{
+    parse_vectors, parse_vectors_rows, parse_vectors_with, read_vectors, read_vectors_limit,
+    read_vectors_with, ReadOptions,
+};
 
 /// A vocabulary with one vector per word: row `i` of `data` belongs to `words[i]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -133,268 +141,6 @@ pub fn write_vectors(path: &Path, emb: &Embeddings, format: VectorFormat) -> Res
         }
         Ok(())
     })
-}
-
-/// How strict the readers of vectors and checkpoints are about the values they hold.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReadOptions {
-    /// Accept NaN and infinite values (a diverged run's output, kept for inspection) instead of
-    /// refusing the file: one NaN row tops every neighbour list and zeroes every benchmark.
-    pub allow_nonfinite: bool,
-}
-
-/// Reads a word2vec binary or text file, telling them apart by the first record; refuses
-/// non-finite values.
-pub fn read_vectors(path: &Path) -> Result<Embeddings> {
-    read_vectors_with(path, ReadOptions::default())
-}
-
-/// [`read_vectors`] with the strictness of `options`.
-pub fn read_vectors_with(path: &Path, options: ReadOptions) -> Result<Embeddings> {
-    read_vectors_limit(path, options, None)
-}
-
-/// [`read_vectors_with`] keeping only the first `limit` vectors (gensim's `limit`: the most
-/// frequent words of a file this project or word2vec.c wrote); the rest of the file is not parsed,
-/// so a file truncated after them still loads.
-pub fn read_vectors_limit(
-    path: &Path,
-    options: ReadOptions,
-    limit: Option<usize>,
-) -> Result<Embeddings> {
-    let bytes = read_input(path, "cannot read vectors")?;
-    parse_vectors_rows(&bytes, path, options, limit)
-}
-
-/// Parses the bytes of a vectors file, refusing non-finite values; `path` only names the file in
-/// errors.
-pub fn parse_vectors(bytes: &[u8], path: &Path) -> Result<Embeddings> {
-    parse_vectors_with(bytes, path, ReadOptions::default())
-}
-
-/// [`parse_vectors`] with the strictness of `options`. Nothing is allocated before the header's
-/// promise is checked against the bytes that follow it.
-pub fn parse_vectors_with(bytes: &[u8], path: &Path, options: ReadOptions) -> Result<Embeddings> {
-    parse_vectors_rows(bytes, path, options, None)
-}
-
-/// [`parse_vectors_with`] reading at most `limit` vectors.
-pub fn parse_vectors_rows(
-    bytes: &[u8],
-    path: &Path,
-    options: ReadOptions,
-    limit: Option<usize>,
-) -> Result<Embeddings> {
-    let fail = |msg: String| Error::format(path, msg);
-    let header_end = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
-        fail(if bytes.is_empty() {
-            "the file is empty; expected a word2vec vectors file starting with 'VOCAB_SIZE DIM'".into()
-        } else {
-            "no complete header line; expected a word2vec vectors file starting with 'VOCAB_SIZE DIM'".into()
-        })
-    })?;
-    let header = String::from_utf8_lossy(&bytes[..header_end]);
-    let (count, dim) = parse_header(&header).ok_or_else(|| {
-        fail(format!(
-            "line 1: expected the header 'VOCAB_SIZE DIM' with DIM > 0, found {:?}",
-            header.trim_end()
-        ))
-    })?;
-    // With a limit below the header's count, the rest of the file is neither parsed nor checked.
-    let (count, whole) = match limit {
-        Some(l) if l < count => (l, false),
-        _ => (count, true),
-    };
-    let body = &bytes[header_end + 1..];
-    let text = looks_like_text(body);
-    if least_body_bytes(count, dim, text).is_none_or(|n| n > body.len()) {
-        return Err(fail(format!(
-            "line 1: the header promises {count} vectors of {dim} values, more than the {} bytes after it can \
-             hold; the file is truncated or its header is wrong",
-            body.len()
-        )));
-    }
-    // Bounded by the file's length now: `count · dim` values take at least two bytes each.
-    let mut words = Vec::with_capacity(count);
-    let mut data = Vec::with_capacity(count * dim);
-    let allow = options.allow_nonfinite;
-    if text {
-        parse_text(body, count, dim, allow, whole, &mut words, &mut data).map_err(fail)?;
-    } else {
-        parse_binary(body, count, dim, allow, whole, &mut words, &mut data).map_err(fail)?;
-    }
-    Ok(Embeddings::new(words, dim, data))
-}
-
-/// The fewest bytes `count` records of `dim` values can take after the header, `None` when that
-/// overflows: a one-byte word, then per value a space and one digit (text) or a space and four
-/// bytes (binary); text records are also separated by line breaks.
-fn least_body_bytes(count: usize, dim: usize, text: bool) -> Option<usize> {
-    let record = if text {
-        dim.checked_mul(2)?.checked_add(2)?
-    } else {
-        dim.checked_mul(4)?.checked_add(2)?
-    };
-    let total = record.checked_mul(count)?;
-    Some(if text { total.saturating_sub(1) } else { total })
-}
-
-fn parse_header(line: &str) -> Option<(usize, usize)> {
-    let mut parts = line.split_ascii_whitespace();
-    let count = parts.next()?.parse().ok()?;
-    let dim: usize = parts.next()?.parse().ok()?;
-    (parts.next().is_none() && dim > 0).then_some((count, dim))
-}
-
-/// The refusal of a NaN or infinite value, naming where it is and the way around it.
-fn nonfinite(place: String, word: &str, value: &str) -> String {
-    format!(
-        "{place} (word {word:?}): the value {value} is not a finite number; the vectors come from a diverged run \
-         or the file is damaged (--allow-nonfinite reads it anyway)"
-    )
-}
-
-/// A text file's first record is a printable line `word number ...`. A binary record is `word `
-/// and raw floats, which may hold a `\n` byte (cutting the "line" short) but practically never
-/// spell a printable number before it.
-fn looks_like_text(body: &[u8]) -> bool {
-    let line = body.split(|&b| b == b'\n').next().unwrap_or_default();
-    let Ok(line) = std::str::from_utf8(line) else {
-        return false;
-    };
-    if line
-        .chars()
-        .any(|c| c.is_control() && c != '\t' && c != '\r')
-    {
-        return false;
-    }
-    line.split_ascii_whitespace()
-        .nth(1)
-        .is_some_and(|v| v.parse::<f32>().is_ok())
-}
-
-fn parse_text(
-    body: &[u8],
-    count: usize,
-    dim: usize,
-    allow_nonfinite: bool,
-    whole: bool,
-    words: &mut Vec<String>,
-    data: &mut Vec<f32>,
-) -> Result<(), String> {
-    // The body starts on the file's line 2.
-    let text = utf8_lines(body).map_err(|line| {
-        format!(
-            "line {}: not valid UTF-8 (a text vectors file must be UTF-8)",
-            line + 1
-        )
-    })?;
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 2, l));
-    for record in 1..=count {
-        let (line_no, line) = lines.find(|(_, l)| !l.trim().is_empty()).ok_or_else(|| {
-            format!("the header promises {count} vectors but the file ends after {}; the file is truncated", record - 1)
-        })?;
-        let mut parts = line.split_ascii_whitespace();
-        let word = parts.next().unwrap_or_default();
-        let before = data.len();
-        for part in parts {
-            let v: f32 = part
-                .parse()
-                .map_err(|_| format!("line {line_no} (word {word:?}): {part:?} is not a number"))?;
-            if !v.is_finite() && !allow_nonfinite {
-                return Err(nonfinite(
-                    format!("line {line_no}"),
-                    word,
-                    &format!("{part:?}"),
-                ));
-            }
-            data.push(v);
-        }
-        let got = data.len() - before;
-        if got != dim {
-            return Err(format!(
-                "line {line_no} (word {word:?}): expected {dim} values as the header says, found {got}{}",
-                if got < dim { "; the file is truncated or not in word2vec text format" } else { "" }
-            ));
-        }
-        words.push(word.to_string());
-    }
-    if whole {
-        if let Some((line_no, _)) = lines.find(|(_, l)| !l.trim().is_empty()) {
-            return Err(format!("line {line_no}: more vectors than the header's {count}; fix the header's vocabulary size"));
-        }
-    }
-    Ok(())
-}
-
-fn parse_binary(
-    body: &[u8],
-    count: usize,
-    dim: usize,
-    allow_nonfinite: bool,
-    whole: bool,
-    words: &mut Vec<String>,
-    data: &mut Vec<f32>,
-) -> Result<(), String> {
-    let mut pos = 0;
-    let skip_space = |pos: &mut usize| {
-        while *pos < body.len() && body[*pos].is_ascii_whitespace() {
-            *pos += 1;
-        }
-    };
-    for record in 1..=count {
-        skip_space(&mut pos);
-        let truncated = || {
-            format!("the header promises {count} vectors but the file ends in record {record}; the file is truncated")
-        };
-        if pos == body.len() {
-            return Err(truncated());
-        }
-        let len = body[pos..]
-            .iter()
-            .position(|&b| b == b' ')
-            .ok_or_else(truncated)?;
-        let word = std::str::from_utf8(&body[pos..pos + len])
-            .map_err(|_| format!("record {record}: the word is not valid UTF-8; the file is garbled or not in word2vec binary format"))?;
-        if word.contains(|c: char| c.is_control()) {
-            return Err(format!("record {record}: the word {word:?} holds control characters; the file is garbled or not in word2vec binary format"));
-        }
-        pos += len + 1;
-        // `4 · dim` fits: the header's check bounded it by the file's length.
-        let need = 4 * dim;
-        if body.len() - pos < need {
-            return Err(format!(
-                "record {record} (word {word:?}): expected {dim} floats ({need} bytes) but only {} bytes remain; the file is truncated",
-                body.len() - pos
-            ));
-        }
-        let row = data.len();
-        data.extend(
-            body[pos..pos + need]
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        );
-        if let Some((k, v)) = (!allow_nonfinite)
-            .then(|| data[row..].iter().enumerate().find(|(_, v)| !v.is_finite()))
-            .flatten()
-        {
-            return Err(nonfinite(
-                format!("record {record}, value {}", k + 1),
-                word,
-                &v.to_string(),
-            ));
-        }
-        words.push(word.to_string());
-        pos += need;
-    }
-    skip_space(&mut pos);
-    if whole && pos != body.len() {
-        return Err(format!(
-            "{} bytes follow the header's {count} vectors; fix the header's vocabulary size or the file is garbled",
-            body.len() - pos
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -470,9 +470,9 @@ mod tests {
     #[test]
     fn sgd_schedule_decays_linearly_to_one_ten_thousandth() {
         let cfg = config(ModelKind::Skipgram, 3);
-        assert_eq!(cfg.lr_at(0, 1000), 0.025);
-        assert!((cfg.lr_at(500, 1000) - 0.025 * (1.0 + 1e-4) / 2.0).abs() < 1e-8);
-        assert!((cfg.lr_at(1000, 1000) - 0.025e-4).abs() < 1e-10);
+        assert_eq!(cfg.lr_at(0, 1000), 0.05);
+        assert!((cfg.lr_at(500, 1000) - 0.05 * (1.0 + 1e-4) / 2.0).abs() < 1e-8);
+        assert!((cfg.lr_at(1000, 1000) - 0.05e-4).abs() < 1e-10);
         let adam = TrainConfig {
             optimizer: OptimizerKind::Adam,
             lr: 0.001,

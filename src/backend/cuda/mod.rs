@@ -39,5 +39,5 @@ pub use open::auto_device;
 pub use open::open_device;
 #[cfg(feature = "emulator")]
 pub use open::open_emulated;
-pub use report::device_report;
+pub use report::{device_report, summary as device_summary, DeviceSummary, DriverSummary};
 pub use variant::KernelVariant;
