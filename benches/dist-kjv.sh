@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # One rank x 2 threads against 2 ranks x 1 thread on KJV (benches/RESULTS.md, "Many processes"):
-# seeds 1-3 at the default --sync-words and at 50,000, one --merge mean and one --sync dense run,
+# seeds 1-3 at the default --sync-words (on KJV an eighth of a rank's share: 49k words) and at
+# 1,000,000, one --merge mean and one --sync dense run,
 # each scored on questions-words, WordSim-353 and SimLex-999. Needs a `--features mpi` build.
 #   bash benches/dist-kjv.sh [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-B=$PWD/target/release/w2v-gpu
+B=${W2V_BIN:-$PWD/target/release/w2v-gpu}
 D=$(cd ../shared/data && pwd)
 out=${1:-target/dist-kjv}
 mkdir -p "$out" && cd "$out"
@@ -23,8 +24,8 @@ for seed in 1 2 3; do
     ev r1-s$seed
     ranks "${common[@]}" --seed $seed -o r2-s$seed.bin > r2-s$seed.log 2>&1
     ev r2-s$seed
-    ranks "${common[@]}" --seed $seed --sync-words 50000 -o r2k50-s$seed.bin > r2k50-s$seed.log 2>&1
-    ev r2k50-s$seed
+    ranks "${common[@]}" --seed $seed --sync-words 1000000 -o r2m1-s$seed.bin > r2m1-s$seed.log 2>&1
+    ev r2m1-s$seed
 done
 ranks "${common[@]}" --seed 1 --merge mean -o r2mean-s1.bin > r2mean-s1.log 2>&1
 ev r2mean-s1
