@@ -329,25 +329,26 @@ fn a_disk_that_fills_while_the_cache_is_written_leaves_no_partial_cache() {
         .map(|i| format!("w{} w{} common\n", i % 13, i % 7))
         .collect();
     write(d, "c.txt", &text);
+    let run = [
+        "train",
+        "--corpus",
+        "c.txt",
+        "--device",
+        "cpu",
+        "--epochs",
+        "1",
+        "--dim",
+        "4",
+        "--min-count",
+        "1",
+        "--cache-dir",
+        "cache",
+        "-o",
+        "out.bin",
+    ];
     // The ids in memory, the cache written after the pass; then ids spilled during the pass.
     for budget in [None, Some("16K")] {
-        let mut args = vec![
-            "train",
-            "--corpus",
-            "c.txt",
-            "--device",
-            "cpu",
-            "--epochs",
-            "1",
-            "--dim",
-            "4",
-            "--min-count",
-            "1",
-            "--cache-dir",
-            "cache",
-            "-o",
-            "out.bin",
-        ];
+        let mut args = run.to_vec();
         if let Some(b) = budget {
             args.extend(["--memory-budget", b]);
         }
@@ -370,27 +371,7 @@ fn a_disk_that_fills_while_the_cache_is_written_leaves_no_partial_cache() {
         assert!(!d.join("out.bin").exists());
     }
     // With room, the same run builds its cache.
-    let out = run_with_file_limit(
-        d,
-        4096,
-        &[
-            "train",
-            "--corpus",
-            "c.txt",
-            "--device",
-            "cpu",
-            "--epochs",
-            "1",
-            "--dim",
-            "4",
-            "--min-count",
-            "1",
-            "--cache-dir",
-            "cache",
-            "-o",
-            "out.bin",
-        ],
-    );
+    let out = run_with_file_limit(d, 4096, &run);
     assert!(
         out.status.success(),
         "{}",

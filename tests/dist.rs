@@ -416,32 +416,8 @@ fn a_killed_rank_makes_the_others_exit_and_the_checkpoint_stays_intact() {
     needs_mpi!();
     let dir = tempfile::tempdir().unwrap();
     let ck = dir.path().join("ck.safetensors");
-    let mut job = mpirun(2)
-        .arg(BIN)
-        .args([
-            "train",
-            "--device",
-            "cpu",
-            "--threads",
-            "1",
-            "--epochs",
-            "500",
-            "-q",
-        ])
-        .arg("--checkpoint")
-        .arg(&ck)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !ck.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(120), "no checkpoint");
-        std::thread::sleep(Duration::from_millis(100));
-    }
     // The ranks are mpirun's children; kill the second (by its own pid).
-    let pids = ranks_of(&job);
-    assert_eq!(pids.len(), 2, "{pids:?}");
+    let (mut job, pids) = long_job_until_checkpoint(&ck, &[]);
     let victim = pids[1];
     assert!(Command::new("kill")
         .args(["-9", &victim.to_string()])
@@ -472,6 +448,37 @@ fn a_killed_rank_makes_the_others_exit_and_the_checkpoint_stays_intact() {
     assert!(o.status.success(), "{}", text(&o));
 }
 
+/// A 2-rank job of 500 epochs with `extra` flags, checkpointing to `ck`, once the first checkpoint
+/// is there; with its two ranks' pids.
+fn long_job_until_checkpoint(ck: &Path, extra: &[&str]) -> (std::process::Child, Vec<i32>) {
+    let job = mpirun(2)
+        .arg(BIN)
+        .args([
+            "train",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--epochs",
+            "500",
+        ])
+        .args(extra)
+        .args(["-q", "--checkpoint"])
+        .arg(ck)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !ck.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(120), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pids = ranks_of(&job);
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    (job, pids)
+}
+
 /// The pids of `job`'s ranks (mpirun's children), lowest first.
 fn ranks_of(job: &std::process::Child) -> Vec<i32> {
     let kids = Command::new("pgrep")
@@ -491,30 +498,7 @@ fn a_signal_to_one_rank_stops_every_rank_at_the_next_sync_with_one_line() {
     needs_mpi!();
     let dir = tempfile::tempdir().unwrap();
     let ck = dir.path().join("ck.safetensors");
-    let job = mpirun(2)
-        .arg(BIN)
-        .args([
-            "train",
-            "--device",
-            "cpu",
-            "--threads",
-            "1",
-            "--epochs",
-            "500",
-        ])
-        .args(["--sync-words", "20000", "-q", "--checkpoint"])
-        .arg(&ck)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !ck.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(120), "no checkpoint");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let pids = ranks_of(&job);
-    assert_eq!(pids.len(), 2, "{pids:?}");
+    let (job, pids) = long_job_until_checkpoint(&ck, &["--sync-words", "20000"]);
     let term = ["-TERM", &pids[1].to_string()];
     assert!(Command::new("kill").args(term).status().unwrap().success());
     let o = job.wait_with_output().unwrap();

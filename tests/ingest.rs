@@ -248,19 +248,19 @@ fn pruning_says_so_in_one_line_and_the_run_goes_on() {
         .map(|i| format!("w{} w{} common\n", i % 7, i))
         .collect();
     std::fs::write(d.join("tail.txt"), lines).unwrap();
-    let mut args: Vec<&str> = TRAIN.to_vec();
-    args.extend([
-        "--corpus",
-        "tail.txt",
-        "--vocab-budget",
-        "1000",
-        "-o",
-        "out.bin",
-    ]);
-    let o = run(d, &args, None);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+    // A run on tail.txt with `budget`: its one line on stderr (the pruning's).
+    let pruned = |budget: [&str; 2]| {
+        let mut args: Vec<&str> = TRAIN.to_vec();
+        args.extend(["--corpus", "tail.txt"]);
+        args.extend(budget);
+        args.extend(["-o", "out.bin"]);
+        let o = run(d, &args, None);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err
+    };
+    let err = pruned(["--vocab-budget", "1000"]);
     assert!(
         err.starts_with("vocabulary: the counting table outgrew its 1000 words"),
         "{err}"
@@ -274,19 +274,7 @@ fn pruning_says_so_in_one_line_and_the_run_goes_on() {
 
     // Without --vocab-budget the table holds what --memory-budget does (13 MiB at 200 bytes a
     // word: 65,536 words, a power of two), and the line says where its size came from.
-    let mut args: Vec<&str> = TRAIN.to_vec();
-    args.extend([
-        "--corpus",
-        "tail.txt",
-        "--memory-budget",
-        "13M",
-        "-o",
-        "out.bin",
-    ]);
-    let o = run(d, &args, None);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = pruned(["--memory-budget", "13M"]);
     assert!(
         err.starts_with(
             "vocabulary: the counting table outgrew its 65536 words (what --memory-budget 13.0 \
