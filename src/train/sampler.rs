@@ -111,8 +111,12 @@ pub fn negatives_for_centre(
     };
     match mode {
         NegativeMode::Replace => {
-            for (s, o) in out.iter_mut().enumerate() {
-                *o = slot(s as u32);
+            // Slots 2b and 2b+1 share Philox block b: draw each block once.
+            for (b, pair) in out.chunks_mut(2).enumerate() {
+                let w = rng::draw(seed, pos, PURPOSE_NEGATIVE, b as u32);
+                for (h, o) in pair.iter_mut().enumerate() {
+                    *o = table.sample(w[2 * h], w[2 * h + 1]);
+                }
             }
         }
         NegativeMode::Distinct => {
@@ -228,6 +232,28 @@ mod tests {
             })
             .count();
         assert!(hits > 50);
+    }
+
+    /// Replace-mode slot `s` is words `2(s%2), 2(s%2)+1` of Philox block `s/2` (the contract the
+    /// kernels' `w2v_negative_slot` follows), for odd and even `k` alike.
+    #[test]
+    fn replace_negatives_follow_the_slot_layout() {
+        let counts: Vec<u64> = (1..=50u64).map(|r| 10_000 / r).collect();
+        let table = AliasTable::unigram(&counts, 0.75);
+        for k in 1..=9usize {
+            let mut out = vec![0u32; k];
+            for pos in [0u64, 7, 1 << 33, u64::MAX / 3] {
+                negatives_for_centre(&table, 11, pos, 2, NegativeMode::Replace, &mut out);
+                let want: Vec<u32> = (0..k as u32)
+                    .map(|s| {
+                        let w = rng::draw(11, pos, PURPOSE_NEGATIVE, s / 2);
+                        let h = 2 * (s % 2) as usize;
+                        table.sample(w[h], w[h + 1])
+                    })
+                    .collect();
+                assert_eq!(out, want, "k {k}, pos {pos}");
+            }
+        }
     }
 
     #[test]
