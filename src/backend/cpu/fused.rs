@@ -426,32 +426,46 @@ impl<'a> Worker<'a> {
         self.store_targets();
     }
 
+    /// CBOW's one example per centre, on the `w_out` rows in place (no scratch copy): every score
+    /// and the input gradient are read from the rows before any of them is written, which is what
+    /// the copy bought skip-gram (its rows serve every context). Equal to the copying step to the
+    /// bit, except where a target repeats (the centre drawn as a negative, or one negative twice):
+    /// there its two updates are applied one after the other instead of summed first (rounding).
     #[inline(always)]
     fn cbow(&mut self, c: &Pending) {
         let lr = c.lr;
-        self.load_targets(c);
+        self.targets[0] = c.word;
+        self.targets[1..].copy_from_slice(&c.negatives);
         self.h.fill(0.0);
         for &ctx in &c.contexts {
             axpy(&mut self.h, 1.0, self.w_in.row(ctx as usize));
         }
         let inv = 1.0 / c.contexts.len() as f32;
         self.h.iter_mut().for_each(|x| *x *= inv);
-        train_group(
-            &self.h,
-            self.rows.as_slice().expect(SCRATCH),
-            &mut self.lanes,
-            lr,
-            &mut self.grad_h,
-            self.acc.as_slice_mut().expect(SCRATCH),
-            &mut self.loss,
-        );
+        let lanes = &mut self.lanes;
+        for (x, &t) in lanes.score.iter_mut().zip(&self.targets) {
+            *x = dot(&self.h, self.w_out.row(t as usize));
+        }
+        lanes.activate(lr);
+        for (&lin, &e) in lanes.linear[..lanes.n].iter().zip(&lanes.e[..lanes.n]) {
+            self.loss.linear += lin as f64;
+            self.loss.product *= 1.0 + e as f64;
+        }
+        self.loss.settle(false);
+        self.grad_h.fill(0.0);
+        for (&t, &g) in self.targets.iter().zip(&lanes.g) {
+            axpy(&mut self.grad_h, g, self.w_out.row(t as usize));
+        }
+        for (&t, &g) in self.targets.iter().zip(&lanes.g) {
+            axpy(self.w_out.row_mut(t as usize), -g, &self.h);
+        }
         for &ctx in &c.contexts {
             if !frozen(self.frozen, ctx) {
                 axpy(self.w_in.row_mut(ctx as usize), -1.0, &self.grad_h);
             }
         }
         self.stats.examples += self.targets.len() as u64;
-        self.store_targets();
+        self.stats.centres += 1;
     }
 
     fn finish(mut self) -> StepStats {
@@ -466,6 +480,90 @@ mod tests {
     use super::*;
     use crate::train::plan::SENTENCE_BREAK;
     use crate::train::sampler::{keep_thresholds, NegativeMode};
+
+    /// One CBOW centre against its update written out by hand (word2vec.c's and gensim's
+    /// `cbow_mean` rule): `h` is the mean of the context rows, `g_t = lr·(σ(h·o_t) − label_t)`,
+    /// each target row moves by `−g_t·h`, and *every* context row by the whole `−Σ g_t·o_t` (not
+    /// divided by the count), all gradients taken at the rows as they were before the step; the
+    /// loss is `−ln σ(s_centre) − Σ ln σ(−s_negative)`. Targets `[0, 3, 0]` repeat the centre as a
+    /// negative: both of its terms use its old row.
+    #[test]
+    fn cbow_step_is_the_hand_computed_update() {
+        let (vocab, dim) = (5usize, 3usize);
+        let w_in0: Vec<f64> = (0..vocab * dim)
+            .map(|i| 0.3 * ((i * 7 % 11) as f64 - 5.0) / 5.0)
+            .collect();
+        let w_out0: Vec<f64> = (0..vocab * dim)
+            .map(|i| 0.4 * ((i * 5 % 13) as f64 - 6.0) / 6.0)
+            .collect();
+        let (lr, word, contexts, negatives) = (0.2f64, 0u32, [1u32, 2, 4], [3u32, 0]);
+        let row = |m: &[f64], r: u32| m[r as usize * dim..(r as usize + 1) * dim].to_vec();
+        let sigma = |x: f64| 1.0 / (1.0 + (-x).exp());
+        // By hand, in f64.
+        let h: Vec<f64> = (0..dim)
+            .map(|d| contexts.iter().map(|&c| row(&w_in0, c)[d]).sum::<f64>() / 3.0)
+            .collect();
+        let targets = [word, negatives[0], negatives[1]];
+        let labels = [1.0, 0.0, 0.0];
+        let (mut want_in, mut want_out) = (w_in0.clone(), w_out0.clone());
+        let (mut grad, mut loss) = (vec![0.0; dim], 0.0);
+        for (&t, &label) in targets.iter().zip(&labels) {
+            let o = row(&w_out0, t);
+            let s: f64 = h.iter().zip(&o).map(|(a, b)| a * b).sum();
+            let g = lr * (sigma(s) - label);
+            loss -= if label == 1.0 {
+                sigma(s).ln()
+            } else {
+                sigma(-s).ln()
+            };
+            for d in 0..dim {
+                grad[d] += g * o[d];
+                want_out[t as usize * dim + d] -= g * h[d];
+            }
+        }
+        for &c in &contexts {
+            for d in 0..dim {
+                want_in[c as usize * dim + d] -= grad[d];
+            }
+        }
+        for avx2 in [false, has_avx2()] {
+            let to32 = |v: &[f64]| {
+                Array2::from_shape_vec((vocab, dim), v.iter().map(|&x| x as f32).collect()).unwrap()
+            };
+            let (mut w_in, mut w_out) = (to32(&w_in0), to32(&w_out0));
+            let mut worker = Worker::new(
+                HogwildMatrix::new(w_in.view_mut()),
+                HogwildMatrix::new(w_out.view_mut()),
+                negatives.len(),
+                avx2,
+            );
+            worker.pending = Some(Pending {
+                word,
+                lr: lr as f32,
+                contexts: contexts.to_vec(),
+                negatives: negatives.to_vec(),
+            });
+            worker.train_pending(ModelKind::Cbow);
+            let stats = worker.finish();
+            assert_eq!((stats.centres, stats.examples), (1, 3));
+            assert!(
+                (stats.loss_sum - loss).abs() < 1e-5,
+                "loss {} vs {loss}",
+                stats.loss_sum
+            );
+            for (name, got, want) in [("w_in", &w_in, &want_in), ("w_out", &w_out, &want_out)] {
+                for (i, (&g, &w)) in got.iter().zip(want.iter()).enumerate() {
+                    assert!(
+                        (g as f64 - w).abs() < 1e-6,
+                        "avx2 {avx2}: {name}[{i}] = {g}, want {w}"
+                    );
+                }
+            }
+            // The step moved what it should: the contexts and targets, not word 3's input row.
+            assert!((w_in[[1, 0]] as f64 - w_in0[dim]).abs() > 1e-3);
+            assert_eq!(w_in.row(3).to_vec(), to32(&w_in0).row(3).to_vec());
+        }
+    }
 
     /// The AVX2 build and the baseline build of the step give bit-identical parameters and loss.
     #[test]
