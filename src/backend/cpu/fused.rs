@@ -2,9 +2,9 @@
 //! per-centre step on contiguous rows of the shared `W_in` and `W_out` arrays.
 //!
 //! The step follows `plan.rs` exactly (same centres, contexts, negatives and learning rates as the
-//! composed path); what makes it fast is reading each target row once per centre, one fused
-//! σ/loss pass per example, and an AVX2 build chosen at run time that is bit-identical to the
-//! baseline build.
+//! composed path); what makes it fast is reading each target row once per centre (skip-gram copies
+//! them, CBOW's single example works on them in place), one fused σ/loss pass per example, and an
+//! AVX2 build chosen at run time that is bit-identical to the baseline build.
 
 use ndarray::Array2;
 
@@ -170,9 +170,10 @@ struct Worker<'a> {
     /// `[1 + K]` target ids of the current centre, and their labels, scores and gradients.
     targets: Vec<u32>,
     lanes: Lanes,
-    /// Copies of the target rows, read once per centre.
+    /// Copies of the target rows, read once per skip-gram centre (CBOW reads `w_out` in place).
     rows: Array2<f32>,
-    /// Accumulated target-row gradients (already scaled by the learning rate), one row per target.
+    /// Accumulated target-row gradients (already scaled by the learning rate), one row per target
+    /// (skip-gram).
     acc: Array2<f32>,
     /// `[dim]` CBOW's mean input, and the input gradient of the current example.
     h: Vec<f32>,
