@@ -81,8 +81,8 @@ fn averaging_as_a_rank() {
     let (rank, size) = (comm.rank(), comm.size());
     let (rows, dim) = (7usize, 3usize);
     let base: Vec<f32> = (0..rows * dim).map(|i| i as f32 * 0.25 - 1.0).collect();
-    // Rank r changes the W_in rows r and r + 3, and row 2 of W_out (row 6 of W_in and the other
-    // rows of W_out stay the base everywhere).
+    // Rank r changes the W_in rows r and r + 3, and sets row 2 of W_out to r plus the round
+    // (row 6 of W_in and the other rows of W_out stay the base everywhere).
     let changed = |r: usize| [r, r + 3];
     let delta = |r: usize, row: usize, c: usize| (r + 1) as f32 * 0.1 + (row * dim + c) as f32;
     let change = |r: usize, row: usize, c: usize| {
@@ -97,60 +97,68 @@ fn averaging_as_a_rank() {
         .flat_map(|m| [(m, Merge::Mean), (m, Merge::Sum)]);
     for (mode, merge) in ways {
         let mut rep = Replica::new(dim, &base, &base);
-        let mut w_in = base.clone();
-        for row in changed(rank) {
-            for c in 0..dim {
-                w_in[row * dim + c] += delta(rank, row, c);
+        let (mut start_in, mut start_out) = (base.clone(), base.clone());
+        // Twice from one replica: with two ranks the second round exchanges W_in whole (the
+        // first's union was most of its rows) and W_out packed.
+        for round in 0..2 {
+            let mut w_in = start_in.clone();
+            for row in changed(rank) {
+                for c in 0..dim {
+                    w_in[row * dim + c] += delta(rank, row, c);
+                }
             }
-        }
-        let mut w_out = base.clone();
-        w_out[2 * dim] = rank as f32;
-        let t = rep.average(comm, mode, merge, &mut w_in, &mut w_out);
-        // The result computed directly, in f64: the replicas' mean, or the base plus the sum
-        // of the ranks' changes.
-        let want = |b: f32, d: &dyn Fn(usize) -> f32| -> f64 {
-            match merge {
-                Merge::Mean => (0..size).map(|r| (b + d(r)) as f64).sum::<f64>() / size as f64,
-                Merge::Sum => b as f64 + (0..size).map(|r| d(r) as f64).sum::<f64>(),
+            let mut w_out = start_out.clone();
+            w_out[2 * dim] = (rank + round) as f32;
+            let t = rep.average(comm, mode, merge, &mut w_in, &mut w_out);
+            let tag = format!("{mode:?} {merge:?} round {round}");
+            // The result computed directly, in f64: the replicas' mean, or the base plus the
+            // sum of the ranks' changes.
+            let want = |b: f32, d: &dyn Fn(usize) -> f32| -> f64 {
+                match merge {
+                    Merge::Mean => (0..size).map(|r| (b + d(r)) as f64).sum::<f64>() / size as f64,
+                    Merge::Sum => b as f64 + (0..size).map(|r| d(r) as f64).sum::<f64>(),
+                }
+            };
+            for row in 0..rows {
+                for c in 0..dim {
+                    let i = row * dim + c;
+                    let w = want(start_in[i], &|r| change(r, row, c));
+                    assert!(
+                        (w_in[i] as f64 - w).abs() <= 1e-5 * w.abs().max(1.0),
+                        "{tag} rank {rank} W_in[{row}][{c}] {} != {w}",
+                        w_in[i]
+                    );
+                }
             }
-        };
-        for row in 0..rows {
-            for c in 0..dim {
-                let i = row * dim + c;
-                let w = want(base[i], &|r| change(r, row, c));
-                assert!(
-                    (w_in[i] as f64 - w).abs() <= 1e-5 * w.abs().max(1.0),
-                    "{mode:?} {merge:?} rank {rank} W_in[{row}][{c}] {} != {w}",
-                    w_in[i]
-                );
+            let b = start_out[2 * dim];
+            let w = want(b, &|r| r as f32 + round as f32 - b);
+            assert!((w_out[2 * dim] as f64 - w).abs() < 1e-5, "{tag}");
+            assert_eq!(&w_out[..2 * dim], &start_out[..2 * dim], "{tag}");
+            assert_eq!(&w_out[2 * dim + 1..], &start_out[2 * dim + 1..], "{tag}");
+            let mut union: Vec<usize> = (0..size).flat_map(changed).filter(|&r| r < rows).collect();
+            union.sort_unstable();
+            union.dedup();
+            match mode {
+                SyncMode::Sparse => {
+                    assert_eq!((t.rows_in, t.rows_out), (union.len() as u64, 1), "{tag}")
+                }
+                SyncMode::Dense => {
+                    assert_eq!((t.rows_in, t.rows_out), (rows as u64, rows as u64), "{tag}")
+                }
             }
+            // Every rank holds the same bits, and nothing is left to exchange.
+            let bits: Vec<u32> = w_in.iter().chain(&w_out).map(|v| v.to_bits()).collect();
+            let all = comm.allgather_u32(&bits);
+            assert!(all.iter().all(|b| b == &bits), "{tag}: ranks differ");
+            if round == 1 {
+                let mut again = (w_in.clone(), w_out.clone());
+                let t = rep.average(comm, SyncMode::Sparse, merge, &mut again.0, &mut again.1);
+                assert_eq!(again, (w_in.clone(), w_out.clone()), "{tag}");
+                assert_eq!((t.rows_in, t.rows_out), (0, 0), "{tag}");
+                assert!(touched_rows(&again.0, &w_in, dim).is_empty());
+            }
+            (start_in, start_out) = (w_in, w_out);
         }
-        let b = base[2 * dim];
-        let w = want(b, &|r| r as f32 - b);
-        assert!(
-            (w_out[2 * dim] as f64 - w).abs() < 1e-5,
-            "{mode:?} {merge:?}"
-        );
-        assert_eq!(&w_out[..2 * dim], &base[..2 * dim]);
-        assert_eq!(&w_out[2 * dim + 1..3 * dim], &base[2 * dim + 1..3 * dim]);
-        let mut union: Vec<usize> = (0..size).flat_map(changed).filter(|&r| r < rows).collect();
-        union.sort_unstable();
-        union.dedup();
-        match mode {
-            SyncMode::Sparse => assert_eq!((t.rows_in, t.rows_out), (union.len() as u64, 1)),
-            SyncMode::Dense => assert_eq!((t.rows_in, t.rows_out), (rows as u64, rows as u64)),
-        }
-        // Every rank holds the same bits, and nothing is left to exchange.
-        let bits: Vec<u32> = w_in.iter().chain(&w_out).map(|v| v.to_bits()).collect();
-        let all = comm.allgather_u32(&bits);
-        assert!(
-            all.iter().all(|b| b == &bits),
-            "{mode:?} {merge:?}: ranks differ"
-        );
-        let mut again = (w_in.clone(), w_out.clone());
-        rep.average(comm, SyncMode::Sparse, merge, &mut again.0, &mut again.1);
-        assert_eq!(again, (w_in.clone(), w_out.clone()));
-        assert!(touched_rows(&again.0, &w_in, dim).is_empty());
     }
     println!("rank {rank} of {size}: averaging ok");
 }

@@ -144,6 +144,11 @@ pub trait Backend: Sized {
 
     fn upload<T: Elem>(&self, host: &[T]) -> Result<Self::Buf<T>>;
     fn download<T: Elem>(&self, buf: &Self::Buf<T>) -> Result<Vec<T>>;
+    /// `buf`'s elements to read and write in place, where the device's memory is the host's
+    /// (the CPU backend); `None` (the default) where they must be downloaded and uploaded.
+    fn host_mut<'b, T: Elem>(&self, _buf: &'b mut Self::Buf<T>) -> Option<&'b mut [T]> {
+        None
+    }
     fn zeros<T: Elem>(&self, len: usize) -> Result<Self::Buf<T>>;
 
     /// Embedding forward: `out[r, :] = table[idx[r], :]`.

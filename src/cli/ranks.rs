@@ -202,8 +202,8 @@ pub(super) fn ranks_line(t: &Trained, dist: &Dist) -> Option<String> {
     let share = 100.0 * t.ranks[0].sync_seconds / t.seconds.max(1e-9);
     Some(
         format!(
-            "ranks: {}; the job {} words/s; {} {:?} synchronisations every {} words, {:.2} MiB of \
-         rows each on average ({} W_in and {} W_out rows in all), {share:.1}% of rank 0's time",
+            "ranks: {}; the job {} words/s; {} {:?} synchronisations every {} words, {:.2} MiB \
+         sent by each rank each time on average ({} W_in and {} W_out rows combined in all), {share:.1}% of rank 0's time",
             each.join(", "),
             thousands(t.words_per_sec().round() as u64),
             s.syncs,

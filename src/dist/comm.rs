@@ -17,6 +17,22 @@ pub trait Comm {
     /// Element-wise sum over ranks, in place; the same bits on every rank (one rank adds, the
     /// others receive its sums, so no two ranks can round differently).
     fn sum_f32(&self, values: &mut [f32]);
+    /// Whether [`Comm::exchange_f32`] works: a job of two ranks whose f32 rows travel through
+    /// host memory (not NCCL's device sums).
+    fn exchanges(&self) -> bool {
+        false
+    }
+    /// In a job of two ranks (where [`Comm::exchanges`]), `mine` sent to the other rank and its
+    /// buffer of the same length received into `theirs`, so that each rank can add the two
+    /// itself (`a + b` and `b + a` are the same bits): one pass over the rows instead of the
+    /// library's reduction and a copy back.
+    fn exchange_f32(&self, _mine: &[f32], _theirs: &mut [f32]) {
+        unreachable!("exchange_f32 is called only where Comm::exchanges() holds")
+    }
+    /// Whether every rank runs on this machine (memory is then cheaper to copy than to pack).
+    fn one_machine(&self) -> bool {
+        false
+    }
     /// [`Comm::sum_f32`] for counters (loss sums, words, flags).
     fn sum_f64(&self, values: &mut [f64]);
     fn barrier(&self);

@@ -17,6 +17,10 @@ const PIECE: usize = 1 << 28;
 pub struct MpiComm {
     world: SimpleCommunicator,
     library: String,
+    /// Whether every rank shares this machine's memory.
+    one_machine: bool,
+    /// [`MpiComm::sum`]'s receive buffer for f32 rows.
+    sums: std::cell::RefCell<Vec<f32>>,
     /// Held for `world`'s lifetime: its drop is `MPI_Finalize`.
     _universe: Universe,
 }
@@ -26,6 +30,7 @@ impl MpiComm {
     pub fn init() -> Option<MpiComm> {
         let (universe, _) = mpi::initialize_with_threading(Threading::Funneled)?;
         let world = universe.world();
+        let one_machine = world.split_shared(world.rank()).size() == world.size();
         let library = mpi::environment::library_version()
             .ok()
             .and_then(|v| v.split([',', '\n']).next().map(|l| l.trim().to_string()))
@@ -33,25 +38,32 @@ impl MpiComm {
         Some(MpiComm {
             world,
             library,
+            one_machine,
+            sums: Default::default(),
             _universe: universe,
         })
     }
 
-    /// `values` summed on rank 0, which then sends the sums to every rank (so every rank holds
-    /// the bits rank 0 computed, whatever algorithm the library's allreduce would use).
-    fn sum<T: Equivalence + Copy + Default>(&self, values: &mut [T]) {
+    /// `values` summed element-wise over the ranks, every rank getting the same bits whatever
+    /// algorithm the library uses: with two ranks one allreduce (each element is `a + b` or
+    /// `b + a`, the same bits, as IEEE addition commutes); with more, summed on rank 0, which
+    /// then sends its sums to every rank. `sums` is the receive buffer, kept between calls.
+    fn sum<T: Equivalence + Copy + Default>(&self, values: &mut [T], sums: &mut Vec<T>) {
         let root = self.world.process_at_rank(0);
+        let op = mpi::collective::SystemOperation::sum;
         for piece in values.chunks_mut(PIECE) {
+            sums.clear();
+            sums.resize(piece.len(), T::default());
+            if self.world.size() == 2 {
+                self.world.all_reduce_into(&*piece, &mut sums[..], op());
+                piece.copy_from_slice(sums);
+                continue;
+            }
             if self.world.rank() == 0 {
-                let mut sums = vec![T::default(); piece.len()];
-                root.reduce_into_root(
-                    &*piece,
-                    &mut sums[..],
-                    mpi::collective::SystemOperation::sum(),
-                );
-                piece.copy_from_slice(&sums);
+                root.reduce_into_root(&*piece, &mut sums[..], op());
+                piece.copy_from_slice(sums);
             } else {
-                root.reduce_into(&*piece, mpi::collective::SystemOperation::sum());
+                root.reduce_into(&*piece, op());
             }
             root.broadcast_into(piece);
         }
@@ -109,11 +121,31 @@ impl Comm for MpiComm {
     }
 
     fn sum_f32(&self, values: &mut [f32]) {
-        self.sum(values);
+        self.sum(values, &mut self.sums.borrow_mut());
+    }
+
+    fn exchanges(&self) -> bool {
+        self.size() == 2
+    }
+
+    fn exchange_f32(&self, mine: &[f32], theirs: &mut [f32]) {
+        assert_eq!(
+            mine.len(),
+            theirs.len(),
+            "both ranks exchange buffers of one length"
+        );
+        let other = self.world.process_at_rank(1 - self.world.rank());
+        for (m, t) in mine.chunks(PIECE).zip(theirs.chunks_mut(PIECE)) {
+            mpi::point_to_point::send_receive_into(m, &other, t, &other);
+        }
+    }
+
+    fn one_machine(&self) -> bool {
+        self.one_machine
     }
 
     fn sum_f64(&self, values: &mut [f64]) {
-        self.sum(values);
+        self.sum(values, &mut Vec::new());
     }
 
     fn barrier(&self) {

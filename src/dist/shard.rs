@@ -9,9 +9,10 @@
 //! epoch's: a rank `p` of the way through its shard trains at the rate a single process has `p`
 //! of the way through the epoch, which is the rate of the words all ranks have done together.
 //!
-//! The epoch's batches of each rank are grouped into `R` rounds, the same `R` on every rank; the
-//! ranks average their replicas after the last batch of each round, so the epoch's last batch
-//! always ends in a synchronisation and every rank holds the same weights at an epoch's end.
+//! The epoch's batches of each rank are grouped into `R` rounds, the same `R` on every rank and,
+//! but for the epoch's last, of the same spans' count ([`Rounds`]); the ranks average their
+//! replicas after the last batch of each round, so the epoch's last batch always ends in a
+//! synchronisation and every rank holds the same weights at an epoch's end.
 
 use crate::train::plan::SPAN_LEN;
 
@@ -22,32 +23,34 @@ pub fn shard(from: usize, n: usize, rank: usize, size: usize) -> (usize, usize) 
     (at(rank), at(rank + 1))
 }
 
-/// The rounds of one epoch: how many, and after which of a rank's batches each one ends.
+/// The rounds of one epoch, the same on every rank: how many, and how a rank cuts its shard into
+/// batches so that the ranks' rounds cover the same number of spans.
+///
+/// Every rank trains `count × per` batches, `per` to a round. Batch `i` of a rank covers the
+/// spans `⌊i·common/(count·per)⌋..⌊(i+1)·common/(count·per)⌋` of its shard, `common` being the
+/// smallest shard's span count; the last batch runs on to the shard's end (at most one span more,
+/// and the corpus's short last span). So every round but the epoch's last is the same work on
+/// every rank, and no rank waits at a synchronisation for one that drew a longer round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rounds {
     /// Synchronisations in the epoch (at least 1).
     pub count: usize,
-    /// This rank's batches in the epoch.
-    pub batches: usize,
+    /// Batches in a round (at least 1).
+    pub per: usize,
+    /// Spans of the smallest shard (at least `count × per`).
+    pub common: usize,
 }
 
 impl Rounds {
-    /// Rounds for shards of `from..n` split over `size` ranks in batches of `batch` tokens, about
-    /// one every `sync_tokens` tokens of a rank (never more than the smallest shard has batches);
-    /// `rank`'s batch count is kept for [`Rounds::ends_round`].
-    pub fn new(
-        from: usize,
-        n: usize,
-        size: usize,
-        rank: usize,
-        batch: usize,
-        sync_tokens: u64,
-    ) -> Rounds {
-        let batches_of = |r: usize| {
+    /// Rounds for shards of `from..n` split over `size` ranks, about one every `sync_tokens`
+    /// tokens of a rank (never more than the smallest shard has spans), in batches of at most
+    /// about `batch` tokens; the shards must have a span each.
+    pub fn new(from: usize, n: usize, size: usize, batch: usize, sync_tokens: u64) -> Rounds {
+        let spans_of = |r: usize| {
             let (lo, hi) = shard(from, n, r, size);
-            (hi - lo).div_ceil(batch)
+            (hi - lo).div_ceil(SPAN_LEN)
         };
-        let fewest = (0..size).map(batches_of).min().unwrap_or(0).max(1);
+        let common = (0..size).map(spans_of).min().unwrap_or(0).max(1);
         let smallest = (0..size)
             .map(|r| {
                 let (lo, hi) = shard(from, n, r, size);
@@ -56,16 +59,36 @@ impl Rounds {
             .min()
             .unwrap_or(0) as u64;
         let wanted = (smallest as f64 / sync_tokens.max(1) as f64).round() as usize;
-        Rounds {
-            count: wanted.clamp(1, fewest),
-            batches: batches_of(rank),
-        }
+        let count = wanted.clamp(1, common);
+        let batch_spans = batch.div_ceil(SPAN_LEN).max(1);
+        let per = common
+            .div_ceil(count * batch_spans)
+            .min(common / count)
+            .max(1);
+        Rounds { count, per, common }
     }
 
-    /// Whether this rank's batch `i` (0-based in the epoch) is the last of a round.
+    /// The rank's batches in the epoch.
+    pub fn batches(&self) -> usize {
+        self.count * self.per
+    }
+
+    /// Whether the rank's batch `i` (from 0) is the last of a round.
     pub fn ends_round(&self, i: usize) -> bool {
-        let b = self.batches.max(1);
-        (i + 1) * self.count / b > i * self.count / b
+        (i + 1) % self.per == 0
+    }
+
+    /// The end (a corpus offset) of the batch starting at `start` in the shard `lo..hi`.
+    pub fn batch_end(&self, lo: usize, hi: usize, start: usize) -> usize {
+        let b = self.batches();
+        let at = |i: usize| lo + i * self.common / b * SPAN_LEN;
+        // The first boundary after `start`: batches are walked in order, so `start` is one.
+        let i = (1..b).find(|&i| at(i) > start).unwrap_or(b);
+        if i == b {
+            hi
+        } else {
+            at(i).min(hi)
+        }
     }
 }
 
@@ -113,28 +136,42 @@ mod tests {
     }
 
     #[test]
-    fn every_rank_has_the_same_number_of_rounds_and_the_last_batch_ends_one() {
-        let n = 37 * SPAN_LEN + 5;
-        for size in 1..=3 {
-            for sync in [1u64, 3 * SPAN_LEN as u64, 1 << 40] {
-                let counts: Vec<usize> = (0..size)
-                    .map(|rank| {
-                        let r = Rounds::new(0, n, size, rank, 2 * SPAN_LEN, sync);
-                        assert!(r.ends_round(r.batches - 1));
-                        (0..r.batches).filter(|&i| r.ends_round(i)).count()
-                    })
-                    .collect();
-                assert!(
-                    counts.iter().all(|&c| c == counts[0]),
-                    "{size} {sync}: {counts:?}"
-                );
-                let r = Rounds::new(0, n, size, 0, 2 * SPAN_LEN, sync);
-                assert_eq!(counts[0], r.count);
+    fn every_rank_has_the_same_rounds_of_the_same_spans() {
+        for n in [37 * SPAN_LEN + 5, 40 * SPAN_LEN, 9 * SPAN_LEN] {
+            for size in 1..=3 {
+                for sync in [1u64, 3 * SPAN_LEN as u64, 10 * SPAN_LEN as u64, 1 << 40] {
+                    for batch in [SPAN_LEN, 2 * SPAN_LEN, 1 << 20] {
+                        let r = Rounds::new(0, n, size, batch, sync);
+                        assert!(r.count >= 1 && r.per >= 1 && r.batches() <= r.common);
+                        assert!(r.ends_round(r.batches() - 1));
+                        let mut lens = Vec::new();
+                        for rank in 0..size {
+                            let (lo, hi) = shard(0, n, rank, size);
+                            let (mut s, mut mine) = (lo, Vec::new());
+                            while s < hi {
+                                let e = r.batch_end(lo, hi, s);
+                                assert!(e > s && (e % SPAN_LEN == 0 || e == n), "{s} {e}");
+                                mine.push(e - s);
+                                s = e;
+                            }
+                            assert_eq!(s, hi);
+                            assert_eq!(mine.len(), r.batches(), "{n} {size} {sync} {batch}");
+                            lens.push(mine);
+                        }
+                        // Every batch but the last is the same on every rank.
+                        let b = r.batches();
+                        assert!(lens.iter().all(|l| l[..b - 1] == lens[0][..b - 1]));
+                        // Batches of at most `batch` tokens (2 spans where the shard is
+                        // short of spans), so a chunk of a streamed corpus holds them.
+                        let most = batch.div_ceil(SPAN_LEN).max(2) * SPAN_LEN;
+                        assert!(lens.iter().all(|l| l[..b - 1].iter().all(|&x| x <= most)));
+                    }
+                }
             }
         }
-        // One round per batch when asked for more rounds than batches.
-        let r = Rounds::new(0, 8 * SPAN_LEN, 2, 0, SPAN_LEN, 1);
-        assert_eq!((r.count, r.batches), (4, 4));
+        // One batch a span when asked for more rounds than spans.
+        let r = Rounds::new(0, 8 * SPAN_LEN, 2, SPAN_LEN, 1);
+        assert_eq!((r.count, r.per, r.common), (4, 1, 4));
     }
 
     #[test]

@@ -3,11 +3,19 @@
 //! After a synchronisation every rank holds the same weights, the *base*. A rank's rows that
 //! still equal the base (bit for bit) at the next synchronisation were not touched by its
 //! training since; rows every rank left alone are the same everywhere, so their mean is the row
-//! itself. Sparse synchronisation therefore gathers each rank's touched row ids, takes their
-//! union, and sums only those rows over the ranks (then divides by the number of ranks): the
-//! mean of every row, at the bytes of the touched ones. Dense synchronisation sums every row.
-//! The sums are bit-identical on every rank ([`Comm::sum_f32`]) and every rank divides them the
-//! same way, so the ranks leave with the same bits.
+//! itself. Sparse synchronisation therefore combines only the union of the ranks' touched rows:
+//! the mean of every row, at the cost of the touched ones. Dense synchronisation combines every
+//! row.
+//!
+//! How the rows travel: with more than two ranks (or sums on the GPUs through NCCL) the union's
+//! rows are packed and summed by [`Comm::sum_f32`], bit-identical on every rank. Two ranks
+//! instead exchange their rows ([`Comm::exchange_f32`]) and each adds the two itself, rank 0's
+//! first — `a + b` and `b + a` are the same bits — which saves the library's reduction pass and
+//! the copy back. A matrix whose last union was most of its rows (on KJV every row of `W_out`
+//! is touched by the negatives between two synchronisations) is exchanged whole, straight from
+//! the weights, and its union found on arrival (a row in which either rank differs from the
+//! base); the others are packed. Every rank divides or adds the same way, so the ranks leave
+//! with the same bits.
 
 use std::time::Instant;
 
@@ -38,10 +46,11 @@ pub enum Merge {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SyncTotals {
     pub syncs: u64,
-    /// Rows of `W_in` and `W_out` summed over ranks.
+    /// Rows of `W_in` and `W_out` combined over ranks.
     pub rows_in: u64,
     pub rows_out: u64,
-    /// Bytes of rows each rank sent into the sums (rows × dim × 4), ids excluded.
+    /// Bytes of rows each rank sent (rows × dim × 4; a matrix exchanged whole counts whole),
+    /// ids excluded.
     pub bytes: u64,
     /// Wall time in synchronisation (finding rows, exchanging, the waits for slower ranks).
     pub seconds: f64,
@@ -60,22 +69,43 @@ impl SyncTotals {
 /// A rank's copy of the weights as they were after the last synchronisation.
 pub struct Replica {
     dim: usize,
-    base_in: Vec<f32>,
-    base_out: Vec<f32>,
+    base: [Vec<f32>; 2],
+    /// Per matrix, whether the next synchronisation exchanges it whole (two ranks: the last
+    /// one's rows were most of it); the same on every rank, as every rank saw the same rows.
+    whole: [bool; 2],
+    /// The rows sent, and the other rank's; kept between synchronisations, so no fresh pages
+    /// each time.
+    packed: Vec<f32>,
+    theirs: Vec<f32>,
 }
+
+/// Two ranks exchange a matrix whole, straight from the weights and with no pass packing rows,
+/// when the last synchronisation's rows were at least this share of it: on one machine half
+/// (copying memory costs less than packing it; measured on KJV, benches/RESULTS.md), across
+/// machines nine tenths (a tenth more bytes on the network at most).
+const WHOLE_SHARE: [f64; 2] = [0.9, 0.5];
 
 impl Replica {
     /// The base every rank starts from (the same initialisation or checkpoint everywhere).
     pub fn new(dim: usize, w_in: &[f32], w_out: &[f32]) -> Replica {
         Replica {
             dim,
-            base_in: w_in.to_vec(),
-            base_out: w_out.to_vec(),
+            base: [w_in.to_vec(), w_out.to_vec()],
+            whole: [false; 2],
+            packed: Vec::new(),
+            theirs: Vec::new(),
         }
     }
 
     /// Replaces `w_in` and `w_out` (this rank's trained replica) by the ranks' rows combined
     /// (`merge`), which become the new base.
+    ///
+    /// A matrix sent packed has its ranks' touched row ids gathered first (both matrices' in
+    /// one call; an id at or above `W_in`'s row count `rows` names row `id − rows` of `W_out`),
+    /// its union's rows (or changes) packed, summed or exchanged, and written back. A matrix
+    /// two ranks exchange whole needs no ids: a row is in the union exactly when this rank's or
+    /// the other's differs from the base. Either way each combined row is written to the
+    /// replica and the base in one pass.
     pub fn average(
         &mut self,
         comm: &dyn Comm,
@@ -86,34 +116,200 @@ impl Replica {
     ) -> SyncTotals {
         let t0 = Instant::now();
         let dim = self.dim;
-        let rows_in = rows_to_sum(comm, mode, w_in, &self.base_in, dim);
-        let rows_out = rows_to_sum(comm, mode, w_out, &self.base_out, dim);
-        match merge {
-            Merge::Mean => {
-                average_rows(comm, w_in, &rows_in, dim);
-                average_rows(comm, w_out, &rows_out, dim);
+        let rows = (w_in.len() / dim) as u32;
+        let pair = comm.size() == 2 && comm.exchanges();
+        let whole = self.whole.map(|w| pair && (w || mode == SyncMode::Dense));
+        let ids: Vec<u32> = match mode {
+            _ if whole == [true; 2] => Vec::new(),
+            SyncMode::Dense => (0..2 * rows).collect(),
+            SyncMode::Sparse => {
+                let mut mine = Vec::new();
+                if !whole[0] {
+                    mine = touched_rows(w_in, &self.base[0], dim);
+                }
+                if !whole[1] {
+                    let out = touched_rows(w_out, &self.base[1], dim);
+                    mine.extend(out.into_iter().map(|r| r + rows));
+                }
+                let mut union: Vec<u32> = comm.allgather_u32(&mine).concat();
+                union.sort_unstable();
+                union.dedup();
+                union
             }
-            Merge::Sum => {
-                sum_changes(comm, w_in, &self.base_in, &rows_in, dim);
-                sum_changes(comm, w_out, &self.base_out, &rows_out, dim);
-            }
+        };
+        let split = ids.partition_point(|&i| i < rows);
+        let out_ids: Vec<u32> = ids[split..].iter().map(|&i| i - rows).collect();
+        let (mut bytes, mut combined) = (0, [0u64; 2]);
+        let share = WHOLE_SHARE[usize::from(comm.one_machine())];
+        for (m, (w, ids)) in [(&mut *w_in, &ids[..split]), (&mut *w_out, &out_ids[..])]
+            .into_iter()
+            .enumerate()
+        {
+            let base = &mut self.base[m];
+            let (n, sent) = if whole[m] {
+                let every = mode == SyncMode::Dense;
+                exchange_whole(comm, merge, dim, every, w, base, &mut self.theirs)
+            } else {
+                let rows = Rows { dim, ids };
+                let sent = combine_packed(
+                    comm,
+                    merge,
+                    rows,
+                    w,
+                    base,
+                    &mut self.packed,
+                    &mut self.theirs,
+                );
+                (ids.len() as u64, sent)
+            };
+            combined[m] = n;
+            bytes += sent;
+            self.whole[m] = pair && n as f64 >= share * (w.len() / dim) as f64;
         }
-        for &r in &rows_in {
-            let r = r as usize * dim..(r as usize + 1) * dim;
-            self.base_in[r.clone()].copy_from_slice(&w_in[r]);
-        }
-        for &r in &rows_out {
-            let r = r as usize * dim..(r as usize + 1) * dim;
-            self.base_out[r.clone()].copy_from_slice(&w_out[r]);
-        }
-        let rows = (rows_in.len() + rows_out.len()) as u64;
         SyncTotals {
             syncs: 1,
-            rows_in: rows_in.len() as u64,
-            rows_out: rows_out.len() as u64,
-            bytes: rows * dim as u64 * 4,
+            rows_in: combined[0],
+            rows_out: combined[1],
+            bytes,
             seconds: t0.elapsed().as_secs_f64(),
         }
+    }
+}
+
+/// Rows `ids` (sorted) of a matrix of rows of `dim`.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    dim: usize,
+    ids: &'a [u32],
+}
+
+impl Rows<'_> {
+    fn span(&self, r: u32) -> std::ops::Range<usize> {
+        r as usize * self.dim..(r as usize + 1) * self.dim
+    }
+}
+
+fn grow(buf: &mut Vec<f32>, n: usize) {
+    if buf.len() < n {
+        buf.resize(n, 0.0);
+    }
+}
+
+/// Two ranks: `w` (whole) sent to the other rank and its `w` received; every row that differs
+/// from `base` on either rank (every row: `every`) set, in `w` and `base`, to the two combined,
+/// rank 0's first. Returns the rows combined and the bytes sent.
+fn exchange_whole(
+    comm: &dyn Comm,
+    merge: Merge,
+    dim: usize,
+    every: bool,
+    w: &mut [f32],
+    base: &mut [f32],
+    theirs: &mut Vec<f32>,
+) -> (u64, u64) {
+    grow(theirs, w.len());
+    comm.exchange_f32(w, &mut theirs[..w.len()]);
+    let other = &theirs[..w.len()];
+    let rank0 = comm.rank() == 0;
+    let size = comm.size() as f32;
+    let mut n = 0;
+    let rows = w.chunks_exact_mut(dim).zip(other.chunks_exact(dim));
+    for ((w, other), base) in rows.zip(base.chunks_exact_mut(dim)) {
+        let same = |x: &[f32]| {
+            bytemuck::cast_slice::<f32, u32>(x) == bytemuck::cast_slice::<f32, u32>(base)
+        };
+        if !every && same(w) && same(other) {
+            continue;
+        }
+        n += 1;
+        for ((dst, &th), z) in w.iter_mut().zip(other).zip(base.iter_mut()) {
+            let (a, b) = if rank0 { (*dst, th) } else { (th, *dst) };
+            let v = match merge {
+                Merge::Sum => *z + ((a - *z) + (b - *z)),
+                Merge::Mean => (a + b) / size,
+            };
+            *dst = v;
+            *z = v;
+        }
+    }
+    (n, (w.len() * 4) as u64)
+}
+
+/// Rows `rows` of `w` and `base` set to the ranks' rows combined, packed: exchanged by two
+/// ranks (each adds the two itself, rank 0's first: the same bits on both, as addition
+/// commutes), summed through [`Comm::sum_f32`] by more (or where the comm sums on a device).
+/// Returns the bytes this rank sent.
+fn combine_packed(
+    comm: &dyn Comm,
+    merge: Merge,
+    rows: Rows,
+    w: &mut [f32],
+    base: &mut [f32],
+    packed: &mut Vec<f32>,
+    theirs: &mut Vec<f32>,
+) -> u64 {
+    let dim = rows.dim;
+    let size = comm.size() as f32;
+    let n = rows.ids.len() * dim;
+    if n == 0 {
+        return 0;
+    }
+    grow(packed, n);
+    let packed = &mut packed[..n];
+    for (&r, dst) in rows.ids.iter().zip(packed.chunks_exact_mut(dim)) {
+        let s = rows.span(r);
+        match merge {
+            Merge::Mean => dst.copy_from_slice(&w[s]),
+            Merge::Sum => {
+                for ((d, &x), &b) in dst.iter_mut().zip(&w[s.clone()]).zip(&base[s]) {
+                    *d = x - b;
+                }
+            }
+        }
+    }
+    let pair = comm.size() == 2 && comm.exchanges();
+    grow(theirs, n);
+    let other = &mut theirs[..n];
+    if pair {
+        comm.exchange_f32(packed, other);
+    } else {
+        comm.sum_f32(packed);
+    }
+    let (first, second): (&[f32], &[f32]) = match (pair, comm.rank() == 0) {
+        (false, _) => (packed, &[]),
+        (true, true) => (packed, other),
+        (true, false) => (other, packed),
+    };
+    for (k, &r) in rows.ids.iter().enumerate() {
+        let s = rows.span(r);
+        let (w, base) = (&mut w[s.clone()], &mut base[s]);
+        let a = &first[k * dim..(k + 1) * dim];
+        match (pair, merge) {
+            (false, Merge::Sum) => write_back(w, base, a, |b, s| b + s),
+            (false, Merge::Mean) => write_back(w, base, a, |_, s| s / size),
+            (true, m) => {
+                let b = &second[k * dim..(k + 1) * dim];
+                let sums = a.iter().zip(b).map(|(x, y)| x + y);
+                for ((dst, bs), sum) in w.iter_mut().zip(base.iter_mut()).zip(sums) {
+                    let v = match m {
+                        Merge::Sum => *bs + sum,
+                        Merge::Mean => sum / size,
+                    };
+                    *dst = v;
+                    *bs = v;
+                }
+            }
+        }
+    }
+    (n * 4) as u64
+}
+
+/// `w` and `base` (one row) both set to `f(base, sum)` of each element of `sums`.
+fn write_back(w: &mut [f32], base: &mut [f32], sums: &[f32], f: impl Fn(f32, f32) -> f32) {
+    for ((dst, b), &s) in w.iter_mut().zip(base.iter_mut()).zip(sums) {
+        let v = f(*b, s);
+        *dst = v;
+        *b = v;
     }
 }
 
@@ -123,59 +319,10 @@ pub fn touched_rows(w: &[f32], base: &[f32], dim: usize) -> Vec<u32> {
         .zip(base.chunks_exact(dim))
         .enumerate()
         .filter(|(_, (a, b))| {
-            a.iter()
-                .zip(b.iter())
-                .any(|(x, y)| x.to_bits() != y.to_bits())
+            bytemuck::cast_slice::<f32, u32>(a) != bytemuck::cast_slice::<f32, u32>(b)
         })
         .map(|(r, _)| r as u32)
         .collect()
-}
-
-/// The rows to sum: every row (dense), or the sorted union of every rank's touched rows.
-fn rows_to_sum(comm: &dyn Comm, mode: SyncMode, w: &[f32], base: &[f32], dim: usize) -> Vec<u32> {
-    let rows = w.len() / dim;
-    match mode {
-        SyncMode::Dense => (0..rows as u32).collect(),
-        SyncMode::Sparse => {
-            let mut union: Vec<u32> = comm.allgather_u32(&touched_rows(w, base, dim)).concat();
-            union.sort_unstable();
-            union.dedup();
-            union
-        }
-    }
-}
-
-/// Rows `ids` of `w` replaced by their mean over ranks (sum, then division by the rank count).
-pub fn average_rows(comm: &dyn Comm, w: &mut [f32], ids: &[u32], dim: usize) {
-    let mut packed = Vec::with_capacity(ids.len() * dim);
-    for &r in ids {
-        packed.extend_from_slice(&w[r as usize * dim..(r as usize + 1) * dim]);
-    }
-    comm.sum_f32(&mut packed);
-    let size = comm.size() as f32;
-    for (&r, row) in ids.iter().zip(packed.chunks_exact(dim)) {
-        for (dst, &sum) in w[r as usize * dim..(r as usize + 1) * dim]
-            .iter_mut()
-            .zip(row)
-        {
-            *dst = sum / size;
-        }
-    }
-}
-
-/// Rows `ids` of `w` replaced by `base` plus the sum over ranks of their change from `base`.
-pub fn sum_changes(comm: &dyn Comm, w: &mut [f32], base: &[f32], ids: &[u32], dim: usize) {
-    let rows = |r: u32| r as usize * dim..(r as usize + 1) * dim;
-    let mut packed = Vec::with_capacity(ids.len() * dim);
-    for &r in ids {
-        packed.extend(w[rows(r)].iter().zip(&base[rows(r)]).map(|(x, b)| x - b));
-    }
-    comm.sum_f32(&mut packed);
-    for (&r, change) in ids.iter().zip(packed.chunks_exact(dim)) {
-        for ((dst, &b), &d) in w[rows(r)].iter_mut().zip(&base[rows(r)]).zip(change) {
-            *dst = b + d;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -212,6 +359,6 @@ mod tests {
         assert_eq!((t.rows_in, t.rows_out, t.bytes), (1, 0, 8));
         let t = rep.average(&Single, SyncMode::Dense, Merge::Mean, &mut w_in, &mut w_out);
         assert_eq!((t.rows_in, t.rows_out, t.bytes), (2, 2, 32));
-        assert_eq!(touched_rows(&w_in, &rep.base_in, 2), Vec::<u32>::new());
+        assert_eq!(touched_rows(&w_in, &rep.base[0], 2), Vec::<u32>::new());
     }
 }

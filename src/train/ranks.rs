@@ -74,7 +74,8 @@ impl<'d> Ranks<'d> {
             replica: Replica::new(cfg.dim, w_in, w_out),
             rounds: Rounds {
                 count: 1,
-                batches: 0,
+                per: 1,
+                common: 1,
             },
             batch: 0,
             pending: StepStats::default(),
@@ -95,7 +96,8 @@ impl<'d> Ranks<'d> {
         self.pending_words
     }
 
-    /// This rank's part of the epoch's tokens `from..n` in batches of `batch` tokens; refuses a
+    /// This rank's part of the epoch's tokens `from..n`, cut into the epoch's rounds in batches of
+    /// about `batch` tokens at most ([`Rounds`]); refuses a
     /// job with more ranks than the epoch has spans (a rank would have nothing to train).
     pub fn start_epoch(&mut self, from: usize, n: usize, batch: usize) -> Result<Part> {
         let (rank, size) = (self.dist.rank(), self.dist.size());
@@ -107,10 +109,15 @@ impl<'d> Ranks<'d> {
                  corpus"
             )));
         }
-        self.rounds = Rounds::new(from, n, size, rank, batch, self.dist.sync_words);
+        self.rounds = Rounds::new(from, n, size, batch, self.dist.sync_words);
         self.batch = 0;
         let (lo, hi) = shard(from, n, rank, size);
-        Ok(Part { from, lo, hi })
+        Ok(Part {
+            from,
+            lo,
+            hi,
+            rounds: Some(self.rounds),
+        })
     }
 
     /// After each batch this rank trains (`s`, covering `words` words): at the end of a round,
@@ -133,16 +140,33 @@ impl<'d> Ranks<'d> {
             return Ok(None);
         }
         let t0 = std::time::Instant::now();
-        let (mut w_in, mut w_out) = model.download(backend)?;
-
         let comm = self.dist.comm;
-        let mut t =
-            self.replica
-                .average(comm, self.dist.mode, self.dist.merge, &mut w_in, &mut w_out);
-        *model = Model::upload(backend, model.dim, &w_in, &w_out, model.storage())?;
-        if let Some(path) = &self.log {
-            log_weights(path, self.totals.syncs + 1, &w_in, &w_out)?;
-        }
+        let (mode, merge) = (self.dist.mode, self.dist.merge);
+        let n = self.totals.syncs + 1;
+        // Averaged in place where the weights are host memory, else downloaded and uploaded.
+        let in_place = model
+            .f32_mut()
+            .and_then(|(a, b)| Some((backend.host_mut(a)?, backend.host_mut(b)?)));
+        let mut t = match in_place {
+            Some((w_in, w_out)) => {
+                let t = self.replica.average(comm, mode, merge, w_in, w_out);
+                if let Some(path) = &self.log {
+                    log_weights(path, n, w_in, w_out)?;
+                }
+                t
+            }
+            None => {
+                let (mut w_in, mut w_out) = model.download(backend)?;
+                let t = self
+                    .replica
+                    .average(comm, mode, merge, &mut w_in, &mut w_out);
+                *model = Model::upload(backend, model.dim, &w_in, &w_out, model.storage())?;
+                if let Some(path) = &self.log {
+                    log_weights(path, n, &w_in, &w_out)?;
+                }
+                t
+            }
+        };
         let p = &self.pending;
         let mut sums = [
             p.loss_sum,
@@ -169,7 +193,7 @@ impl<'d> Ranks<'d> {
 
     /// Whether the batch just synchronised was the epoch's last on this rank.
     pub fn epoch_done(&self) -> bool {
-        self.batch >= self.rounds.batches
+        self.batch >= self.rounds.batches()
     }
 
     /// Every rank's figures (collective), for a run whose training loop took `seconds` here;

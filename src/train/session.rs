@@ -8,7 +8,7 @@
 //! whole run (so a backend that keeps a copy uploads it once), a corpus in a cache file is read a
 //! chunk at a time into one reused buffer, so its host memory is the chunk's and not the corpus's.
 
-use crate::dist::shard::ramp_position;
+use crate::dist::shard::{ramp_position, Rounds};
 use crate::error::Result;
 use crate::input::cache::CacheFile;
 use crate::input::corpus::Encoded;
@@ -239,7 +239,10 @@ impl<'c> Session<'c> {
     /// and ramps as a single process does at the same fraction of the epoch
     /// ([`crate::dist::shard::ramp_position`]).
     fn batch_in(&self, epoch: u64, start: usize, part: &Part) -> Batch {
-        let len = self.batch.min(part.hi - start);
+        let len = match &part.rounds {
+            Some(r) => r.batch_end(part.lo, part.hi, start) - start,
+            None => self.batch.min(part.hi - start),
+        };
         let at = |s: usize| {
             epoch * self.n as u64 + ramp_position(s, part.from, self.n, part.lo, part.hi)
         };
@@ -316,14 +319,18 @@ impl<'c> Session<'c> {
     ) -> Result<()> {
         let mut start = part.lo;
         while start < part.hi {
-            let chunk_end = (start + self.chunk).min(part.hi);
+            // Whole batches up to a chunk's tokens (at least one batch).
             let mut batches = Vec::new();
             let mut s = start;
-            while s < chunk_end {
+            while s < part.hi {
                 let b = self.batch_in(epoch, s, &part);
+                if !batches.is_empty() && s + b.len > start + self.chunk {
+                    break;
+                }
                 s += b.len;
                 batches.push(b);
             }
+            let chunk_end = s;
             let words: Vec<u64> = batches
                 .iter()
                 .map(|b| self.words_in(b.start, b.start + b.len))
@@ -349,6 +356,9 @@ pub struct Part {
     pub from: usize,
     pub lo: usize,
     pub hi: usize,
+    /// A rank's rounds, which cut `lo..hi` into its batches; `None`: batches of the session's
+    /// size.
+    pub rounds: Option<Rounds>,
 }
 
 impl Part {
@@ -358,6 +368,7 @@ impl Part {
             from,
             lo: from,
             hi: n,
+            rounds: None,
         }
     }
 }

@@ -116,6 +116,10 @@ impl Backend for CpuBackend {
         Ok(buf.to_vec())
     }
 
+    fn host_mut<'b, T: Elem>(&self, buf: &'b mut Array1<T>) -> Option<&'b mut [T]> {
+        buf.as_slice_mut()
+    }
+
     fn zeros<T: Elem>(&self, len: usize) -> Result<Array1<T>> {
         Ok(Array1::from_elem(len, T::default()))
     }
