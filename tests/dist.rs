@@ -94,7 +94,7 @@ fn averaging_as_a_rank() {
     };
     let ways = [SyncMode::Sparse, SyncMode::Dense]
         .into_iter()
-        .flat_map(|m| [(m, Merge::Mean), (m, Merge::Sum)]);
+        .flat_map(|m| [(m, Merge::Mean), (m, Merge::Sum), (m, Merge::Mixed)]);
     for (mode, merge) in ways {
         let mut rep = Replica::new(dim, &base, &base);
         let (mut start_in, mut start_out) = (base.clone(), base.clone());
@@ -112,13 +112,16 @@ fn averaging_as_a_rank() {
             let t = rep.average(comm, mode, merge, &mut w_in, &mut w_out);
             let tag = format!("{mode:?} {merge:?} round {round}");
             // The result computed directly, in f64: the replicas' mean, or the base plus the
-            // sum of the ranks' changes.
-            let want = |b: f32, d: &dyn Fn(usize) -> f32| -> f64 {
-                match merge {
-                    Merge::Mean => (0..size).map(|r| (b + d(r)) as f64).sum::<f64>() / size as f64,
-                    Merge::Sum => b as f64 + (0..size).map(|r| d(r) as f64).sum::<f64>(),
+            // sum of the ranks' changes (mixed: the mean for W_in, matrix 0, the sum for W_out).
+            let want_of = |m: usize, b: f32, d: &dyn Fn(usize) -> f32| -> f64 {
+                let mean = (0..size).map(|r| (b + d(r)) as f64).sum::<f64>() / size as f64;
+                let sum = b as f64 + (0..size).map(|r| d(r) as f64).sum::<f64>();
+                match (merge, m) {
+                    (Merge::Mean, _) | (Merge::Mixed, 0) => mean,
+                    _ => sum,
                 }
             };
+            let want = |b: f32, d: &dyn Fn(usize) -> f32| want_of(0, b, d);
             for row in 0..rows {
                 for c in 0..dim {
                     let i = row * dim + c;
@@ -131,7 +134,7 @@ fn averaging_as_a_rank() {
                 }
             }
             let b = start_out[2 * dim];
-            let w = want(b, &|r| r as f32 + round as f32 - b);
+            let w = want_of(1, b, &|r| r as f32 + round as f32 - b);
             assert!((w_out[2 * dim] as f64 - w).abs() < 1e-5, "{tag}");
             assert_eq!(&w_out[..2 * dim], &start_out[..2 * dim], "{tag}");
             assert_eq!(&w_out[2 * dim + 1..], &start_out[2 * dim + 1..], "{tag}");

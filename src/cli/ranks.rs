@@ -13,14 +13,14 @@ use crate::train::Trained;
 #[derive(Args, Debug)]
 pub struct DistArgs {
     /// With several ranks: words each rank trains between two averagings of the ranks' replicas
-    /// [default: 1,000,000, or an eighth of a rank's share of an epoch where that is less]
+    /// [default: 1,000,000, or a rank's share of an epoch where that is less]
     #[arg(long, value_name = "N", value_parser = parse_sync_words)]
     pub sync_words: Option<u64>,
     /// With several ranks: which rows an averaging exchanges.
     #[arg(long, value_enum, default_value_t = SyncMode::Sparse)]
     pub sync: SyncMode,
     /// With several ranks: how an averaging combines the ranks' rows.
-    #[arg(long, value_enum, default_value_t = Merge::Sum)]
+    #[arg(long, value_enum, default_value_t = Merge::Mixed)]
     pub merge: Merge,
 }
 
@@ -144,6 +144,7 @@ impl<'c> Gate<'c> {
                 if self.comm.rank() == 0 {
                     Ending::Return(Err(e))
                 } else {
+                    super::signals::silence();
                     Ending::Exit(i32::from(super::exit_status(&e)))
                 }
             }

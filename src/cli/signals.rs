@@ -20,6 +20,16 @@ static RECEIVED: AtomicI32 = AtomicI32::new(0);
 /// Whether a first signal waits for the batch to finish (training has state worth saving).
 static DEFERRED: AtomicBool = AtomicBool::new(false);
 
+/// Whether a signal that ends the process does so without a line (a rank other than 0 whose
+/// job rank 0 reports).
+static SILENT: AtomicBool = AtomicBool::new(false);
+
+/// From now on a signal that ends the process prints nothing: rank 0 has the job's line, and
+/// mpirun may send this rank a SIGTERM while it finishes after rank 0 exits.
+pub(super) fn silence() {
+    SILENT.store(true, Ordering::SeqCst);
+}
+
 /// From now on a first signal stops training after the batch instead of exiting at once.
 pub(super) fn defer() {
     DEFERRED.store(true, Ordering::SeqCst);
@@ -59,7 +69,9 @@ fn on_signal(sig: i32) {
     } else {
         "again: stopped at once (earlier checkpoints are kept); temporary files removed"
     };
-    eprintln!("error: interrupted by {} {why}", name(sig));
+    if !SILENT.load(Ordering::SeqCst) {
+        eprintln!("error: interrupted by {} {why}", name(sig));
+    }
     std::process::exit(128 + sig);
 }
 

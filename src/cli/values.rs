@@ -41,6 +41,7 @@ flag_values!(SyncMode {
     Dense => "dense": "Every row of both matrices",
 });
 flag_values!(Merge {
+    Mixed => "mixed": "W_in averaged, W_out's changes summed: on KJV and a text8-sized corpus the closest to one process",
     Sum => "sum": "The last synchronised rows plus every rank's change to them (each change counts fully)",
     Mean => "mean": "The ranks' rows averaged (each rank's change counts 1/ranks)",
 });

@@ -21,10 +21,10 @@ pub use sync::{Merge, SyncMode, SyncTotals};
 pub const DEFAULT_SYNC_WORDS: u64 = 1_000_000;
 
 /// Synchronisations in each rank's share of an epoch at least, unless `--sync-words` says
-/// otherwise: on a corpus under 8 million words a rank a round of [`DEFAULT_SYNC_WORDS`] would
-/// average the replicas about once an epoch, which on KJV costs most of the similarity scores
-/// (benches/RESULTS.md, "Many processes").
-pub const MIN_SYNCS_PER_EPOCH: u64 = 8;
+/// otherwise. With `--merge mixed` (the default) one a epoch keeps KJV within one process's
+/// seed spread at a third of the cost of eight (benches/RESULTS.md, "Cheaper synchronisation");
+/// with `--merge sum` it did not, which is why this was 8 before.
+pub const MIN_SYNCS_PER_EPOCH: u64 = 1;
 
 /// The default round: [`DEFAULT_SYNC_WORDS`], or a rank's share of an epoch of `tokens` tokens
 /// over [`MIN_SYNCS_PER_EPOCH`] where that is less (never under one span).
@@ -51,7 +51,7 @@ impl Dist<'static> {
             comm: &ONE,
             sync_words: DEFAULT_SYNC_WORDS,
             mode: SyncMode::Sparse,
-            merge: Merge::Sum,
+            merge: Merge::Mixed,
         }
     }
 }

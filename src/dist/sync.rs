@@ -7,6 +7,9 @@
 //! the mean of every row, at the cost of the touched ones. Dense synchronisation combines every
 //! row.
 //!
+//! `--merge` chooses per matrix how a row's versions combine: the ranks' mean, or the base plus
+//! every rank's change; the default averages `W_in` and sums `W_out`'s changes.
+//!
 //! How the rows travel: with more than two ranks (or sums on the GPUs through NCCL) the union's
 //! rows are packed and summed by [`Comm::sum_f32`], bit-identical on every rank. Two ranks
 //! instead exchange their rows ([`Comm::exchange_f32`]) and each adds the two itself, rank 0's
@@ -37,8 +40,28 @@ pub enum Merge {
     /// The replicas' mean, `Σ w_r / size`: each rank's change counts `1/size` (model averaging).
     Mean,
     /// The base plus every rank's change, `base + Σ (w_r − base)`: each change counts fully, as
-    /// one process's threads updating one model do (the default).
+    /// one process's threads updating one model do.
+    Sum,
+    /// `W_in` by [`Merge::Mean`], `W_out` by [`Merge::Sum`] (the default): on KJV and a
+    /// text8-sized corpus the closest to one process's loss and scores (benches/RESULTS.md).
     #[default]
+    Mixed,
+}
+
+impl Merge {
+    /// The rule for matrix `m` (0: `W_in`, 1: `W_out`).
+    fn rule(self, m: usize) -> Rule {
+        match (self, m) {
+            (Merge::Mean, _) | (Merge::Mixed, 0) => Rule::Mean,
+            _ => Rule::Sum,
+        }
+    }
+}
+
+/// How one matrix's rows are combined: [`Merge::Mean`]'s or [`Merge::Sum`]'s.
+#[derive(Clone, Copy)]
+enum Rule {
+    Mean,
     Sum,
 }
 
@@ -146,6 +169,7 @@ impl Replica {
             .enumerate()
         {
             let base = &mut self.base[m];
+            let merge = merge.rule(m);
             let (n, sent) = if whole[m] {
                 let every = mode == SyncMode::Dense;
                 exchange_whole(comm, merge, dim, every, w, base, &mut self.theirs)
@@ -200,7 +224,7 @@ fn grow(buf: &mut Vec<f32>, n: usize) {
 /// rank 0's first. Returns the rows combined and the bytes sent.
 fn exchange_whole(
     comm: &dyn Comm,
-    merge: Merge,
+    merge: Rule,
     dim: usize,
     every: bool,
     w: &mut [f32],
@@ -225,8 +249,8 @@ fn exchange_whole(
         for ((dst, &th), z) in w.iter_mut().zip(other).zip(base.iter_mut()) {
             let (a, b) = if rank0 { (*dst, th) } else { (th, *dst) };
             let v = match merge {
-                Merge::Sum => *z + ((a - *z) + (b - *z)),
-                Merge::Mean => (a + b) / size,
+                Rule::Sum => *z + ((a - *z) + (b - *z)),
+                Rule::Mean => (a + b) / size,
             };
             *dst = v;
             *z = v;
@@ -241,7 +265,7 @@ fn exchange_whole(
 /// Returns the bytes this rank sent.
 fn combine_packed(
     comm: &dyn Comm,
-    merge: Merge,
+    merge: Rule,
     rows: Rows,
     w: &mut [f32],
     base: &mut [f32],
@@ -259,8 +283,8 @@ fn combine_packed(
     for (&r, dst) in rows.ids.iter().zip(packed.chunks_exact_mut(dim)) {
         let s = rows.span(r);
         match merge {
-            Merge::Mean => dst.copy_from_slice(&w[s]),
-            Merge::Sum => {
+            Rule::Mean => dst.copy_from_slice(&w[s]),
+            Rule::Sum => {
                 for ((d, &x), &b) in dst.iter_mut().zip(&w[s.clone()]).zip(&base[s]) {
                     *d = x - b;
                 }
@@ -285,15 +309,15 @@ fn combine_packed(
         let (w, base) = (&mut w[s.clone()], &mut base[s]);
         let a = &first[k * dim..(k + 1) * dim];
         match (pair, merge) {
-            (false, Merge::Sum) => write_back(w, base, a, |b, s| b + s),
-            (false, Merge::Mean) => write_back(w, base, a, |_, s| s / size),
+            (false, Rule::Sum) => write_back(w, base, a, |b, s| b + s),
+            (false, Rule::Mean) => write_back(w, base, a, |_, s| s / size),
             (true, m) => {
                 let b = &second[k * dim..(k + 1) * dim];
                 let sums = a.iter().zip(b).map(|(x, y)| x + y);
                 for ((dst, bs), sum) in w.iter_mut().zip(base.iter_mut()).zip(sums) {
                     let v = match m {
-                        Merge::Sum => *bs + sum,
-                        Merge::Mean => sum / size,
+                        Rule::Sum => *bs + sum,
+                        Rule::Mean => sum / size,
                     };
                     *dst = v;
                     *bs = v;
