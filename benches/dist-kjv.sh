@@ -5,19 +5,7 @@
 # each scored on questions-words, WordSim-353 and SimLex-999. Needs a `--features mpi` build.
 #   bash benches/dist-kjv.sh [OUT_DIR]
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-B=${W2V_BIN:-$PWD/target/release/w2v-gpu}
-D=$(cd ../shared/data && pwd)
-out=${1:-target/dist-kjv}
-mkdir -p "$out" && cd "$out"
-if [ "$(id -u)" -eq 0 ]; then
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
-ranks() { mpirun --oversubscribe -np 2 "$B" train --device cpu --threads 1 "$@"; }
-ev() {
-    "$B" eval --vectors "$1.bin" --analogies "$D/questions-words.txt" \
-        --similarity "$D/wordsim353.tsv" --similarity "$D/simlex999.txt" > "$1.eval" 2>&1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/dist-common.sh"
 common=(--corpus "$D/kjv.txt" --log-interval 1000)
 for seed in 1 2 3; do
     "$B" train --device cpu --threads 2 "${common[@]}" --seed $seed -o r1-s$seed.bin > r1-s$seed.log 2>&1

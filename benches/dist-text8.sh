@@ -5,20 +5,8 @@
 # questions-words, WordSim-353 and SimLex-999. Needs a `--features mpi` build.
 #   bash benches/dist-text8.sh [OUT_DIR]
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-B=${W2V_BIN:-$PWD/target/release/w2v-gpu}
-D=$(cd ../shared/data && pwd)
-out=${1:-target/dist-text8}
-mkdir -p "$out" && cd "$out"
-if [ "$(id -u)" -eq 0 ]; then
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/dist-common.sh"
 [ -s kjv21.txt ] || for _ in $(seq 21); do cat "$D/kjv.txt"; done > kjv21.txt
-ranks() { mpirun --oversubscribe -np 2 "$B" train --device cpu --threads 1 "$@"; }
-ev() {
-    "$B" eval --vectors "$1.bin" --analogies "$D/questions-words.txt" \
-        --similarity "$D/wordsim353.tsv" --similarity "$D/simlex999.txt" > "$1.eval" 2>&1
-}
 common=(--corpus kjv21.txt --epochs 1 --log-interval 1000)
 for seed in 1 2; do
     "$B" train --device cpu --threads 2 "${common[@]}" --seed $seed -o r1-s$seed.bin > r1-s$seed.log 2>&1
