@@ -44,22 +44,16 @@ impl MpiComm {
         })
     }
 
-    /// `values` summed element-wise over the ranks, every rank getting the same bits whatever
-    /// algorithm the library uses: with two ranks one allreduce (each element is `a + b` or
-    /// `b + a`, the same bits, as IEEE addition commutes); with more, summed on rank 0, which
-    /// then sends its sums to every rank. `sums` is the receive buffer, kept between calls.
+    /// `values` summed on rank 0, which then sends the sums to every rank (so every rank holds
+    /// the bits rank 0 computed, whatever algorithm the library's allreduce would use). `sums`
+    /// is rank 0's receive buffer, kept between calls.
     fn sum<T: Equivalence + Copy + Default>(&self, values: &mut [T], sums: &mut Vec<T>) {
         let root = self.world.process_at_rank(0);
         let op = mpi::collective::SystemOperation::sum;
         for piece in values.chunks_mut(PIECE) {
-            sums.clear();
-            sums.resize(piece.len(), T::default());
-            if self.world.size() == 2 {
-                self.world.all_reduce_into(&*piece, &mut sums[..], op());
-                piece.copy_from_slice(sums);
-                continue;
-            }
             if self.world.rank() == 0 {
+                sums.clear();
+                sums.resize(piece.len(), T::default());
                 root.reduce_into_root(&*piece, &mut sums[..], op());
                 piece.copy_from_slice(sums);
             } else {

@@ -81,13 +81,14 @@ impl Rounds {
     /// The end (a corpus offset) of the batch starting at `start` in the shard `lo..hi`.
     pub fn batch_end(&self, lo: usize, hi: usize, start: usize) -> usize {
         let b = self.batches();
-        let at = |i: usize| lo + i * self.common / b * SPAN_LEN;
-        // The first boundary after `start`: batches are walked in order, so `start` is one.
-        let i = (1..b).find(|&i| at(i) > start).unwrap_or(b);
-        if i == b {
+        // Boundary `i` is span `⌊i·common/b⌋` of the shard; the first one past `start`'s span
+        // `k` is the least `i` with `i·common/b ≥ k + 1`.
+        let k = (start - lo) / SPAN_LEN;
+        let i = ((k + 1) * b).div_ceil(self.common);
+        if i >= b {
             hi
         } else {
-            at(i).min(hi)
+            (lo + i * self.common / b * SPAN_LEN).min(hi)
         }
     }
 }

@@ -96,8 +96,13 @@ pub struct Replica {
     /// Per matrix, whether the next synchronisation exchanges it whole (two ranks: the last
     /// one's rows were most of it); the same on every rank, as every rank saw the same rows.
     whole: [bool; 2],
-    /// The rows sent, and the other rank's; kept between synchronisations, so no fresh pages
-    /// each time.
+    scratch: Scratch,
+}
+
+/// The rows a rank sends, and the other rank's; kept between synchronisations, so no fresh
+/// pages each time.
+#[derive(Default)]
+struct Scratch {
     packed: Vec<f32>,
     theirs: Vec<f32>,
 }
@@ -115,8 +120,7 @@ impl Replica {
             dim,
             base: [w_in.to_vec(), w_out.to_vec()],
             whole: [false; 2],
-            packed: Vec::new(),
-            theirs: Vec::new(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -172,18 +176,10 @@ impl Replica {
             let merge = merge.rule(m);
             let (n, sent) = if whole[m] {
                 let every = mode == SyncMode::Dense;
-                exchange_whole(comm, merge, dim, every, w, base, &mut self.theirs)
+                exchange_whole(comm, merge, dim, every, w, base, &mut self.scratch.theirs)
             } else {
                 let rows = Rows { dim, ids };
-                let sent = combine_packed(
-                    comm,
-                    merge,
-                    rows,
-                    w,
-                    base,
-                    &mut self.packed,
-                    &mut self.theirs,
-                );
+                let sent = combine_packed(comm, pair, merge, rows, w, base, &mut self.scratch);
                 (ids.len() as u64, sent)
             };
             combined[m] = n;
@@ -262,16 +258,18 @@ fn exchange_whole(
 /// Rows `rows` of `w` and `base` set to the ranks' rows combined, packed: exchanged by two
 /// ranks (each adds the two itself, rank 0's first: the same bits on both, as addition
 /// commutes), summed through [`Comm::sum_f32`] by more (or where the comm sums on a device).
-/// Returns the bytes this rank sent.
+/// `pair`: the job is two ranks that exchange ([`Comm::exchanges`]). Returns the bytes this
+/// rank sent.
 fn combine_packed(
     comm: &dyn Comm,
+    pair: bool,
     merge: Rule,
     rows: Rows,
     w: &mut [f32],
     base: &mut [f32],
-    packed: &mut Vec<f32>,
-    theirs: &mut Vec<f32>,
+    scratch: &mut Scratch,
 ) -> u64 {
+    let Scratch { packed, theirs } = scratch;
     let dim = rows.dim;
     let size = comm.size() as f32;
     let n = rows.ids.len() * dim;
@@ -291,14 +289,15 @@ fn combine_packed(
             }
         }
     }
-    let pair = comm.size() == 2 && comm.exchanges();
-    grow(theirs, n);
-    let other = &mut theirs[..n];
-    if pair {
+    let other: &mut [f32] = if pair {
+        grow(theirs, n);
+        let other = &mut theirs[..n];
         comm.exchange_f32(packed, other);
+        other
     } else {
         comm.sum_f32(packed);
-    }
+        &mut []
+    };
     let (first, second): (&[f32], &[f32]) = match (pair, comm.rank() == 0) {
         (false, _) => (packed, &[]),
         (true, true) => (packed, other),
