@@ -41,8 +41,8 @@
 //! (sequentially with one thread, racily with many). The composed path applies one minibatch update per
 //! `batch_size` centres. They agree to first order in the learning rate; tests compare them with a small rate.
 
-use crate::train::rng::{self, below, PURPOSE_WINDOW};
-use crate::train::sampler::{keep_token, negatives_for_centre, AliasTable, NegativeMode};
+use crate::train::rng::{self, below, LANES, PURPOSE_NEGATIVE, PURPOSE_SUBSAMPLE, PURPOSE_WINDOW};
+use crate::train::sampler::{negatives_for_centre, AliasTable, NegativeMode};
 
 /// Token id that marks a sentence end in the encoded corpus (never a word id).
 pub const SENTENCE_BREAK: u32 = u32::MAX;
@@ -192,6 +192,11 @@ pub struct Centre {
 /// The reference enumeration of a batch's centres (steps 1–5 above), in corpus order.
 /// The CPU backend's fast loop and the composed path both train exactly these; tests use it to
 /// check the kernels' windows and draws.
+///
+/// The draws are those of [`keep_token`](crate::train::sampler::keep_token), [`effective_window`] and [`negatives_for_centre`], made
+/// many blocks at a time ([`rng::philox_lanes`]): a span's subsampling draws in runs of [`LANES`] tokens, and
+/// the window and negative draws of up to [`GROUP`] kept tokens before those centres are visited.
+/// The same words come out (`centres_are_those_of_the_one_by_one_draws` checks it).
 pub fn centres(
     chunk: &Chunk,
     batch: &Batch,
@@ -201,6 +206,7 @@ pub fn centres(
     mut visit: impl FnMut(&Centre),
 ) {
     let mut kept: Vec<(u32, usize)> = Vec::with_capacity(SPAN_LEN);
+    let mut draws = GroupDraws::new(cfg);
     let mut c = Centre {
         word: 0,
         pos: 0,
@@ -211,37 +217,168 @@ pub fn centres(
     debug_assert!(chunk.holds(batch), "the batch lies in its chunk");
     for (s, e) in batch.spans() {
         kept.clear();
-        for (i, &w) in chunk.get(s, e).iter().enumerate() {
-            let index = s + i;
-            if w == SENTENCE_BREAK || keep_token(keep, cfg.seed, batch.key_pos(index), w) {
-                kept.push((w, index));
+        subsample(chunk.get(s, e), s, batch, keep, cfg.seed, &mut kept);
+        for g in (0..kept.len()).step_by(GROUP) {
+            let group = &kept[g..(g + GROUP).min(kept.len())];
+            draws.make(group, batch, table, cfg);
+            for (n, &(word, index)) in group.iter().enumerate() {
+                if word == SENTENCE_BREAK {
+                    continue;
+                }
+                let k = g + n;
+                let b = draws.window[n] as usize;
+                c.contexts.clear();
+                for j in (k.saturating_sub(b)..k).rev() {
+                    if kept[j].0 == SENTENCE_BREAK {
+                        break;
+                    }
+                    c.contexts.push(kept[j].0);
+                }
+                c.contexts.reverse();
+                for &(w, _) in kept.iter().skip(k + 1).take(b) {
+                    if w == SENTENCE_BREAK {
+                        break;
+                    }
+                    c.contexts.push(w);
+                }
+                c.word = word;
+                c.pos = batch.key_pos(index);
+                c.index = index;
+                match cfg.negatives {
+                    NegativeMode::Replace => c.negatives.copy_from_slice(draws.negatives(n)),
+                    NegativeMode::Distinct => negatives_for_centre(
+                        table,
+                        cfg.seed,
+                        c.pos,
+                        word,
+                        cfg.negatives,
+                        &mut c.negatives,
+                    ),
+                }
+                visit(&c);
             }
         }
-        for (k, &(word, index)) in kept.iter().enumerate() {
-            if word == SENTENCE_BREAK {
-                continue;
+    }
+}
+
+/// Kept tokens whose window and negative draws [`centres`] makes together.
+pub const GROUP: usize = 64;
+
+/// Step 2 for the span `tokens` starting at corpus offset `s`: pushes its kept tokens and breaks,
+/// with their offsets, onto `kept`, deciding [`LANES`] tokens at a time (a run with no token that
+/// subsampling can drop draws nothing).
+fn subsample(
+    tokens: &[u32],
+    s: usize,
+    batch: &Batch,
+    keep: &[u32],
+    seed: u64,
+    kept: &mut Vec<(u32, usize)>,
+) {
+    let may_drop = |w: u32| w != SENTENCE_BREAK && keep[w as usize] != u32::MAX;
+    let mut c = [[0; LANES]; 4];
+    for (r, run) in tokens.chunks(LANES).enumerate() {
+        let first = s + r * LANES;
+        if !run.iter().any(|&w| may_drop(w)) {
+            kept.extend(run.iter().enumerate().map(|(i, &w)| (w, first + i)));
+            continue;
+        }
+        for i in 0..LANES {
+            rng::set_lane(&mut c, i, batch.key_pos(first + i), PURPOSE_SUBSAMPLE, 0);
+        }
+        let [d, ..] = rng::philox_lanes(&c, seed);
+        for (i, &w) in run.iter().enumerate() {
+            if !may_drop(w) || d[i] < keep[w as usize] {
+                kept.push((w, first + i));
             }
+        }
+    }
+}
+
+/// The window half-widths and Replace-mode negatives of one group of kept tokens (steps 3 and 4),
+/// by the token's place in the group (a break's entries are drawn and unused). Every Philox block
+/// the group needs (a window's, then each negative block's, token by token) is one lane of
+/// [`rng::philox_lanes`].
+struct GroupDraws {
+    window: [u32; GROUP],
+    /// `negative` slots per token.
+    negatives: Vec<u32>,
+    k: usize,
+    /// The blocks of the group, in request order.
+    blocks: Vec<[u32; 4]>,
+}
+
+impl GroupDraws {
+    fn new(cfg: &StepConfig) -> Self {
+        let k = cfg.negative as usize;
+        GroupDraws {
+            window: [cfg.window; GROUP],
+            negatives: vec![0; GROUP * k],
+            k,
+            blocks: Vec::with_capacity(GROUP * (1 + k)),
+        }
+    }
+
+    fn negatives(&self, n: usize) -> &[u32] {
+        &self.negatives[n * self.k..(n + 1) * self.k]
+    }
+
+    fn make(
+        &mut self,
+        group: &[(u32, usize)],
+        batch: &Batch,
+        table: &AliasTable,
+        cfg: &StepConfig,
+    ) {
+        let dynamic = !cfg.fixed_window;
+        let neg_blocks = if cfg.negatives == NegativeMode::Replace {
+            self.k.div_ceil(2)
+        } else {
+            0
+        };
+        let per = dynamic as usize + neg_blocks;
+        if per == 0 {
+            return;
+        }
+        // Token by token: its window's block first if dynamic, then its negative blocks 0, 1, …
+        self.blocks.clear();
+        let mut c = [[0; LANES]; 4];
+        let mut l = 0;
+        let flush = |c: &[[u32; LANES]; 4], l: usize, blocks: &mut Vec<[u32; 4]>| {
+            let w = rng::philox_lanes(c, cfg.seed);
+            blocks.extend((0..l).map(|l| [w[0][l], w[1][l], w[2][l], w[3][l]]));
+        };
+        for &(_, index) in group {
             let pos = batch.key_pos(index);
-            let b = effective_window(cfg.seed, pos, cfg.window, cfg.fixed_window) as usize;
-            c.contexts.clear();
-            for j in (k.saturating_sub(b)..k).rev() {
-                if kept[j].0 == SENTENCE_BREAK {
-                    break;
+            for j in 0..per {
+                let (purpose, block) = match (dynamic, j) {
+                    (true, 0) => (PURPOSE_WINDOW, 0),
+                    (true, j) => (PURPOSE_NEGATIVE, j as u32 - 1),
+                    (false, j) => (PURPOSE_NEGATIVE, j as u32),
+                };
+                rng::set_lane(&mut c, l, pos, purpose, block);
+                l += 1;
+                if l == LANES {
+                    flush(&c, l, &mut self.blocks);
+                    l = 0;
                 }
-                c.contexts.push(kept[j].0);
             }
-            c.contexts.reverse();
-            for &(w, _) in kept.iter().skip(k + 1).take(b) {
-                if w == SENTENCE_BREAK {
-                    break;
-                }
-                c.contexts.push(w);
+        }
+        if l > 0 {
+            flush(&c, l, &mut self.blocks);
+        }
+        for n in 0..group.len() {
+            let blocks = &self.blocks[n * per..(n + 1) * per];
+            if dynamic {
+                self.window[n] = cfg.window - below(blocks[0][0], cfg.window);
             }
-            c.word = word;
-            c.pos = pos;
-            c.index = index;
-            negatives_for_centre(table, cfg.seed, pos, word, cfg.negatives, &mut c.negatives);
-            visit(&c);
+            // Slots 2b and 2b+1 of a token share its Philox block b (as negatives_for_centre).
+            let row = &mut self.negatives[n * self.k..(n + 1) * self.k];
+            for (s, o) in row.iter_mut().enumerate().take(neg_blocks * 2) {
+                let w = &blocks[dynamic as usize + s / 2];
+                let h = 2 * (s % 2);
+                *o = table.sample(w[h], w[h + 1]);
+            }
         }
     }
 }
@@ -297,6 +434,118 @@ mod tests {
                 (5, vec![4]),
             ]
         );
+    }
+
+    /// Steps 1–5 a token at a time with the single draws: what [`centres`] must give.
+    fn centres_one_by_one(
+        chunk: &Chunk,
+        batch: &Batch,
+        keep: &[u32],
+        table: &AliasTable,
+        cfg: &StepConfig,
+    ) -> Vec<Centre> {
+        use crate::train::sampler::keep_token;
+        let mut out = Vec::new();
+        for (s, e) in batch.spans() {
+            let kept: Vec<(u32, usize)> = (s..e)
+                .map(|i| (chunk.get(i, i + 1)[0], i))
+                .filter(|&(w, i)| {
+                    w == SENTENCE_BREAK || keep_token(keep, cfg.seed, batch.key_pos(i), w)
+                })
+                .collect();
+            for (k, &(word, index)) in kept.iter().enumerate() {
+                if word == SENTENCE_BREAK {
+                    continue;
+                }
+                let pos = batch.key_pos(index);
+                let b = effective_window(cfg.seed, pos, cfg.window, cfg.fixed_window) as usize;
+                let left = kept[k.saturating_sub(b)..k]
+                    .iter()
+                    .rev()
+                    .take_while(|x| x.0 != SENTENCE_BREAK);
+                let mut contexts: Vec<u32> = left.map(|x| x.0).collect();
+                contexts.reverse();
+                contexts.extend(
+                    kept.iter()
+                        .skip(k + 1)
+                        .take(b)
+                        .take_while(|x| x.0 != SENTENCE_BREAK)
+                        .map(|x| x.0),
+                );
+                let mut negatives = vec![0; cfg.negative as usize];
+                negatives_for_centre(table, cfg.seed, pos, word, cfg.negatives, &mut negatives);
+                out.push(Centre {
+                    word,
+                    pos,
+                    index,
+                    contexts,
+                    negatives,
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn centres_are_those_of_the_one_by_one_draws() {
+        use crate::train::rng::Philox;
+        use rand::RngExt;
+        let mut gen = Philox::new(3, rng::PURPOSE_GENERIC, 77);
+        for case in 0..24 {
+            let vocab = 3 + gen.random_range(0..40usize);
+            let len = 1 + gen.random_range(0..3 * SPAN_LEN);
+            let tokens: Vec<u32> = (0..len)
+                .map(|_| {
+                    if gen.random_range(0..20) == 0 {
+                        SENTENCE_BREAK
+                    } else {
+                        gen.random_range(0..vocab as u32)
+                    }
+                })
+                .collect();
+            // Some words always kept, the others at a random threshold (case 0: nothing dropped).
+            let keep: Vec<u32> = (0..vocab)
+                .map(|_| {
+                    if case == 0 || gen.random_range(0..3) == 0 {
+                        u32::MAX
+                    } else {
+                        gen.random_range(0..u32::MAX)
+                    }
+                })
+                .collect();
+            let counts: Vec<u64> = (0..vocab).map(|_| 1 + gen.random_range(0..1000)).collect();
+            let table = AliasTable::unigram(&counts, 0.75);
+            let cfg = StepConfig {
+                model: ModelKind::Skipgram,
+                window: 1 + gen.random_range(0..8),
+                fixed_window: case % 4 == 1,
+                negative: gen.random_range(0..8),
+                negatives: if case % 3 == 2 {
+                    NegativeMode::Distinct
+                } else {
+                    NegativeMode::Replace
+                },
+                seed: gen.random_range(0..u64::MAX),
+            };
+            let start = gen.random_range(0..len);
+            let b = Batch {
+                start,
+                len: len - start,
+                epoch: gen.random_range(0..4),
+                corpus_len: len as u64,
+                lr_begin: 0.1,
+                lr_end: 0.0,
+            };
+            let chunk = Chunk::whole(&tokens);
+            let mut got = Vec::new();
+            centres(&chunk, &b, &keep, &table, &cfg, |c| got.push(c.clone()));
+            let want = centres_one_by_one(&chunk, &b, &keep, &table, &cfg);
+            assert!(
+                !want.is_empty() || len - start < 20,
+                "case {case} trains nothing"
+            );
+            assert_eq!(got, want, "case {case}: {cfg:?}");
+        }
     }
 
     #[test]

@@ -71,6 +71,60 @@ pub fn draw(seed: u64, pos: u64, purpose: u32, block: u32) -> [u32; 4] {
     )
 }
 
+/// Lanes of [`philox_lanes`]: the blocks computed together.
+pub const LANES: usize = 32;
+
+/// [`LANES`] Philox blocks at once, each with its own counter and the key of `seed`:
+/// `out[w][l]` is word `w` of `philox4x32_10([c[0][l], c[1][l], c[2][l], c[3][l]], key)`, so with
+/// the counter of [`draw`] in lane `l` it is that draw.
+///
+/// The same arithmetic as [`philox4x32_10`], lane by lane, so that the compiler keeps the counters
+/// in vector registers (AVX2 where the CPU has it, chosen at run time), with enough independent
+/// vectors a round to hide the multiplies' latency: the keyed draws of a group of tokens cost a
+/// fraction of what one scalar draw each does.
+#[inline]
+pub fn philox_lanes(c: &[[u32; LANES]; 4], seed: u64) -> [[u32; LANES]; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 was just found on this CPU, the only feature `philox_lanes_avx2` enables.
+        return unsafe { philox_lanes_avx2(c, seed) };
+    }
+    philox_lanes_body(c, seed)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn philox_lanes_avx2(c: &[[u32; LANES]; 4], seed: u64) -> [[u32; LANES]; 4] {
+    philox_lanes_body(c, seed)
+}
+
+#[inline(always)]
+fn philox_lanes_body(c: &[[u32; LANES]; 4], seed: u64) -> [[u32; LANES]; 4] {
+    let [mut c0, mut c1, mut c2, mut c3] = *c;
+    let (mut k0, mut k1) = (seed as u32, (seed >> 32) as u32);
+    for round in 0..10 {
+        if round > 0 {
+            k0 = k0.wrapping_add(W0);
+            k1 = k1.wrapping_add(W1);
+        }
+        for l in 0..LANES {
+            let (hi0, lo0) = mulhilo(M0, c0[l]);
+            let (hi1, lo1) = mulhilo(M1, c2[l]);
+            (c0[l], c1[l], c2[l], c3[l]) = (hi1 ^ c1[l] ^ k0, lo1, hi0 ^ c3[l] ^ k1, lo0);
+        }
+    }
+    [c0, c1, c2, c3]
+}
+
+/// The counter words of [`draw`]`(_, pos, purpose, block)`, for one lane of [`philox_lanes`].
+#[inline(always)]
+pub fn set_lane(c: &mut [[u32; LANES]; 4], l: usize, pos: u64, purpose: u32, block: u32) {
+    c[0][l] = pos as u32;
+    c[1][l] = (pos >> 32) as u32;
+    c[2][l] = purpose;
+    c[3][l] = block;
+}
+
 /// Maps a uniform u32 onto `0..n` without division (Lemire's multiply-shift); exact on both devices.
 #[inline(always)]
 pub fn below(r: u32, n: u32) -> u32 {
@@ -188,6 +242,27 @@ mod tests {
                 want,
                 "counter {ctr:08x?} key {key:08x?}"
             );
+        }
+    }
+
+    #[test]
+    fn lanes_are_the_single_draws() {
+        let mut gen = Philox::seed_from_u64(11);
+        for _ in 0..50 {
+            let seed = gen.next_u64();
+            let mut c = [[0; LANES]; 4];
+            let mut want = Vec::new();
+            for l in 0..LANES {
+                let pos = gen.next_u64() >> (gen.next_u32() % 64);
+                let (purpose, block) = (gen.next_u32() % 5, gen.next_u32() % 4);
+                set_lane(&mut c, l, pos, purpose, block);
+                want.push(draw(seed, pos, purpose, block));
+            }
+            let got = philox_lanes(&c, seed);
+            for (l, w) in want.iter().enumerate() {
+                assert_eq!(&got.map(|x| x[l]), w, "lane {l}");
+            }
+            assert_eq!(philox_lanes_body(&c, seed), got);
         }
     }
 

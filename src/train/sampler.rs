@@ -65,15 +65,13 @@ impl AliasTable {
         self.prob.is_empty()
     }
 
-    /// One draw from two uniform words.
+    /// One draw from two uniform words. Both table entries are read and one chosen without a
+    /// branch: the choice is a coin toss the branch predictor would miss half the time.
     #[inline(always)]
     pub fn sample(&self, a: u32, b: u32) -> u32 {
         let i = below(a, self.prob.len() as u32) as usize;
-        if b < self.prob[i] {
-            i as u32
-        } else {
-            self.alias[i]
-        }
+        let (p, alias) = (self.prob[i], self.alias[i]);
+        std::hint::select_unpredictable(b < p, i as u32, alias)
     }
 
     /// Exact probability of each outcome implied by the integer thresholds (for tests).
