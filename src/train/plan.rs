@@ -203,6 +203,23 @@ pub fn centres(
     keep: &[u32],
     table: &AliasTable,
     cfg: &StepConfig,
+    visit: impl FnMut(&Centre),
+) {
+    let all = batch.start..batch.start + batch.len;
+    centres_in(chunk, batch, all, keep, table, cfg, visit)
+}
+
+/// The centres of [`centres`] whose corpus offset lies in `range`, in order: windows, draws and
+/// contexts are those of the whole batch (each span of `batch` is subsampled whole), so cutting a
+/// batch into ranges anywhere, even inside a span, and visiting each range gives every centre of
+/// the batch exactly once, unchanged. The CPU backend shares a batch out to its threads so.
+pub fn centres_in(
+    chunk: &Chunk,
+    batch: &Batch,
+    range: std::ops::Range<usize>,
+    keep: &[u32],
+    table: &AliasTable,
+    cfg: &StepConfig,
     mut visit: impl FnMut(&Centre),
 ) {
     let mut kept: Vec<(u32, usize)> = Vec::with_capacity(SPAN_LEN);
@@ -216,10 +233,15 @@ pub fn centres(
     };
     debug_assert!(chunk.holds(batch), "the batch lies in its chunk");
     for (s, e) in batch.spans() {
+        if e <= range.start || range.end <= s {
+            continue;
+        }
         kept.clear();
         subsample(chunk.get(s, e), s, batch, keep, cfg.seed, &mut kept);
-        for g in (0..kept.len()).step_by(GROUP) {
-            let group = &kept[g..(g + GROUP).min(kept.len())];
+        let first = kept.partition_point(|&(_, i)| i < range.start);
+        let end = kept.partition_point(|&(_, i)| i < range.end);
+        for g in (first..end).step_by(GROUP) {
+            let group = &kept[g..(g + GROUP).min(end)];
             draws.make(group, batch, table, cfg);
             for (n, &(word, index)) in group.iter().enumerate() {
                 if word == SENTENCE_BREAK {
@@ -545,6 +567,47 @@ mod tests {
                 "case {case} trains nothing"
             );
             assert_eq!(got, want, "case {case}: {cfg:?}");
+        }
+    }
+
+    #[test]
+    fn ranges_anywhere_visit_every_centre_once() {
+        let tokens: Vec<u32> = (0..2 * SPAN_LEN + 500)
+            .map(|i| {
+                if i % 37 == 0 {
+                    SENTENCE_BREAK
+                } else {
+                    (i * 7 % 23) as u32
+                }
+            })
+            .collect();
+        let keep: Vec<u32> = (0..23)
+            .map(|w| if w % 3 == 0 { u32::MAX } else { 1 << 31 })
+            .collect();
+        let table = AliasTable::unigram(&[3; 23], 0.75);
+        let (chunk, b) = (Chunk::whole(&tokens), batch(tokens.len()));
+        let mut whole = Vec::new();
+        centres(&chunk, &b, &keep, &table, &cfg(4, false), |c| {
+            whole.push(c.clone())
+        });
+        for cuts in [
+            vec![0, 1, tokens.len()],
+            vec![
+                0,
+                100,
+                SPAN_LEN - 3,
+                SPAN_LEN + 4,
+                2 * SPAN_LEN,
+                tokens.len(),
+            ],
+        ] {
+            let mut got = Vec::new();
+            for r in cuts.windows(2) {
+                centres_in(&chunk, &b, r[0]..r[1], &keep, &table, &cfg(4, false), |c| {
+                    got.push(c.clone())
+                });
+            }
+            assert_eq!(got, whole, "cuts {cuts:?}");
         }
     }
 

@@ -1,5 +1,5 @@
 //! What only the CPU backend has: its name and thread count, and Hogwild over threads (each
-//! worker takes whole spans; the other devices' concurrency is checked in `fused` and `chunking`).
+//! worker takes an equal share of a batch's tokens; the other devices' concurrency is checked in `fused` and `chunking`).
 
 use w2v_gpu::backend::cpu::CpuBackend;
 use w2v_gpu::backend::{Backend, StepStats};
@@ -33,8 +33,12 @@ fn epochs(threads: usize, model: ModelKind, tokens: &[u32], epochs: u64) -> Step
 
 #[test]
 fn two_threads_reach_the_same_loss() {
-    let tokens = small_vocab_corpus(9, 6 * SPAN_LEN);
-    for model in [ModelKind::Skipgram, ModelKind::Cbow] {
+    // Six spans, and one (a small corpus: the two threads share a span's centres).
+    for (tokens, model) in [6 * SPAN_LEN, SPAN_LEN - 100]
+        .into_iter()
+        .map(|n| small_vocab_corpus(9, n))
+        .flat_map(|t| [(t.clone(), ModelKind::Skipgram), (t, ModelKind::Cbow)])
+    {
         let (s1, s2) = (epochs(1, model, &tokens, 3), epochs(2, model, &tokens, 3));
         assert_eq!((s1.examples, s1.centres), (s2.examples, s2.centres));
         let (l1, l2) = (s1.mean_loss(), s2.mean_loss());

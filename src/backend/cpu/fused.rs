@@ -6,6 +6,8 @@
 //! them, CBOW's single example works on them in place), one fused σ/loss pass per example, and an
 //! AVX2 build chosen at run time that is bit-identical to the baseline build.
 
+use std::ops::Range;
+
 use ndarray::Array2;
 
 use super::hogwild::HogwildMatrix;
@@ -17,9 +19,10 @@ use crate::train::sampler::AliasTable;
 
 /// Trains `batch` with `threads` Hogwild workers (SGD).
 ///
-/// The batch is cut at span boundaries into at most `threads` contiguous pieces, one scoped
-/// thread each; every thread trains exactly the centres [`plan::centres`] gives its piece, with
-/// the batch's learning-rate ramp, and writes the shared matrices without locks.
+/// The batch's tokens are cut into `threads` equal contiguous ranges, one scoped thread each
+/// (wherever the cuts fall, inside a span too: a batch of a small corpus may hold a single span);
+/// every thread trains exactly the centres of its range ([`plan::centres_in`], windows over whole
+/// spans), with the batch's learning-rate ramp, and writes the shared matrices without locks.
 /// One thread is bit-reproducible; more threads race as Hogwild does (lost updates are rare
 /// and harmless to convergence).
 pub fn train_batch(
@@ -34,13 +37,10 @@ pub fn train_batch(
     let (w_in, w_out) = model
         .f32_mut()
         .expect("choose_step gives the CPU fast path f32 weights only");
-    let spans: Vec<(usize, usize)> = batch.spans().collect();
-    let groups = threads.min(spans.len()).max(1);
-    let sub_batches: Vec<Batch> = (0..groups)
-        .filter_map(|g| {
-            let (a, b) = (g * spans.len() / groups, (g + 1) * spans.len() / groups);
-            (b > a).then(|| batch.piece(spans[a].0, spans[b - 1].1))
-        })
+    let groups = threads.min(batch.len).max(1);
+    let ranges: Vec<Range<usize>> = (0..groups)
+        .map(|g| batch.start + g * batch.len / groups..batch.start + (g + 1) * batch.len / groups)
+        .filter(|r| !r.is_empty())
         .collect();
     let w_in = HogwildMatrix::new(matrix_mut(w_in, dim));
     let w_out = HogwildMatrix::new(matrix_mut(w_out, dim));
@@ -52,18 +52,18 @@ pub fn train_batch(
         cfg,
         frozen: tables.frozen_in.as_deref(),
     };
-    if sub_batches.len() <= 1 {
-        sub_batches
+    if ranges.len() <= 1 {
+        ranges
             .first()
-            .map(|sub| shared.run(sub, w_in, w_out))
+            .map(|r| shared.run(r.clone(), w_in, w_out))
             .unwrap_or_default()
     } else {
         std::thread::scope(|scope| {
-            let handles: Vec<_> = sub_batches
+            let handles: Vec<_> = ranges
                 .iter()
-                .map(|sub| {
+                .map(|r| {
                     let (w_in, w_out, shared) = (w_in.clone(), w_out.clone(), &shared);
-                    scope.spawn(move || shared.run(sub, w_in, w_out))
+                    scope.spawn(move || shared.run(r.clone(), w_in, w_out))
                 })
                 .collect();
             let mut total = StepStats::default();
@@ -87,16 +87,21 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
-    /// Trains the centres of `sub` (a span-aligned piece of the parent batch) on one thread.
-    fn run(&self, sub: &Batch, w_in: HogwildMatrix<'_>, w_out: HogwildMatrix<'_>) -> StepStats {
-        self.run_with(sub, w_in, w_out, has_avx2())
+    /// Trains the centres of the parent batch whose offsets lie in `range`, on one thread.
+    fn run(
+        &self,
+        range: Range<usize>,
+        w_in: HogwildMatrix<'_>,
+        w_out: HogwildMatrix<'_>,
+    ) -> StepStats {
+        self.run_with(range, w_in, w_out, has_avx2())
     }
 
     /// [`Shared::run`] with the AVX2 build of the step chosen by the caller (`avx2` must only be
     /// true where the CPU has AVX2).
     fn run_with(
         &self,
-        sub: &Batch,
+        range: Range<usize>,
         w_in: HogwildMatrix<'_>,
         w_out: HogwildMatrix<'_>,
         avx2: bool,
@@ -105,7 +110,8 @@ impl Shared<'_> {
         let mut worker = Worker::new(w_in, w_out, self.cfg.negative as usize, avx2);
         worker.frozen = self.frozen;
         // One centre of look-ahead: its rows start loading while the previous centre trains.
-        plan::centres(self.chunk, sub, self.keep, self.table, self.cfg, |c| {
+        let (chunk, parent) = (self.chunk, self.parent);
+        plan::centres_in(chunk, parent, range, self.keep, self.table, self.cfg, |c| {
             if !c.contexts.is_empty() {
                 worker.prefetch(c);
                 worker.train_pending(model);
@@ -618,7 +624,7 @@ mod tests {
             for avx2 in [false, has_avx2()] {
                 let (mut w_in, mut w_out) = (init.clone(), init.clone());
                 let stats = shared.run_with(
-                    &batch,
+                    0..tokens.len(),
                     HogwildMatrix::new(w_in.view_mut()),
                     HogwildMatrix::new(w_out.view_mut()),
                     avx2,
