@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One rank x 2 threads against 2 ranks x 1 thread on a text8-sized corpus (KJV x 21, 16.6M
 # words, 1 epoch; benches/RESULTS.md, "Cheaper synchronisation"): seeds 1-2 at the defaults
-# (--merge mixed, --sync-words 1,000,000) and one --merge sum run, each scored on
+# (--merge touched, --sync-words 1,000,000) and one --merge sum run, each scored on
 # questions-words, WordSim-353 and SimLex-999. Needs a `--features mpi` build.
 #   bash benches/dist-text8.sh [OUT_DIR]
 set -euo pipefail

@@ -94,7 +94,7 @@ fn averaging_as_a_rank() {
     };
     let ways = [SyncMode::Sparse, SyncMode::Dense]
         .into_iter()
-        .flat_map(|m| [(m, Merge::Mean), (m, Merge::Sum), (m, Merge::Mixed)]);
+        .flat_map(|m| [Merge::Mean, Merge::Sum, Merge::Mixed, Merge::Touched].map(|g| (m, g)));
     for (mode, merge) in ways {
         let mut rep = Replica::new(dim, &base, &base);
         let (mut start_in, mut start_out) = (base.clone(), base.clone());
@@ -111,14 +111,17 @@ fn averaging_as_a_rank() {
             w_out[2 * dim] = (rank + round) as f32;
             let t = rep.average(comm, mode, merge, &mut w_in, &mut w_out);
             let tag = format!("{mode:?} {merge:?} round {round}");
-            // The result computed directly, in f64: the replicas' mean, or the base plus the
-            // sum of the ranks' changes (mixed: the mean for W_in, matrix 0, the sum for W_out).
+            // The result computed directly, in f64: the replicas' mean, the base plus the sum
+            // of the ranks' changes (mixed: the mean for W_in, matrix 0, the sum for W_out), or
+            // the base plus the mean change of the ranks that changed the row (touched).
             let want_of = |m: usize, b: f32, d: &dyn Fn(usize) -> f32| -> f64 {
                 let mean = (0..size).map(|r| (b + d(r)) as f64).sum::<f64>() / size as f64;
-                let sum = b as f64 + (0..size).map(|r| d(r) as f64).sum::<f64>();
+                let changes = (0..size).map(|r| d(r) as f64).sum::<f64>();
+                let changed = (0..size).filter(|&r| d(r) != 0.0).count().max(1);
                 match (merge, m) {
                     (Merge::Mean, _) | (Merge::Mixed, 0) => mean,
-                    _ => sum,
+                    (Merge::Touched, _) => b as f64 + changes / changed as f64,
+                    _ => b as f64 + changes,
                 }
             };
             let want = |b: f32, d: &dyn Fn(usize) -> f32| want_of(0, b, d);

@@ -20,7 +20,7 @@ pub struct DistArgs {
     #[arg(long, value_enum, default_value_t = SyncMode::Sparse)]
     pub sync: SyncMode,
     /// With several ranks: how an averaging combines the ranks' rows.
-    #[arg(long, value_enum, default_value_t = Merge::Mixed)]
+    #[arg(long, value_enum, default_value_t = Merge::Touched)]
     pub merge: Merge,
 }
 

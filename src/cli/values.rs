@@ -41,7 +41,8 @@ flag_values!(SyncMode {
     Dense => "dense": "Every row of both matrices",
 });
 flag_values!(Merge {
-    Mixed => "mixed": "W_in averaged, W_out's changes summed: on KJV and a text8-sized corpus the closest to one process",
+    Touched => "touched": "The last synchronised rows plus the mean change of the ranks that changed each row: a row one rank trained keeps its change whole, one every rank trained moves by their mean change; stable for any number of ranks",
+    Mixed => "mixed": "W_in averaged, W_out's changes summed: close to one process on two ranks, diverges on eight",
     Sum => "sum": "The last synchronised rows plus every rank's change to them (each change counts fully)",
     Mean => "mean": "The ranks' rows averaged (each rank's change counts 1/ranks)",
 });

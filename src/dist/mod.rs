@@ -21,9 +21,10 @@ pub use sync::{Merge, SyncMode, SyncTotals};
 pub const DEFAULT_SYNC_WORDS: u64 = 1_000_000;
 
 /// Synchronisations in each rank's share of an epoch at least, unless `--sync-words` says
-/// otherwise. With `--merge mixed` (the default) one a epoch keeps KJV within one process's
-/// seed spread at a third of the cost of eight (benches/RESULTS.md, "Cheaper synchronisation");
-/// with `--merge sum` it did not, which is why this was 8 before.
+/// otherwise. With `--merge mixed` one an epoch kept KJV within one process's seed spread at a
+/// third of the cost of eight (benches/RESULTS.md, "Cheaper synchronisation"), and so does the
+/// default `--merge touched` ("Eight ranks"); with `--merge sum` it did not, which is why this
+/// was 8 before.
 pub const MIN_SYNCS_PER_EPOCH: u64 = 1;
 
 /// The default round: [`DEFAULT_SYNC_WORDS`], or a rank's share of an epoch of `tokens` tokens
@@ -51,7 +52,7 @@ impl Dist<'static> {
             comm: &ONE,
             sync_words: DEFAULT_SYNC_WORDS,
             mode: SyncMode::Sparse,
-            merge: Merge::Mixed,
+            merge: Merge::Touched,
         }
     }
 }

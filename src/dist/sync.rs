@@ -7,8 +7,9 @@
 //! the mean of every row, at the cost of the touched ones. Dense synchronisation combines every
 //! row.
 //!
-//! `--merge` chooses per matrix how a row's versions combine: the ranks' mean, or the base plus
-//! every rank's change; the default averages `W_in` and sums `W_out`'s changes.
+//! `--merge` chooses how a row's versions combine: the ranks' mean, the base plus every rank's
+//! change, `W_in` by the first and `W_out` by the second, or (the default) the base plus the mean
+//! change of the ranks that changed the row.
 //!
 //! How the rows travel: with more than two ranks (or sums on the GPUs through NCCL) the union's
 //! rows are packed and summed by [`Comm::sum_f32`], bit-identical on every rank. Two ranks
@@ -42,10 +43,17 @@ pub enum Merge {
     /// The base plus every rank's change, `base + Σ (w_r − base)`: each change counts fully, as
     /// one process's threads updating one model do.
     Sum,
-    /// `W_in` by [`Merge::Mean`], `W_out` by [`Merge::Sum`] (the default): on KJV and a
-    /// text8-sized corpus the closest to one process's loss and scores (benches/RESULTS.md).
-    #[default]
+    /// `W_in` by [`Merge::Mean`], `W_out` by [`Merge::Sum`]: on two ranks the closest to one
+    /// process's loss and scores, but `W_out`'s sum of eight ranks' changes diverges
+    /// (benches/RESULTS.md, "Eight ranks").
     Mixed,
+    /// The base plus the mean change of the ranks that changed the row,
+    /// `base + Σ_changed (w_r − base) / changed` (the default): a row one rank trained keeps
+    /// that rank's change whole, as [`Merge::Sum`]; a row every rank trained moves by their
+    /// mean change, as [`Merge::Mean`], never further than one rank moved it, for any number of
+    /// ranks.
+    #[default]
+    Touched,
 }
 
 impl Merge {
@@ -53,16 +61,37 @@ impl Merge {
     fn rule(self, m: usize) -> Rule {
         match (self, m) {
             (Merge::Mean, _) | (Merge::Mixed, 0) => Rule::Mean,
+            (Merge::Touched, _) => Rule::Touched,
             _ => Rule::Sum,
         }
     }
 }
 
-/// How one matrix's rows are combined: [`Merge::Mean`]'s or [`Merge::Sum`]'s.
-#[derive(Clone, Copy)]
+/// How one matrix's rows are combined: [`Merge::Mean`]'s, [`Merge::Sum`]'s or
+/// [`Merge::Touched`]'s.
+#[derive(Clone, Copy, PartialEq)]
 enum Rule {
     Mean,
     Sum,
+    Touched,
+}
+
+impl Rule {
+    /// A row from its base `z`, the sum `d` of the ranks' changes (or of their rows, for
+    /// [`Rule::Mean`]) and how many ranks changed it (`k`, at least 1 for a row in the union).
+    #[inline(always)]
+    fn combine(self, z: f32, d: f32, size: f32, k: u32) -> f32 {
+        match self {
+            Rule::Mean => d / size,
+            Rule::Sum => z + d,
+            Rule::Touched => z + d / k.max(1) as f32,
+        }
+    }
+
+    /// Whether the ranks send their changes (not their rows).
+    fn sends_changes(self) -> bool {
+        self != Rule::Mean
+    }
 }
 
 /// What synchronisations cost, summed over a run.
@@ -146,10 +175,13 @@ impl Replica {
         let rows = (w_in.len() / dim) as u32;
         let pair = comm.size() == 2 && comm.exchanges();
         let whole = self.whole.map(|w| pair && (w || mode == SyncMode::Dense));
-        let ids: Vec<u32> = match mode {
-            _ if whole == [true; 2] => Vec::new(),
-            SyncMode::Dense => (0..2 * rows).collect(),
-            SyncMode::Sparse => {
+        // The union of the packed matrices' touched rows, and how many ranks touched each
+        // (from the gathered lists; dense synchronisation gathers them only for the counts).
+        let touched_counts = merge == Merge::Touched;
+        let (ids, counts): (Vec<u32>, Vec<u32>) = match mode {
+            _ if whole == [true; 2] => (Vec::new(), Vec::new()),
+            SyncMode::Dense if !touched_counts => ((0..2 * rows).collect(), Vec::new()),
+            _ => {
                 let mut mine = Vec::new();
                 if !whole[0] {
                     mine = touched_rows(w_in, &self.base[0], dim);
@@ -158,27 +190,45 @@ impl Replica {
                     let out = touched_rows(w_out, &self.base[1], dim);
                     mine.extend(out.into_iter().map(|r| r + rows));
                 }
-                let mut union: Vec<u32> = comm.allgather_u32(&mine).concat();
-                union.sort_unstable();
-                union.dedup();
-                union
+                let mut all: Vec<u32> = comm.allgather_u32(&mine).concat();
+                all.sort_unstable();
+                let (mut union, mut counts) = (Vec::new(), Vec::new());
+                for run in all.chunk_by(|a, b| a == b) {
+                    union.push(run[0]);
+                    counts.push(run.len() as u32);
+                }
+                if mode == SyncMode::Dense {
+                    // Every row of the packed matrices, the untouched ones counted 0.
+                    let mut dense = vec![0; 2 * rows as usize];
+                    for (&i, &k) in union.iter().zip(&counts) {
+                        dense[i as usize] = k;
+                    }
+                    let keep = |i: &u32| !whole[usize::from(*i >= rows)];
+                    let ids: Vec<u32> = (0..2 * rows).filter(keep).collect();
+                    let counts = ids.iter().map(|&i| dense[i as usize]).collect();
+                    (ids, counts)
+                } else {
+                    (union, counts)
+                }
             }
         };
         let split = ids.partition_point(|&i| i < rows);
         let out_ids: Vec<u32> = ids[split..].iter().map(|&i| i - rows).collect();
+        let (in_counts, out_counts) = counts.split_at(if counts.is_empty() { 0 } else { split });
         let (mut bytes, mut combined) = (0, [0u64; 2]);
         let share = WHOLE_SHARE[usize::from(comm.one_machine())];
-        for (m, (w, ids)) in [(&mut *w_in, &ids[..split]), (&mut *w_out, &out_ids[..])]
-            .into_iter()
-            .enumerate()
-        {
+        let matrices = [
+            (&mut *w_in, &ids[..split], in_counts),
+            (&mut *w_out, &out_ids[..], out_counts),
+        ];
+        for (m, (w, ids, counts)) in matrices.into_iter().enumerate() {
             let base = &mut self.base[m];
             let merge = merge.rule(m);
             let (n, sent) = if whole[m] {
                 let every = mode == SyncMode::Dense;
                 exchange_whole(comm, merge, dim, every, w, base, &mut self.scratch.theirs)
             } else {
-                let rows = Rows { dim, ids };
+                let rows = Rows { dim, ids, counts };
                 let sent = combine_packed(comm, pair, merge, rows, w, base, &mut self.scratch);
                 (ids.len() as u64, sent)
             };
@@ -196,16 +246,23 @@ impl Replica {
     }
 }
 
-/// Rows `ids` (sorted) of a matrix of rows of `dim`.
+/// Rows `ids` (sorted) of a matrix of rows of `dim`, and how many ranks touched each (empty
+/// unless the merge is [`Merge::Touched`]).
 #[derive(Clone, Copy)]
 struct Rows<'a> {
     dim: usize,
     ids: &'a [u32],
+    counts: &'a [u32],
 }
 
 impl Rows<'_> {
     fn span(&self, r: u32) -> std::ops::Range<usize> {
         r as usize * self.dim..(r as usize + 1) * self.dim
+    }
+
+    /// Ranks that touched the `k`-th row (1 where not counted).
+    fn count(&self, k: usize) -> u32 {
+        self.counts.get(k).copied().unwrap_or(1)
     }
 }
 
@@ -238,15 +295,16 @@ fn exchange_whole(
         let same = |x: &[f32]| {
             bytemuck::cast_slice::<f32, u32>(x) == bytemuck::cast_slice::<f32, u32>(base)
         };
-        if !every && same(w) && same(other) {
+        let k = u32::from(!same(w)) + u32::from(!same(other));
+        if !every && k == 0 {
             continue;
         }
         n += 1;
         for ((dst, &th), z) in w.iter_mut().zip(other).zip(base.iter_mut()) {
             let (a, b) = if rank0 { (*dst, th) } else { (th, *dst) };
             let v = match merge {
-                Rule::Sum => *z + ((a - *z) + (b - *z)),
                 Rule::Mean => (a + b) / size,
+                _ => merge.combine(*z, (a - *z) + (b - *z), size, k),
             };
             *dst = v;
             *z = v;
@@ -280,13 +338,12 @@ fn combine_packed(
     let packed = &mut packed[..n];
     for (&r, dst) in rows.ids.iter().zip(packed.chunks_exact_mut(dim)) {
         let s = rows.span(r);
-        match merge {
-            Rule::Mean => dst.copy_from_slice(&w[s]),
-            Rule::Sum => {
-                for ((d, &x), &b) in dst.iter_mut().zip(&w[s.clone()]).zip(&base[s]) {
-                    *d = x - b;
-                }
+        if merge.sends_changes() {
+            for ((d, &x), &b) in dst.iter_mut().zip(&w[s.clone()]).zip(&base[s]) {
+                *d = x - b;
             }
+        } else {
+            dst.copy_from_slice(&w[s]);
         }
     }
     let other: &mut [f32] = if pair {
@@ -307,21 +364,17 @@ fn combine_packed(
         let s = rows.span(r);
         let (w, base) = (&mut w[s.clone()], &mut base[s]);
         let a = &first[k * dim..(k + 1) * dim];
-        match (pair, merge) {
-            (false, Rule::Sum) => write_back(w, base, a, |b, s| b + s),
-            (false, Rule::Mean) => write_back(w, base, a, |_, s| s / size),
-            (true, m) => {
-                let b = &second[k * dim..(k + 1) * dim];
-                let sums = a.iter().zip(b).map(|(x, y)| x + y);
-                for ((dst, bs), sum) in w.iter_mut().zip(base.iter_mut()).zip(sums) {
-                    let v = match m {
-                        Rule::Sum => *bs + sum,
-                        Rule::Mean => sum / size,
-                    };
-                    *dst = v;
-                    *bs = v;
-                }
+        let touched = rows.count(k);
+        if pair {
+            let b = &second[k * dim..(k + 1) * dim];
+            let sums = a.iter().zip(b).map(|(x, y)| x + y);
+            for ((dst, bs), sum) in w.iter_mut().zip(base.iter_mut()).zip(sums) {
+                let v = merge.combine(*bs, sum, size, touched);
+                *dst = v;
+                *bs = v;
             }
+        } else {
+            write_back(w, base, a, |b, s| merge.combine(b, s, size, touched));
         }
     }
     (n * 4) as u64
