@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One rank x 2 threads against 2 ranks x 1 thread on KJV (benches/RESULTS.md, "Many processes"):
 # seeds 1-3 at the default --sync-words (on KJV a rank's share of an epoch: one sync an epoch) and
-# at 49,169 (eight an epoch), one --merge mean, one --merge sum and one --sync dense run,
+# at 49,169 (eight an epoch), one --merge mean, one --merge mixed, one --merge sum and one
+# --sync dense run,
 # each scored on questions-words, WordSim-353 and SimLex-999. Needs a `--features mpi` build.
 #   bash benches/dist-kjv.sh [OUT_DIR]
 set -euo pipefail
@@ -17,6 +18,8 @@ for seed in 1 2 3; do
 done
 ranks "${common[@]}" --seed 1 --merge mean -o r2mean-s1.bin > r2mean-s1.log 2>&1
 ev r2mean-s1
+ranks "${common[@]}" --seed 1 --merge mixed -o r2mixed-s1.bin > r2mixed-s1.log 2>&1
+ev r2mixed-s1
 ranks "${common[@]}" --seed 1 --merge sum -o r2sum-s1.bin > r2sum-s1.log 2>&1
 ev r2sum-s1
 ranks "${common[@]}" --seed 1 --sync dense -o r2dense-s1.bin > r2dense-s1.log 2>&1

@@ -7,15 +7,32 @@ prints is MODELLED (arithmetic over the assumptions below), never measured. Stan
     python3 benches/dist_model.py
 """
 
+import json
 import math
+import os
 
 # text8 as the kernel model takes it (benches/MODEL.md): 17,005,207 words, 71,290 of count >= 5,
 # Zipf counts (count ~ 1/rank); subsampling 1e-4, K = 5 negatives a kept centre from counts^0.75.
 WORDS, VOCAB, SAMPLE, K, POWER = 17_005_207, 71_290, 1e-4, 5, 0.75
 
-# Per-device training rates (raw words/s). The GPU's is the kernel roofline's v2 skip-gram f32
-# dim-128 bound (benches/MODEL.md, modelled) and a fifth of it, in case a real GPU falls short.
-GPU_RATES = {"roofline 4.8e8": 4.8e8, "a fifth, 9.7e7": 0.97e8}
+
+def roofline():
+    """The kernel roofline's v2 skip-gram f32 dim-128 words/s on an H100 (benches/kernel-cost.json,
+    modelled by scripts/kernel-cost.sh)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "kernel-cost.json")) as f:
+        rows = json.load(f)["rows"]
+    row = next(r for r in rows if r["variant"] == "v2 skipgram f32" and r["dim"] == 128)
+    return row["gpus"]["H100"]["modelled"]["words_per_s"]
+
+
+# Per-device training rates (raw words/s): the GPU at the kernel roofline (modelled) and at a
+# fifth of it, in case a real GPU falls short.
+R = roofline()
+GPU_RATES = {f"roofline {R:.2e}": R, f"a fifth, {R / 5:.2e}": R / 5}
+# Words a rank trains between syncs: the CPU default, text8's share of an epoch on 8 ranks (the
+# GPU default there: one sync an epoch), and the GPU default (src/dist/mod.rs).
+INTERVALS = (1_000_000, WORDS // 8, 10_000_000)
 # Links: usable bandwidth (bytes/s) and per-step latency (s) of a ring all-reduce.
 NVLINK = (300e9, 10e-6)  # H100 NVLink 4 through NCCL, about 2/3 of its 450 GB/s a direction
 NETS = {"25 Gb/s": (25e9 / 8 * 0.8, 30e-6), "100 Gb/s": (100e9 / 8 * 0.8, 20e-6)}
@@ -71,7 +88,7 @@ def main():
             cases.append((f"{n} machines, one GPU each", name, link, n))
     for label, rate in GPU_RATES.items():
         for what, link_name, link, n in cases:
-            for w in (1_000_000, 10_000_000):
+            for w in INTERVALS:
                 ri, ro = touched(n * w, p, keep, q)
                 nbytes = (ri + ro) * dim * 4 + (ri + ro) * 4 * n  # rows, plus every rank's ids
                 comp = w / rate

@@ -13,7 +13,7 @@ use crate::train::Trained;
 #[derive(Args, Debug)]
 pub struct DistArgs {
     /// With several ranks: words each rank trains between two averagings of the ranks' replicas
-    /// [default: 1,000,000, or a rank's share of an epoch where that is less]
+    /// [default: 1,000,000 (10,000,000 on GPUs), or a rank's share of an epoch where that is less]
     #[arg(long, value_name = "N", value_parser = parse_sync_words)]
     pub sync_words: Option<u64>,
     /// With several ranks: which rows an averaging exchanges.
@@ -37,11 +37,11 @@ impl DistArgs {
 }
 
 impl DistArgs {
-    /// `dist` once the corpus (`tokens` tokens an epoch) is known: an unset `--sync-words`
-    /// becomes [`default_sync_words`] of it.
-    pub fn settle(&self, dist: &mut Dist, tokens: usize) {
+    /// `dist` once the corpus (`tokens` tokens an epoch) and the device (`gpu`) are known: an
+    /// unset `--sync-words` becomes [`default_sync_words`] of them.
+    pub fn settle(&self, dist: &mut Dist, tokens: usize, gpu: bool) {
         if self.sync_words.is_none() {
-            dist.sync_words = default_sync_words(tokens, dist.size());
+            dist.sync_words = default_sync_words(tokens, dist.size(), gpu);
         }
     }
 }

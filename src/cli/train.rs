@@ -356,7 +356,12 @@ fn train_as(a: &TrainArgs, gate: &mut Gate) -> anyhow::Result<()> {
         hooks.wants_snapshot(),
         a.checkpoint.is_some(),
     )?;
-    a.dist.settle(&mut dist, data.enc.len());
+    // A real GPU trains far faster than the CPU or the emulated device: a longer default interval.
+    #[cfg(feature = "cuda")]
+    let gpu = matches!(opened.backend, device::Chosen::Cuda(_));
+    #[cfg(not(feature = "cuda"))]
+    let gpu = false;
+    a.dist.settle(&mut dist, data.enc.len(), gpu);
     if dist.is_parallel() {
         gate.pass(&hooks.settings_json, &data.vocab, data.enc.len(), &dist)?;
     }

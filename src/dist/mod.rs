@@ -20,6 +20,12 @@ pub use sync::{Merge, SyncMode, SyncTotals};
 /// The most words a rank trains between synchronisations unless `--sync-words` says otherwise.
 pub const DEFAULT_SYNC_WORDS: u64 = 1_000_000;
 
+/// [`DEFAULT_SYNC_WORDS`] for ranks on GPUs: a GPU trains a hundred times as many words a second
+/// as a CPU core while a synchronisation moves the same bytes, so its interval is longer (on 8
+/// GPUs over NVLink, 1M words a rank spend a fifth of the time synchronising, 10M a thirtieth;
+/// benches/MODEL.md, modelled).
+pub const DEFAULT_GPU_SYNC_WORDS: u64 = 10_000_000;
+
 /// Synchronisations in each rank's share of an epoch at least, unless `--sync-words` says
 /// otherwise. With `--merge mixed` one an epoch kept KJV within one process's seed spread at a
 /// third of the cost of eight (benches/RESULTS.md, "Cheaper synchronisation"), and so does the
@@ -27,11 +33,17 @@ pub const DEFAULT_SYNC_WORDS: u64 = 1_000_000;
 /// was 8 before.
 pub const MIN_SYNCS_PER_EPOCH: u64 = 1;
 
-/// The default round: [`DEFAULT_SYNC_WORDS`], or a rank's share of an epoch of `tokens` tokens
-/// over [`MIN_SYNCS_PER_EPOCH`] where that is less (never under one span).
-pub fn default_sync_words(tokens: usize, ranks: usize) -> u64 {
+/// The default round: [`DEFAULT_SYNC_WORDS`] ([`DEFAULT_GPU_SYNC_WORDS`] for ranks on GPUs), or
+/// a rank's share of an epoch of `tokens` tokens over [`MIN_SYNCS_PER_EPOCH`] where that is less
+/// (never under one span).
+pub fn default_sync_words(tokens: usize, ranks: usize, gpu: bool) -> u64 {
     let share = tokens as u64 / ranks.max(1) as u64;
-    (share / MIN_SYNCS_PER_EPOCH).clamp(crate::train::plan::SPAN_LEN as u64, DEFAULT_SYNC_WORDS)
+    let most = if gpu {
+        DEFAULT_GPU_SYNC_WORDS
+    } else {
+        DEFAULT_SYNC_WORDS
+    };
+    (share / MIN_SYNCS_PER_EPOCH).clamp(crate::train::plan::SPAN_LEN as u64, most)
 }
 
 /// How a run is spread over ranks: the job, and how often and how its replicas are averaged.
@@ -133,4 +145,25 @@ pub fn join(gpu: bool) -> Result<Box<dyn Comm>, String> {
         ));
     }
     Ok(Box::new(Single))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_interval_is_a_rank_share_up_to_the_device_limit() {
+        // KJV on 2 ranks: a rank's share of an epoch, on any device.
+        assert_eq!(default_sync_words(790_000, 2, false), 395_000);
+        assert_eq!(default_sync_words(790_000, 2, true), 395_000);
+        // text8 on 8 ranks: 1M words on CPUs, a rank's share (one an epoch) on GPUs.
+        assert_eq!(default_sync_words(17_005_207, 8, false), DEFAULT_SYNC_WORDS);
+        assert_eq!(default_sync_words(17_005_207, 8, true), 17_005_207 / 8);
+        // A huge corpus: the device's limit; a tiny one: one span at least.
+        assert_eq!(default_sync_words(1 << 36, 8, true), DEFAULT_GPU_SYNC_WORDS);
+        assert_eq!(
+            default_sync_words(100, 4, false),
+            crate::train::plan::SPAN_LEN as u64
+        );
+    }
 }
