@@ -9,8 +9,9 @@
 //!   linear learning-rate ramp over it: the unit the trainer hands a backend, between which
 //!   progress is reported;
 //! - a **piece** ([`Batch::piece`]) is a span-aligned part of a batch that a backend trains in one
-//!   go (a CPU worker's share, one pair of kernel launches); it trains with its *batch's* ramp, so
-//!   how a backend cuts a batch into pieces changes no learning rate;
+//!   go (one pair of kernel launches); it trains with its *batch's* ramp, so how a backend cuts a
+//!   batch into pieces changes no learning rate. A CPU worker's share is a range of the batch's
+//!   centres instead ([`centres_in`]), cut anywhere, with windows over whole spans;
 //! - a **chunk** ([`Chunk`]) is a span-aligned window of the encoded corpus held in memory, that
 //!   batches are read from; every batch lies inside one chunk. The training session
 //!   (`train::session`) makes the host chunks; the CUDA backend keeps a device chunk (a window of
