@@ -232,16 +232,22 @@ __device__ __forceinline__ void w2v_gred_h2_if(bool on, unsigned short* p, float
 #endif
 }
 
-// Four 16-bit values (half or bfloat16 bits), 8-byte aligned: one 8-byte vector access
-// (`ld.global.v4.u16`).
+// Eight bytes, 8-byte aligned, as four 16-bit values (half bits: `ld.global.v4.u16`, each ready for
+// `cvt.f32.f16`) or as two 32-bit words (bfloat16 pairs: `ld.global.v2.u32`, each value one shift
+// or mask from its f32).
 struct __align__(8) W2vH4 {
     unsigned short x, y, z, w;
 };
+struct __align__(8) W2vU2 {
+    unsigned x, y;
+};
 
-// An 8-byte load of the four 16-bit values p[0..4) (p 8-byte aligned) by the lanes with `on`; the
-// others get zero bits (+0 as a half and as a bfloat16).
-__device__ __forceinline__ W2vH4 w2v_gld_h4_if(bool on, const unsigned short* p W2V_SITE_PARAM) {
-    W2vH4 v{0u, 0u, 0u, 0u};
+// An 8-byte load of *p (a W2vH4 or W2vU2, 8-byte aligned) by the lanes with `on`; the others get
+// zero bits (+0 as a half and as a bfloat16).
+template <class V>
+__device__ __forceinline__ V w2v_gld8_if(bool on, const V* p W2V_SITE_PARAM) {
+    static_assert(sizeof(V) == 8u, "an 8-byte access");
+    V v{};
     if (!on) {
         W2V_NOTE(W2V_ACC_LOAD, 0, 0u);
         return v;
@@ -250,7 +256,7 @@ __device__ __forceinline__ W2vH4 w2v_gld_h4_if(bool on, const unsigned short* p 
 #ifdef W2V_EMULATOR
     memcpy(&v, p, sizeof v);
 #else
-    v = *reinterpret_cast<const W2vH4*>(p);
+    v = *p;
 #endif
     return v;
 }

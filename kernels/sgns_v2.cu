@@ -134,7 +134,7 @@ __device__ __forceinline__ void w2v_v2_load(const unsigned short* row, unsigned 
 #pragma unroll
         for (unsigned j = 0; j < N; ++j) {
             const unsigned d = 4u * (lane + 32u * j);
-            const W2vH4 h = w2v_gld_h4_if(d < dim, row + d);
+            const W2vH4 h = w2v_gld8_if(d < dim, reinterpret_cast<const W2vH4*>(row + d));
             x.v[4u * j] = w2v_h2f(h.x);
             x.v[4u * j + 1u] = w2v_h2f(h.y);
             x.v[4u * j + 2u] = w2v_h2f(h.z);
@@ -178,11 +178,12 @@ __device__ __forceinline__ void w2v_v2_load(const W2vBf16* row, unsigned dim, un
 #pragma unroll
         for (unsigned j = 0; j < N; ++j) {
             const unsigned d = 4u * (lane + 32u * j);
-            const W2vH4 h = w2v_gld_h4_if(d < dim, reinterpret_cast<const unsigned short*>(row + d));
-            x.v[4u * j] = w2v_bf2f(h.x);
-            x.v[4u * j + 1u] = w2v_bf2f(h.y);
-            x.v[4u * j + 2u] = w2v_bf2f(h.z);
-            x.v[4u * j + 3u] = w2v_bf2f(h.w);
+            // Each word is a pair (low dim in the low bits): the shift and the mask widen it.
+            const W2vU2 w = w2v_gld8_if(d < dim, reinterpret_cast<const W2vU2*>(row + d));
+            x.v[4u * j] = __uint_as_float(w.x << 16);
+            x.v[4u * j + 1u] = __uint_as_float(w.x & 0xFFFF0000u);
+            x.v[4u * j + 2u] = __uint_as_float(w.y << 16);
+            x.v[4u * j + 3u] = __uint_as_float(w.y & 0xFFFF0000u);
         }
     } else {
 #pragma unroll
