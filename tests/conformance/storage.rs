@@ -35,7 +35,7 @@ fn f16_steps<T: KernelDevice>(dev: &T) {
 
 /// The `_bf16` steps likewise, with bfloat16's 8 significant bits (f16 has 11). An update below
 /// half an ulp of its weight rounds away entirely, 2³ times as often as in f16, so the updates
-/// drift further than 2³ times f16's (measured on the emulator: skip-gram 3-6 %, CBOW 14-21 %, f16
+/// drift further than 2³ times f16's (measured on the emulator: skip-gram 3-6 %, CBOW 12-21 %, f16
 /// 0.2-1 %); the loss stays within 8e-3 (measured ≤ 6.3e-3).
 fn bf16_steps<T: KernelDevice>(dev: &T) {
     sixteen_bit_steps(dev, Storage::Bf16, 3e-1, 8e-3);
