@@ -14,10 +14,12 @@
 //   between, so no update is lost; an update that rounds away writes nothing.
 //
 // - The global-memory access helpers of the step kernels (w2v_gld, w2v_gst, w2v_gred, w2v_gcas and
-//   their `_if`, 16-byte and packed-half forms): one plain instruction each under nvcc, counted per
-//   warp instruction by the emulator (the traffic model, benches/MODEL.md).
-// - Hardware half conversions (w2v_h2f, w2v_f2h: `cvt`) and the packed f16x2 atomic of the v2 steps.
-// - bfloat16 storage for `--storage bf16` (W2vBf16, w2v_bf2f, w2v_f2bf, the packed bf16x2 atomic):
+//   their `_if` forms; 16-byte float4 forms; packed 16-bit forms: two halves or bfloat16s in 4
+//   bytes, four in 8): one memory instruction each under nvcc, counted per warp instruction by the
+//   emulator (the traffic model, benches/MODEL.md).
+// - Hardware half conversions (w2v_h2f, w2v_f2h: `cvt`) and the packed f16x2 atomics of the v2
+//   steps (`red.global.add.noftz.f16x2`; `.v2.f16x2`, four halves, on sm_90).
+// - bfloat16 storage for `--storage bf16` (W2vBf16, w2v_bf2f, w2v_f2bf, the packed bf16x2 atomics):
 //   f32's top 16 bits, widened exactly by a shift, rounded to nearest even as the `half` crate's
 //   bf16::from_f32.
 // - W2vStepArgs, the fused steps' arguments (sgns.cu, sgns_v2.cu).
@@ -193,19 +195,11 @@ __device__ __forceinline__ unsigned short w2v_f2h(float f) {
 #endif
 }
 
-// p[0] += a, p[1] += b for two halves in one aligned 32-bit word, by the lanes with `on`: one packed
-// `red.global.add.noftz.f16x2` (sm_60+). As on the GPU, each update is rounded to half first (round
-// to nearest even), then the half sum is rounded again; the emulator does the same with a
-// compare-and-swap on the word (its sum in f32, exact but for ties of a double rounding).
-__device__ __forceinline__ void w2v_gred_h2_if(bool on, unsigned short* p, float a, float b W2V_SITE_PARAM) {
-    if (!on) {
-        W2V_NOTE(W2V_ACC_ATOMIC, 0, 0u);
-        return;
-    }
-    W2V_NOTE(W2V_ACC_ATOMIC, p, 4u);
-    const unsigned pack = (unsigned)w2v_f2h(a) | ((unsigned)w2v_f2h(b) << 16);
 #ifdef W2V_EMULATOR
-    unsigned* word = reinterpret_cast<unsigned*>(p);
+// *word += pack for the two halves of one aligned 32-bit word (pack: two halves already rounded),
+// each half sum rounded again: a compare-and-swap loop on the word (the sum in f32, exact but for
+// ties of a double rounding), as the GPU's packed f16x2 atomics round.
+__device__ __forceinline__ void w2v_emu_add_h2(unsigned* word, unsigned pack) {
     unsigned old = __atomic_load_n(word, __ATOMIC_RELAXED);
     for (;;) {
         const unsigned short lo = w2v_f2h(w2v_h2f((unsigned short)old) + w2v_h2f((unsigned short)pack));
@@ -217,8 +211,83 @@ __device__ __forceinline__ void w2v_gred_h2_if(bool on, unsigned short* p, float
         }
         old = seen;
     }
+}
+#endif
+
+// p[0] += a, p[1] += b for two halves in one aligned 32-bit word, by the lanes with `on`: one packed
+// `red.global.add.noftz.f16x2` (sm_60+). As on the GPU, each update is rounded to half first (round
+// to nearest even), then the half sum is rounded again; the emulator does the same with a
+// compare-and-swap on the word (w2v_emu_add_h2).
+__device__ __forceinline__ void w2v_gred_h2_if(bool on, unsigned short* p, float a, float b W2V_SITE_PARAM) {
+    if (!on) {
+        W2V_NOTE(W2V_ACC_ATOMIC, 0, 0u);
+        return;
+    }
+    W2V_NOTE(W2V_ACC_ATOMIC, p, 4u);
+    const unsigned pack = (unsigned)w2v_f2h(a) | ((unsigned)w2v_f2h(b) << 16);
+#ifdef W2V_EMULATOR
+    w2v_emu_add_h2(reinterpret_cast<unsigned*>(p), pack);
 #else
     asm volatile("red.global.add.noftz.f16x2 [%0], %1;" ::"l"(p), "r"(pack) : "memory");
+#endif
+}
+
+// Eight bytes, 8-byte aligned, as four 16-bit values (half bits: `ld.global.v4.u16`, each ready for
+// `cvt.f32.f16`) or as two 32-bit words (bfloat16 pairs: `ld.global.v2.u32`, each value one shift
+// or mask from its f32).
+struct __align__(8) W2vH4 {
+    unsigned short x, y, z, w;
+};
+struct __align__(8) W2vU2 {
+    unsigned x, y;
+};
+
+// An 8-byte load of *p (a W2vH4 or W2vU2, 8-byte aligned) by the lanes with `on`; the others get
+// zero bits (+0 as a half and as a bfloat16).
+template <class V>
+__device__ __forceinline__ V w2v_gld8_if(bool on, const V* p W2V_SITE_PARAM) {
+    static_assert(sizeof(V) == 8u, "an 8-byte access");
+    V v{};
+    if (!on) {
+        W2V_NOTE(W2V_ACC_LOAD, 0, 0u);
+        return v;
+    }
+    W2V_NOTE(W2V_ACC_LOAD, p, 8u);
+#ifdef W2V_EMULATOR
+    memcpy(&v, p, sizeof v);
+#else
+    v = *p;
+#endif
+    return v;
+}
+
+// p[0..4) += v for four halves (p 8-byte aligned) by the lanes with `on`, rounded as
+// w2v_gred_h2_if element by element: where W2V_VECTOR_ATOMICS, two packed conversions
+// (`cvt.rn.f16x2.f32`) and one `red.global.add.noftz.v2.f16x2` (sm_90, PTX 8.1), under the emulator
+// one 8-byte atomic noted and a compare-and-swap on each 32-bit word; elsewhere two f16x2 atomics
+// (callers use the vector layout only with vector atomics).
+__device__ __forceinline__ void w2v_gred_h4_if(bool on, unsigned short* p, W2vF4 v W2V_SITE_PARAM) {
+    if (!on) {
+        W2V_NOTE(W2V_ACC_ATOMIC, 0, 0u);
+        return;
+    }
+    W2V_NOTE(W2V_ACC_ATOMIC, p, 8u);
+#if W2V_VECTOR_ATOMICS && !defined(W2V_EMULATOR)
+    // cvt.rn.f16x2.f32 d, a, b puts a in the upper half of d, b in the lower.
+    unsigned lo, hi;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(lo) : "f"(v.y), "f"(v.x));
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(hi) : "f"(v.w), "f"(v.z));
+    asm volatile("red.global.add.noftz.v2.f16x2 [%0], {%1, %2};" ::"l"(p), "r"(lo), "r"(hi) : "memory");
+#else
+    const unsigned lo = (unsigned)w2v_f2h(v.x) | ((unsigned)w2v_f2h(v.y) << 16);
+    const unsigned hi = (unsigned)w2v_f2h(v.z) | ((unsigned)w2v_f2h(v.w) << 16);
+#ifdef W2V_EMULATOR
+    w2v_emu_add_h2(reinterpret_cast<unsigned*>(p), lo);
+    w2v_emu_add_h2(reinterpret_cast<unsigned*>(p) + 1, hi);
+#else
+    asm volatile("red.global.add.noftz.f16x2 [%0], %1;" ::"l"(p), "r"(lo) : "memory");
+    asm volatile("red.global.add.noftz.f16x2 [%0], %1;" ::"l"(p + 2), "r"(hi) : "memory");
+#endif
 #endif
 }
 
@@ -249,6 +318,24 @@ __device__ __forceinline__ unsigned short w2v_f2bf(float f) {
 #endif
 }
 
+// *word += pack for the two bfloat16s of one aligned 32-bit word (pack: two bfloat16s already
+// rounded), each sum rounded again: a compare-and-swap loop on the word, where there is no bf16x2
+// atomic (sm_80) and under the emulator.
+__device__ __forceinline__ void w2v_cas_add_bf2(unsigned* word, unsigned pack) {
+    unsigned old = *(volatile unsigned*)word;
+    for (;;) {
+        const unsigned short lo = w2v_f2bf(w2v_bf2f((unsigned short)old) + w2v_bf2f((unsigned short)pack));
+        const unsigned short hi =
+            w2v_f2bf(w2v_bf2f((unsigned short)(old >> 16)) + w2v_bf2f((unsigned short)(pack >> 16)));
+        const unsigned next = (unsigned)lo | ((unsigned)hi << 16);
+        const unsigned seen = atomicCAS(word, old, next);
+        if (seen == old) {
+            return;
+        }
+        old = seen;
+    }
+}
+
 // p[0] += a, p[1] += b for two bfloat16s in one aligned 32-bit word, by the lanes with `on`, each
 // update rounded to bfloat16 first and the sum rounded again: one packed
 // `red.global.add.noftz.bf16x2` on sm_90+; a compare-and-swap loop on the word elsewhere (sm_80
@@ -264,19 +351,31 @@ __device__ __forceinline__ void w2v_gred_bf2_if(bool on, W2vBf16* p, float a, fl
 #if !defined(W2V_EMULATOR) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("red.global.add.noftz.bf16x2 [%0], %1;" ::"l"(p), "r"(pack) : "memory");
 #else
-    unsigned* word = reinterpret_cast<unsigned*>(p);
-    unsigned old = *(volatile unsigned*)word;
-    for (;;) {
-        const unsigned short lo = w2v_f2bf(w2v_bf2f((unsigned short)old) + w2v_bf2f((unsigned short)pack));
-        const unsigned short hi =
-            w2v_f2bf(w2v_bf2f((unsigned short)(old >> 16)) + w2v_bf2f((unsigned short)(pack >> 16)));
-        const unsigned next = (unsigned)lo | ((unsigned)hi << 16);
-        const unsigned seen = atomicCAS(word, old, next);
-        if (seen == old) {
-            return;
-        }
-        old = seen;
+    w2v_cas_add_bf2(reinterpret_cast<unsigned*>(p), pack);
+#endif
+}
+
+// p[0..4) += v for four bfloat16s (p 8-byte aligned) by the lanes with `on`, rounded as
+// w2v_gred_bf2_if element by element: where W2V_VECTOR_ATOMICS, two packed conversions
+// (`cvt.rn.bf16x2.f32`) and one `red.global.add.noftz.v2.bf16x2` (sm_90, PTX 8.1); under the emulator
+// one 8-byte atomic noted and a compare-and-swap on each 32-bit word, as elsewhere (callers use the
+// vector layout only with vector atomics).
+__device__ __forceinline__ void w2v_gred_bf4_if(bool on, W2vBf16* p, W2vF4 v W2V_SITE_PARAM) {
+    if (!on) {
+        W2V_NOTE(W2V_ACC_ATOMIC, 0, 0u);
+        return;
     }
+    W2V_NOTE(W2V_ACC_ATOMIC, p, 8u);
+#if W2V_VECTOR_ATOMICS && !defined(W2V_EMULATOR)
+    // cvt.rn.bf16x2.f32 d, a, b puts a in the upper half of d, b in the lower.
+    unsigned lo, hi;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(lo) : "f"(v.y), "f"(v.x));
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(hi) : "f"(v.w), "f"(v.z));
+    asm volatile("red.global.add.noftz.v2.bf16x2 [%0], {%1, %2};" ::"l"(p), "r"(lo), "r"(hi) : "memory");
+#else
+    unsigned* word = reinterpret_cast<unsigned*>(p);
+    w2v_cas_add_bf2(word, (unsigned)w2v_f2bf(v.x) | ((unsigned)w2v_f2bf(v.y) << 16));
+    w2v_cas_add_bf2(word + 1, (unsigned)w2v_f2bf(v.z) | ((unsigned)w2v_f2bf(v.w) << 16));
 #endif
 }
 

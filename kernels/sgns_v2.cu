@@ -10,12 +10,16 @@
 //   Arguments, inputs and outputs: exactly those of w2v_skipgram_step / w2v_cbow_step (sgns.cu),
 //   for f32 storage, negative ≤ 5 (1 + negative ≤ 6 targets) and dim ≤ 128·N. A launch outside that
 //   range trains nothing and makes the loss NaN.
-//   Layout: each lane owns 4·N slots of every row. Where the compilation has 16-byte vector atomics
-//   (W2V_VECTOR_ATOMICS: sm_90+, and the emulator) and dim % 4 == 0, slot e is dim
-//   4·(lane + 32·(e/4)) + e%4: each lane a contiguous run of 4 dims per chunk, read with one 16-byte
-//   load and updated with one `red.global.add.v4.f32` (a warp touches 512 contiguous bytes an
-//   instruction). Otherwise slot e is dim lane + 32·e: scalar loads and atomics, coalesced (128
-//   contiguous bytes an instruction). Slots past dim hold 0 and touch no memory.
+//   Layout: each lane owns 4·N slots of every row. Where the compilation has vector atomics
+//   (W2V_VECTOR_ATOMICS: sm_90+, and the emulator) and dim % 4 == 0, in every storage, slot e is dim
+//   4·(lane + 32·(e/4)) + e%4: each lane a contiguous run of 4 dims per chunk, read with one vector
+//   load and updated with one vector atomic: f32 a 16-byte load and `red.global.add.v4.f32` (a warp
+//   touches 512 contiguous bytes an instruction), half and bfloat16 an 8-byte load and
+//   `red.global.add.noftz.v2.f16x2` / `.v2.bf16x2` (256 bytes). Otherwise f32's slot e is dim
+//   lane + 32·e (scalar loads and atomics), and half storage's slots 2p, 2p+1 are dims
+//   2·(lane + 32·p), + 1 (one 32-bit load and one packed f16x2 / bf16x2 atomic a pair; bf16 on sm_80:
+//   a compare-and-swap loop): coalesced, 128 contiguous bytes an instruction. Slots past dim hold 0
+//   and touch no memory. Rows are f32 in registers and in the rings whatever the storage.
 //   Per centre (one warp, as v1): the targets (centre, K negatives; replace mode: lane s draws slot s;
 //   distinct mode: lane 0 draws them into static shared memory) and their rows are loaded into
 //   registers once; skip-gram then, for each context in order, finds the context row in the warp's
@@ -118,50 +122,97 @@ __device__ __forceinline__ void w2v_v2_add(float* row, unsigned dim, unsigned la
     }
 }
 
-// Half storage (`_f16` steps, dim % 2 == 0): slot pair p of a lane is the half2 at dims
-// 2·(lane + 32·p) and + 1, so a warp reads and updates 128 contiguous bytes an instruction (one
-// 32-bit load, one packed f16x2 atomic); values are widened to f32 in registers.
+// Half storage (`_f16` steps, dim % 2 == 0), values widened to f32 in registers. VEC (vector
+// atomics, dim % 4 == 0): the lane layout of f32's VEC path, the lane's 4 contiguous halves of a
+// chunk read with one 8-byte load and updated with one `red.global.add.noftz.v2.f16x2` (a warp
+// touches 256 contiguous bytes an instruction). Otherwise slot pair p of a lane is the half2 at
+// dims 2·(lane + 32·p) and + 1: one 32-bit load, one packed f16x2 atomic (128 contiguous bytes).
 template <unsigned N, bool VEC>
 __device__ __forceinline__ void w2v_v2_load(const unsigned short* row, unsigned dim, unsigned lane,
                                             W2vSlots<N>& x) {
+    if (VEC) {
 #pragma unroll
-    for (unsigned p = 0; p < 2u * N; ++p) {
-        const unsigned d = 2u * (lane + 32u * p);
-        const unsigned w = w2v_gld_if(d < dim, reinterpret_cast<const unsigned*>(row + d), 0u);
-        x.v[2u * p] = w2v_h2f((unsigned short)w);
-        x.v[2u * p + 1u] = w2v_h2f((unsigned short)(w >> 16));
+        for (unsigned j = 0; j < N; ++j) {
+            const unsigned d = 4u * (lane + 32u * j);
+            const W2vH4 h = w2v_gld8_if(d < dim, reinterpret_cast<const W2vH4*>(row + d));
+            x.v[4u * j] = w2v_h2f(h.x);
+            x.v[4u * j + 1u] = w2v_h2f(h.y);
+            x.v[4u * j + 2u] = w2v_h2f(h.z);
+            x.v[4u * j + 3u] = w2v_h2f(h.w);
+        }
+    } else {
+#pragma unroll
+        for (unsigned p = 0; p < 2u * N; ++p) {
+            const unsigned d = 2u * (lane + 32u * p);
+            const unsigned w = w2v_gld_if(d < dim, reinterpret_cast<const unsigned*>(row + d), 0u);
+            x.v[2u * p] = w2v_h2f((unsigned short)w);
+            x.v[2u * p + 1u] = w2v_h2f((unsigned short)(w >> 16));
+        }
     }
 }
 
 template <unsigned N, bool VEC>
 __device__ __forceinline__ void w2v_v2_add(unsigned short* row, unsigned dim, unsigned lane, const W2vSlots<N>& x,
                                            float scale) {
+    if (VEC) {
 #pragma unroll
-    for (unsigned p = 0; p < 2u * N; ++p) {
-        const unsigned d = 2u * (lane + 32u * p);
-        w2v_gred_h2_if(d < dim, row + d, scale * x.v[2u * p], scale * x.v[2u * p + 1u]);
+        for (unsigned j = 0; j < N; ++j) {
+            const unsigned d = 4u * (lane + 32u * j);
+            const W2vF4 f{scale * x.v[4u * j], scale * x.v[4u * j + 1u], scale * x.v[4u * j + 2u],
+                          scale * x.v[4u * j + 3u]};
+            w2v_gred_h4_if(d < dim, row + d, f);
+        }
+    } else {
+#pragma unroll
+        for (unsigned p = 0; p < 2u * N; ++p) {
+            const unsigned d = 2u * (lane + 32u * p);
+            w2v_gred_h2_if(d < dim, row + d, scale * x.v[2u * p], scale * x.v[2u * p + 1u]);
+        }
     }
 }
 
-// bfloat16 storage (`_bf16` steps, dim % 2 == 0): the layout of half storage, bf16x2 atomics.
+// bfloat16 storage (`_bf16` steps, dim % 2 == 0): the layouts of half storage, bf16x2 atomics.
 template <unsigned N, bool VEC>
 __device__ __forceinline__ void w2v_v2_load(const W2vBf16* row, unsigned dim, unsigned lane, W2vSlots<N>& x) {
+    if (VEC) {
 #pragma unroll
-    for (unsigned p = 0; p < 2u * N; ++p) {
-        const unsigned d = 2u * (lane + 32u * p);
-        const unsigned w = w2v_gld_if(d < dim, reinterpret_cast<const unsigned*>(row + d), 0u);
-        x.v[2u * p] = w2v_bf2f((unsigned short)w);
-        x.v[2u * p + 1u] = w2v_bf2f((unsigned short)(w >> 16));
+        for (unsigned j = 0; j < N; ++j) {
+            const unsigned d = 4u * (lane + 32u * j);
+            // Each word is a pair (low dim in the low bits): the shift and the mask widen it.
+            const W2vU2 w = w2v_gld8_if(d < dim, reinterpret_cast<const W2vU2*>(row + d));
+            x.v[4u * j] = __uint_as_float(w.x << 16);
+            x.v[4u * j + 1u] = __uint_as_float(w.x & 0xFFFF0000u);
+            x.v[4u * j + 2u] = __uint_as_float(w.y << 16);
+            x.v[4u * j + 3u] = __uint_as_float(w.y & 0xFFFF0000u);
+        }
+    } else {
+#pragma unroll
+        for (unsigned p = 0; p < 2u * N; ++p) {
+            const unsigned d = 2u * (lane + 32u * p);
+            const unsigned w = w2v_gld_if(d < dim, reinterpret_cast<const unsigned*>(row + d), 0u);
+            x.v[2u * p] = w2v_bf2f((unsigned short)w);
+            x.v[2u * p + 1u] = w2v_bf2f((unsigned short)(w >> 16));
+        }
     }
 }
 
 template <unsigned N, bool VEC>
 __device__ __forceinline__ void w2v_v2_add(W2vBf16* row, unsigned dim, unsigned lane, const W2vSlots<N>& x,
                                            float scale) {
+    if (VEC) {
 #pragma unroll
-    for (unsigned p = 0; p < 2u * N; ++p) {
-        const unsigned d = 2u * (lane + 32u * p);
-        w2v_gred_bf2_if(d < dim, row + d, scale * x.v[2u * p], scale * x.v[2u * p + 1u]);
+        for (unsigned j = 0; j < N; ++j) {
+            const unsigned d = 4u * (lane + 32u * j);
+            const W2vF4 f{scale * x.v[4u * j], scale * x.v[4u * j + 1u], scale * x.v[4u * j + 2u],
+                          scale * x.v[4u * j + 3u]};
+            w2v_gred_bf4_if(d < dim, row + d, f);
+        }
+    } else {
+#pragma unroll
+        for (unsigned p = 0; p < 2u * N; ++p) {
+            const unsigned d = 2u * (lane + 32u * p);
+            w2v_gred_bf2_if(d < dim, row + d, scale * x.v[2u * p], scale * x.v[2u * p + 1u]);
+        }
     }
 }
 
@@ -510,7 +561,8 @@ __device__ __forceinline__ void w2v_step_v2(const W2vStepArgs<T>& a, W2vV2Shared
     }
 }
 
-// The range checks and the layout choice (vector only with vector atomics and dim % 4 == 0).
+// The range checks and the layout choice, for every storage: vector only with vector atomics and
+// dim % 4 == 0.
 template <unsigned N, bool CBOW, class T>
 __device__ __forceinline__ void w2v_step_v2_dispatch(const W2vStepArgs<T> a) {
     const bool half = sizeof(T) == 2u;
@@ -522,7 +574,7 @@ __device__ __forceinline__ void w2v_step_v2_dispatch(const W2vStepArgs<T> a) {
         }
         return;
     }
-    if (!half && W2V_VECTOR_ATOMICS && a.dim % 4u == 0u) {
+    if (W2V_VECTOR_ATOMICS && a.dim % 4u == 0u) {
         w2v_step_v2<N, CBOW, true, T>(a, sh);
     } else {
         w2v_step_v2<N, CBOW, false, T>(a, sh);
