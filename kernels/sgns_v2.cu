@@ -151,26 +151,6 @@ __device__ __forceinline__ void w2v_v2_load(const unsigned short* row, unsigned 
     }
 }
 
-template <unsigned N, bool VEC>
-__device__ __forceinline__ void w2v_v2_add(unsigned short* row, unsigned dim, unsigned lane, const W2vSlots<N>& x,
-                                           float scale) {
-    if (VEC) {
-#pragma unroll
-        for (unsigned j = 0; j < N; ++j) {
-            const unsigned d = 4u * (lane + 32u * j);
-            const W2vF4 f{scale * x.v[4u * j], scale * x.v[4u * j + 1u], scale * x.v[4u * j + 2u],
-                          scale * x.v[4u * j + 3u]};
-            w2v_gred_h4_if(d < dim, row + d, f);
-        }
-    } else {
-#pragma unroll
-        for (unsigned p = 0; p < 2u * N; ++p) {
-            const unsigned d = 2u * (lane + 32u * p);
-            w2v_gred_h2_if(d < dim, row + d, scale * x.v[2u * p], scale * x.v[2u * p + 1u]);
-        }
-    }
-}
-
 // bfloat16 storage (`_bf16` steps, dim % 2 == 0): the layouts of half storage, bf16x2 atomics.
 template <unsigned N, bool VEC>
 __device__ __forceinline__ void w2v_v2_load(const W2vBf16* row, unsigned dim, unsigned lane, W2vSlots<N>& x) {
@@ -196,22 +176,37 @@ __device__ __forceinline__ void w2v_v2_load(const W2vBf16* row, unsigned dim, un
     }
 }
 
-template <unsigned N, bool VEC>
-__device__ __forceinline__ void w2v_v2_add(W2vBf16* row, unsigned dim, unsigned lane, const W2vSlots<N>& x,
-                                           float scale) {
+// The packed 16-bit atomics by storage type (half: `unsigned short`; bfloat16: W2vBf16), so that
+// one `w2v_v2_add` below serves both: four values (the vector layout) or a pair.
+__device__ __forceinline__ void w2v_gred16x4_if(bool on, unsigned short* p, W2vF4 v W2V_SITE_PARAM) {
+    w2v_gred_h4_if(on, p, v W2V_SITE_ARG);
+}
+__device__ __forceinline__ void w2v_gred16x4_if(bool on, W2vBf16* p, W2vF4 v W2V_SITE_PARAM) {
+    w2v_gred_bf4_if(on, p, v W2V_SITE_ARG);
+}
+__device__ __forceinline__ void w2v_gred16x2_if(bool on, unsigned short* p, float a, float b W2V_SITE_PARAM) {
+    w2v_gred_h2_if(on, p, a, b W2V_SITE_ARG);
+}
+__device__ __forceinline__ void w2v_gred16x2_if(bool on, W2vBf16* p, float a, float b W2V_SITE_PARAM) {
+    w2v_gred_bf2_if(on, p, a, b W2V_SITE_ARG);
+}
+
+// row[slot] += scale · x[slot] for a 16-bit storage H (half or bfloat16), in either layout.
+template <unsigned N, bool VEC, class H>
+__device__ __forceinline__ void w2v_v2_add(H* row, unsigned dim, unsigned lane, const W2vSlots<N>& x, float scale) {
     if (VEC) {
 #pragma unroll
         for (unsigned j = 0; j < N; ++j) {
             const unsigned d = 4u * (lane + 32u * j);
             const W2vF4 f{scale * x.v[4u * j], scale * x.v[4u * j + 1u], scale * x.v[4u * j + 2u],
                           scale * x.v[4u * j + 3u]};
-            w2v_gred_bf4_if(d < dim, row + d, f);
+            w2v_gred16x4_if(d < dim, row + d, f);
         }
     } else {
 #pragma unroll
         for (unsigned p = 0; p < 2u * N; ++p) {
             const unsigned d = 2u * (lane + 32u * p);
-            w2v_gred_bf2_if(d < dim, row + d, scale * x.v[2u * p], scale * x.v[2u * p + 1u]);
+            w2v_gred16x2_if(d < dim, row + d, scale * x.v[2u * p], scale * x.v[2u * p + 1u]);
         }
     }
 }
