@@ -91,7 +91,7 @@ pub fn choose_step(name: &str, caps: &Capabilities, cfg: &TrainConfig) -> Result
         }
     }
     if let (Storage::Bf16, Some((negative, dim))) = (cfg.storage, caps.fused_bf16_limits) {
-        if cfg.negative > negative || cfg.dim > dim || cfg.dim % 2 != 0 {
+        if cfg.negative > negative || cfg.dim > dim || !cfg.dim.is_multiple_of(2) {
             return Err(Error::Config(format!(
                 "--storage bf16 trains with the v2 kernels only: --negative {negative} or less and an \
                  even --dim up to {dim} (got --negative {} --dim {}); change them or use --storage f16",
@@ -201,7 +201,7 @@ mod tests {
             (Adam, _, Storage::F16 | Storage::Bf16) => Err("--optimizer adam"),
             (Sgd, Composed, Storage::F16 | Storage::Bf16) => Err("--step composed"),
             (Sgd, Fused, Storage::F16 | Storage::Bf16) if !cuda => Err("keeps f32"),
-            (Sgd, Fused, Storage::Bf16) if negative > 5 || dim > 384 || dim % 2 != 0 => {
+            (Sgd, Fused, Storage::Bf16) if negative > 5 || dim > 384 || !dim.is_multiple_of(2) => {
                 Err("v2 kernels only")
             }
             (Adam, _, Storage::F32) | (Sgd, Composed, Storage::F32) => Ok(Step::Composed),

@@ -75,7 +75,7 @@ impl Rounds {
 
     /// Whether the rank's batch `i` (from 0) is the last of a round.
     pub fn ends_round(&self, i: usize) -> bool {
-        (i + 1) % self.per == 0
+        (i + 1).is_multiple_of(self.per)
     }
 
     /// The end (a corpus offset) of the batch starting at `start` in the shard `lo..hi`.
@@ -151,7 +151,7 @@ mod tests {
                             let (mut s, mut mine) = (lo, Vec::new());
                             while s < hi {
                                 let e = r.batch_end(lo, hi, s);
-                                assert!(e > s && (e % SPAN_LEN == 0 || e == n), "{s} {e}");
+                                assert!(e > s && (e.is_multiple_of(SPAN_LEN) || e == n), "{s} {e}");
                                 mine.push(e - s);
                                 s = e;
                             }

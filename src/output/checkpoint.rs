@@ -74,7 +74,8 @@ pub fn save_checkpoint(path: &Path, ck: &Checkpoint, dtype: SaveDtype) -> Result
         ))
     };
     let (v, d) = (ck.words.len(), ck.dim);
-    if d == 0 || ck.w_in.len() != v * d || ck.counts.len() != v || ck.w_out.len() % d != 0 {
+    if d == 0 || ck.w_in.len() != v * d || ck.counts.len() != v || !ck.w_out.len().is_multiple_of(d)
+    {
         return Err(bad(format!(
             "inconsistent shapes: {v} words, {} counts, dim {d}, w_in {} values, w_out {} values",
             ck.counts.len(),

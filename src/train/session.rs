@@ -223,7 +223,7 @@ impl<'c> Session<'c> {
 
     /// Words in `s..e`, which starts on a span and ends on one or at the corpus end.
     pub fn words_in(&self, s: usize, e: usize) -> u64 {
-        debug_assert!(s % SPAN_LEN == 0 && (e % SPAN_LEN == 0 || e == self.n));
+        debug_assert!(s.is_multiple_of(SPAN_LEN) && (e.is_multiple_of(SPAN_LEN) || e == self.n));
         self.span_words[s / SPAN_LEN..e.div_ceil(SPAN_LEN)]
             .iter()
             .map(|&w| w as u64)

@@ -118,7 +118,7 @@ impl Model {
         (0..len as u64)
             .map(|i| {
                 let r = draw(77, i, PURPOSE_INIT, 2);
-                if r[2] % 25 == 0 {
+                if r[2].is_multiple_of(25) {
                     SENTENCE_BREAK
                 } else {
                     table.sample(r[0], r[1])

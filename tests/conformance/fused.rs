@@ -19,7 +19,7 @@ pub fn skewed_corpus(n: usize, vocab: u32, seed: u64) -> Vec<u32> {
     (0..n as u64)
         .map(|i| {
             let r = draw(seed, i, PURPOSE_INIT, 2);
-            if r[0] % 53 == 0 {
+            if r[0].is_multiple_of(53) {
                 SENTENCE_BREAK
             } else if r[1] % 10 < 8 {
                 0

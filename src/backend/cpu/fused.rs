@@ -580,7 +580,7 @@ mod tests {
         let tokens: Vec<u32> = (0..3000u64)
             .map(|i| {
                 let r = crate::train::rng::draw(4, i, 9, 0);
-                if r[1] % 13 == 0 {
+                if r[1].is_multiple_of(13) {
                     SENTENCE_BREAK
                 } else {
                     crate::train::rng::below(r[0], vocab as u32)

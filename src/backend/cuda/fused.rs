@@ -50,7 +50,7 @@ impl<D: Device> CudaBackend<D> {
             let mut e = end
                 .min(res.start + res.len)
                 .min(s + self.chunk_tokens.min(PREFERRED_BATCH_TOKENS));
-            if s % SPAN_LEN != 0 {
+            if !s.is_multiple_of(SPAN_LEN) {
                 // A piece that starts inside a span ends at that span's end (the kernels' spans
                 // are counted from the piece's start).
                 e = e.min(next_span_start(s));

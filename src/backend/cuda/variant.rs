@@ -93,7 +93,7 @@ pub fn runs_v2(variant: KernelVariant, storage: Storage, negative: u32, dim: usi
     (variant == KernelVariant::V2 || storage == Storage::Bf16)
         && negative <= V2_MAX_NEGATIVE
         && dim <= V2_MAX_DIM
-        && (storage == Storage::F32 || dim % 2 == 0)
+        && (storage == Storage::F32 || dim.is_multiple_of(2))
 }
 
 /// The step's launch: v2 a persistent grid (as many blocks as the device holds at once, fewer
