@@ -220,7 +220,7 @@ fn concurrent_matches_serial<T: KernelDevice>(dev: &T) {
     }
 }
 #[cfg(any(feature = "emulator", feature = "cuda"))]
-// The CPU's threads take whole spans each: `cpu::two_threads_reach_the_same_loss` checks them.
+// The CPU's threads take equal token ranges each: `cpu::several_threads_reach_the_same_loss` checks them.
 conformance!(
     concurrent_fast_path_matches_serial_to_first_order,
     concurrent_matches_serial,
