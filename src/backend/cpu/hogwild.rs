@@ -81,28 +81,18 @@ impl<'a> HogwildMatrix<'a> {
         unsafe { std::slice::from_raw_parts(self.ptr.add(r * self.dim), self.dim) }
     }
 
-    /// Rows `[first, first + n)` as one slice, for reading.
-    fn row_range(&self, first: usize, n: usize) -> &[f32] {
-        assert!(
-            first + n <= self.rows,
-            "rows {first}..{} out of {} rows",
-            first + n,
-            self.rows
-        );
-        // SAFETY: as in `row`, for a range of whole rows inside the borrowed matrix.
-        unsafe { std::slice::from_raw_parts(self.ptr.add(first * self.dim), n * self.dim) }
+    /// The first `n` rows as one slice, for reading.
+    fn first_rows(&self, n: usize) -> &[f32] {
+        assert!(n <= self.rows, "{n} rows out of {} rows", self.rows);
+        // SAFETY: as in `row`, for whole rows inside the borrowed matrix.
+        unsafe { std::slice::from_raw_parts(self.ptr, n * self.dim) }
     }
 
-    /// Rows `[first, first + n)` as one slice, for updating in place.
-    fn row_range_mut(&mut self, first: usize, n: usize) -> &mut [f32] {
-        assert!(
-            first + n <= self.rows,
-            "rows {first}..{} out of {} rows",
-            first + n,
-            self.rows
-        );
-        // SAFETY: as in `row_mut`, for a range of whole rows inside the borrowed matrix.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(first * self.dim), n * self.dim) }
+    /// The first `n` rows as one slice, for updating in place.
+    fn first_rows_mut(&mut self, n: usize) -> &mut [f32] {
+        assert!(n <= self.rows, "{n} rows out of {} rows", self.rows);
+        // SAFETY: as in `row_mut`, for whole rows inside the borrowed matrix.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, n * self.dim) }
     }
 
     /// Row `r` for updating in place (other threads may be reading or writing it).
@@ -141,7 +131,7 @@ impl<'a> ThreadRows<'a> {
     /// itself, as a single thread uses it).
     pub fn new(shared: HogwildMatrix<'a>, hot: usize) -> Self {
         let hot = hot.min(shared.rows);
-        let local = shared.row_range(0, hot).to_vec();
+        let local = shared.first_rows(hot).to_vec();
         ThreadRows {
             shared,
             hot,
@@ -190,7 +180,7 @@ impl<'a> ThreadRows<'a> {
         }
         let _held = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let hot = self.hot;
-        let shared = self.shared.row_range_mut(0, hot);
+        let shared = self.shared.first_rows_mut(hot);
         for ((s, l), b) in shared.iter_mut().zip(&mut self.local).zip(&mut self.base) {
             *s += *l - *b;
             if refresh {
