@@ -4,7 +4,9 @@
 
 use clap::Args;
 
-use crate::dist::{comm, default_sync_words, Comm, Dist, Merge, SyncMode, DEFAULT_SYNC_WORDS};
+use crate::dist::{
+    comm, default_sync_words, Comm, Dist, Merge, RankLr, SyncMode, DEFAULT_SYNC_WORDS,
+};
 use crate::input::vocab::Vocab;
 use crate::train::progress::thousands;
 use crate::train::Trained;
@@ -22,6 +24,9 @@ pub struct DistArgs {
     /// With several ranks: how an averaging combines the ranks' rows.
     #[arg(long, value_enum, default_value_t = Merge::Touched)]
     pub merge: Merge,
+    /// With several ranks: how the learning rate (--lr) follows the number of ranks
+    #[arg(long, value_enum, default_value_t = RankLr::Auto)]
+    pub rank_lr: RankLr,
 }
 
 impl DistArgs {
@@ -32,6 +37,7 @@ impl DistArgs {
             sync_words: self.sync_words.unwrap_or(DEFAULT_SYNC_WORDS),
             mode: self.sync,
             merge: self.merge,
+            rank_lr: self.rank_lr,
         }
     }
 }
@@ -94,8 +100,8 @@ impl<'c> Gate<'c> {
     ) -> anyhow::Result<()> {
         let counts: Vec<u8> = vocab.counts.iter().flat_map(|c| c.to_le_bytes()).collect();
         let shape = format!(
-            "{tokens} {} {:?} {:?}",
-            dist.sync_words, dist.mode, dist.merge
+            "{tokens} {} {:?} {:?} {:?}",
+            dist.sync_words, dist.mode, dist.merge, dist.rank_lr
         );
         let fp = comm::fingerprint(&[
             settings_json.as_bytes(),

@@ -150,6 +150,28 @@ pub(super) fn settings_line(cfg: &TrainConfig) -> String {
     .to_lowercase()
 }
 
+/// Scales SGD's learning rate for the job's ranks (`--rank-lr`), and says so; `None` where it
+/// stays as given. The checkpoints keep the rate as given, so a resumed job scales it again.
+fn scale_lr(cfg: &mut crate::train::TrainConfig, dist: &crate::dist::Dist) -> Option<String> {
+    let factor = dist.lr_factor();
+    if cfg.optimizer != crate::backend::OptimizerKind::Sgd || factor == 1.0 {
+        return None;
+    }
+    let given = cfg.lr;
+    cfg.lr *= factor;
+    Some(
+        format!(
+        "learning rate: {given} × {factor:.3} for {} ranks merging by {:?} = {:.6} (--rank-lr; \
+         --rank-lr same keeps --lr)",
+        dist.size(),
+        dist.merge,
+        cfg.lr
+    )
+        .replace("Touched", "touched")
+        .replace("Mean", "mean"),
+    )
+}
+
 /// A file's stem, to name its scores.
 fn stem(p: &Path) -> String {
     p.file_stem().map_or_else(
@@ -369,6 +391,13 @@ fn train_as(a: &TrainArgs, gate: &mut Gate) -> anyhow::Result<()> {
     if dist.is_parallel() {
         hooks.say(&format!("ranks: {}", gate.comm.describe()));
     }
+    // The trainer's settings: the flags', the learning rate scaled for the ranks.
+    let mut run = cfg.train.clone();
+    if dist.is_parallel() {
+        if let Some(line) = scale_lr(&mut run, &dist) {
+            hooks.say(&line);
+        }
+    }
     hooks.say(&format!("device: {}", opened.label()));
     hooks.say(&format!(
         "corpus: {}: {} words, {} in vocabulary ({} distinct kept, min-count {})",
@@ -378,7 +407,7 @@ fn train_as(a: &TrainArgs, gate: &mut Gate) -> anyhow::Result<()> {
         thousands(data.vocab.len() as u64),
         cfg.corpus.min_count
     ));
-    hooks.say(&format!("settings: {}", settings_line(&cfg.train)));
+    hooks.say(&format!("settings: {}", settings_line(&run)));
     hooks.detail(&format!(
         "step: {:?}{}; {} in-vocabulary tokens an epoch, {} epoch(s)",
         opened.step,
@@ -403,7 +432,7 @@ fn train_as(a: &TrainArgs, gate: &mut Gate) -> anyhow::Result<()> {
         b,
         &data.enc,
         &data.vocab,
-        &cfg.train,
+        &run,
         opened.step,
         resume,
         &mut hooks,

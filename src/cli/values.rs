@@ -5,7 +5,7 @@ use clap::builder::PossibleValue;
 use clap::ValueEnum;
 
 use crate::backend::{OptimizerKind, Storage};
-use crate::dist::{Merge, SyncMode};
+use crate::dist::{Merge, RankLr, SyncMode};
 use crate::input::corpus::CorpusFormat;
 use crate::output::checkpoint::SaveDtype;
 use crate::output::export::{ExportFormat, Which};
@@ -45,6 +45,12 @@ flag_values!(Merge {
     Mixed => "mixed": "W_in averaged, W_out's changes summed: close to one process on two ranks, diverges on eight",
     Sum => "sum": "The last synchronised rows plus every rank's change to them (each change counts fully)",
     Mean => "mean": "The ranks' rows averaged (each rank's change counts 1/ranks)",
+});
+flag_values!(RankLr {
+    Auto => "auto": "× √ranks with --merge touched or mean (which average the ranks' changes), × 1 with sum or mixed",
+    Same => "same": "--lr as given, whatever the number of ranks",
+    Sqrt => "sqrt": "× √ranks",
+    Linear => "linear": "× ranks (the linear scaling rule)",
 });
 flag_values!(ModelKind {
     Skipgram => "skipgram",

@@ -17,6 +17,42 @@ pub mod sync;
 pub use comm::{Comm, Single};
 pub use sync::{Merge, SyncMode, SyncTotals};
 
+/// How the learning rate of a job of several ranks follows the number of ranks.
+///
+/// A merge that averages the ranks' changes of a row ([`Merge::Touched`], [`Merge::Mean`])
+/// moves a row every rank trained by one rank's change, learnt on a `1/ranks` share of the
+/// words: the frequent words progress as if at a `1/ranks` rate. Scaling the rate by √ranks
+/// brought two ranks on KJV back into one process's seed spread on analogy, WordSim-353 and
+/// SimLex-999 and eight ranks' loss most of the way back to one process's, where the linear
+/// rule (× ranks) overshoots the rows only one rank trains (benches/RESULTS.md, "The learning
+/// rate of several ranks").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RankLr {
+    /// √ranks with a merge that averages ([`Merge::Touched`], [`Merge::Mean`]); 1 with one that
+    /// sums ([`Merge::Sum`], [`Merge::Mixed`]), which already keeps every change whole.
+    #[default]
+    Auto,
+    /// The rate as given, whatever the number of ranks.
+    Same,
+    /// × √ranks.
+    Sqrt,
+    /// × ranks (the linear scaling rule).
+    Linear,
+}
+
+impl RankLr {
+    /// The factor on `--lr` for `ranks` ranks merging by `merge` (1 for one rank).
+    pub fn factor(self, ranks: usize, merge: Merge) -> f64 {
+        let n = ranks.max(1) as f64;
+        match self {
+            RankLr::Auto if matches!(merge, Merge::Touched | Merge::Mean) => n.sqrt(),
+            RankLr::Auto | RankLr::Same => 1.0,
+            RankLr::Sqrt => n.sqrt(),
+            RankLr::Linear => n,
+        }
+    }
+}
+
 /// The most words a rank trains between synchronisations unless `--sync-words` says otherwise.
 pub const DEFAULT_SYNC_WORDS: u64 = 1_000_000;
 
@@ -54,6 +90,7 @@ pub struct Dist<'c> {
     pub sync_words: u64,
     pub mode: SyncMode,
     pub merge: Merge,
+    pub rank_lr: RankLr,
 }
 
 impl Dist<'static> {
@@ -65,6 +102,7 @@ impl Dist<'static> {
             sync_words: DEFAULT_SYNC_WORDS,
             mode: SyncMode::Sparse,
             merge: Merge::Touched,
+            rank_lr: RankLr::Auto,
         }
     }
 }
@@ -81,6 +119,11 @@ impl Dist<'_> {
     /// More than one rank.
     pub fn is_parallel(&self) -> bool {
         self.size() > 1
+    }
+
+    /// The factor on the learning rate for this job's ranks and merge ([`RankLr::factor`]).
+    pub fn lr_factor(&self) -> f64 {
+        self.rank_lr.factor(self.size(), self.merge)
     }
 }
 
@@ -165,5 +208,18 @@ mod tests {
             default_sync_words(100, 4, false),
             crate::train::plan::SPAN_LEN as u64
         );
+    }
+
+    #[test]
+    fn the_rank_learning_rate_factor_follows_the_merge() {
+        let two = 2f64.sqrt();
+        assert_eq!(RankLr::Auto.factor(2, Merge::Touched), two);
+        assert_eq!(RankLr::Auto.factor(8, Merge::Mean), 8f64.sqrt());
+        assert_eq!(RankLr::Auto.factor(2, Merge::Sum), 1.0);
+        assert_eq!(RankLr::Auto.factor(2, Merge::Mixed), 1.0);
+        assert_eq!(RankLr::Auto.factor(1, Merge::Touched), 1.0);
+        assert_eq!(RankLr::Same.factor(4, Merge::Touched), 1.0);
+        assert_eq!(RankLr::Sqrt.factor(4, Merge::Sum), 2.0);
+        assert_eq!(RankLr::Linear.factor(3, Merge::Touched), 3.0);
     }
 }
