@@ -560,16 +560,71 @@ fn mpirun_without_the_feature_is_refused_in_one_line() {
 }
 
 #[test]
-fn bench_under_mpirun_is_refused_in_one_line() {
+fn bench_under_mpirun_reports_each_rank_and_the_job() {
+    needs_mpi!();
+    let o = mpirun(2)
+        .arg(BIN)
+        .args([
+            "bench",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--epochs",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    // Rank 0 alone prints: one table, one ranks line with both ranks and the job.
+    assert_eq!(out.matches("words trained").count(), 1, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("ranks: "))
+        .unwrap_or_else(|| panic!("no ranks line: {out}"));
+    assert!(
+        line.contains("rank 0 ") && line.contains("rank 1 ") && line.contains("s synchronising"),
+        "{line}"
+    );
+    assert!(line.contains("the job "), "{line}");
+    assert!(out.contains("for 2 ranks merging by touched"), "{out}");
+    let o = mpirun(2)
+        .arg(BIN)
+        .args([
+            "bench",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--epochs",
+            "1",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["ranks"], 2);
+    let each = v["rank_words_per_sec"].as_array().unwrap();
+    assert_eq!(each.len(), 2);
+    assert!(each.iter().all(|r| r.as_f64().unwrap() > 0.0), "{v}");
+    assert_eq!(v["rank_sync_s"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn bench_of_several_devices_under_mpirun_is_refused_in_one_line() {
     let o = Command::new(BIN)
-        .args(["bench", "--device", "cpu"])
+        .args(["bench", "--device", "cpu,emulator"])
         .env("OMPI_COMM_WORLD_SIZE", "2")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("bench runs in one process"), "{err}");
+    assert!(err.contains("times one device"), "{err}");
 }
 
 /// A corpus with what the built-in one lacks for this: a 5,000-word Zipf vocabulary, whose

@@ -515,6 +515,8 @@ pub struct BenchArgs {
     /// Print one JSON object per device instead of a table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub dist: super::ranks::DistArgs,
 }
 
 #[derive(Args, Debug)]

@@ -3,10 +3,12 @@
 
 use super::device::{self, with_backend};
 use super::memory::{peak_memory, reset_peak_memory};
-use super::train::{load_data, settings_line};
+use super::ranks::{ranks_line, Ending, Gate};
+use super::train::{load_data, scale_lr, settings_line};
 use crate::backend::Backend;
 use crate::cli::BenchArgs;
 use crate::train::progress::thousands;
+use crate::train::session::CorpusIds;
 use crate::train::{self, NoHooks, Trained};
 
 /// One device's benchmark figures over its timed runs.
@@ -54,13 +56,6 @@ impl BenchRow {
 }
 
 pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
-    if let Some(n) = crate::dist::launched_ranks().filter(|&n| n > 1) {
-        anyhow::bail!(
-            "bench runs in one process, not as one of {n} mpirun ranks; time ranks with \
-             `mpirun -np {n} w2v-gpu train` (its summary gives each rank's words/s and \
-             synchronisation time)"
-        );
-    }
     // Each device once, in the order given.
     let mut devices = Vec::new();
     for d in &a.device {
@@ -71,9 +66,40 @@ pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     let Some(&first) = devices.first() else {
         anyhow::bail!("no device in --device; use e.g. --device cuda:0,cpu");
     };
-    let cfg = a.model.config(&a.corpus, first);
+    if let Some(n) = crate::dist::launched_ranks().filter(|&n| n > 1) {
+        if devices.len() > 1 {
+            anyhow::bail!(
+                "bench as {n} mpirun ranks times one device, and --device names {}; give one \
+                 (e.g. --device cpu)",
+                devices.len()
+            );
+        }
+    }
+    let gpu = matches!(first, crate::train::Device::Cuda(_));
+    let comm = crate::dist::join(gpu).map_err(anyhow::Error::msg)?;
+    let mut gate = Gate::new(&*comm);
+    let result = bench_as(a, &devices, &mut gate);
+    match gate.finish(result) {
+        Ending::Return(r) => r,
+        Ending::Exit(code) => {
+            drop(comm);
+            std::process::exit(code)
+        }
+    }
+}
+
+/// [`bench`] as one rank of the job `gate` starts (one process: the only rank); rank 0 alone
+/// prints.
+fn bench_as(
+    a: &BenchArgs,
+    devices: &[crate::train::Device],
+    gate: &mut Gate,
+) -> anyhow::Result<()> {
+    let mut dist = a.dist.dist(gate.comm);
+    let lead = dist.rank() == 0;
+    let cfg = a.model.config(&a.corpus, devices[0]);
     cfg.validate()?;
-    let mut opened = device::open_all(&devices, &cfg)?;
+    let mut opened = device::open_all(devices, &cfg)?;
     // `auto` may open the same GPU or CPU that is also named: bench it once.
     let mut seen = Vec::new();
     opened.retain(|o| {
@@ -84,6 +110,24 @@ pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     });
     let src = super::preflight::resolve_corpus(&cfg.corpus.paths, "--corpus")?;
     let data = load_data(&cfg, src.as_ref(), None, &a.cache)?;
+    // Several ranks: the interval for this corpus and device, the gate every rank passes
+    // together, and the learning rate scaled for the ranks (as `train`).
+    #[cfg(feature = "cuda")]
+    let gpu = matches!(opened[0].backend, device::Chosen::Cuda(_));
+    #[cfg(not(feature = "cuda"))]
+    let gpu = false;
+    a.dist.settle(&mut dist, data.enc.len(), gpu);
+    let mut run_cfg = cfg.train.clone();
+    let mut rank_lr = None;
+    if dist.is_parallel() {
+        gate.pass(
+            &cfg.checkpoint_json(None)?,
+            &data.vocab,
+            data.enc.len(),
+            &dist,
+        )?;
+        rank_lr = scale_lr(&mut run_cfg, &dist);
+    }
     let warmup = a.warmup.unwrap_or(u32::from(a.repeat > 1));
     let mut rows = Vec::new();
     for o in opened {
@@ -93,7 +137,7 @@ pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
         let mut peak = None;
         for i in 0..warmup + a.repeat {
             let timed = i >= warmup;
-            if !a.json {
+            if !a.json && lead {
                 let what = if timed {
                     format!("run {} of {}", i - warmup + 1, a.repeat)
                 } else {
@@ -102,14 +146,15 @@ pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
                 eprintln!("benchmarking on {label}: {what}...");
             }
             reset_peak_memory();
-            let trained = with_backend!(o.backend, |b| train::train(
+            let trained = with_backend!(o.backend, |b| train::train_ranks(
                 b,
                 &data.enc,
                 &data.vocab,
-                &cfg.train,
+                &run_cfg,
                 o.step,
                 None,
-                &mut NoHooks
+                &mut NoHooks,
+                dist
             ))?;
             if timed {
                 peak = peak.max(peak_memory());
@@ -123,7 +168,10 @@ pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
             peak,
         });
     }
-    let settings = settings_line(&cfg.train);
+    if !lead {
+        return Ok(());
+    }
+    let settings = settings_line(&run_cfg);
     if a.json {
         for r in &rows {
             let (median, slowest, fastest) = r.rates();
@@ -142,8 +190,11 @@ pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
                 "warmup": warmup,
                 "peak_memory_bytes": r.peak,
                 "final_loss": m.final_loss(),
-                "settings": cfg.train,
+                "settings": run_cfg,
                 "threads": r.threads,
+                "ranks": dist.size(),
+                "rank_words_per_sec": m.ranks.iter().map(|f| f.words_per_sec).collect::<Vec<_>>(),
+                "rank_sync_s": m.ranks.iter().map(|f| f.sync_seconds).collect::<Vec<_>>(),
             });
             println!("{obj}");
         }
@@ -153,6 +204,9 @@ pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     println!("vocabulary     {}", thousands(data.vocab.len() as u64));
     println!("words trained  {}", thousands(rows[0].runs[0].words));
     println!("settings       {settings}");
+    if let Some(line) = &rank_lr {
+        println!("{line}");
+    }
     if a.repeat > 1 {
         println!(
             "runs           {} timed after {warmup} warm-up per device; words/s is their median",
@@ -195,6 +249,11 @@ pub(super) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
             mib,
             m.final_loss()
         );
+    }
+    // Several ranks (one device): the median run's words/s and synchronisation time per rank.
+    if let Some(line) = rows.first().and_then(|r| ranks_line(r.median_run(), &dist)) {
+        println!();
+        println!("{line}");
     }
     if rows.len() > 1 {
         let last = &rows[rows.len() - 1];

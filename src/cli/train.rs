@@ -152,7 +152,10 @@ pub(super) fn settings_line(cfg: &TrainConfig) -> String {
 
 /// Scales SGD's learning rate for the job's ranks (`--rank-lr`), and says so; `None` where it
 /// stays as given. The checkpoints keep the rate as given, so a resumed job scales it again.
-fn scale_lr(cfg: &mut crate::train::TrainConfig, dist: &crate::dist::Dist) -> Option<String> {
+pub(super) fn scale_lr(
+    cfg: &mut crate::train::TrainConfig,
+    dist: &crate::dist::Dist,
+) -> Option<String> {
     let factor = dist.lr_factor();
     if cfg.optimizer != crate::backend::OptimizerKind::Sgd || factor == 1.0 {
         return None;
