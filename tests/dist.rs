@@ -559,22 +559,21 @@ fn mpirun_without_the_feature_is_refused_in_one_line() {
     assert!(err.contains("rebuild with --features mpi"), "{err}");
 }
 
+/// `bench` of one short epoch on the built-in corpus, one thread a rank.
+const BENCH: [&str; 7] = [
+    "bench",
+    "--device",
+    "cpu",
+    "--threads",
+    "1",
+    "--epochs",
+    "1",
+];
+
 #[test]
 fn bench_under_mpirun_reports_each_rank_and_the_job() {
     needs_mpi!();
-    let o = mpirun(2)
-        .arg(BIN)
-        .args([
-            "bench",
-            "--device",
-            "cpu",
-            "--threads",
-            "1",
-            "--epochs",
-            "1",
-        ])
-        .output()
-        .unwrap();
+    let o = mpirun(2).arg(BIN).args(BENCH).output().unwrap();
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     // Rank 0 alone prints: one table, one ranks line with both ranks and the job.
@@ -591,16 +590,8 @@ fn bench_under_mpirun_reports_each_rank_and_the_job() {
     assert!(out.contains("for 2 ranks merging by touched"), "{out}");
     let o = mpirun(2)
         .arg(BIN)
-        .args([
-            "bench",
-            "--device",
-            "cpu",
-            "--threads",
-            "1",
-            "--epochs",
-            "1",
-            "--json",
-        ])
+        .args(BENCH)
+        .arg("--json")
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
